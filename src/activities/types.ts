@@ -1,0 +1,84 @@
+/** Result shapes of activities, shared by activities, workflow (type-only) and CLI. */
+
+export interface Blocker {
+  /** stable reason name, e.g. EtcdMemberUnhealthy */
+  reason: string;
+  message: string;
+  /** host or object concerned */
+  subject?: string;
+  /** an explicit, approvable fix, if one exists (never applied silently) */
+  fix?: string;
+}
+
+export interface PreflightReport {
+  blockers: Blocker[];
+  warnings: Blocker[];
+  checked: string[];
+}
+
+export interface EtcdMemberHealth {
+  id: string; // decimal uint64
+  name: string;
+  peerURLs: string[];
+  clientURLs: string[];
+  isLearner: boolean;
+  reachable: boolean;
+  raftIndex?: string;
+  dbSize?: number;
+  error?: string;
+}
+
+export interface EtcdHealthReport {
+  healthy: boolean;
+  leaderId?: string;
+  members: EtcdMemberHealth[];
+  alarms: string[];
+  /** reasons the cluster is not healthy; empty when healthy */
+  problems: string[];
+}
+
+export interface SnapshotResult {
+  path: string;
+  sizeBytes: number;
+  revision: string;
+  sha256: string;
+}
+
+export interface JoinResult {
+  memberId: string;
+  name: string;
+  alreadyMember: boolean;
+  usedLearner: boolean;
+  members: number;
+  summary: string;
+}
+
+export interface RemoveResult {
+  memberId?: string;
+  alreadyRemoved: boolean;
+  leaderMoved: boolean;
+  members: number;
+  summary: string;
+}
+
+export interface CommandResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+export interface PushResult {
+  path: string;
+  changed: boolean;
+  backupPath?: string;
+  sha256: string;
+}
+
+export interface StepOutcome {
+  /** one line for status and the Web UI */
+  summary: string;
+  changed?: boolean;
+  details?: Record<string, unknown>;
+}
+
+export type ComponentName = 'etcd' | 'apiserver' | 'controllerManager' | 'scheduler' | 'loadBalancer' | 'keepalived';

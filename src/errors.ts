@@ -1,0 +1,90 @@
+/**
+ * Named errors. Permanent failures (bad input, safety refusals) are
+ * non-retryable by type name: the workflow's retry policies list
+ * NON_RETRYABLE_ERROR_TYPES, so Temporal stops retrying them at once.
+ * Every class carries readonly context fields for the status view.
+ */
+
+/** Thrown when the plan is invalid for the live cluster (e.g. a host in the plan is not a Node). */
+export class PlanMismatchError extends Error {
+  override readonly name = 'PlanMismatchError';
+}
+
+/** Thrown when a mutation would be unsafe: etcd would lose quorum, a member is unhealthy, a learner is stray. */
+export class UnsafeOperationError extends Error {
+  override readonly name = 'UnsafeOperationError';
+  constructor(
+    message: string,
+    readonly blockers: readonly string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** Thrown when a host's SSH identity does not match the pinned one: never connect. */
+export class HostKeyMismatchError extends Error {
+  override readonly name = 'HostKeyMismatchError';
+  constructor(
+    readonly host: string,
+    readonly expected: string,
+    readonly got: string,
+  ) {
+    super(`host key mismatch for ${host}: expected ${expected}, got ${got}; refusing to connect (check the plan's hostKeyFingerprint or known_hosts)`);
+  }
+}
+
+/** Thrown when a host refuses our SSH key, or the key file cannot be read. */
+export class SshAuthError extends Error {
+  override readonly name = 'SshAuthError';
+  constructor(
+    readonly host: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Thrown when a remote command exits non-zero. Retryable: hosts have transient trouble. */
+export class RemoteCommandError extends Error {
+  override readonly name = 'RemoteCommandError';
+  constructor(
+    readonly host: string,
+    readonly command: string,
+    readonly exitCode: number | null,
+    readonly stderrTail: string,
+  ) {
+    super(`${host}: \`${command}\` exited ${exitCode ?? 'by signal'}${stderrTail ? `: ${stderrTail}` : ''}`);
+  }
+}
+
+/** Thrown when the Kubernetes API rejects our credentials (401/403): fix the kubeconfig. */
+export class KubeAuthError extends Error {
+  override readonly name = 'KubeAuthError';
+}
+
+/** Thrown when preflight finds blockers that need a human. */
+export class PreflightFailedError extends Error {
+  override readonly name = 'PreflightFailedError';
+  constructor(
+    message: string,
+    readonly blockers: readonly string[],
+  ) {
+    super(message);
+  }
+}
+
+/** Thrown when the operator aborts the migration. */
+export class MigrationAbortedError extends Error {
+  override readonly name = 'MigrationAbortedError';
+}
+
+/** Error type names Temporal must never retry. */
+export const NON_RETRYABLE_ERROR_TYPES = [
+  'PlanMismatchError',
+  'UnsafeOperationError',
+  'HostKeyMismatchError',
+  'SshAuthError',
+  'KubeAuthError',
+  'PreflightFailedError',
+  'PlanError',
+] as const;
