@@ -1,0 +1,30 @@
+/**
+ * How activities act on a host. Production: SSH (src/lib/ssh.ts). Every
+ * activity takes a HostOps so the same code runs over SSH in production and
+ * in the lab; a test may inject a local implementation for one concern.
+ */
+import type { SshTarget } from '../plan/hosts';
+import type { CommandResult, PushResult } from '../activities/types';
+
+export interface RunOptions {
+  timeoutMs?: number;
+  /** do not throw on non-zero exit; return the result */
+  allowFailure?: boolean;
+  /** stdin for the command */
+  input?: string | Buffer;
+}
+
+export interface PushOptions {
+  mode?: number;
+  owner?: string;
+  /** keep the previous version as PATH.cpmigrate-bak-<sha8> before replacing */
+  backup?: boolean;
+}
+
+export interface HostOps {
+  run(target: SshTarget, command: string, opts?: RunOptions): Promise<CommandResult>;
+  pushFile(target: SshTarget, path: string, content: string | Buffer, opts?: PushOptions): Promise<PushResult>;
+  /** undefined when the file does not exist */
+  readFile(target: SshTarget, path: string): Promise<Buffer | undefined>;
+  close(): Promise<void>;
+}
