@@ -202,6 +202,15 @@ export const planSchema = z
         drainTimeout: '15m',
       }),
     paths: pathsSchema.default(pathsSchema.parse({})),
+    timeouts: z
+      .object({
+        quick: duration.default('3m').describe('start-to-close of probes and config pushes'),
+        long: duration.default('60m').describe('start-to-close of waits (drain, etcd join, rollouts)'),
+        heartbeat: duration.default('60s').describe('a waiting activity that is silent this long is retried on another worker'),
+        maxAttempts: z.number().int().min(1).max(20).default(5),
+      })
+      .strict()
+      .default({ quick: '3m', long: '60m', heartbeat: '60s', maxAttempts: 5 }),
     checkpoints: z
       .object({
         'preflight-ack': checkpointSchema.default({ enabled: true, remindAfter: '30m' }),

@@ -1,0 +1,62 @@
+/**
+ * The activities the migration workflow calls, by name and signature. The
+ * workflow imports this type only; src/activities/index.ts builds the real
+ * implementation and must satisfy it; test doubles implement it too.
+ */
+import type { Plan } from '../plan/schema';
+import type {
+  ComponentName,
+  EtcdHealthReport,
+  JoinResult,
+  PreflightReport,
+  RemoveResult,
+  SnapshotResult,
+  StepOutcome,
+} from './types';
+
+export interface VipReport {
+  /** hosts that hold the VIP right now (exactly one when healthy) */
+  holders: string[];
+  readyzThroughVip: boolean;
+  summary: string;
+}
+
+export interface MigrationActivities {
+  // preflight (read-only)
+  preflight(plan: Plan): Promise<PreflightReport>;
+
+  // kube
+  drainNode(plan: Plan, node: string): Promise<StepOutcome>;
+  labelNode(plan: Plan, node: string, changes: string[]): Promise<StepOutcome>;
+  taintNode(plan: Plan, node: string, changes: string[]): Promise<StepOutcome>;
+  uncordonNode(plan: Plan, node: string): Promise<StepOutcome>;
+  patchCalicoEtcdEndpoints(plan: Plan, endpoints: string[]): Promise<StepOutcome>;
+  rolloutRestart(plan: Plan, kind: 'DaemonSet' | 'Deployment', name: string, token: string): Promise<StepOutcome>;
+  setExporterEndpoints(plan: Plan, addresses: string[]): Promise<StepOutcome>;
+
+  // etcd
+  etcdHealth(plan: Plan): Promise<EtcdHealthReport>;
+  etcdSnapshot(plan: Plan): Promise<SnapshotResult>;
+  etcdJoinMember(plan: Plan, host: string): Promise<JoinResult>;
+  etcdAbandonJoin(plan: Plan, host: string): Promise<RemoveResult>;
+  etcdRemoveMember(plan: Plan, host: string): Promise<RemoveResult>;
+  etcdRewriteConfig(plan: Plan, host: string): Promise<StepOutcome>;
+  etcdClientURLs(plan: Plan): Promise<string[]>;
+
+  // certs
+  copyPki(plan: Plan, fromHost: string, toHost: string): Promise<StepOutcome>;
+  reissueApiserverCert(plan: Plan, host: string): Promise<StepOutcome>;
+
+  // control-plane components on a host (over SSH)
+  configureApiserver(plan: Plan, host: string, etcdServers: string[]): Promise<StepOutcome>;
+  configureApiserverLb(plan: Plan, host: string): Promise<StepOutcome>;
+  configureControllerManagerScheduler(plan: Plan, host: string): Promise<StepOutcome>;
+  startComponent(plan: Plan, host: string, component: ComponentName): Promise<StepOutcome>;
+  stopComponent(plan: Plan, host: string, component: ComponentName): Promise<StepOutcome>;
+  /** waits (heartbeating) until the component on that host is healthy */
+  waitComponentHealthy(plan: Plan, host: string, component: ComponentName): Promise<StepOutcome>;
+
+  // vip
+  configureKeepalived(plan: Plan, host: string): Promise<StepOutcome>;
+  verifyVip(plan: Plan, expectSide: 'old' | 'new'): Promise<VipReport>;
+}

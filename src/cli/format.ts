@@ -1,0 +1,46 @@
+/** Human output for status and list: tables, colours only on a TTY. */
+import Table from 'cli-table3';
+import pc from 'picocolors';
+import { formatMs } from '../plan/duration';
+import type { Step } from '../plan/steps';
+import type { MigrationStatus } from '../shared';
+
+export const color = process.stdout.isTTY && !process.env.NO_COLOR ? pc : pc.createColors(false);
+
+function stateColor(state: string): string {
+  if (state === 'completed') return color.green(state);
+  if (state === 'failed' || state === 'aborted' || state === 'blocked') return color.red(state);
+  if (state === 'waiting-approval' || state === 'paused') return color.yellow(state);
+  return color.cyan(state);
+}
+
+function hhmmss(iso?: string): string {
+  return iso ? iso.slice(11, 19) : '';
+}
+
+export function renderStatus(s: MigrationStatus, steps?: Step[]): string {
+  const out: string[] = [];
+  out.push(`${color.bold(s.workflowId)}  cluster ${s.cluster}  state ${stateColor(s.state)}  ${s.completed.length}/${s.totalSteps} steps`);
+  const table = new Table({ head: ['#', 'step', 'host', 'state', 'start', 'end', 'took', 'summary'], style: { head: [], border: [] }, wordWrap: true, colWidths: [4, 30, 14, 18, 10, 10, 8, 60] });
+  const done = new Map(s.completed.map((r) => [r.key, r]));
+  const keys = steps?.map((x) => ({ key: x.key, host: x.kind === 'action' ? x.host : undefined })) ?? s.completed.map((r) => ({ key: r.key, host: r.host }));
+  keys.forEach(({ key, host }, i) => {
+    const r = done.get(key);
+    const cur = s.currentStep?.key === key ? s.currentStep : undefined;
+    const state = r ? 'completed' : cur ? (s.pendingCheckpoint ? 'waiting-approval' : s.lastError?.step === key ? 'blocked' : 'running') : 'pending';
+    const took = r?.endedAt ? formatMs(Date.parse(r.endedAt) - Date.parse(r.startedAt)) : '';
+    table.push([String(i + 1), key.replace(/\/.*$/, ''), host ?? '', stateColor(state), hhmmss(r?.startedAt ?? cur?.startedAt), hhmmss(r?.endedAt), took, r?.summary ?? cur?.waitingFor ?? '']);
+  });
+  out.push(table.toString());
+  if (s.pendingCheckpoint) {
+    const p = s.pendingCheckpoint;
+    out.push(color.yellow(`Checkpoint "${p.gate}" waiting since ${p.since}${p.overdue ? ' (OVERDUE: past its reminder interval)' : ''}. Approve with:`));
+    for (const c of p.approveCommands) out.push(`  ${c}`);
+  }
+  if (s.lastError) out.push(color.red(`Last error in ${s.lastError.step} (${s.lastError.type ?? 'Error'}): ${s.lastError.message}`));
+  if (s.paused) out.push(color.yellow(`Paused${s.pauseRequestedBy ? ` by ${s.pauseRequestedBy}` : ''}: \`cpmigrate resume ${s.workflowId}\` to continue.`));
+  if (s.approvals.length) out.push(`Approvals: ${s.approvals.map((a) => `${a.gate} by ${a.by} at ${a.at}${a.reason ? ` (${a.reason})` : ''}`).join('; ')}`);
+  if (s.pointOfNoReturnPassed) out.push('Point of no return passed: only forward.');
+  if (s.abortReason) out.push(color.red(`Aborted: ${s.abortReason}`));
+  return out.join('\n');
+}

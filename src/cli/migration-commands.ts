@@ -1,0 +1,156 @@
+/** `cpmigrate start|status|approve|abort|pause|resume|list`: talk to the workflow. */
+import os from 'node:os';
+import type { Command } from 'commander';
+import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { GATES, type GateId } from '../plan/schema';
+import { CpmCluster } from '../search-attributes';
+import {
+  TASK_QUEUE,
+  WORKFLOW_TYPE,
+  abortSignal,
+  approveUpdate,
+  pauseSignal,
+  resumeSignal,
+  statusQuery,
+  workflowIdFor,
+  type MigrationInput,
+} from '../shared';
+import { connectClient, resolveId, searchAttributesRegistered } from './connect';
+import { renderStatus } from './format';
+import { loadPlanOrExit, type OutputOpts } from './plan-commands';
+
+const me = (): string => process.env.CPM_USER || os.userInfo().username;
+
+async function withClient<T>(fn: (c: Client) => Promise<T>): Promise<T> {
+  const { client, close } = await connectClient();
+  try {
+    return await fn(client);
+  } finally {
+    await close();
+  }
+}
+
+function print(json: boolean, value: unknown, text: string): void {
+  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
+}
+
+export function registerMigrationCommands(program: Command): void {
+  program
+    .command('start')
+    .argument('<file>', 'plan file')
+    .option('-o, --output <format>', 'text or json', 'text')
+    .description('validate the plan, then start the migration (one per cluster at a time)')
+    .action(async (file: string, opts: OutputOpts) => {
+      const plan = await loadPlanOrExit(file, opts.output === 'json');
+      const workflowId = workflowIdFor(plan.cluster);
+      await withClient(async (client) => {
+        const sa = await searchAttributesRegistered(client);
+        const input: MigrationInput = { plan, features: { searchAttributes: sa } };
+        try {
+          const handle = await client.workflow.start(WORKFLOW_TYPE, {
+            taskQueue: TASK_QUEUE,
+            workflowId,
+            args: [input],
+            workflowIdConflictPolicy: 'FAIL',
+            staticSummary: `cpmigrate ${plan.cluster}: ${plan.oldMasters.map((h) => h.name).join(',')} → ${plan.newMasters.map((h) => h.name).join(',')}`,
+            staticDetails: `Control-plane migration of **${plan.cluster}**.\n\nOld masters: ${plan.oldMasters.map((h) => `${h.name} (${h.address})`).join(', ')}\n\nNew masters: ${plan.newMasters.map((h) => `${h.name} (${h.address})`).join(', ')}\n\nVIP: ${plan.loadBalancer.vip}:${plan.loadBalancer.port}`,
+            ...(sa ? { typedSearchAttributes: [{ key: CpmCluster, value: plan.cluster }] } : {}),
+          });
+          print(opts.output === 'json', { workflowId, runId: handle.firstExecutionRunId, searchAttributes: sa }, `started ${workflowId} (run ${handle.firstExecutionRunId})\n  watch:  npx cpmigrate status ${workflowId}${sa ? '' : '\n  note: cpmigrate search attributes are not registered on this namespace; see README (Production)'}`);
+        } catch (err) {
+          if (err instanceof WorkflowExecutionAlreadyStartedError) {
+            process.stderr.write(`refused: a migration of cluster ${plan.cluster} is already running as ${workflowId}; see \`cpmigrate status ${workflowId}\`\n`);
+            process.exit(5);
+          }
+          throw err;
+        }
+      });
+    });
+
+  program
+    .command('status')
+    .argument('<id>', 'workflow id or cluster name')
+    .option('-o, --output <format>', 'text or json', 'text')
+    .description('current step, completed steps with times and summaries, pending checkpoint, last error')
+    .action(async (id: string, opts: OutputOpts) => {
+      await withClient(async (client) => {
+        const handle = client.workflow.getHandle(resolveId(id));
+        const [status, desc] = await Promise.all([handle.query(statusQuery), handle.describe()]);
+        if (desc.status.name !== 'RUNNING' && status.state === 'running') status.state = desc.status.name === 'COMPLETED' ? 'completed' : 'failed';
+        print(opts.output === 'json', { ...status, execution: desc.status.name }, `${renderStatus(status)}\nexecution: ${desc.status.name}`);
+      });
+    });
+
+  program
+    .command('approve')
+    .argument('<id>', 'workflow id or cluster name')
+    .argument('<gate>', `checkpoint: ${GATES.join(' | ')}`)
+    .option('--by <name>', 'who approves', me())
+    .option('--reason <text>', 'why (ticket, note)')
+    .option('-o, --output <format>', 'text or json', 'text')
+    .description('approve the pending checkpoint (synchronous: rejected if it is not the pending one)')
+    .action(async (id: string, gate: string, opts: OutputOpts & { by: string; reason?: string }) => {
+      if (!(GATES as readonly string[]).includes(gate)) {
+        process.stderr.write(`unknown checkpoint "${gate}": one of ${GATES.join(', ')}\n`);
+        process.exit(2);
+      }
+      await withClient(async (client) => {
+        try {
+          const rec = await client.workflow.getHandle(resolveId(id)).executeUpdate(approveUpdate, { args: [{ gate: gate as GateId, by: opts.by, reason: opts.reason }] });
+          print(opts.output === 'json', rec, `approved ${rec.gate} by ${rec.by} at ${rec.at}`);
+        } catch (err) {
+          if (err instanceof WorkflowUpdateFailedError) {
+            process.stderr.write(`rejected: ${err.cause?.message ?? err.message}\n`);
+            process.exit(6);
+          }
+          throw err;
+        }
+      });
+    });
+
+  program
+    .command('abort')
+    .argument('<id>', 'workflow id or cluster name')
+    .requiredOption('--reason <text>', 'why (recorded)')
+    .option('--by <name>', 'who aborts', me())
+    .description('stop the migration cleanly after the in-flight activity, with the reason')
+    .action(async (id: string, opts: { reason: string; by: string }) => {
+      await withClient(async (client) => {
+        await client.workflow.getHandle(resolveId(id)).signal(abortSignal, { reason: opts.reason, by: opts.by });
+        process.stdout.write(`abort requested for ${resolveId(id)}: ${opts.reason}\n`);
+      });
+    });
+
+  for (const [name, sig, what] of [
+    ['pause', pauseSignal, 'hold before the next step'],
+    ['resume', resumeSignal, 'continue after a pause, or retry a step that failed'],
+  ] as const) {
+    program
+      .command(name)
+      .argument('<id>', 'workflow id or cluster name')
+      .option('--by <name>', 'who', me())
+      .description(what)
+      .action(async (id: string, opts: { by: string }) => {
+        await withClient(async (client) => {
+          await client.workflow.getHandle(resolveId(id)).signal(sig, { by: opts.by });
+          process.stdout.write(`${name} sent to ${resolveId(id)}\n`);
+        });
+      });
+  }
+
+  program
+    .command('list')
+    .option('-o, --output <format>', 'text or json', 'text')
+    .description('migrations and their states')
+    .action(async (opts: OutputOpts) => {
+      await withClient(async (client) => {
+        const rows: Array<{ workflowId: string; status: string; start: string; close?: string }> = [];
+        for await (const w of client.workflow.list({ query: `WorkflowType = '${WORKFLOW_TYPE}'` })) {
+          rows.push({ workflowId: w.workflowId, status: w.status.name, start: w.startTime.toISOString(), close: w.closeTime?.toISOString() });
+          if (rows.length >= 200) break;
+        }
+        print(opts.output === 'json', rows, rows.map((r) => `${r.workflowId.padEnd(36)} ${r.status.padEnd(12)} started ${r.start}${r.close ? ` closed ${r.close}` : ''}`).join('\n') || 'no migrations');
+      });
+    });
+}
+

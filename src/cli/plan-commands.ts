@@ -1,0 +1,56 @@
+/** `cpmigrate plan validate|show FILE`: read-only, touches nothing. */
+import type { Command } from 'commander';
+import { loadPlan, PlanError, formatIssues } from '../plan/load';
+import { migrationSteps } from '../plan/steps';
+import { renderPlanShow } from './plan-show';
+
+export interface OutputOpts {
+  output?: 'text' | 'json';
+}
+
+/** Load a plan or exit with the plan's exit code and every issue printed. */
+export async function loadPlanOrExit(file: string, json = false): Promise<Awaited<ReturnType<typeof loadPlan>>> {
+  try {
+    return await loadPlan(file);
+  } catch (err) {
+    if (err instanceof PlanError) {
+      if (json) process.stdout.write(`${JSON.stringify({ valid: false, file, kind: err.kind, issues: err.issues }, null, 2)}\n`);
+      else process.stderr.write(`plan ${file} is ${err.kind === 'invalid' ? 'invalid' : err.kind}: ${err.issues.length} problem(s)\n${formatIssues(err.issues)}\n`);
+      process.exit(err.exitCode);
+    }
+    throw err;
+  }
+}
+
+export function registerPlanCommands(program: Command): void {
+  const plan = program.command('plan').description('validate and explain a migration plan (read-only)');
+  plan
+    .command('validate')
+    .argument('<file>', 'plan file (YAML or JSON)')
+    .option('-o, --output <format>', 'text or json', 'text')
+    .description('check a plan: every error at once with its field path and a hint; exits 2 invalid, 3 unreadable, 4 bad syntax')
+    .action(async (file: string, opts: OutputOpts) => {
+      const p = await loadPlanOrExit(file, opts.output === 'json');
+      const steps = migrationSteps(p);
+      if (opts.output === 'json') {
+        process.stdout.write(`${JSON.stringify({ valid: true, file, cluster: p.cluster, steps: steps.length }, null, 2)}\n`);
+        return;
+      }
+      const gates = steps.filter((s) => s.kind === 'checkpoint').map((s) => s.key.replace('checkpoint/', ''));
+      process.stdout.write(
+        `plan ${file} is valid: cluster ${p.cluster}, ${p.oldMasters.map((h) => h.name).join(', ')} → ${p.newMasters.map((h) => h.name).join(', ')}, ` +
+          `${steps.length} steps, checkpoints: ${gates.join(', ') || 'none'}\n`,
+      );
+    });
+  plan
+    .command('show')
+    .argument('<file>', 'plan file (YAML or JSON)')
+    .option('-o, --output <format>', 'text or json', 'text')
+    .description('print step by step and host by host what the migration will do')
+    .action(async (file: string, opts: OutputOpts) => {
+      const p = await loadPlanOrExit(file, opts.output === 'json');
+      const steps = migrationSteps(p);
+      if (opts.output === 'json') process.stdout.write(`${JSON.stringify({ cluster: p.cluster, steps }, null, 2)}\n`);
+      else process.stdout.write(`${renderPlanShow(p, steps)}\n`);
+    });
+}

@@ -1,0 +1,198 @@
+/**
+ * The runbook as an ordered list of steps, derived from the plan. This is the
+ * single source for both the workflow (which runs them in this order) and
+ * `cpmigrate plan show` (which prints them). Pure: safe in workflow code.
+ */
+import type { GateId, Plan } from './schema';
+
+export type Phase =
+  | 'preflight'
+  | 'prepare-new-nodes'
+  | 'etcd-snapshot'
+  | 'etcd-join'
+  | 'certificates'
+  | 'apiserver'
+  | 'apiserver-lb'
+  | 'controller-manager-scheduler'
+  | 'calico'
+  | 'vip-failover'
+  | 'decommission-old'
+  | 'etcd-config'
+  | 'cleanup-labels'
+  | 'monitoring';
+
+export interface ActionStep {
+  kind: 'action';
+  /** unique and stable: phase or phase/host */
+  key: string;
+  phase: Phase;
+  host?: string;
+  title: string;
+  /** what the step does, one line each, for plan show and the Web UI */
+  does: string[];
+  /** after this step completes, abort can no longer roll back: only forward */
+  pointOfNoReturn?: boolean;
+  /** etcd voting members after this step (membership steps only) */
+  etcdMembersAfter?: string[];
+}
+
+export interface CheckpointStep {
+  kind: 'checkpoint';
+  key: string;
+  gate: GateId;
+  title: string;
+  does: string[];
+}
+
+export type Step = ActionStep | CheckpointStep;
+
+function perHost(
+  plan: Plan,
+  side: 'oldMasters' | 'newMasters',
+  phase: Phase,
+  title: (h: string) => string,
+  does: (h: Plan['newMasters'][number]) => string[],
+): ActionStep[] {
+  return plan[side].map((h) => ({ kind: 'action', key: `${phase}/${h.name}`, phase, host: h.name, title: title(h.name), does: does(h) }));
+}
+
+function gate(plan: Plan, id: GateId, title: string, does: string[]): CheckpointStep[] {
+  return plan.checkpoints[id].enabled ? [{ kind: 'checkpoint', key: `checkpoint/${id}`, gate: id, title, does }] : [];
+}
+
+export function migrationSteps(plan: Plan): Step[] {
+  const oldNames = plan.oldMasters.map((h) => h.name);
+  const newNames = plan.newMasters.map((h) => h.name);
+  const vip = `${plan.loadBalancer.vip}:${plan.loadBalancer.port}`;
+  const members = [...oldNames];
+
+  const steps: Step[] = [
+    {
+      kind: 'action',
+      key: 'preflight',
+      phase: 'preflight',
+      title: 'Preflight checks (read-only)',
+      does: [
+        `SSH to every master with the pinned host key`,
+        `kubelet kubeconfigs (${plan.paths.kubeletKubeconfig}) and the kube-proxy ConfigMap point at the LB ${vip}`,
+        `controller-manager and scheduler kubeconfigs point at the local apiserver`,
+        `${plan.paths.fstab} on the new masters is valid`,
+        `etcd healthy: every member started and reachable, one leader, no alarms, no learner`,
+        `new masters ${newNames.join(', ')} are registered Nodes`,
+      ],
+    },
+    ...gate(plan, 'preflight-ack', 'Checkpoint: preflight reviewed; users’ kubeconfigs use the LB address', [
+      `an operator confirms every user kubeconfig uses https://${vip}`,
+    ]),
+    ...perHost(plan, 'newMasters', 'prepare-new-nodes', (h) => `Drain, label and taint ${h}`, (h) => [
+      `drain ${h.name} (ignore DaemonSets, force unmanaged pods, honour PodDisruptionBudgets)`,
+      `label ${plan.nodes.masterLabel}`,
+      `taint ${plan.nodes.masterTaint} and ${plan.nodes.isolationTaint}`,
+      `uncordon ${h.name}`,
+    ]),
+    {
+      kind: 'action',
+      key: 'etcd-snapshot',
+      phase: 'etcd-snapshot',
+      title: 'Snapshot etcd before the first membership change',
+      does: [`etcd snapshot to ${plan.etcd.snapshotPath} on the worker (size, revision, sha256 recorded)`],
+    },
+    ...plan.newMasters.map((h): ActionStep => {
+      members.push(h.name);
+      return {
+        kind: 'action',
+        key: `etcd-join/${h.name}`,
+        phase: 'etcd-join',
+        host: h.name,
+        title: `Join etcd member ${h.etcd.name} on ${h.name}`,
+        does: [
+          ...plan.etcd.prepareDataDir.map((c) => `run on ${h.name}: ${c}`),
+          `member add ${h.etcd.name} ${h.etcd.peerURL} as a learner`,
+          `write ${plan.paths.etcdConfig} (initial-cluster-state=existing, initial-cluster from the live member list)`,
+          `start etcd, wait until caught up, promote to voter, wait healthy`,
+        ],
+        etcdMembersAfter: [...members],
+      };
+    }),
+    ...perHost(plan, 'newMasters', 'certificates', (h) => `Certificates on ${h}`, (h) => [
+      `copy ${plan.paths.pkiDir} from ${oldNames[0] ?? '?'} to ${h.name} (modes preserved)`,
+      `re-issue apiserver.crt with SANs + ${newNames.join(', ')} addresses and ${plan.loadBalancer.vip}, signed by the cluster CA, new key`,
+    ]),
+    ...perHost(plan, 'newMasters', 'apiserver', (h) => `kube-apiserver on ${h}`, (h) => [
+      `write ${plan.paths.apiserverConfig} with --etcd-servers = the new etcd members (from the live member list)${plan.apiserver.apiserverCount ? `, --apiserver-count=${plan.apiserver.apiserverCount}` : ''}, --advertise-address=${h.address}`,
+      `start kube-apiserver, wait for /readyz`,
+    ]),
+    ...perHost(plan, 'newMasters', 'apiserver-lb', (h) => `apiserver-nginx-lb on ${h}`, (h) => [
+      `write ${plan.paths.nginxConfig}: upstream ${plan.loadBalancer.upstreamName} = the new apiservers`,
+      `start the LB, verify the API answers through ${h.address}:${plan.loadBalancer.port}`,
+    ]),
+    ...perHost(plan, 'newMasters', 'controller-manager-scheduler', (h) => `controller-manager and scheduler on ${h}`, (h) => [
+      `copy and adapt ${plan.paths.controllerManagerKubeconfig}, ${plan.paths.schedulerKubeconfig} and their configs for ${h.name}`,
+      `start kube-controller-manager and kube-scheduler, wait until healthy`,
+    ]),
+    {
+      kind: 'action',
+      key: 'calico',
+      phase: 'calico',
+      title: 'Point calico at the new etcd members',
+      does: [
+        `set ${plan.calico.namespace}/${plan.calico.configMap} etcd_endpoints to the new members (from the live member list)`,
+        ...plan.calico.restart.map((r) => `rollout restart ${r.kind}/${r.name} and wait for it`),
+      ],
+    },
+    ...gate(plan, 'switch-traffic', 'Checkpoint: switch API traffic to the new masters', [
+      `an operator approves moving the VIP ${plan.loadBalancer.vip}`,
+    ]),
+    {
+      kind: 'action',
+      key: 'vip-failover',
+      phase: 'vip-failover',
+      title: `Move the VIP ${plan.loadBalancer.vip} to the new masters`,
+      does: [
+        `write ${plan.paths.keepalivedConfig} on ${newNames.join(', ')} (virtual_router_id ${plan.keepalived.virtualRouterId}) and start keepalived`,
+        `stop keepalived on ${oldNames.join(', ')}`,
+        `verify exactly one new master holds the VIP and /readyz answers through it`,
+      ],
+    },
+    ...gate(plan, 'decommission', 'Checkpoint: decommission the old control plane', [
+      `an operator approves removing the old masters (after this, only forward)`,
+    ]),
+    ...plan.oldMasters.map((h, i): ActionStep => {
+      members.splice(members.indexOf(h.name), 1);
+      return {
+        kind: 'action',
+        key: `decommission-old/${h.name}`,
+        phase: 'decommission-old',
+        host: h.name,
+        title: `Decommission ${h.name}`,
+        does: [
+          `stop apiserver-nginx-lb, kube-apiserver, controller-manager and scheduler on ${h.name}`,
+          `move etcd leadership off ${h.etcd.name} if it leads; member remove ${h.etcd.name}; wait healthy`,
+        ],
+        pointOfNoReturn: i === 0,
+        etcdMembersAfter: [...members],
+      };
+    }),
+    ...perHost(plan, 'newMasters', 'etcd-config', (h) => `etcd config on ${h} without old members`, () => [
+      `rewrite ${plan.paths.etcdConfig}: initial-cluster lists only the new members`,
+    ]),
+    {
+      kind: 'action',
+      key: 'cleanup-labels',
+      phase: 'cleanup-labels',
+      title: 'Labels and taints as the runbook ends',
+      does: [
+        `remove ${plan.nodes.masterLabel.split('=')[0] ?? ''} from ${oldNames.join(', ')}`,
+        `remove taint ${plan.nodes.isolationTaint.split(/[=:]/)[0] ?? ''} from ${newNames.join(', ')}`,
+      ],
+    },
+    {
+      kind: 'action',
+      key: 'monitoring',
+      phase: 'monitoring',
+      title: 'Monitoring points at the new masters',
+      does: [`replace ${plan.monitoring.namespace}/${plan.monitoring.endpoints} Endpoints addresses with ${plan.newMasters.map((h) => h.address).join(', ')}`],
+    },
+  ];
+  return steps;
+}

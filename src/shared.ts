@@ -1,0 +1,96 @@
+/**
+ * Every message the migration workflow understands, in one module shared by
+ * the workflow, the CLI and the tests, so calls are type-checked end to end.
+ * Plain `temporal` CLI users send the same names:
+ *   temporal workflow signal --name approve --input '{"gate":"switch-traffic","by":"alice"}'
+ *   temporal workflow query  --type status
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { GateId, Plan } from './plan/schema';
+
+export const TASK_QUEUE = 'cpmigrate';
+export const WORKFLOW_TYPE = 'migrateControlPlane';
+
+/** One migration per cluster at a time: the workflow id is derived from the cluster name. */
+export function workflowIdFor(cluster: string): string {
+  return `cpmigrate-${cluster}`;
+}
+
+export interface Approval {
+  gate: GateId;
+  /** who approves (free text: a user name) */
+  by?: string;
+  /** why (ticket, note) */
+  reason?: string;
+}
+
+export interface AbortRequest {
+  reason: string;
+  by?: string;
+}
+
+export interface MigrationInput {
+  plan: Plan;
+  /** carried across continue-as-new; empty on a fresh start */
+  completed?: StepRecord[];
+  approvals?: ApprovalRecord[];
+  /** optional features; the CLI sets searchAttributes when the server has them registered */
+  features?: { searchAttributes?: boolean };
+}
+
+export type StepState = 'pending' | 'running' | 'completed' | 'failed' | 'skipped';
+
+export interface StepRecord {
+  key: string;
+  phase: string;
+  host?: string;
+  startedAt: string;
+  endedAt?: string;
+  summary?: string;
+  state: StepState;
+}
+
+export interface ApprovalRecord {
+  gate: GateId;
+  by: string;
+  reason?: string;
+  at: string;
+}
+
+export interface PendingCheckpoint {
+  gate: GateId;
+  since: string;
+  remindAfterMs: number;
+  /** true once the checkpoint has waited longer than remindAfter: it never approves itself */
+  overdue: boolean;
+  /** the exact commands that approve it */
+  approveCommands: string[];
+}
+
+export interface MigrationStatus {
+  cluster: string;
+  workflowId: string;
+  state: 'running' | 'waiting-approval' | 'paused' | 'blocked' | 'completed' | 'failed' | 'aborted';
+  currentStep?: { key: string; phase: string; host?: string; startedAt: string; waitingFor?: string };
+  completed: StepRecord[];
+  totalSteps: number;
+  pendingCheckpoint?: PendingCheckpoint;
+  approvals: ApprovalRecord[];
+  lastError?: { step: string; message: string; type?: string; at: string };
+  paused: boolean;
+  pauseRequestedBy?: string;
+  abortReason?: string;
+  pointOfNoReturnPassed: boolean;
+  /** live progress reported by the running activity (pods left, members caught up, ...) */
+  progress?: string;
+}
+
+export const approveSignal = defineSignal<[Approval]>('approve');
+export const abortSignal = defineSignal<[AbortRequest]>('abort');
+export const pauseSignal = defineSignal<[{ by?: string; reason?: string }?]>('pause');
+export const resumeSignal = defineSignal<[{ by?: string }?]>('resume');
+
+/** Synchronous, validated approval: rejected (nothing recorded) for a wrong gate or no pending checkpoint. */
+export const approveUpdate = defineUpdate<ApprovalRecord, [Approval]>('approve-checkpoint');
+
+export const statusQuery = defineQuery<MigrationStatus>('status');

@@ -1,0 +1,56 @@
+/**
+ * The cpmigrate worker: runs the migration workflow and its activities on
+ * task queue `cpmigrate`. Configured from the environment (see
+ * src/temporal-config.ts). Logs are JSON lines through the SDK's logger, so
+ * replayed workflow code does not log twice.
+ */
+import path from 'node:path';
+import { DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterString, type LogEntry } from '@temporalio/worker';
+import { createActivities } from './activities';
+import { TASK_QUEUE } from './shared';
+import { temporalSettings } from './temporal-config';
+
+function jsonLogger(): DefaultLogger {
+  const level = (process.env.CPM_LOG_LEVEL?.toUpperCase() as 'INFO' | 'DEBUG' | 'WARN' | undefined) ?? 'INFO';
+  return new DefaultLogger(level, (entry: LogEntry) => {
+    const { message, level: lvl, meta } = entry;
+    process.stdout.write(
+      `${JSON.stringify({ ts: new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString(), level: lvl.toLowerCase(), msg: message, ...meta })}\n`,
+    );
+  });
+}
+
+export async function runWorker(): Promise<void> {
+  const settings = temporalSettings();
+  Runtime.install({
+    logger: jsonLogger(),
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
+  });
+  const connection = await NativeConnection.connect({
+    address: settings.address,
+    tls: settings.tls,
+    apiKey: settings.apiKey,
+  });
+  const activities = createActivities();
+  const worker = await Worker.create({
+    connection,
+    namespace: settings.namespace,
+    taskQueue: TASK_QUEUE,
+    workflowsPath: path.join(__dirname, 'workflows', __filename.endsWith('.ts') ? 'index.ts' : 'index.js'),
+    activities,
+    shutdownGraceTime: '10s',
+  });
+  process.stdout.write(`${JSON.stringify({ level: 'info', msg: 'worker started', address: settings.address, namespace: settings.namespace, taskQueue: TASK_QUEUE, pid: process.pid })}\n`);
+  try {
+    await worker.run();
+  } finally {
+    await connection.close();
+  }
+}
+
+if (require.main === module) {
+  runWorker().catch((err: unknown) => {
+    process.stderr.write(`cpmigrate worker: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,25 @@
+/** The workflow's "current details" (markdown) for the Temporal Web UI. Pure. */
+import type { Step } from '../plan/steps';
+import type { MigrationState } from './state';
+
+export function renderDetails(st: MigrationState, steps: Step[]): string {
+  const s = st.status();
+  const lines: string[] = [
+    `## ${s.cluster}: ${s.state}`,
+    `${s.completed.length}/${s.totalSteps} steps done · old ${st.plan.oldMasters.map((h) => h.name).join(', ')} → new ${st.plan.newMasters.map((h) => h.name).join(', ')}`,
+    '',
+  ];
+  if (s.currentStep) {
+    const step = steps.find((x) => x.key === s.currentStep?.key);
+    lines.push(`**Now:** ${step?.title ?? s.currentStep.key}${s.currentStep.host ? ` on \`${s.currentStep.host}\`` : ''}`);
+    if (s.currentStep.waitingFor) lines.push(`**Waiting for:** ${s.currentStep.waitingFor}`);
+  }
+  if (s.pendingCheckpoint) {
+    lines.push('', `**Checkpoint \`${s.pendingCheckpoint.gate}\` needs approval**${s.pendingCheckpoint.overdue ? ' (overdue)' : ''}:`, '');
+    for (const c of s.pendingCheckpoint.approveCommands) lines.push('```', c, '```');
+  }
+  if (s.lastError) lines.push('', `**Last error** in \`${s.lastError.step}\`: ${s.lastError.message}`);
+  if (s.pointOfNoReturnPassed) lines.push('', '_Point of no return passed: only forward._');
+  if (s.abortReason) lines.push('', `**Aborted:** ${s.abortReason}`);
+  return lines.join('\n');
+}

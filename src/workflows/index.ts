@@ -1,0 +1,1 @@
+export { migrateControlPlane } from './migration';

@@ -1,0 +1,200 @@
+/**
+ * migrateControlPlane: the runbook as one durable workflow.
+ *
+ * Steps come from src/plan/steps.ts (the same list `plan show` prints) and run
+ * in order, one host at a time. Completed steps are kept in state, so a
+ * resumed or replayed run never repeats one. A step that fails for good holds
+ * the migration for a human (resume retries it, abort ends it); before any
+ * change (preflight) it fails the workflow instead, since nothing was touched.
+ */
+import {
+  ApplicationFailure,
+  condition,
+  log,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { durationMs } from '../plan/duration';
+import { migrationSteps, type CheckpointStep, type Step } from '../plan/steps';
+import { CpmCluster, CpmPendingGate, CpmStep } from '../search-attributes';
+import {
+  abortSignal,
+  approveSignal,
+  approveUpdate,
+  pauseSignal,
+  resumeSignal,
+  statusQuery,
+  type MigrationInput,
+  type MigrationStatus,
+} from '../shared';
+import { activityProxies, type Proxies } from './activities';
+import { renderDetails } from './details';
+import { runAction } from './runners';
+import { MigrationState } from './state';
+
+export interface MigrationResult {
+  cluster: string;
+  steps: number;
+  approvals: MigrationStatus['approvals'];
+}
+
+class Aborted extends Error {}
+
+export async function migrateControlPlane(input: MigrationInput): Promise<MigrationResult> {
+  const plan = input.plan;
+  const steps = migrationSteps(plan);
+  const st = new MigrationState(plan, steps, input);
+  const searchAttributes = input.features?.searchAttributes === true;
+  const proxies = activityProxies(plan.timeouts);
+
+  setHandler(statusQuery, () => st.status());
+  setHandler(approveSignal, (a) => {
+    if (!st.approve(a)) log.warn('approval ignored', { gate: a?.gate, why: st.ignoredApprovals.at(-1)?.why });
+  });
+  setHandler(
+    approveUpdate,
+    (a) => {
+      const rec = st.approve(a);
+      if (!rec) throw ApplicationFailure.nonRetryable(st.approvalProblem(a) ?? 'rejected', 'ApprovalRejected');
+      return rec;
+    },
+    {
+      validator: (a) => {
+        const problem = st.approvalProblem(a);
+        if (problem) throw new Error(problem);
+      },
+    },
+  );
+  setHandler(abortSignal, (r) => st.requestAbort(r));
+  setHandler(pauseSignal, (p) => st.pause(p?.by));
+  setHandler(resumeSignal, () => st.resume());
+
+  const publish = (): void => {
+    setCurrentDetails(renderDetails(st, steps));
+    if (searchAttributes) {
+      upsertSearchAttributes([
+        { key: CpmCluster, value: plan.cluster },
+        { key: CpmStep, value: st.current?.key ?? st.finished ?? 'between-steps' },
+        { key: CpmPendingGate, value: st.pending?.gate ?? 'none' },
+      ]);
+    }
+  };
+  const progress = (what: string): void => {
+    st.waitingFor(what);
+    publish();
+  };
+  const checkAbort = (): void => {
+    if (st.abort) throw new Aborted(st.abort.reason);
+  };
+
+  /** Hold before the next step while paused; abort still gets through. */
+  const holdIfPaused = async (): Promise<void> => {
+    if (!st.paused) return;
+    progress(`paused${st.pauseRequestedBy ? ` by ${st.pauseRequestedBy}` : ''}: send resume to continue`);
+    await condition(() => !st.paused || st.abort !== undefined);
+    checkAbort();
+  };
+
+  const waitForApproval = async (step: CheckpointStep): Promise<string> => {
+    if (st.isApproved(step.gate)) return 'approved earlier';
+    const id = workflowInfo().workflowId;
+    const remindAfterMs = durationMs(plan.checkpoints[step.gate].remindAfter);
+    st.pending = {
+      gate: step.gate,
+      since: new Date().toISOString(),
+      remindAfterMs,
+      overdue: false,
+      approveCommands: [
+        `npx cpmigrate approve ${id} ${step.gate} --by "$USER" --reason "..."`,
+        `temporal workflow signal --workflow-id ${id} --name approve --input '{"gate":"${step.gate}","by":"'"$USER"'"}'`,
+      ],
+    };
+    progress(`approval of checkpoint "${step.gate}"`);
+    const decided = () => st.isApproved(step.gate) || st.abort !== undefined;
+    // Wait; past remindAfter, say so in status and keep waiting: never self-approve.
+    if (!(await condition(decided, remindAfterMs))) {
+      st.pending.overdue = true;
+      log.warn('checkpoint overdue', { gate: step.gate, waitingMs: remindAfterMs });
+      publish();
+      await condition(decided);
+    }
+    st.pending = undefined;
+    checkAbort();
+    const rec = st.approvals.find((r) => r.gate === step.gate);
+    return `approved by ${rec?.by ?? '?'}${rec?.reason ? ` (${rec.reason})` : ''}`;
+  };
+
+  /** Run one action step; on failure, hold for a human (resume = retry, abort = stop). */
+  const runHeld = async (step: Step & { kind: 'action' }): Promise<string> => {
+    for (;;) {
+      try {
+        return await runAction({ plan, progress, ...proxies }, step);
+      } catch (err) {
+        const failure = err as Error & { cause?: Error };
+        const cause = (failure.cause ?? failure) as Error & { type?: string };
+        st.lastError = { step: step.key, message: cause.message, type: cause.type ?? cause.name, at: new Date().toISOString() };
+        log.error('step failed; holding for an operator', { step: step.key, error: cause.message });
+        st.pause('cpmigrate (step failed)');
+        progress(`operator: step failed (${cause.message.slice(0, 200)}); fix the cause, then resume (retry) or abort`);
+        await condition(() => !st.paused || st.abort !== undefined);
+        checkAbort();
+        st.lastError = undefined;
+        st.startStep(step);
+      }
+    }
+  };
+
+  try {
+    for (const step of steps) {
+      if (st.completed.has(step.key)) continue;
+      await holdIfPaused();
+      checkAbort();
+      st.startStep(step);
+      publish();
+      let summary: string;
+      if (step.kind === 'checkpoint') {
+        summary = await waitForApproval(step);
+      } else if (step.phase === 'preflight') {
+        summary = await preflight(input, proxies, progress);
+      } else {
+        summary = await runHeld(step);
+      }
+      st.completeStep(step, summary);
+      log.info('step completed', { step: step.key, summary });
+      publish();
+    }
+  } catch (err) {
+    if (err instanceof Aborted) {
+      st.finished = 'aborted';
+      publish();
+      const by = st.abort?.by ? ` by ${st.abort.by}` : '';
+      const where = st.pointOfNoReturnPassed ? 'after the point of no return' : 'before the point of no return';
+      throw ApplicationFailure.nonRetryable(
+        `migration aborted${by}: ${err.message} (${st.completed.size}/${steps.length} steps done, ${where})`,
+        'MigrationAborted',
+      );
+    }
+    st.finished = 'failed';
+    publish();
+    throw err;
+  }
+  st.finished = 'completed';
+  publish();
+  return { cluster: plan.cluster, steps: steps.length, approvals: st.approvals };
+}
+
+async function preflight(input: MigrationInput, { quick }: Proxies, progress: (w: string) => void): Promise<string> {
+  progress('preflight checks (read-only)');
+  const report = await quick.preflight(input.plan);
+  if (report.blockers.length) {
+    throw ApplicationFailure.nonRetryable(
+      `preflight found ${report.blockers.length} blocker(s); nothing was changed:\n` +
+        report.blockers.map((b) => `  * ${b.reason}${b.subject ? ` [${b.subject}]` : ''}: ${b.message}${b.fix ? `\n      fix: ${b.fix}` : ''}`).join('\n'),
+      'PreflightFailedError',
+      report,
+    );
+  }
+  return `${report.checked.length} checks passed${report.warnings.length ? `, ${report.warnings.length} warning(s)` : ''}`;
+}

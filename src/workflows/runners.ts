@@ -1,0 +1,167 @@
+/**
+ * What each runbook phase does, as activity calls. Workflow code: only
+ * orchestration, no I/O. Each runner returns a one-line summary for status.
+ */
+import { workflowInfo } from '@temporalio/workflow';
+import { findHost } from '../plan/hosts';
+import type { Plan } from '../plan/schema';
+import type { ActionStep } from '../plan/steps';
+import type { Proxies } from './activities';
+
+export type Progress = (waitingFor: string) => void;
+
+/** What a runner needs: the plan, the activity proxies, and a way to report what it waits for. */
+export interface Ctx extends Proxies {
+  plan: Plan;
+  progress: Progress;
+}
+
+function must<T>(v: T | undefined, what: string): T {
+  if (v === undefined) throw new Error(`internal: ${what} missing`);
+  return v;
+}
+
+async function prepareNewNode({ plan, quick, long, progress }: Ctx, node: string): Promise<string> {
+  progress(`draining ${node}`);
+  const drained = await long.drainNode(plan, node);
+  progress(`labelling and tainting ${node}`);
+  await quick.labelNode(plan, node, [plan.nodes.masterLabel]);
+  await quick.taintNode(plan, node, [plan.nodes.masterTaint, plan.nodes.isolationTaint]);
+  await quick.uncordonNode(plan, node);
+  return `${drained.summary}; labelled, tainted, uncordoned`;
+}
+
+async function etcdJoin({ plan, quick, long, progress }: Ctx, host: string): Promise<string> {
+  progress(`etcd member on ${host}: add as learner, start, catch up, promote`);
+  try {
+    const r = await long.etcdJoinMember(plan, host);
+    return r.summary;
+  } catch (err) {
+    // The join failed for good: never leave a dangling learner behind.
+    progress(`join of ${host} failed; removing its learner (compensation)`);
+    await long.etcdAbandonJoin(plan, host);
+    throw err;
+  }
+}
+
+async function certificates({ plan, quick }: Ctx, host: string): Promise<string> {
+  const source = must(plan.oldMasters[0], 'old master').name;
+  const copied = await quick.copyPki(plan, source, host);
+  const cert = await quick.reissueApiserverCert(plan, host);
+  return `${copied.summary}; ${cert.summary}`;
+}
+
+async function apiserver({ plan, quick, long, progress }: Ctx, host: string): Promise<string> {
+  // --etcd-servers comes from the live member list, restricted to new masters.
+  const newClientURLs = new Set(plan.newMasters.map((h) => h.etcd.clientURL));
+  const live = (await quick.etcdClientURLs(plan)).filter((u) => newClientURLs.has(u));
+  if (live.length !== plan.newMasters.length) {
+    throw new Error(`expected ${plan.newMasters.length} new etcd members in the live member list, found ${live.length}: ${live.join(', ')}`);
+  }
+  const cfg = await quick.configureApiserver(plan, host, live);
+  await quick.startComponent(plan, host, 'apiserver');
+  progress(`waiting for kube-apiserver /readyz on ${host}`);
+  await long.waitComponentHealthy(plan, host, 'apiserver');
+  return `${cfg.summary}; ready (etcd-servers ${live.join(',')})`;
+}
+
+async function apiserverLb({ plan, quick, long, progress }: Ctx, host: string): Promise<string> {
+  const cfg = await quick.configureApiserverLb(plan, host);
+  await quick.startComponent(plan, host, 'loadBalancer');
+  progress(`verifying the API through ${host}:${plan.loadBalancer.port}`);
+  await long.waitComponentHealthy(plan, host, 'loadBalancer');
+  return `${cfg.summary}; API answers through the LB`;
+}
+
+async function controllerManagerScheduler({ plan, quick, long, progress }: Ctx, host: string): Promise<string> {
+  const cfg = await quick.configureControllerManagerScheduler(plan, host);
+  await quick.startComponent(plan, host, 'controllerManager');
+  await quick.startComponent(plan, host, 'scheduler');
+  progress(`waiting for controller-manager and scheduler on ${host}`);
+  await long.waitComponentHealthy(plan, host, 'controllerManager');
+  await long.waitComponentHealthy(plan, host, 'scheduler');
+  return `${cfg.summary}; both healthy`;
+}
+
+async function calico({ plan, quick, long, progress }: Ctx): Promise<string> {
+  const newClientURLs = new Set(plan.newMasters.map((h) => h.etcd.clientURL));
+  const endpoints = (await quick.etcdClientURLs(plan)).filter((u) => newClientURLs.has(u));
+  const patched = await quick.patchCalicoEtcdEndpoints(plan, endpoints);
+  const token = `${workflowInfo().workflowId}/${workflowInfo().firstExecutionRunId}`;
+  const restarted: string[] = [];
+  for (const r of plan.calico.restart) {
+    progress(`rollout restart ${r.kind}/${r.name}`);
+    await long.rolloutRestart(plan, r.kind, r.name, token);
+    restarted.push(`${r.kind}/${r.name}`);
+  }
+  return `${patched.summary}; restarted ${restarted.join(', ') || 'nothing'}`;
+}
+
+async function vipFailover({ plan, quick, long, progress }: Ctx): Promise<string> {
+  for (const h of plan.newMasters) {
+    progress(`keepalived on ${h.name}`);
+    await quick.configureKeepalived(plan, h.name);
+  }
+  for (const h of plan.oldMasters) {
+    progress(`stopping keepalived on ${h.name}`);
+    await quick.stopComponent(plan, h.name, 'keepalived');
+  }
+  progress('verifying exactly one new master holds the VIP');
+  const v = await long.verifyVip(plan, 'new');
+  return v.summary;
+}
+
+async function decommission({ plan, quick, long, progress }: Ctx, host: string): Promise<string> {
+  for (const c of ['loadBalancer', 'apiserver', 'controllerManager', 'scheduler'] as const) {
+    progress(`stopping ${c} on ${host}`);
+    await quick.stopComponent(plan, host, c);
+  }
+  progress(`removing etcd member of ${host}`);
+  const r = await long.etcdRemoveMember(plan, host);
+  return `old components stopped; ${r.summary}`;
+}
+
+async function cleanupLabels({ plan, quick }: Ctx): Promise<string> {
+  const labelKey = must(plan.nodes.masterLabel.split('=')[0], 'label key');
+  const taintKey = must(plan.nodes.isolationTaint.split(/[=:]/)[0], 'taint key');
+  for (const h of plan.oldMasters) await quick.labelNode(plan, h.name, [`${labelKey}-`]);
+  for (const h of plan.newMasters) await quick.taintNode(plan, h.name, [`${taintKey}-`]);
+  return `removed ${labelKey} from ${plan.oldMasters.length} old masters, taint ${taintKey} from ${plan.newMasters.length} new masters`;
+}
+
+export async function runAction(ctx: Ctx, step: ActionStep): Promise<string> {
+  const { plan, quick } = ctx;
+  const host = step.host ? findHost(plan, step.host).name : undefined;
+  switch (step.phase) {
+    case 'preflight':
+      throw new Error('internal: preflight runs in the workflow body');
+    case 'prepare-new-nodes':
+      return prepareNewNode(ctx, must(host, 'host'));
+    case 'etcd-snapshot': {
+      const s = await quick.etcdSnapshot(plan);
+      return `snapshot ${s.path}: ${s.sizeBytes} bytes at revision ${s.revision}`;
+    }
+    case 'etcd-join':
+      return etcdJoin(ctx, must(host, 'host'));
+    case 'certificates':
+      return certificates(ctx, must(host, 'host'));
+    case 'apiserver':
+      return apiserver(ctx, must(host, 'host'));
+    case 'apiserver-lb':
+      return apiserverLb(ctx, must(host, 'host'));
+    case 'controller-manager-scheduler':
+      return controllerManagerScheduler(ctx, must(host, 'host'));
+    case 'calico':
+      return calico(ctx);
+    case 'vip-failover':
+      return vipFailover(ctx);
+    case 'decommission-old':
+      return decommission(ctx, must(host, 'host'));
+    case 'etcd-config':
+      return (await quick.etcdRewriteConfig(plan, must(host, 'host'))).summary;
+    case 'cleanup-labels':
+      return cleanupLabels(ctx);
+    case 'monitoring':
+      return (await quick.setExporterEndpoints(plan, plan.newMasters.map((h) => h.address))).summary;
+  }
+}

@@ -1,0 +1,299 @@
+/**
+ * Orchestration of migrateControlPlane on a real Temporal dev server, with
+ * recording activity doubles (the real activities have their own tests).
+ */
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WorkflowFailedError, WorkflowUpdateFailedError, type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { migrationSteps } from '../src/plan/steps';
+import type { Plan } from '../src/plan/schema';
+import {
+  TASK_QUEUE,
+  WORKFLOW_TYPE,
+  abortSignal,
+  approveUpdate,
+  pauseSignal,
+  resumeSignal,
+  statusQuery,
+  workflowIdFor,
+  type MigrationStatus,
+} from '../src/shared';
+import { recordingActivities, type Call, type RecordingOptions } from './support/recording-activities';
+import { testPlan, uniqueCluster } from './support/plans';
+import { startDevServer, temporalBinary, type DevServer } from './support/temporal';
+
+const run = promisify(execFile);
+let server: DevServer;
+let client: Client;
+let connection: NativeConnection;
+let bundle: WorkflowBundleWithSourceMap;
+
+beforeAll(async () => {
+  server = await startDevServer();
+  client = await server.client();
+  connection = await NativeConnection.connect({ address: server.address });
+  bundle = await bundleWorkflowCode({ workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never });
+});
+
+afterAll(async () => {
+  await connection?.close();
+  await server?.stop();
+});
+
+async function withWorker<T>(opts: RecordingOptions, fn: (calls: Call[]) => Promise<T>): Promise<T> {
+  const { activities, calls } = recordingActivities(opts);
+  const worker = await Worker.create({ connection, taskQueue: TASK_QUEUE, workflowBundle: bundle, activities });
+  return worker.runUntil(fn(calls));
+}
+
+function start(plan: Plan) {
+  return client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: workflowIdFor(plan.cluster), args: [{ plan }] });
+}
+
+/** Poll the status query until pred holds (bounded). */
+async function waitStatus(plan: Plan, pred: (s: MigrationStatus) => boolean, what: string, ms = 30_000): Promise<MigrationStatus> {
+  const handle = client.workflow.getHandle(workflowIdFor(plan.cluster));
+  const until = Date.now() + ms;
+  let last: MigrationStatus | undefined;
+  while (Date.now() < until) {
+    last = await handle.query(statusQuery);
+    if (pred(last)) return last;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error(`timed out waiting for ${what}; last status: ${JSON.stringify(last)}`);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const names = (calls: Call[]) => calls.map((c) => `${c.name}${typeof c.args[0] === 'string' ? ` ${c.args[0]}` : ''}`);
+
+describe('migrateControlPlane orchestration', () => {
+  it('runs every runbook step in the documented order, one host at a time', async () => {
+    const plan = testPlan({ cluster: uniqueCluster('order') });
+    await withWorker({}, async (calls) => {
+      const result = await (await start(plan)).result();
+      expect(result.steps).toBe(migrationSteps(plan).length);
+      const seq = names(calls);
+      // The runbook, written out by hand so a reordering in steps.ts is caught.
+      const expected = [
+        'preflight',
+        ...['master-1', 'master-2', 'master-3'].flatMap((n) => [`drainNode ${n}`, `labelNode ${n}`, `taintNode ${n}`, `uncordonNode ${n}`]),
+        'etcdSnapshot',
+        'etcdJoinMember master-1',
+        'etcdJoinMember master-2',
+        'etcdJoinMember master-3',
+        ...['master-1', 'master-2', 'master-3'].flatMap((n) => [`copyPki oldmaster-1`, `reissueApiserverCert ${n}`]),
+        ...['master-1', 'master-2', 'master-3'].flatMap((n) => ['etcdClientURLs', `configureApiserver ${n}`, `startComponent ${n}`, `waitComponentHealthy ${n}`]),
+        ...['master-1', 'master-2', 'master-3'].flatMap((n) => [`configureApiserverLb ${n}`, `startComponent ${n}`, `waitComponentHealthy ${n}`]),
+        ...['master-1', 'master-2', 'master-3'].flatMap((n) => [
+          `configureControllerManagerScheduler ${n}`,
+          `startComponent ${n}`,
+          `startComponent ${n}`,
+          `waitComponentHealthy ${n}`,
+          `waitComponentHealthy ${n}`,
+        ]),
+        'etcdClientURLs',
+        'patchCalicoEtcdEndpoints',
+        'rolloutRestart DaemonSet',
+        'rolloutRestart Deployment',
+        'configureKeepalived master-1',
+        'configureKeepalived master-2',
+        'configureKeepalived master-3',
+        'stopComponent oldmaster-1',
+        'stopComponent oldmaster-2',
+        'stopComponent oldmaster-3',
+        'verifyVip new',
+        ...['oldmaster-1', 'oldmaster-2', 'oldmaster-3'].flatMap((n) => [
+          `stopComponent ${n}`,
+          `stopComponent ${n}`,
+          `stopComponent ${n}`,
+          `stopComponent ${n}`,
+          `etcdRemoveMember ${n}`,
+        ]),
+        'etcdRewriteConfig master-1',
+        'etcdRewriteConfig master-2',
+        'etcdRewriteConfig master-3',
+        'labelNode oldmaster-1',
+        'labelNode oldmaster-2',
+        'labelNode oldmaster-3',
+        'taintNode master-1',
+        'taintNode master-2',
+        'taintNode master-3',
+        'setExporterEndpoints',
+      ];
+      expect(seq).toEqual(expected);
+      // --etcd-servers written to the apiserver is the NEW members only, from the live list.
+      const cfg = calls.find((c) => c.name === 'configureApiserver');
+      expect(cfg?.args[1]).toEqual(plan.newMasters.map((h) => h.etcd.clientURL).sort());
+      const cleanup = calls.filter((c) => c.name === 'labelNode' && String(c.args[0]).startsWith('oldmaster'));
+      expect(cleanup.every((c) => JSON.stringify(c.args[1]) === JSON.stringify(['node-role.kubernetes.io/master-']))).toBe(true);
+      const status = await client.workflow.getHandle(workflowIdFor(plan.cluster)).query(statusQuery);
+      expect(status.state).toBe('completed');
+      expect(status.completed.map((r) => r.key)).toEqual(migrationSteps(plan).map((s) => s.key));
+      expect(status.completed.every((r) => r.endedAt && r.summary)).toBe(true);
+      expect(status.pointOfNoReturnPassed).toBe(true);
+    });
+  });
+
+  it('blocks at a checkpoint until approved; a wrong gate is rejected and not recorded; overdue is reported, never self-approved', async () => {
+    const plan = testPlan({ cluster: uniqueCluster('gate'), gates: ['switch-traffic'], remindAfter: '1s' });
+    await withWorker({}, async (calls) => {
+      const handle = await start(plan);
+      const waiting = await waitStatus(plan, (s) => s.pendingCheckpoint?.gate === 'switch-traffic', 'switch-traffic checkpoint');
+      expect(waiting.state).toBe('waiting-approval');
+      expect(waiting.currentStep?.key).toBe('checkpoint/switch-traffic');
+      expect(waiting.completed.at(-1)?.key).toBe('calico');
+      expect(waiting.pendingCheckpoint?.approveCommands.join('\n')).toContain(`temporal workflow signal --workflow-id ${handle.workflowId} --name approve`);
+      await sleep(1_800);
+      const overdue = await handle.query(statusQuery);
+      expect(overdue.pendingCheckpoint?.overdue).toBe(true);
+      expect(overdue.approvals).toEqual([]);
+      expect(calls.some((c) => c.name === 'configureKeepalived')).toBe(false);
+
+      const wrong = await handle.executeUpdate(approveUpdate, { args: [{ gate: 'decommission', by: 'mallory' }] }).catch((e: unknown) => e);
+      expect(wrong).toBeInstanceOf(WorkflowUpdateFailedError);
+      expect(String((wrong as WorkflowUpdateFailedError).cause?.message)).toContain('pending checkpoint is "switch-traffic"');
+      expect((await handle.query(statusQuery)).approvals).toEqual([]);
+
+      const rec = await handle.executeUpdate(approveUpdate, { args: [{ gate: 'switch-traffic', by: 'alice', reason: 'CHG-42' }] });
+      expect(rec).toMatchObject({ gate: 'switch-traffic', by: 'alice', reason: 'CHG-42' });
+      await handle.result();
+      const done = await handle.query(statusQuery);
+      expect(done.approvals).toHaveLength(1);
+      expect(done.completed.find((r) => r.key === 'checkpoint/switch-traffic')?.summary).toBe('approved by alice (CHG-42)');
+      // nothing of the VIP step ran before the approval
+      const approvedIdx = names(calls).indexOf('configureKeepalived master-1');
+      expect(approvedIdx).toBeGreaterThan(names(calls).indexOf('rolloutRestart Deployment'));
+      // no checkpoint pending → the update is rejected
+      const late = await handle.executeUpdate(approveUpdate, { args: [{ gate: 'switch-traffic' }] }).catch((e: unknown) => e);
+      expect(late).toBeDefined();
+    });
+  });
+
+  it('abort ends the workflow with the reason and runs nothing after it', async () => {
+    const plan = testPlan({ cluster: uniqueCluster('abort'), gates: ['switch-traffic'] });
+    await withWorker({}, async (calls) => {
+      const handle = await start(plan);
+      await waitStatus(plan, (s) => s.pendingCheckpoint?.gate === 'switch-traffic', 'checkpoint');
+      const before = calls.length;
+      await handle.signal(abortSignal, { reason: 'change window closed', by: 'bob' });
+      const err = await handle.result().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+      expect(cause.type).toBe('MigrationAborted');
+      expect(cause.message).toContain('aborted by bob: change window closed');
+      expect(cause.message).toContain('before the point of no return');
+      expect(calls.length).toBe(before);
+      expect((await handle.query(statusQuery)).state).toBe('aborted');
+    });
+  });
+
+  it('pause holds before the next step; resume continues', async () => {
+    const plan = testPlan({ cluster: uniqueCluster('pause') });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let reached!: () => void;
+    const reachedJoin = new Promise<void>((r) => (reached = r));
+    await withWorker(
+      {
+        before: async (c) => {
+          if (c.name === 'etcdJoinMember' && c.args[0] === 'master-1') {
+            reached();
+            await gate;
+          }
+        },
+      },
+      async (calls) => {
+        const handle = await start(plan);
+        await reachedJoin;
+        await handle.signal(pauseSignal, { by: 'carol' });
+        release();
+        const paused = await waitStatus(plan, (s) => s.state === 'paused', 'paused');
+        expect(paused.completed.at(-1)?.key).toBe('etcd-join/master-1');
+        expect(paused.pauseRequestedBy).toBe('carol');
+        const n = calls.length;
+        await sleep(1_500);
+        expect(calls.length).toBe(n); // nothing runs while paused
+        expect(names(calls).at(-1)).toBe('etcdJoinMember master-1');
+        await handle.signal(resumeSignal, { by: 'carol' });
+        await handle.result();
+        expect(names(calls)).toContain('etcdJoinMember master-2');
+      },
+    );
+  });
+
+  it('a step that fails for good holds the migration with the error; resume retries it', async () => {
+    const plan = testPlan({ cluster: uniqueCluster('hold') });
+    let failures = 0;
+    await withWorker(
+      {
+        before: (c) => {
+          if (c.name === 'etcdRemoveMember' && c.args[0] === 'oldmaster-2' && failures === 0) {
+            failures += 1;
+            throw ApplicationFailure.nonRetryable('removing oldmaster-2 would leave 2 healthy voters of 5, quorum needs 3', 'UnsafeOperationError');
+          }
+        },
+      },
+      async (calls) => {
+        const handle = await start(plan);
+        const blocked = await waitStatus(plan, (s) => s.state === 'blocked', 'blocked');
+        expect(blocked.lastError).toMatchObject({ step: 'decommission-old/oldmaster-2', type: 'UnsafeOperationError' });
+        expect(blocked.lastError?.message).toContain('quorum needs 3');
+        expect(calls.filter((c) => c.name === 'etcdRemoveMember').map((c) => c.args[0])).toEqual(['oldmaster-1']);
+        await handle.signal(resumeSignal, {});
+        await handle.result();
+        expect(calls.filter((c) => c.name === 'etcdRemoveMember').map((c) => c.args[0])).toEqual(['oldmaster-1', 'oldmaster-2', 'oldmaster-3']);
+      },
+    );
+  });
+
+  it('a failed etcd join removes its learner again (compensation) before holding', async () => {
+    const plan = testPlan({ cluster: uniqueCluster('comp') });
+    await withWorker(
+      {
+        before: (c) => {
+          if (c.name === 'etcdJoinMember' && c.args[0] === 'master-2') throw ApplicationFailure.nonRetryable('member never caught up', 'UnsafeOperationError');
+        },
+      },
+      async (calls) => {
+        const handle = await start(plan);
+        await waitStatus(plan, (s) => s.state === 'blocked', 'blocked');
+        expect(names(calls).slice(-2)).toEqual(['etcdJoinMember master-1', 'etcdAbandonJoin master-2']);
+        await handle.signal(abortSignal, { reason: 'investigate' });
+        await expect(handle.result()).rejects.toThrow();
+      },
+    );
+  });
+
+  it('refuses a second migration of the same cluster while one runs', async () => {
+    const plan = testPlan({ cluster: uniqueCluster('dup'), gates: ['preflight-ack'] });
+    await withWorker({}, async () => {
+      const handle = await start(plan);
+      await waitStatus(plan, (s) => s.pendingCheckpoint !== undefined, 'checkpoint');
+      await expect(
+        client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: workflowIdFor(plan.cluster), args: [{ plan }], workflowIdConflictPolicy: 'FAIL' }),
+      ).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
+      await handle.terminate('test done');
+    });
+  });
+
+  it('works with the plain temporal CLI: signal approve, query status', async () => {
+    const plan = testPlan({ cluster: uniqueCluster('cli'), gates: ['decommission'] });
+    await withWorker({}, async () => {
+      const handle = await start(plan);
+      await waitStatus(plan, (s) => s.pendingCheckpoint?.gate === 'decommission', 'decommission checkpoint');
+      const bin = temporalBinary();
+      const common = ['--address', server.address, '--workflow-id', handle.workflowId];
+      const q = await run(bin, ['workflow', 'query', ...common, '--type', 'status', '--output', 'json']);
+      const parsed = JSON.parse(q.stdout) as { queryResult: MigrationStatus[] };
+      expect(parsed.queryResult[0]?.pendingCheckpoint?.gate).toBe('decommission');
+      await run(bin, ['workflow', 'signal', ...common, '--name', 'approve', '--input', JSON.stringify({ gate: 'decommission', by: 'dave', reason: 'via temporal CLI' })]);
+      await handle.result();
+      const s = await handle.query(statusQuery);
+      expect(s.approvals).toEqual([expect.objectContaining({ gate: 'decommission', by: 'dave', reason: 'via temporal CLI' })]);
+    });
+  });
+});
