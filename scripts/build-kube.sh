@@ -137,6 +137,7 @@ phase_done "$(grep -c '' "$WORK/go.sum") go.sum lines"
 
 # --- 4. build -----------------------------------------------------------------
 LDFLAGS="-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION"
+chmod 755 "$STAGE"   # mktemp -d creates 0700
 mkdir -p "$STAGE/bin"
 for b in "${BINS[@]}"; do
   phase_start "go build $b"

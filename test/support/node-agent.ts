@@ -40,7 +40,7 @@ export interface NodeAgent {
   nodes: string[];
   /** what the agent did, in order (pod = namespace/name) */
   events: NodeAgentEvent[];
-  /** resolves after the next full pass over the pods */
+  /** resolves after a full pass over the pods that started after this call */
   settle(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -123,7 +123,9 @@ export async function startNodeAgent(kc: KubeConfig, opts: NodeAgentOptions): Pr
   }
 
   let stopping = false;
-  let waiters: Array<() => void> = [];
+  let passesStarted = 0;
+  let passesDone = 0;
+  let waiters: Array<{ after: number; resolve: () => void }> = [];
 
   async function pass(): Promise<void> {
     const list = await core.listPodForAllNamespaces({});
@@ -203,14 +205,16 @@ export async function startNodeAgent(kc: KubeConfig, opts: NodeAgentOptions): Pr
 
   const loop = (async () => {
     while (!stopping) {
+      passesStarted++;
       try {
         await pass();
       } catch (err) {
         if (opts.verbose && !stopping) process.stderr.write(`[node-agent] ${(err as Error).message.split('\n')[0]}\n`);
       }
-      const w = waiters;
-      waiters = [];
-      for (const f of w) f();
+      passesDone++;
+      const due = waiters.filter((w) => passesDone >= w.after);
+      waiters = waiters.filter((w) => passesDone < w.after);
+      for (const w of due) w.resolve();
       if (!stopping) await new Promise((r) => setTimeout(r, intervalMs));
     }
   })();
@@ -218,11 +222,11 @@ export async function startNodeAgent(kc: KubeConfig, opts: NodeAgentOptions): Pr
   return {
     nodes: [...names],
     events,
-    settle: () => new Promise<void>((resolve) => waiters.push(resolve)),
+    settle: () => new Promise<void>((resolve) => (stopping ? resolve() : waiters.push({ after: passesStarted + 1, resolve }))),
     async stop() {
       stopping = true;
       await loop;
-      for (const f of waiters) f();
+      for (const w of waiters) w.resolve();
       waiters = [];
     },
   };
