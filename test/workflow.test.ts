@@ -2,13 +2,15 @@
  * Orchestration of migrateControlPlane on a real Temporal dev server, with
  * recording activity doubles (the real activities have their own tests).
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowFailedError, WorkflowUpdateFailedError, type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { migrationSteps } from '../src/plan/steps';
 import type { Plan } from '../src/plan/schema';
 import {
@@ -23,7 +25,7 @@ import {
   type MigrationStatus,
 } from '../src/shared';
 import { recordingActivities, type Call, type RecordingOptions } from './support/recording-activities';
-import { testPlan, uniqueCluster } from './support/plans';
+import { examplePlanInput, testPlan, uniqueCluster } from './support/plans';
 import { startDevServer, temporalBinary, type DevServer } from './support/temporal';
 
 const run = promisify(execFile);
@@ -33,6 +35,7 @@ let connection: NativeConnection;
 let bundle: WorkflowBundleWithSourceMap;
 
 beforeAll(async () => {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
   server = await startDevServer();
   client = await server.client();
   connection = await NativeConnection.connect({ address: server.address });
@@ -211,7 +214,7 @@ describe('migrateControlPlane orchestration', () => {
         await reachedJoin;
         await handle.signal(pauseSignal, { by: 'carol' });
         release();
-        const paused = await waitStatus(plan, (s) => s.state === 'paused', 'paused');
+        const paused = await waitStatus(plan, (s) => s.state === 'paused' && s.completed.some((r) => r.key === 'etcd-join/master-1'), 'paused after etcd-join/master-1');
         expect(paused.completed.at(-1)?.key).toBe('etcd-join/master-1');
         expect(paused.pauseRequestedBy).toBe('carol');
         const n = calls.length;
@@ -294,6 +297,29 @@ describe('migrateControlPlane orchestration', () => {
       await handle.result();
       const s = await handle.query(statusQuery);
       expect(s.approvals).toEqual([expect.objectContaining({ gate: 'decommission', by: 'dave', reason: 'via temporal CLI' })]);
+    });
+  });
+
+  it('starts from the plain temporal CLI with a rendered plan, and rejects an invalid raw plan before any activity', async () => {
+    const bin = temporalBinary();
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'cpm-wf-'));
+    const good = testPlan({ cluster: uniqueCluster('tcli') });
+    const bad = { ...examplePlanInput(), cluster: uniqueCluster('tbad'), newMasters: examplePlanInput().newMasters?.slice(0, 2) };
+    writeFileSync(path.join(dir, 'good.json'), JSON.stringify({ plan: good }));
+    writeFileSync(path.join(dir, 'bad.json'), JSON.stringify({ plan: bad }));
+    await withWorker({}, async (calls) => {
+      for (const [name, cluster] of [['good', good.cluster], ['bad', bad.cluster]] as const) {
+        await run(bin, ['workflow', 'start', '--address', server.address, '--type', WORKFLOW_TYPE, '--task-queue', TASK_QUEUE, '--workflow-id', workflowIdFor(cluster), '--input-file', path.join(dir, `${name}.json`)]);
+      }
+      const ok = await client.workflow.getHandle(workflowIdFor(good.cluster)).result();
+      expect(ok.cluster).toBe(good.cluster);
+      const n = calls.length;
+      const err = await client.workflow.getHandle(workflowIdFor(bad.cluster)).result().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+      expect(cause.type).toBe('PlanError');
+      expect(cause.message).toContain('newMasters: expected exactly 3 hosts, got 2');
+      expect(calls.length).toBe(n);
     });
   });
 });

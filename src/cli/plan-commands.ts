@@ -43,6 +43,14 @@ export function registerPlanCommands(program: Command): void {
       );
     });
   plan
+    .command('render')
+    .argument('<file>', 'plan file (YAML or JSON)')
+    .description('print the workflow input {"plan": ...} as JSON, for `temporal workflow start --input-file`')
+    .action(async (file: string) => {
+      const p = await loadPlanOrExit(file);
+      process.stdout.write(`${JSON.stringify({ plan: p })}\n`);
+    });
+  plan
     .command('show')
     .argument('<file>', 'plan file (YAML or JSON)')
     .option('-o, --output <format>', 'text or json', 'text')

@@ -17,6 +17,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { durationMs } from '../plan/duration';
+import { checkPlan } from '../plan/validate-pure';
 import { migrationSteps, type CheckpointStep, type Step } from '../plan/steps';
 import { CpmCluster, CpmPendingGate, CpmStep } from '../search-attributes';
 import {
@@ -43,9 +44,17 @@ export interface MigrationResult {
 class Aborted extends Error {}
 
 export async function migrateControlPlane(input: MigrationInput): Promise<MigrationResult> {
-  const plan = input.plan;
+  const checked = checkPlan(input.plan);
+  if (!checked.ok) {
+    throw ApplicationFailure.nonRetryable(
+      `invalid plan (nothing was changed):\n${checked.issues.map((i) => `  - ${i.path}: ${i.message}`).join('\n')}`,
+      'PlanError',
+    );
+  }
+  const plan = checked.plan;
   const steps = migrationSteps(plan);
   const st = new MigrationState(plan, steps, input);
+  const preflightInput = { ...input, plan };
   const searchAttributes = input.features?.searchAttributes === true;
   const proxies = activityProxies(plan.timeouts);
 
@@ -157,7 +166,7 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
       if (step.kind === 'checkpoint') {
         summary = await waitForApproval(step);
       } else if (step.phase === 'preflight') {
-        summary = await preflight(input, proxies, progress);
+        summary = await preflight(preflightInput, proxies, progress);
       } else {
         summary = await runHeld(step);
       }

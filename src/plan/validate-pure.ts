@@ -1,0 +1,25 @@
+/**
+ * Plan validation without I/O, for the workflow itself: a plan started with
+ * the plain `temporal` CLI (raw JSON, no defaults) is checked and completed
+ * the same way `cpmigrate plan validate` does, and an invalid one fails the
+ * workflow at once with every problem listed.
+ */
+import { planSchema, type Plan } from './schema';
+import { semanticIssues } from './semantic';
+
+export interface PureIssue {
+  path: string;
+  message: string;
+}
+
+export function checkPlan(doc: unknown): { ok: true; plan: Plan } | { ok: false; issues: PureIssue[] } {
+  const parsed = planSchema.safeParse(doc);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      issues: parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+    };
+  }
+  const issues = semanticIssues(parsed.data);
+  return issues.length ? { ok: false, issues } : { ok: true, plan: parsed.data };
+}
