@@ -25,6 +25,7 @@ export const DEFAULT_COMMAND_TIMEOUT_MS = 10 * 60_000;
 const STDERR_TAIL_LINES = 20;
 const STDERR_TAIL_BYTES = 2048;
 const HEARTBEAT_EVERY_MS = 5_000;
+const PGID_MARK = '__cpmigrate_pgid=';
 
 /** Shell-quote one word. */
 export function shq(s: string): string {
@@ -273,6 +274,7 @@ export class SshHostOps implements HostOps {
     const state = await this.run(
       target,
       `p=${p}; if [ -f "$p" ]; then sha256sum < "$p" | cut -c1-64 && stat -c '%a %U %G %u %g' -- "$p"; elif [ -e "$p" ]; then echo NOTFILE; else echo MISSING; fi`,
+      { label },
     );
     const [first = '', stat = ''] = state.stdout.trim().split('\n');
     if (first === 'NOTFILE') throw new RemoteCommandError(target.name, label, null, `${path} exists and is not a regular file`);
@@ -365,15 +367,29 @@ export class SshHostOps implements HostOps {
         if (err) reject(err);
         else resolve(r as ExecResult);
       };
+      let pgid: number | undefined;
       const kill = () => {
-        // Channel.signal() is a no-op once our side of the channel is ended
-        // (stdin closed), so send the request through the protocol directly.
-        // OpenSSH (>= 7.8) delivers it with killpg() to the session's process group.
+        // OpenSSH refuses "signal" requests for root sessions (no privilege
+        // separation after a root login), so kill the command's process group
+        // (the login shell leads it: sshd runs it with setsid) from a second
+        // channel; the signal request still helps for non-root users.
+        if (pgid) {
+          try {
+            conn.client.exec(`kill -KILL -- -${pgid} 2>/dev/null; kill -KILL ${pgid} 2>/dev/null; true`, (err, kch) => {
+              if (err) return;
+              kch.resume();
+              kch.stderr.resume();
+              kch.end();
+            });
+          } catch {
+            // connection gone: nothing left to kill from here
+          }
+        }
         try {
+          // Channel.signal() is a no-op once our stdin is ended, so go through the protocol
           const out = (stream as unknown as { outgoing?: { id?: number; state?: string } } | undefined)?.outgoing;
           const proto = (conn.client as unknown as { _protocol?: { signal(id: number, sig: string): void } })._protocol;
           if (out?.id !== undefined && (out.state === 'open' || out.state === 'eof') && proto) proto.signal(out.id, 'KILL');
-          else stream?.signal('KILL');
         } catch {
           // channel already gone
         }
@@ -384,7 +400,8 @@ export class SshHostOps implements HostOps {
         }
       };
       try {
-        conn.client.exec(command, (err, ch) => {
+        // first line of stderr: the shell's pid (= its process group), stripped below
+        conn.client.exec(`echo ${PGID_MARK}$$ >&2\n${command}`, (err, ch) => {
           if (err) return finish(new ChannelOpenError(`${t.name} (${t.address}:${t.port}): cannot start \`${label}\`: ${err.message}`));
           if (settled) {
             ch.close();
@@ -397,12 +414,33 @@ export class SshHostOps implements HostOps {
           let exitCode: number | null = null;
           let signal: string | undefined;
           ch.on('data', (d: Buffer) => out.push(d));
-          ch.stderr.on('data', (d: Buffer) => errb.push(d));
+          // stderr is held back until the pgid line is seen (normally the very first
+          // line; a chatty ~/.bashrc may print before it), then that line is removed
+          let head: Buffer | undefined = Buffer.alloc(0);
+          const flushHead = () => {
+            if (!head) return;
+            const text = head.toString('latin1');
+            const at = text.startsWith(PGID_MARK) ? 0 : text.indexOf(`\n${PGID_MARK}`) + 1;
+            const eol = at > 0 || text.startsWith(PGID_MARK) ? text.indexOf('\n', at) : -1;
+            if (eol >= 0) {
+              pgid = Number(text.slice(at + PGID_MARK.length, eol)) || undefined;
+              errb.push(Buffer.concat([head.subarray(0, at), head.subarray(eol + 1)]));
+            } else {
+              errb.push(head);
+            }
+            head = undefined;
+          };
+          ch.stderr.on('data', (d: Buffer) => {
+            if (!head) return void errb.push(d);
+            head = Buffer.concat([head, d]);
+            if (/(^|\n)__cpmigrate_pgid=\d*\n/.test(head.toString('latin1')) || head.length > 16_384) flushHead();
+          });
           ch.on('exit', (...args: unknown[]) => {
             exitCode = typeof args[0] === 'number' ? args[0] : null;
             signal = typeof args[1] === 'string' ? args[1] : undefined;
           });
           ch.on('close', () => {
+            flushHead();
             if (exitCode === null && signal === undefined && conn.closed) {
               return finish(new Error(`${t.name} (${t.address}:${t.port}): connection lost while running \`${label}\``));
             }

@@ -26,8 +26,12 @@ export interface BindMount {
 export interface StartSshdOptions {
   /** loopback address to listen on, e.g. 127.0.2.1 */
   address: string;
+  /** also listen on these addresses (same port), so several plan hosts reach this sshd */
+  extraAddresses?: string[];
   /** default: a free port on that address */
   port?: number;
+  /** authorize this existing private key (its .pub next to it) instead of generating one */
+  clientKeyPath?: string;
   /** host name used in the returned target */
   name?: string;
   /** run sshd in a private mount namespace with these bind mounts */
@@ -96,8 +100,8 @@ export async function startSshd(opts: StartSshdOptions): Promise<TestSshd> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'cpm-sshd-'));
   await mkdir('/run/sshd', { recursive: true });
   const hostKey = path.join(dir, 'ssh_host_ed25519_key');
-  const clientKeyPath = path.join(dir, 'id_ed25519');
-  await Promise.all([sshKeygen(hostKey, 'test-host'), sshKeygen(clientKeyPath, 'test-client')]);
+  const clientKeyPath = opts.clientKeyPath ?? path.join(dir, 'id_ed25519');
+  await Promise.all([sshKeygen(hostKey, 'test-host'), opts.clientKeyPath ? Promise.resolve() : sshKeygen(clientKeyPath, 'test-client')]);
   const authorized = path.join(dir, 'authorized_keys');
   await writeFile(authorized, await readFile(`${clientKeyPath}.pub`), { mode: 0o600 });
   const port = opts.port ?? (await freePort(opts.address));
@@ -106,7 +110,7 @@ export async function startSshd(opts: StartSshdOptions): Promise<TestSshd> {
   await writeFile(
     conf,
     [
-      `ListenAddress ${opts.address}:${port}`,
+      ...[opts.address, ...(opts.extraAddresses ?? [])].map((a) => `ListenAddress ${a}:${port}`),
       `HostKey ${hostKey}`,
       `PidFile ${pidFile}`,
       `AuthorizedKeysFile ${authorized}`,

@@ -1,0 +1,245 @@
+/**
+ * Certificate activities: copy the cluster PKI from an old master to a new
+ * one, and re-issue the apiserver serving certificate on a new master with
+ * SANs for the new masters and the VIP. Both are idempotent. Key material goes
+ * host → worker memory → host over SSH; it is never logged or returned.
+ */
+import { PlanMismatchError, UnsafeOperationError } from '../errors';
+import type { HostOps } from '../lib/hostops';
+import { sha256hex, shq } from '../lib/ssh';
+import { inspectServingCert, reissueServingCert } from '../lib/x509';
+import { findHost, sshTargetOf, type SshTarget } from '../plan/hosts';
+import type { Plan } from '../plan/schema';
+import { activityLog, beat } from './heartbeat';
+import type { StepOutcome } from './types';
+
+export interface CertActivityDeps {
+  hostOps: () => HostOps;
+}
+
+/** Files under pkiDir that belong to one host: not overwritten once the target has them (and the same CA). */
+export const PER_HOST_PKI_FILES = ['apiserver.crt', 'apiserver.key'] as const;
+
+interface PkiEntry {
+  type: 'f' | 'd' | 'l';
+  mode: number;
+  /** sha256 of a file's content */
+  sha?: string;
+  /** relative to pkiDir; '' for pkiDir itself */
+  rel: string;
+}
+
+function masterOf(plan: Plan, name: string) {
+  try {
+    return findHost(plan, name);
+  } catch (e) {
+    throw new PlanMismatchError((e as Error).message);
+  }
+}
+
+function join(dir: string, rel: string): string {
+  return rel ? `${dir.replace(/\/+$/, '')}/${rel}` : dir;
+}
+
+const SKIP = `! -name '*.cpmigrate-bak-*' ! -name '.*.cpmigrate-tmp.*'`;
+
+/**
+ * Everything under pkiDir in one round trip: NUL-separated "TYPE MODE [SHA256] RELPATH"
+ * (POSIX sh + GNU find/coreutils; our own backups and temp files are not PKI).
+ * undefined when the directory does not exist.
+ */
+async function inventory(ops: HostOps, target: SshTarget, pkiDir: string): Promise<PkiEntry[] | undefined> {
+  const r = await ops.run(
+    target,
+    [
+      `d=${shq(pkiDir)}; [ -d "$d" ] || exit 66; cd "$d" || exit 1`,
+      `find . \\( -type d -o -type l \\) ${SKIP} -printf '%y %m %P\\0'`,
+      `find . -type f ${SKIP} -exec sh -c 'for f; do s=$(sha256sum < "$f" | cut -c1-64) || exit 1; printf "f %s %s %s\\0" "$(stat -c %a -- "$f")" "$s" "\${f#./}"; done' sh {} +`,
+    ].join('\n'),
+    { allowFailure: true },
+  );
+  if (r.exitCode === 66) return undefined;
+  if (r.exitCode !== 0) throw new Error(`${target.name}: cannot list ${pkiDir}: ${r.stderr.trim()}`);
+  return r.stdout
+    .split('\0')
+    .filter(Boolean)
+    .map((line) => {
+      const m = /^([fdl]) ([0-7]+) (?:([0-9a-f]{64}) )?(.*)$/s.exec(line);
+      if (!m) throw new Error(`${target.name}: unexpected listing line ${JSON.stringify(line)}`);
+      return { type: m[1] as PkiEntry['type'], mode: parseInt(m[2] ?? '644', 8) & 0o7777, sha: m[3], rel: m[4] ?? '' };
+    });
+}
+
+/** Read several files in one round trip ("NAME\0SIZE\0" + bytes each), checking each against its expected sha256. */
+async function readMany(ops: HostOps, target: SshTarget, pkiDir: string, files: PkiEntry[]): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  if (!files.length) return out;
+  // HostOps.run decodes stdout as UTF-8, which would mangle binary files (e.g. DER): base64 each one
+  const r = await ops.run(
+    target,
+    `cd ${shq(pkiDir)} || exit 1\nfor f in ${files.map((f) => shq(f.rel)).join(' ')}; do printf '%s\\0' "$f"; base64 < "$f" | tr -d '\\n' || exit 1; printf '\\0'; done`,
+  );
+  const parts = r.stdout.split('\0');
+  for (let i = 0; i + 1 < parts.length; i += 2) out.set(parts[i] ?? '', Buffer.from(parts[i + 1] ?? '', 'base64'));
+  for (const f of files) {
+    const got = out.get(f.rel);
+    if (!got) throw new Error(`${target.name}: ${join(pkiDir, f.rel)} was not read; retry`);
+    if (f.sha && sha256hex(got) !== f.sha) throw new Error(`${target.name}: ${join(pkiDir, f.rel)} changed while copying; retry`);
+  }
+  return out;
+}
+
+async function inBatches<T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(width, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++] as T);
+    }),
+  );
+}
+
+export function requiredApiserverSANs(plan: Plan): string[] {
+  return [...plan.newMasters.map((h) => h.address), plan.loadBalancer.vip, ...plan.apiserver.extraSANs];
+}
+
+export function createCertActivities(deps: CertActivityDeps) {
+  return {
+    /**
+     * Copy every file under paths.pkiDir (recursively) from one master to a new
+     * master, keeping modes; files already identical are left alone. The
+     * per-host apiserver.crt/.key are not overwritten once the target has them
+     * with the same ca.crt, so a re-run never undoes reissueApiserverCert.
+     */
+    async copyPki(plan: Plan, fromHost: string, toHost: string): Promise<StepOutcome> {
+      const from = masterOf(plan, fromHost);
+      const to = masterOf(plan, toHost);
+      if (to.side === 'old') throw new UnsafeOperationError(`refusing to copy PKI onto ${to.name}: it is an old master (only new masters receive the PKI)`);
+      if (from.name === to.name) throw new UnsafeOperationError(`refusing to copy PKI from ${from.name} onto itself`);
+      const ops = deps.hostOps();
+      const src = sshTargetOf(plan, from);
+      const dst = sshTargetOf(plan, to);
+      const pki = plan.paths.pkiDir;
+      const log = activityLog();
+
+      const [srcInv, dstInv] = await Promise.all([inventory(ops, src, pki), inventory(ops, dst, pki)]);
+      if (!srcInv) throw new PlanMismatchError(`${from.name}: ${pki} does not exist (paths.pkiDir in the plan)`);
+      const files = srcInv.filter((e) => e.type === 'f').sort((a, b) => a.rel.localeCompare(b.rel));
+      if (files.length === 0) throw new PlanMismatchError(`${from.name}: ${pki} holds no files; is paths.pkiDir right?`);
+      const links = srcInv.filter((e) => e.type === 'l').map((e) => e.rel);
+      const there = new Map((dstInv ?? []).map((e) => [`${e.type}:${e.rel}`, e]));
+
+      // directories first, with their modes when created (existing ones are left as they are)
+      const newDirs = srcInv.filter((e) => e.type === 'd' && !there.has(`d:${e.rel}`)).sort((a, b) => a.rel.length - b.rel.length);
+      if (newDirs.length) await ops.run(dst, newDirs.map((d) => `mkdir -p -m ${d.mode.toString(8)} -- ${shq(join(pki, d.rel))}`).join(' && '));
+
+      // a per-host file already there is kept only if the target already has this cluster's CA
+      // (then it is ours, e.g. re-issued); a leftover from another PKI is replaced (with backup)
+      const caSha = files.find((f) => f.rel === 'ca.crt')?.sha;
+      const sameCa = caSha !== undefined && there.get('f:ca.crt')?.sha === caSha;
+      const kept: string[] = [];
+      const todo: PkiEntry[] = [];
+      let unchanged = 0;
+      for (const f of files) {
+        const cur = there.get(`f:${f.rel}`);
+        if ((PER_HOST_PKI_FILES as readonly string[]).includes(f.rel) && cur && sameCa) kept.push(f.rel);
+        else if (cur && cur.sha === f.sha && cur.mode === f.mode) unchanged++;
+        else todo.push(f);
+      }
+      const contents = await readMany(ops, src, pki, todo);
+      let copied = 0;
+      const changedFiles: string[] = [];
+      const backups: string[] = [];
+      await inBatches(todo, 4, async (f) => {
+        const r = await ops.pushFile(dst, join(pki, f.rel), contents.get(f.rel) as Buffer, { mode: f.mode, backup: true });
+        if (r.changed) {
+          copied++;
+          changedFiles.push(f.rel);
+          if (r.backupPath) backups.push(r.backupPath);
+        } else {
+          unchanged++;
+        }
+        beat({ copied, unchanged, of: files.length });
+      });
+      changedFiles.sort();
+      if (links.length) log.warn('symlinks in the PKI directory were not copied', { from: from.name, links });
+      log.info('PKI copied', { from: from.name, to: to.name, copied, unchanged, kept: kept.length });
+      return {
+        summary: `PKI ${from.name} → ${to.name}: ${copied} copied, ${unchanged} unchanged${kept.length ? `, ${kept.length} per-host kept (${kept.join(', ')})` : ''}${links.length ? `, ${links.length} symlink(s) skipped` : ''}`,
+        changed: copied > 0,
+        details: { from: from.name, to: to.name, pkiDir: pki, files: files.length, copied, unchanged, changedFiles, keptPerHost: kept, skippedSymlinks: links, backups },
+      };
+    },
+
+    /**
+     * Re-issue apiserver.crt/.key on a new master: SANs = current ∪ new
+     * masters' addresses ∪ VIP ∪ apiserver.extraSANs, signed by the cluster CA
+     * from the same pki dir, with a new key. Keeps a certificate that already
+     * fits (covers the SANs, verifies against the CA, > 30 days left).
+     */
+    async reissueApiserverCert(plan: Plan, hostName: string): Promise<StepOutcome> {
+      const host = masterOf(plan, hostName);
+      if (host.side === 'old') throw new UnsafeOperationError(`refusing to re-issue the apiserver certificate on ${host.name}: it is an old master`);
+      const ops = deps.hostOps();
+      const target = sshTargetOf(plan, host);
+      const pki = plan.paths.pkiDir;
+      const p = {
+        caCrt: join(pki, 'ca.crt'),
+        caKey: join(pki, 'ca.key'),
+        crt: join(pki, 'apiserver.crt'),
+        key: join(pki, 'apiserver.key'),
+      };
+      const [caCrt, caKey, crt, key] = await Promise.all([ops.readFile(target, p.caCrt), ops.readFile(target, p.caKey), ops.readFile(target, p.crt), ops.readFile(target, p.key)]);
+      const missing = Object.entries({ [p.caCrt]: caCrt, [p.caKey]: caKey, [p.crt]: crt })
+        .filter(([, v]) => v === undefined)
+        .map(([k]) => k);
+      if (missing.length || !caCrt || !caKey || !crt) {
+        throw new PlanMismatchError(`${host.name}: ${missing.join(', ')} missing; copy the PKI from an old master first (copyPki)`);
+      }
+      const requiredSANs = requiredApiserverSANs(plan);
+      const status = await inspectServingCert({
+        certPem: crt.toString('utf8'),
+        keyPem: key?.toString('utf8'),
+        caCertPem: caCrt.toString('utf8'),
+        requiredSANs,
+      });
+      if (status.ok) {
+        return {
+          summary: `${host.name}: apiserver certificate already fits (serial ${status.serial}, ${status.sans.length} SANs, valid until ${status.notAfter}); kept`,
+          changed: false,
+          details: { host: host.name, serial: status.serial, sans: status.sans, notAfter: status.notAfter },
+        };
+      }
+      beat({ host: host.name, step: 'issuing' });
+      const issued = await reissueServingCert({
+        certPem: crt.toString('utf8'),
+        caCertPem: caCrt.toString('utf8'),
+        caKeyPem: caKey.toString('utf8'),
+        requiredSANs,
+      });
+      // key first: if we stop in between, the pair no longer matches and the next run re-issues
+      const k = await ops.pushFile(target, p.key, issued.keyPem, { mode: 0o600, backup: true });
+      const c = await ops.pushFile(target, p.crt, issued.certPem, { mode: 0o644, backup: true });
+      const backups = [k.backupPath, c.backupPath].filter((x): x is string => Boolean(x));
+      activityLog().info('apiserver certificate re-issued', { host: host.name, serial: issued.serial, addedSANs: issued.addedSANs, notAfter: issued.notAfter });
+      return {
+        summary: `${host.name}: apiserver certificate re-issued (serial ${issued.serial}, ${issued.keyAlgorithm}, valid until ${issued.notAfter}; added ${issued.addedSANs.join(', ') || 'no SANs'})`,
+        changed: true,
+        details: {
+          host: host.name,
+          reasons: status.problems,
+          serial: issued.serial,
+          previousSerial: status.serial,
+          subject: issued.subject,
+          sans: issued.sans,
+          addedSANs: issued.addedSANs,
+          notBefore: issued.notBefore,
+          notAfter: issued.notAfter,
+          keyAlgorithm: issued.keyAlgorithm,
+          backups,
+        },
+      };
+    },
+  };
+}
+
+export type CertActivities = ReturnType<typeof createCertActivities>;

@@ -1,0 +1,369 @@
+/**
+ * The apiserver serving certificate: inspect it against what the migration
+ * needs, and re-issue it (new key, same subject and usages, more SANs) signed
+ * by the cluster CA. Pure crypto on PEM text: no I/O, nothing logged.
+ *
+ * @peculiar/x509 builds the certificate; Node's webcrypto signs; Node's
+ * KeyObject reads and writes PEM keys in any of PKCS#1, SEC1 and PKCS#8.
+ */
+import { createPrivateKey, createPublicKey, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
+import net from 'node:net';
+import type * as X509 from '@peculiar/x509';
+import { UnsafeOperationError } from '../errors';
+
+const DAY_MS = 24 * 3600_000;
+const SERVER_AUTH = '1.3.6.1.5.5.7.3.1'; // id-kp-serverAuth
+
+/**
+ * @peculiar/x509 loads tsyringe, which insists on a Reflect metadata API at
+ * require time ("tsyringe requires a reflect polyfill"). reflect-metadata is
+ * not among our dependencies, so install the small subset tsyringe and tslib's
+ * __metadata use, unless a real polyfill is already there.
+ */
+function ensureReflectMetadata(): void {
+  const R = Reflect as unknown as Record<string, unknown>;
+  if (typeof R.getMetadata === 'function') return;
+  type Prop = string | symbol | undefined;
+  const store = new WeakMap<object, Map<Prop, Map<unknown, unknown>>>();
+  const own = (target: object, prop: Prop, create: boolean): Map<unknown, unknown> | undefined => {
+    let byProp = store.get(target);
+    if (!byProp && create) store.set(target, (byProp = new Map()));
+    let m = byProp?.get(prop);
+    if (!m && create && byProp) byProp.set(prop, (m = new Map()));
+    return m;
+  };
+  const chain = function* (target: object): Generator<object> {
+    for (let t: object | null = target; t; t = Object.getPrototypeOf(t) as object | null) yield t;
+  };
+  const api = {
+    defineMetadata: (key: unknown, value: unknown, target: object, prop?: Prop) => void own(target, prop, true)?.set(key, value),
+    getOwnMetadata: (key: unknown, target: object, prop?: Prop) => own(target, prop, false)?.get(key),
+    hasOwnMetadata: (key: unknown, target: object, prop?: Prop) => own(target, prop, false)?.has(key) ?? false,
+    deleteMetadata: (key: unknown, target: object, prop?: Prop) => own(target, prop, false)?.delete(key) ?? false,
+    getMetadata: (key: unknown, target: object, prop?: Prop) => {
+      for (const t of chain(target)) {
+        const m = own(t, prop, false);
+        if (m?.has(key)) return m.get(key);
+      }
+      return undefined;
+    },
+    hasMetadata: (key: unknown, target: object, prop?: Prop) => [...chain(target)].some((t) => own(t, prop, false)?.has(key) ?? false),
+    metadata: (key: unknown, value: unknown) => (target: object, prop?: Prop) => void own(target, prop, true)?.set(key, value),
+  };
+  Object.assign(Reflect, api);
+}
+
+let lib: Promise<typeof X509> | undefined;
+
+/** @peculiar/x509 with Node's webcrypto as its provider (loaded once, after the Reflect shim). */
+export function x509lib(): Promise<typeof X509> {
+  lib ??= (async () => {
+    ensureReflectMetadata();
+    const m = await import('@peculiar/x509');
+    const x = ((m as unknown as { default?: typeof X509 }).default ?? m) as typeof X509;
+    // Node's webcrypto is a full WebCrypto; its type differs from the DOM `Crypto` the library declares
+    x.cryptoProvider.set(webcrypto as never);
+    return x;
+  })();
+  return lib;
+}
+
+export interface SanEntry {
+  type: 'dns' | 'ip' | 'email' | 'url' | 'dn' | 'guid' | 'upn' | 'id';
+  value: string;
+}
+
+/** "IP:10.0.0.1" / "DNS:kubernetes" style, as openssl prints them. */
+export function formatSan(s: SanEntry): string {
+  return `${s.type === 'dns' ? 'DNS' : s.type === 'ip' ? 'IP' : s.type.toUpperCase()}:${s.value}`;
+}
+
+function normIp(ip: string): string {
+  if (net.isIPv4(ip)) return ip;
+  // canonical IPv6 via the URL parser ([::1] etc.)
+  try {
+    return new URL(`http://[${ip}]/`).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return ip.toLowerCase();
+  }
+}
+
+function sanKey(s: SanEntry): string {
+  return `${s.type}:${s.type === 'ip' ? normIp(s.value) : s.value.toLowerCase()}`;
+}
+
+/** A SAN from plan text: an IP address becomes IP, anything else DNS. */
+export function sanFromText(text: string): SanEntry {
+  const t = text.trim();
+  return net.isIP(t) ? { type: 'ip', value: normIp(t) } : { type: 'dns', value: t.toLowerCase() };
+}
+
+export function sansOf(x509: typeof X509, cert: X509.X509Certificate): SanEntry[] {
+  const ext = cert.getExtension(x509.SubjectAlternativeNameExtension);
+  if (!ext) return [];
+  return ext.names.items.map((n) => ({ type: n.type, value: n.type === 'ip' ? normIp(n.value) : n.value }));
+}
+
+/** existing ∪ required, existing order first, no duplicates. */
+export function unionSans(existing: SanEntry[], required: SanEntry[]): SanEntry[] {
+  const seen = new Set<string>();
+  const out: SanEntry[] = [];
+  for (const s of [...existing, ...required]) {
+    const k = sanKey(s);
+    if (!seen.has(k)) {
+      seen.add(k);
+      out.push(s);
+    }
+  }
+  return out;
+}
+
+function spkiDer(k: KeyObject): Buffer {
+  return createPublicKey(k).export({ type: 'spki', format: 'der' });
+}
+
+function curveName(nodeCurve: string | undefined): 'P-256' | 'P-384' | 'P-521' | undefined {
+  return ({ prime256v1: 'P-256', 'P-256': 'P-256', secp384r1: 'P-384', 'P-384': 'P-384', secp521r1: 'P-521', 'P-521': 'P-521' } as const)[nodeCurve ?? ''];
+}
+
+const CURVE_HASH = { 'P-256': 'SHA-256', 'P-384': 'SHA-384', 'P-521': 'SHA-512' } as const;
+
+/** WebCrypto view of a PEM private key (PKCS#1, SEC1 or PKCS#8), for signing. */
+async function importSigningKey(pem: string, what: string): Promise<{ key: webcrypto.CryptoKey; signingAlgorithm: webcrypto.Algorithm | webcrypto.EcdsaParams; spki: Buffer }> {
+  let k: KeyObject;
+  try {
+    k = createPrivateKey(pem);
+  } catch (e) {
+    throw new Error(`${what}: not a readable unencrypted private key (${(e as Error).message})`);
+  }
+  const pkcs8 = k.export({ type: 'pkcs8', format: 'der' });
+  if (k.asymmetricKeyType === 'rsa') {
+    const alg = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+    return { key: await webcrypto.subtle.importKey('pkcs8', pkcs8, alg, false, ['sign']), signingAlgorithm: alg, spki: spkiDer(k) };
+  }
+  if (k.asymmetricKeyType === 'ec') {
+    const namedCurve = curveName(k.asymmetricKeyDetails?.namedCurve);
+    if (!namedCurve) throw new Error(`${what}: unsupported EC curve ${k.asymmetricKeyDetails?.namedCurve}`);
+    const key = await webcrypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve }, false, ['sign']);
+    return { key, signingAlgorithm: { name: 'ECDSA', hash: CURVE_HASH[namedCurve] } as webcrypto.EcdsaParams, spki: spkiDer(k) };
+  }
+  throw new Error(`${what}: unsupported key type ${k.asymmetricKeyType} (RSA and ECDSA P-256/384/521 are supported)`);
+}
+
+interface NewKeySpec {
+  gen: webcrypto.RsaHashedKeyGenParams | webcrypto.EcKeyGenParams;
+  pem: 'pkcs1' | 'sec1';
+  describe: string;
+}
+
+/** Same algorithm as the current certificate's key (RSA at least 2048 bits); RSA 2048 otherwise. */
+function newKeySpecFor(cert: X509.X509Certificate): NewKeySpec {
+  const rsa2048: NewKeySpec = {
+    gen: { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
+    pem: 'pkcs1',
+    describe: 'RSA 2048',
+  };
+  let pub: KeyObject;
+  try {
+    pub = createPublicKey({ key: Buffer.from(cert.publicKey.rawData), format: 'der', type: 'spki' });
+  } catch {
+    return rsa2048;
+  }
+  if (pub.asymmetricKeyType === 'rsa') {
+    const bits = Math.max(2048, pub.asymmetricKeyDetails?.modulusLength ?? 2048);
+    return { gen: { ...(rsa2048.gen as webcrypto.RsaHashedKeyGenParams), modulusLength: bits }, pem: 'pkcs1', describe: `RSA ${bits}` };
+  }
+  if (pub.asymmetricKeyType === 'ec') {
+    const namedCurve = curveName(pub.asymmetricKeyDetails?.namedCurve);
+    if (namedCurve) return { gen: { name: 'ECDSA', namedCurve }, pem: 'sec1', describe: `ECDSA ${namedCurve}` };
+  }
+  return rsa2048;
+}
+
+function sameBytes(a: ArrayBuffer | Buffer, b: ArrayBuffer | Buffer): boolean {
+  return Buffer.from(a as ArrayBuffer).equals(Buffer.from(b as ArrayBuffer));
+}
+
+function parseCert(x509: typeof X509, pem: string, what: string): X509.X509Certificate {
+  try {
+    return new x509.X509Certificate(pem);
+  } catch (e) {
+    throw new Error(`${what}: not a PEM certificate (${(e as Error).message})`);
+  }
+}
+
+/** Does `cert` chain to `ca` (issuer name and signature)? */
+export async function issuedBy(cert: X509.X509Certificate, ca: X509.X509Certificate): Promise<boolean> {
+  if (!sameBytes(cert.issuerName.toArrayBuffer(), ca.subjectName.toArrayBuffer())) return false;
+  try {
+    return await cert.verify({ publicKey: ca.publicKey, signatureOnly: true });
+  } catch {
+    return false;
+  }
+}
+
+export interface ServingCertInput {
+  certPem: string;
+  /** the matching private key, if present on the host */
+  keyPem?: string;
+  caCertPem: string;
+  /** SANs the certificate must carry (IPs or DNS names) */
+  requiredSANs: string[];
+  now?: Date;
+  /** renew when the certificate expires within this many days (default 30) */
+  renewWithinDays?: number;
+}
+
+export interface ServingCertStatus {
+  /** true: the certificate can stay as it is */
+  ok: boolean;
+  /** why it must be re-issued; empty when ok */
+  problems: string[];
+  subject: string;
+  serial: string;
+  notAfter: string;
+  sans: string[];
+  missingSANs: string[];
+}
+
+/** Check the current serving certificate against the CA and the required SANs. */
+export async function inspectServingCert(input: ServingCertInput): Promise<ServingCertStatus> {
+  const x509 = await x509lib();
+  const now = input.now ?? new Date();
+  const cert = parseCert(x509, input.certPem, 'serving certificate');
+  const ca = parseCert(x509, input.caCertPem, 'CA certificate');
+  const problems: string[] = [];
+  const have = sansOf(x509, cert);
+  const haveKeys = new Set(have.map(sanKey));
+  const missing = input.requiredSANs.map(sanFromText).filter((s) => !haveKeys.has(sanKey(s)));
+  if (missing.length) problems.push(`missing SANs: ${missing.map(formatSan).join(', ')}`);
+  if (!(await issuedBy(cert, ca))) problems.push(`not signed by the cluster CA (${ca.subject})`);
+  if (cert.notBefore.getTime() > now.getTime()) problems.push(`not valid before ${cert.notBefore.toISOString()}`);
+  const renewMs = (input.renewWithinDays ?? 30) * DAY_MS;
+  if (cert.notAfter.getTime() - now.getTime() < renewMs) problems.push(`expires ${cert.notAfter.toISOString()} (within ${input.renewWithinDays ?? 30} days)`);
+  const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
+  if (!eku || !eku.usages.map(String).includes(SERVER_AUTH)) problems.push('extended key usage lacks serverAuth');
+  if (input.keyPem === undefined) problems.push('private key is missing');
+  else {
+    try {
+      if (!sameBytes(spkiDer(createPrivateKey(input.keyPem)), cert.publicKey.rawData)) problems.push('private key does not match the certificate');
+    } catch (e) {
+      problems.push(`private key unreadable: ${(e as Error).message}`);
+    }
+  }
+  return {
+    ok: problems.length === 0,
+    problems,
+    subject: cert.subject,
+    serial: cert.serialNumber,
+    notAfter: cert.notAfter.toISOString(),
+    sans: have.map(formatSan),
+    missingSANs: missing.map(formatSan),
+  };
+}
+
+export interface ReissueInput {
+  /** the current serving certificate: subject, usages and SANs are kept */
+  certPem: string;
+  caCertPem: string;
+  caKeyPem: string;
+  requiredSANs: string[];
+  now?: Date;
+  /** default 365 */
+  validityDays?: number;
+  /** refuse when the CA itself expires within this many days (default 30) */
+  minCaRemainingDays?: number;
+}
+
+export interface IssuedCert {
+  certPem: string;
+  /** PKCS#1 (RSA) or SEC1 (EC) PEM, like kubeadm writes */
+  keyPem: string;
+  serial: string;
+  subject: string;
+  sans: string[];
+  addedSANs: string[];
+  notBefore: string;
+  notAfter: string;
+  keyAlgorithm: string;
+}
+
+/**
+ * A new serving certificate: same subject and key usages (serverAuth added if
+ * absent), SANs = current ∪ required, a NEW key of the same algorithm, a new
+ * random serial, AKI = the CA's key id, SKI of the new key, valid one year but
+ * never beyond the CA.
+ */
+export async function reissueServingCert(input: ReissueInput): Promise<IssuedCert> {
+  const x509 = await x509lib();
+  const now = input.now ?? new Date();
+  const old = parseCert(x509, input.certPem, 'serving certificate');
+  const ca = parseCert(x509, input.caCertPem, 'CA certificate');
+  const signer = await importSigningKey(input.caKeyPem, 'CA key');
+  if (!sameBytes(signer.spki, ca.publicKey.rawData)) throw new UnsafeOperationError('the CA key does not belong to the CA certificate (ca.key vs ca.crt); refusing to sign');
+  const caBc = ca.getExtension(x509.BasicConstraintsExtension);
+  if (caBc && !caBc.ca) throw new UnsafeOperationError(`the CA certificate (${ca.subject}) is not a CA (basicConstraints CA:FALSE)`);
+  const minCa = (input.minCaRemainingDays ?? 30) * DAY_MS;
+  if (ca.notAfter.getTime() - now.getTime() < minCa) {
+    throw new UnsafeOperationError(`the cluster CA (${ca.subject}) expires ${ca.notAfter.toISOString()}: renew the CA before re-issuing the apiserver certificate`);
+  }
+
+  const spec = newKeySpecFor(old);
+  const keys = (await webcrypto.subtle.generateKey(spec.gen, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+
+  const existing = sansOf(x509, old);
+  const required = input.requiredSANs.map(sanFromText);
+  const sans = unionSans(existing, required);
+  const existingKeys = new Set(existing.map(sanKey));
+  const added = sans.filter((s) => !existingKeys.has(sanKey(s)));
+
+  const exts: X509.Extension[] = [];
+  const bc = old.getExtension(x509.BasicConstraintsExtension);
+  exts.push(bc ?? new x509.BasicConstraintsExtension(false, undefined, true));
+  const ku = old.getExtension(x509.KeyUsagesExtension);
+  const defaultKu = spec.pem === 'pkcs1' ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment : x509.KeyUsageFlags.digitalSignature;
+  exts.push(ku ?? new x509.KeyUsagesExtension(defaultKu, true));
+  const eku = old.getExtension(x509.ExtendedKeyUsageExtension);
+  const usages = (eku?.usages ?? []).map(String);
+  if (!usages.includes(SERVER_AUTH)) usages.push(SERVER_AUTH);
+  exts.push(new x509.ExtendedKeyUsageExtension(usages, eku?.critical ?? false));
+  exts.push(new x509.SubjectAlternativeNameExtension(sans.map((s) => ({ type: s.type, value: s.value })), false));
+  exts.push(await x509.SubjectKeyIdentifierExtension.create(keys.publicKey));
+  const caSki = ca.getExtension(x509.SubjectKeyIdentifierExtension);
+  exts.push(caSki ? new x509.AuthorityKeyIdentifierExtension(caSki.keyId) : await x509.AuthorityKeyIdentifierExtension.create(ca.publicKey));
+
+  const serial = randomBytes(16);
+  serial[0] = ((serial[0] ?? 1) & 0x7f) || 1;
+  const notBefore = new Date(Math.max(now.getTime() - 5 * 60_000, ca.notBefore.getTime()));
+  const notAfter = new Date(Math.min(now.getTime() + (input.validityDays ?? 365) * DAY_MS, ca.notAfter.getTime()));
+  // whole seconds: X.509 times have no fractions
+  notBefore.setMilliseconds(0);
+  notAfter.setMilliseconds(0);
+
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial.toString('hex'),
+    subject: new x509.Name(old.subjectName.toArrayBuffer()),
+    issuer: new x509.Name(ca.subjectName.toArrayBuffer()),
+    notBefore,
+    notAfter,
+    signingAlgorithm: signer.signingAlgorithm,
+    publicKey: keys.publicKey,
+    signingKey: signer.key,
+    extensions: exts,
+  });
+  if (!(await issuedBy(cert, ca))) throw new Error('internal error: the new certificate does not verify against the CA');
+
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
+  const keyPem = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }).export({ type: spec.pem, format: 'pem' }).toString();
+  return {
+    certPem: `${cert.toString('pem').trim()}\n`,
+    keyPem,
+    serial: cert.serialNumber,
+    subject: cert.subject,
+    sans: sans.map(formatSan),
+    addedSANs: added.map(formatSan),
+    notBefore: cert.notBefore.toISOString(),
+    notAfter: cert.notAfter.toISOString(),
+    keyAlgorithm: spec.describe,
+  };
+}
