@@ -6,6 +6,8 @@
  * @peculiar/x509 builds the certificate; Node's webcrypto signs; Node's
  * KeyObject reads and writes PEM keys in any of PKCS#1, SEC1 and PKCS#8.
  */
+// @peculiar/x509 loads tsyringe, which needs the Reflect metadata API at require time.
+import 'reflect-metadata';
 import { createPrivateKey, createPublicKey, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
 import net from 'node:net';
 import type * as X509 from '@peculiar/x509';
@@ -14,52 +16,12 @@ import { UnsafeOperationError } from '../errors';
 const DAY_MS = 24 * 3600_000;
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1'; // id-kp-serverAuth
 
-/**
- * @peculiar/x509 loads tsyringe, which insists on a Reflect metadata API at
- * require time ("tsyringe requires a reflect polyfill"). reflect-metadata is
- * not among our dependencies, so install the small subset tsyringe and tslib's
- * __metadata use, unless a real polyfill is already there.
- */
-function ensureReflectMetadata(): void {
-  const R = Reflect as unknown as Record<string, unknown>;
-  if (typeof R.getMetadata === 'function') return;
-  type Prop = string | symbol | undefined;
-  const store = new WeakMap<object, Map<Prop, Map<unknown, unknown>>>();
-  const own = (target: object, prop: Prop, create: boolean): Map<unknown, unknown> | undefined => {
-    let byProp = store.get(target);
-    if (!byProp && create) store.set(target, (byProp = new Map()));
-    let m = byProp?.get(prop);
-    if (!m && create && byProp) byProp.set(prop, (m = new Map()));
-    return m;
-  };
-  const chain = function* (target: object): Generator<object> {
-    for (let t: object | null = target; t; t = Object.getPrototypeOf(t) as object | null) yield t;
-  };
-  const api = {
-    defineMetadata: (key: unknown, value: unknown, target: object, prop?: Prop) => void own(target, prop, true)?.set(key, value),
-    getOwnMetadata: (key: unknown, target: object, prop?: Prop) => own(target, prop, false)?.get(key),
-    hasOwnMetadata: (key: unknown, target: object, prop?: Prop) => own(target, prop, false)?.has(key) ?? false,
-    deleteMetadata: (key: unknown, target: object, prop?: Prop) => own(target, prop, false)?.delete(key) ?? false,
-    getMetadata: (key: unknown, target: object, prop?: Prop) => {
-      for (const t of chain(target)) {
-        const m = own(t, prop, false);
-        if (m?.has(key)) return m.get(key);
-      }
-      return undefined;
-    },
-    hasMetadata: (key: unknown, target: object, prop?: Prop) => [...chain(target)].some((t) => own(t, prop, false)?.has(key) ?? false),
-    metadata: (key: unknown, value: unknown) => (target: object, prop?: Prop) => void own(target, prop, true)?.set(key, value),
-  };
-  Object.assign(Reflect, api);
-}
-
 let lib: Promise<typeof X509> | undefined;
 
-/** @peculiar/x509 with Node's webcrypto as its provider (loaded once, after the Reflect shim). */
+/** @peculiar/x509 with Node's webcrypto as its provider (loaded once). */
 export function x509lib(): Promise<typeof X509> {
   lib ??= (async () => {
-    ensureReflectMetadata();
-    const m = await import('@peculiar/x509');
+        const m = await import('@peculiar/x509');
     const x = ((m as unknown as { default?: typeof X509 }).default ?? m) as typeof X509;
     // Node's webcrypto is a full WebCrypto; its type differs from the DOM `Crypto` the library declares
     x.cryptoProvider.set(webcrypto as never);
