@@ -3,7 +3,7 @@ import os from 'node:os';
 import type { Command } from 'commander';
 import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { GATES, type GateId } from '../plan/schema';
-import { CpmCluster } from '../search-attributes';
+import { CpmCluster, CpmPendingGate, CpmStep } from '../search-attributes';
 import {
   TASK_QUEUE,
   WORKFLOW_TYPE,
@@ -17,6 +17,7 @@ import {
 } from '../shared';
 import { connectClient, resolveId, searchAttributesRegistered } from './connect';
 import { renderStatus } from './format';
+import { watch } from './watch';
 import { loadPlanOrExit, type OutputOpts } from './plan-commands';
 
 const me = (): string => process.env.CPM_USER || os.userInfo().username;
@@ -139,17 +140,47 @@ export function registerMigrationCommands(program: Command): void {
   }
 
   program
+    .command('watch')
+    .argument('<id>', 'workflow id or cluster name')
+    .option('-o, --output <format>', 'text or json (one object per change)', 'text')
+    .option('--interval <ms>', 'poll interval', '1000')
+    .option('--max <seconds>', 'stop watching after this long', '86400')
+    .description('live progress until the migration ends (progress bar on a TTY, plain lines otherwise)')
+    .action(async (id: string, opts: OutputOpts & { interval: string; max: string }) => {
+      await withClient(async (client) => {
+        const frame = await watch(client, client.workflow.getHandle(resolveId(id)), {
+          json: opts.output === 'json',
+          intervalMs: Math.max(200, Number(opts.interval) || 1000),
+          maxMs: Math.max(1, Number(opts.max) || 86400) * 1000,
+        });
+        if (frame.execution !== 'COMPLETED' && frame.execution !== 'RUNNING') process.exitCode = 1;
+      });
+    });
+
+  program
     .command('list')
     .option('-o, --output <format>', 'text or json', 'text')
     .description('migrations and their states')
     .action(async (opts: OutputOpts) => {
       await withClient(async (client) => {
-        const rows: Array<{ workflowId: string; status: string; start: string; close?: string }> = [];
+        const rows: Array<{ workflowId: string; cluster?: string; status: string; step?: string; pendingGate?: string; start: string; close?: string }> = [];
         for await (const w of client.workflow.list({ query: `WorkflowType = '${WORKFLOW_TYPE}'` })) {
-          rows.push({ workflowId: w.workflowId, status: w.status.name, start: w.startTime.toISOString(), close: w.closeTime?.toISOString() });
-          if (rows.length >= 200) break;
+          const gate = w.typedSearchAttributes.get(CpmPendingGate);
+          rows.push({
+            workflowId: w.workflowId,
+            cluster: w.typedSearchAttributes.get(CpmCluster),
+            status: w.status.name,
+            step: w.typedSearchAttributes.get(CpmStep),
+            pendingGate: gate && gate !== 'none' ? gate : undefined,
+            start: w.startTime.toISOString(),
+            close: w.closeTime?.toISOString(),
+          });
+          if (rows.length >= 500) break;
         }
-        print(opts.output === 'json', rows, rows.map((r) => `${r.workflowId.padEnd(36)} ${r.status.padEnd(12)} started ${r.start}${r.close ? ` closed ${r.close}` : ''}`).join('\n') || 'no migrations');
+        const text = rows
+          .map((r) => `${r.workflowId.padEnd(40)} ${r.status.padEnd(11)} ${(r.step ?? '').padEnd(32)} ${r.pendingGate ? `waits for ${r.pendingGate}` : ''}`.trimEnd())
+          .join('\n');
+        print(opts.output === 'json', rows, text || 'no migrations');
       });
     });
 }
