@@ -223,7 +223,7 @@ export async function etcdHealth(access: EtcdAccess, endpoints: readonly string[
     const p = probes[i] as MemberProbe;
     const errs: string[] = [];
     if (!m.name) errs.push('not started (empty name): it was added but its etcd never joined');
-    if (!p.reachable) errs.push(p.error ?? 'unreachable');
+    if (!p.reachable && (m.name || m.clientURLs.length)) errs.push(p.error ?? 'unreachable');
     if (p.status) {
       if (p.status.errors.length) errs.push(`status errors: ${p.status.errors.join('; ')}`);
       const lag = maxIndex - BigInt(p.status.raftIndex);
