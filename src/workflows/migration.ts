@@ -80,13 +80,16 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
   setHandler(pauseSignal, (p) => st.pause(p?.by));
   setHandler(resumeSignal, () => st.resume());
 
+  let published = '';
   const publish = (): void => {
     setCurrentDetails(renderDetails(st, steps));
-    if (searchAttributes) {
+    const values = [plan.cluster, st.current?.key ?? st.finished ?? 'between-steps', st.pending?.gate ?? 'none'] as const;
+    if (searchAttributes && values.join('|') !== published) {
+      published = values.join('|');
       upsertSearchAttributes([
-        { key: CpmCluster, value: plan.cluster },
-        { key: CpmStep, value: st.current?.key ?? st.finished ?? 'between-steps' },
-        { key: CpmPendingGate, value: st.pending?.gate ?? 'none' },
+        { key: CpmCluster, value: values[0] },
+        { key: CpmStep, value: values[1] },
+        { key: CpmPendingGate, value: values[2] },
       ]);
     }
   };
