@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterString, type LogEntry } from '@temporalio/worker';
 import { createActivities } from './activities';
+import { sshHostOps } from './lib/ssh';
 import { TASK_QUEUE } from './shared';
 import { temporalSettings } from './temporal-config';
 
@@ -30,6 +31,8 @@ export async function runWorker(): Promise<void> {
     address: settings.address,
     tls: settings.tls,
     apiKey: settings.apiKey,
+  }).catch((err: unknown) => {
+    throw new Error(`cannot reach Temporal at ${settings.address} (namespace ${settings.namespace}): ${(err as Error).message}\n  hint: start it with \`npm run dev\` or set TEMPORAL_ADDRESS`);
   });
   const activities = createActivities();
   const worker = await Worker.create({
@@ -44,6 +47,7 @@ export async function runWorker(): Promise<void> {
   try {
     await worker.run();
   } finally {
+    await sshHostOps().close();
     await connection.close();
   }
 }

@@ -1,0 +1,367 @@
+/**
+ * Control-plane components on a host, over SSH: configure kube-apiserver, the
+ * apiserver LB (nginx), controller-manager and scheduler on a new master by
+ * "copy and modify" from an old master (runbook), start/stop any component
+ * through the plan's service commands, and wait until one is healthy.
+ *
+ * Idempotent: a config already as desired is not rewritten (pushFile compares
+ * sha256), a running component is not started again, a stopped one not stopped.
+ * A config that changed under a running component restarts it, so file and
+ * process agree.
+ */
+import { readFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { PlanMismatchError, UnsafeOperationError } from '../errors';
+import type { HostOps } from '../lib/hostops';
+import { serviceCommand } from '../lib/services';
+import { findHost, sshTargetOf, type SshTarget } from '../plan/hosts';
+import type { Host, Plan, Service } from '../plan/schema';
+import { activityLog, beat, cancelled } from './heartbeat';
+import { clientAuthFromKubeconfig, describeProbe, httpsGet, probeReadyz, type ProbeResult } from './readyz';
+import { RewriteError, flagValues, referencedPaths, replaceAddress, rewriteApiserverConfig, rewriteNginxUpstream } from './rewrite';
+import type { ComponentName, StepOutcome } from './types';
+
+export interface ControlPlaneDeps {
+  hostOps: () => HostOps;
+  /** poll interval of waitComponentHealthy (default 1 s) */
+  pollMs?: number;
+  /** how long waitComponentHealthy waits before failing (default 10 min) */
+  healthDeadlineMs?: number;
+  /** the HTTPS /readyz probe (default: probeReadyz from the worker); tests replace it */
+  readyz?: ReadyzProbe;
+  /** a started component found not running this long fails the wait at once (default 15 s) */
+  notRunningGraceMs?: number;
+}
+
+/** GET https://HOSTPORT/readyz trusting `ca`, with the plan kubeconfig's credentials if anonymous is refused. */
+export type ReadyzProbe = (hostPort: string, ca: Buffer, plan: Plan) => Promise<ProbeResult>;
+
+export const defaultReadyz: ReadyzProbe = (hostPort, ca, plan) => probeReadyz(hostPort, ca, () => clientAuthFromKubeconfig(plan.kubeconfig));
+
+type MasterHost = Host & { side: 'old' | 'new' };
+
+export function masterOf(plan: Plan, name: string): MasterHost {
+  try {
+    return findHost(plan, name);
+  } catch (e) {
+    throw new PlanMismatchError((e as Error).message);
+  }
+}
+
+export function serviceOf(plan: Plan, c: ComponentName): Service {
+  switch (c) {
+    case 'etcd':
+      return plan.etcd.service;
+    case 'apiserver':
+      return plan.apiserver.service;
+    case 'controllerManager':
+      return plan.controllerManager.service;
+    case 'scheduler':
+      return plan.scheduler.service;
+    case 'loadBalancer':
+      return plan.loadBalancer.service;
+    case 'keepalived':
+      return plan.keepalived.service;
+  }
+}
+
+const COMPONENT_LABEL: Record<ComponentName, string> = {
+  etcd: 'etcd',
+  apiserver: 'kube-apiserver',
+  controllerManager: 'kube-controller-manager',
+  scheduler: 'kube-scheduler',
+  loadBalancer: 'apiserver-nginx-lb',
+  keepalived: 'keepalived',
+};
+
+export const componentLabel = (c: ComponentName) => COMPONENT_LABEL[c];
+
+export interface Source {
+  host: MasterHost;
+  text: string;
+}
+
+/** Reads `path` from the first old master that has it (runbook: copy from an old master). */
+export async function readFromOldMaster(plan: Plan, ops: HostOps, path: string): Promise<Source> {
+  const why: string[] = [];
+  for (const h of plan.oldMasters) {
+    try {
+      const buf = await ops.readFile(sshTargetOf(plan, h), path);
+      if (buf) return { host: { ...h, side: 'old' }, text: buf.toString('utf8') };
+      why.push(`${h.name}: no such file`);
+    } catch (e) {
+      why.push(`${h.name}: ${(e as Error).message}`);
+    }
+  }
+  throw new PlanMismatchError(`cannot copy ${path} from any old master (${why.join('; ')}); check the plan's paths`);
+}
+
+export async function isRunning(ops: HostOps, t: SshTarget, service: Service): Promise<boolean> {
+  return (await ops.run(t, serviceCommand(service, 'status'), { allowFailure: true, timeoutMs: 30_000 })).exitCode === 0;
+}
+
+/** Fails when files the config refers to (certs, kubeconfigs under /etc) are missing on the target. */
+async function assertReferencedFiles(ops: HostOps, t: SshTarget, text: string, file: string): Promise<void> {
+  const refs = referencedPaths(text);
+  if (!refs.length) return;
+  const script = refs.map((p) => `[ -e '${p.replace(/'/g, `'\\''`)}' ] || echo '${p.replace(/'/g, `'\\''`)}'`).join('; ');
+  const missing = (await ops.run(t, script, { allowFailure: true })).stdout.split('\n').filter(Boolean);
+  if (missing.length) {
+    throw new PlanMismatchError(`${t.name}: ${file} refers to files that do not exist there: ${missing.join(', ')} (copy the PKI and kubeconfigs first)`);
+  }
+}
+
+interface Pushed {
+  path: string;
+  changed: boolean;
+  backupPath?: string;
+}
+
+async function push(ops: HostOps, t: SshTarget, path: string, content: string, mode?: number): Promise<Pushed> {
+  const r = await ops.pushFile(t, path, content, { backup: true, ...(mode !== undefined ? { mode } : {}) });
+  return { path, changed: r.changed, ...(r.backupPath ? { backupPath: r.backupPath } : {}) };
+}
+
+/** After a config change, a running component is restarted so it runs the new config. */
+async function restartIfRunning(plan: Plan, ops: HostOps, t: SshTarget, c: ComponentName, changed: boolean): Promise<boolean> {
+  const service = serviceOf(plan, c);
+  if (!changed || !(await isRunning(ops, t, service))) return false;
+  await ops.run(t, serviceCommand(service, 'restart'), { timeoutMs: 120_000 });
+  return true;
+}
+
+function wrapRewrite<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof RewriteError) throw new PlanMismatchError(e.message);
+    throw e;
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function createControlPlaneActivities(deps: ControlPlaneDeps) {
+  const pollMs = deps.pollMs ?? 1_000;
+  const deadlineMs = deps.healthDeadlineMs ?? 10 * 60_000;
+  const readyz = deps.readyz ?? defaultReadyz;
+
+  async function configureApiserver(plan: Plan, hostName: string, etcdServers: string[]): Promise<StepOutcome> {
+    const host = masterOf(plan, hostName);
+    if (!etcdServers.length) throw new PlanMismatchError(`configureApiserver(${hostName}): empty etcd server list`);
+    const ops = deps.hostOps();
+    const t = sshTargetOf(plan, host);
+    const file = plan.paths.apiserverConfig;
+    const src = await readFromOldMaster(plan, ops, file);
+    const { text, notes } = wrapRewrite(() =>
+      rewriteApiserverConfig(
+        src.text,
+        { etcdServers, sourceAddress: src.host.address, address: host.address, ...(plan.apiserver.apiserverCount !== undefined ? { apiserverCount: plan.apiserver.apiserverCount } : {}) },
+        `${src.host.name}:${file}`,
+      ),
+    );
+    await assertReferencedFiles(ops, t, text, file);
+    const p = await push(ops, t, file, text);
+    const restarted = await restartIfRunning(plan, ops, t, 'apiserver', p.changed);
+    activityLog().info('apiserver configured', { host: hostName, source: src.host.name, changed: p.changed, restarted });
+    return {
+      summary: `${file} on ${hostName} ${p.changed ? 'written' : 'already up to date'} (from ${src.host.name}; --etcd-servers=${etcdServers.join(',')}${restarted ? '; restarted' : ''})`,
+      changed: p.changed,
+      details: { source: src.host.name, ...p, notes, restarted },
+    };
+  }
+
+  async function configureApiserverLb(plan: Plan, hostName: string): Promise<StepOutcome> {
+    const host = masterOf(plan, hostName);
+    const ops = deps.hostOps();
+    const t = sshTargetOf(plan, host);
+    const file = plan.paths.nginxConfig;
+    const src = await readFromOldMaster(plan, ops, file);
+    const servers = plan.newMasters.map((h) => `${h.address}:${plan.apiserver.securePort}`);
+    const text = wrapRewrite(() => {
+      const up = rewriteNginxUpstream(src.text, plan.loadBalancer.upstreamName, servers, `${src.host.name}:${file}`);
+      return replaceAddress(up.text, src.host.address, host.address).text;
+    });
+    const p = await push(ops, t, file, text);
+    const restarted = await restartIfRunning(plan, ops, t, 'loadBalancer', p.changed);
+    return {
+      summary: `${file} on ${hostName} ${p.changed ? 'written' : 'already up to date'}: upstream ${plan.loadBalancer.upstreamName} = ${servers.join(', ')}${restarted ? '; restarted' : ''}`,
+      changed: p.changed,
+      details: { source: src.host.name, ...p, upstreams: servers, restarted },
+    };
+  }
+
+  async function configureControllerManagerScheduler(plan: Plan, hostName: string): Promise<StepOutcome> {
+    const host = masterOf(plan, hostName);
+    const ops = deps.hostOps();
+    const t = sshTargetOf(plan, host);
+    const files: Array<{ path: string; component: ComponentName; mode?: number }> = [
+      { path: plan.paths.controllerManagerKubeconfig, component: 'controllerManager', mode: 0o600 },
+      { path: plan.paths.schedulerKubeconfig, component: 'scheduler', mode: 0o600 },
+      { path: plan.paths.controllerManagerConfig, component: 'controllerManager' },
+      { path: plan.paths.schedulerConfig, component: 'scheduler' },
+    ];
+    const pushed: Array<Pushed & { source: string }> = [];
+    for (const f of files) {
+      const src = await readFromOldMaster(plan, ops, f.path);
+      const text = replaceAddress(src.text, src.host.address, host.address).text;
+      if (f.mode === undefined) await assertReferencedFiles(ops, t, text, f.path);
+      pushed.push({ ...(await push(ops, t, f.path, text, f.mode)), source: src.host.name });
+      beat({ pushed: f.path });
+    }
+    const restarted: string[] = [];
+    for (const c of ['controllerManager', 'scheduler'] as const) {
+      const changed = pushed.some((p, i) => files[i]?.component === c && p.changed);
+      if (await restartIfRunning(plan, ops, t, c, changed)) restarted.push(componentLabel(c));
+    }
+    const changed = pushed.some((p) => p.changed);
+    return {
+      summary: `${pushed.filter((p) => p.changed).length} of ${pushed.length} files written on ${hostName} (controller-manager and scheduler configs and kubeconfigs from ${pushed[0]?.source ?? '?'})${restarted.length ? `; restarted ${restarted.join(', ')}` : ''}`,
+      changed,
+      details: { files: pushed, restarted },
+    };
+  }
+
+  /** Refuses a stop that would take the API or the VIP away from clients. */
+  async function guardStop(plan: Plan, ops: HostOps, host: MasterHost, c: ComponentName): Promise<void> {
+    if (c === 'keepalived') {
+      const others = plan.oldMasters.concat(plan.newMasters).filter((h) => h.name !== host.name);
+      const running = await Promise.all(others.map((h) => isRunning(ops, sshTargetOf(plan, h), plan.keepalived.service).catch(() => false)));
+      if (!running.some(Boolean)) {
+        throw new UnsafeOperationError(`refusing to stop keepalived on ${host.name}: no other master runs keepalived, so the VIP ${plan.loadBalancer.vip} would disappear`);
+      }
+    }
+    if (c === 'loadBalancer') {
+      const addrs = (await ops.run(sshTargetOf(plan, host), 'ip -4 -o addr show', { allowFailure: true })).stdout;
+      if (new RegExp(`\\s${plan.loadBalancer.vip.replace(/\./g, '\\.')}/`).test(addrs)) {
+        throw new UnsafeOperationError(`refusing to stop ${componentLabel(c)} on ${host.name}: it holds the VIP ${plan.loadBalancer.vip}, so API clients would lose the API; move the VIP first`);
+      }
+    }
+  }
+
+  async function startComponent(plan: Plan, hostName: string, c: ComponentName): Promise<StepOutcome> {
+    const host = masterOf(plan, hostName);
+    const ops = deps.hostOps();
+    const t = sshTargetOf(plan, host);
+    const service = serviceOf(plan, c);
+    if (await isRunning(ops, t, service)) return { summary: `${componentLabel(c)} on ${hostName} already running`, changed: false };
+    await ops.run(t, serviceCommand(service, 'start'), { timeoutMs: 120_000 });
+    return { summary: `${componentLabel(c)} on ${hostName} started`, changed: true };
+  }
+
+  async function stopComponent(plan: Plan, hostName: string, c: ComponentName): Promise<StepOutcome> {
+    const host = masterOf(plan, hostName);
+    const ops = deps.hostOps();
+    const t = sshTargetOf(plan, host);
+    const service = serviceOf(plan, c);
+    if (!(await isRunning(ops, t, service))) return { summary: `${componentLabel(c)} on ${hostName} already stopped`, changed: false };
+    await guardStop(plan, ops, host, c);
+    await ops.run(t, serviceCommand(service, 'stop'), { timeoutMs: 120_000 });
+    if (await isRunning(ops, t, service)) {
+      throw new Error(`${componentLabel(c)} on ${hostName} still runs after \`${serviceCommand(service, 'stop')}\``);
+    }
+    return { summary: `${componentLabel(c)} on ${hostName} stopped`, changed: true };
+  }
+
+  /** One health probe: ok, or what is wrong. */
+  async function probe(plan: Plan, ops: HostOps, host: MasterHost, c: ComponentName, ca: () => Promise<Buffer>): Promise<ProbeResult> {
+    const t = sshTargetOf(plan, host);
+    if (!(await isRunning(ops, t, serviceOf(plan, c)))) return { ok: false, error: `not running (\`${serviceCommand(serviceOf(plan, c), 'status')}\` failed)` };
+    switch (c) {
+      case 'apiserver': {
+        const url = new URL(host.apiserverURL ?? `https://${host.address}:${plan.apiserver.securePort}`);
+        return readyz(url.host, await ca(), plan);
+      }
+      case 'loadBalancer':
+        return readyz(`${host.address}:${plan.loadBalancer.port}`, await ca(), plan);
+      case 'controllerManager':
+      case 'scheduler':
+        return healthzOnHost(plan, ops, t, c);
+      case 'etcd':
+        return etcdHealth(plan, host);
+      case 'keepalived':
+        return { ok: true };
+    }
+  }
+
+  async function waitComponentHealthy(plan: Plan, hostName: string, c: ComponentName): Promise<StepOutcome> {
+    const host = masterOf(plan, hostName);
+    const ops = deps.hostOps();
+    let caPem: Buffer | undefined;
+    const ca = async () => (caPem ??= await readCa(plan, ops, host));
+    const t0 = Date.now();
+    let last: ProbeResult = { ok: false, error: 'not probed yet' };
+    let notRunningSince: number | undefined;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        last = await probe(plan, ops, host, c, ca);
+      } catch (e) {
+        last = { ok: false, error: (e as Error).message };
+      }
+      if (last.ok) {
+        return { summary: `${componentLabel(c)} on ${hostName} healthy after ${((Date.now() - t0) / 1000).toFixed(1)} s`, changed: false, details: { attempts: attempt } };
+      }
+      const notRunning = last.error?.startsWith('not running') ?? false;
+      notRunningSince = notRunning ? (notRunningSince ?? Date.now()) : undefined;
+      if (notRunningSince !== undefined && Date.now() - notRunningSince > (deps.notRunningGraceMs ?? 15_000)) {
+        throw new Error(`${componentLabel(c)} on ${hostName} is ${last.error}; it was started but does not stay up: check its logs on ${hostName}`);
+      }
+      if (Date.now() - t0 > deadlineMs) {
+        throw new Error(`${componentLabel(c)} on ${hostName} not healthy after ${Math.round(deadlineMs / 1000)} s: ${describeProbe(last)}`);
+      }
+      beat({ component: c, host: hostName, attempt, last: describeProbe(last) });
+      await Promise.race([sleep(pollMs), cancelled()]);
+    }
+  }
+
+  return {
+    configureApiserver,
+    configureApiserverLb,
+    configureControllerManagerScheduler,
+    startComponent,
+    stopComponent,
+    waitComponentHealthy,
+  };
+}
+
+/** The cluster CA from the host's PKI dir: what its serving certs must chain to. */
+export async function readCa(plan: Plan, ops: HostOps, host: Pick<Host, 'name' | 'address' | 'ssh'>): Promise<Buffer> {
+  const file = `${plan.paths.pkiDir}/ca.crt`;
+  const ca = await ops.readFile(sshTargetOf(plan, host), file);
+  if (!ca) throw new PlanMismatchError(`${host.name}: ${file} does not exist (copy the PKI first)`);
+  return ca;
+}
+
+/** controller-manager / scheduler /healthz, asked on the host itself (they bind to localhost). */
+async function healthzOnHost(plan: Plan, ops: HostOps, t: SshTarget, c: 'controllerManager' | 'scheduler'): Promise<ProbeResult> {
+  const cfg = (await ops.readFile(t, c === 'controllerManager' ? plan.paths.controllerManagerConfig : plan.paths.schedulerConfig))?.toString('utf8') ?? '';
+  const port = Number(flagValues(cfg, 'secure-port')[0] ?? (c === 'controllerManager' ? 10257 : 10259));
+  if (port === 0) return { ok: true };
+  const bind = flagValues(cfg, 'bind-address')[0];
+  const addr = !bind || bind === '0.0.0.0' ? '127.0.0.1' : bind;
+  const r = await ops.run(t, `curl -sk --max-time 3 https://${addr}:${port}/healthz`, { allowFailure: true, timeoutMs: 15_000 });
+  if (r.exitCode === 127) return { ok: true, body: 'curl not installed on the host: process status only' };
+  return r.exitCode === 0 && r.stdout.trim() === 'ok' ? { ok: true } : { ok: false, error: `https://${addr}:${port}/healthz: ${r.stdout.trim().slice(0, 200) || `curl exited ${r.exitCode}`}` };
+}
+
+async function etcdHealth(plan: Plan, host: MasterHost): Promise<ProbeResult> {
+  const tls = plan.etcd.tls;
+  if (host.etcd.clientURL.startsWith('http:')) {
+    return new Promise((resolve) => {
+      const req = request(`${host.etcd.clientURL}/health`, { timeout: 5_000 }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ ok: res.statusCode === 200 && /"health":\s*"true"/.test(body), status: res.statusCode, body }));
+      });
+      req.on('timeout', () => req.destroy(new Error('no answer within 5 s')));
+      req.on('error', (e) => resolve({ ok: false, error: e.message }));
+      req.end();
+    });
+  }
+  if (!tls) return { ok: false, error: 'https etcd URL but plan etcd.tls is not set' };
+  const [ca, cert, key] = await Promise.all([readFile(tls.caFile), readFile(tls.certFile), readFile(tls.keyFile)]);
+  const r = await httpsGet(`${host.etcd.clientURL}/health`, { ca, auth: { cert, key } });
+  return { ...r, ok: r.ok && /"health":\s*"true"/.test(r.body ?? '') };
+}
+
+export type ControlPlaneActivities = ReturnType<typeof createControlPlaneActivities>;

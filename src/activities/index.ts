@@ -1,0 +1,34 @@
+/**
+ * The worker's activities: one module per external system, wired to the real
+ * clients (SSH for hosts, etcd3, @kubernetes/client-node). The result must
+ * satisfy the contract the workflow calls (src/activities/contract.ts).
+ */
+import type { HostOps } from '../lib/hostops';
+import { sshHostOps } from '../lib/ssh';
+import { createCertActivities } from './certs';
+import type { MigrationActivities } from './contract';
+import { createControlPlaneActivities } from './controlplane';
+import { createEtcdActivities } from './etcd';
+import { createKubeActivities } from './kube';
+import { createPreflightActivities } from './preflight';
+import { createSshActivities } from './ssh';
+import { createVipActivities } from './vip';
+
+export interface ActivityDeps {
+  hostOps?: () => HostOps;
+}
+
+export function createActivities(deps: ActivityDeps = {}) {
+  const hostOps = deps.hostOps ?? sshHostOps;
+  const kube = createKubeActivities();
+  const etcd = createEtcdActivities({ hostOps });
+  return {
+    ...kube,
+    ...etcd,
+    ...createSshActivities({ hostOps }),
+    ...createCertActivities({ hostOps }),
+    ...createControlPlaneActivities({ hostOps }),
+    ...createVipActivities({ hostOps }),
+    ...createPreflightActivities({ hostOps, kube, etcdHealth: etcd.etcdHealth }),
+  } satisfies MigrationActivities; // everything the workflow calls is here, with the right signature
+}

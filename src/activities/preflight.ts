@@ -1,0 +1,260 @@
+/**
+ * Preflight: read-only checks of everything the runbook checks before it
+ * starts, all reported together as named blockers (src/activities/reasons.ts).
+ * A probe that fails is itself a blocker with an `...Unknown` reason; nothing
+ * here throws except for a plan that cannot be used at all. Fixes are offered
+ * as text (`fix`), never applied.
+ */
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { PlanMismatchError } from '../errors';
+import type { HostOps } from '../lib/hostops';
+import { kubeProxyServerFromData } from '../lib/kube';
+import { sshTargetOf } from '../plan/hosts';
+import type { Host, Plan } from '../plan/schema';
+import { createEtcdActivities } from './etcd';
+import { beat } from './heartbeat';
+import { createKubeActivities } from './kube';
+import { Reasons, type Reason } from './reasons';
+import type { Blocker, EtcdHealthReport, PreflightReport } from './types';
+
+export interface PreflightKube {
+  /** server URL in the kube-proxy ConfigMap */
+  readKubeProxyServer(plan: Plan): Promise<string>;
+  nodeExists(plan: Plan, node: string): Promise<boolean>;
+}
+
+export interface PreflightDeps {
+  hostOps: () => HostOps;
+  /** default: the kube activities (src/activities/kube.ts) */
+  kube?: PreflightKube;
+  /** default: the etcd activities' etcdHealth */
+  etcdHealth?: (plan: Plan) => Promise<EtcdHealthReport>;
+}
+
+type AnyHost = Pick<Host, 'name' | 'address' | 'ssh'>;
+
+class Report {
+  readonly blockers: Blocker[] = [];
+  readonly warnings: Blocker[] = [];
+  readonly checked: string[] = [];
+  block(reason: Reason, subject: string, message: string, fix?: string): void {
+    this.blockers.push({ reason, subject, message, ...(fix ? { fix } : {}) });
+  }
+  warn(reason: Reason, subject: string, message: string): void {
+    this.warnings.push({ reason, subject, message });
+  }
+}
+
+const errText = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '';
+
+/** Does `server` (a URL) point at host:port? */
+function pointsAt(server: string | undefined, host: string, port: number): boolean {
+  if (!server) return false;
+  try {
+    const u = new URL(server);
+    return u.hostname === host && Number(u.port || (u.protocol === 'https:' ? 443 : 80)) === port;
+  } catch {
+    return false;
+  }
+}
+
+function serverOf(kubeconfigText: string): string | undefined {
+  return kubeProxyServerFromData({ 'kubeconfig.conf': kubeconfigText });
+}
+
+export function createPreflightActivities(deps: PreflightDeps) {
+  async function kube(): Promise<PreflightKube> {
+    if (deps.kube) return deps.kube;
+    return createKubeActivities();
+  }
+  async function etcdHealth(plan: Plan): Promise<EtcdHealthReport> {
+    if (deps.etcdHealth) return deps.etcdHealth(plan);
+    return createEtcdActivities({ hostOps: deps.hostOps }).etcdHealth(plan);
+  }
+
+  async function preflight(plan: Plan): Promise<PreflightReport> {
+    if (!plan.oldMasters.length || !plan.newMasters.length) throw new PlanMismatchError('the plan lists no old or no new masters: nothing to check');
+    const ops = deps.hostOps();
+    const r = new Report();
+    const vip = plan.loadBalancer.vip;
+    const lbPort = plan.loadBalancer.port;
+    const lbURL = `https://${vip}:${lbPort}`;
+    const done = (what: string) => {
+      r.checked.push(what);
+      beat({ checked: what });
+    };
+
+    /** SSH first: a host we cannot reach gets one blocker, not one per file. */
+    const reachable = new Set<string>();
+    const hosts: Array<AnyHost & { role: 'old' | 'new' | 'worker' }> = [
+      ...plan.oldMasters.map((h) => ({ ...h, role: 'old' as const })),
+      ...plan.newMasters.map((h) => ({ ...h, role: 'new' as const })),
+      ...plan.workerNodes.map((h) => ({ ...h, role: 'worker' as const })),
+    ];
+    await Promise.all(
+      hosts.map(async (h) => {
+        const t = sshTargetOf(plan, h);
+        try {
+          await ops.run(t, 'true', { timeoutMs: t.connectTimeoutMs + 5_000 });
+          reachable.add(h.name);
+        } catch (e) {
+          const name = e instanceof Error ? e.name : '';
+          if (name.includes('HostKey')) r.block(Reasons.SshHostKeyMismatch, h.name, `${h.name} (${h.address}): ${errText(e)}`);
+          else if (name === 'SshAuthError') r.block(Reasons.SshAuthFailed, h.name, `${h.name} (${h.address}): ${errText(e)}`);
+          else r.block(Reasons.SshUnreachable, h.name, `${h.name} (${h.address}:${t.port}): ${errText(e)}`);
+        }
+      }),
+    );
+    done(`SSH with the pinned host key to ${hosts.length} hosts`);
+
+    const onReachable = async (hs: typeof hosts, fn: (h: (typeof hosts)[number]) => Promise<void>) =>
+      Promise.all(hs.filter((h) => reachable.has(h.name)).map((h) => fn(h).catch(() => undefined)));
+
+    // kubelet kubeconfigs → the LB
+    const kubeletFile = plan.paths.kubeletKubeconfig;
+    await onReachable(hosts, async (h) => {
+      try {
+        const text = (await ops.readFile(sshTargetOf(plan, h), kubeletFile))?.toString('utf8');
+        if (text === undefined) {
+          r.warn(Reasons.KubeletConfigMissing, h.name, `${h.name}: no ${kubeletFile} (no kubelet on this host?)`);
+          return;
+        }
+        const server = serverOf(text);
+        if (!pointsAt(server, vip, lbPort)) {
+          r.block(
+            Reasons.KubeletNotUsingLB,
+            h.name,
+            `${h.name}: ${kubeletFile} uses server ${server ?? '(none)'}, not the LB ${lbURL}`,
+            `on ${h.name}: sed -i "s#server: https://.*#server: ${lbURL}#" ${kubeletFile} && systemctl restart kubelet`,
+          );
+        }
+      } catch (e) {
+        r.block(Reasons.KubeletConfigUnknown, h.name, `${h.name}: cannot read ${kubeletFile}: ${errText(e)}`);
+      }
+    });
+    done(`${kubeletFile} on every host points at ${lbURL}`);
+
+    // controller-manager and scheduler on the old masters → their local apiserver
+    await onReachable(
+      hosts.filter((h) => h.role === 'old'),
+      async (h) => {
+        for (const [what, file] of [
+          ['controller-manager', plan.paths.controllerManagerKubeconfig],
+          ['scheduler', plan.paths.schedulerKubeconfig],
+        ] as const) {
+          try {
+            const text = (await ops.readFile(sshTargetOf(plan, h), file))?.toString('utf8');
+            if (text === undefined) {
+              r.block(Reasons.ControlPlaneKubeconfigUnknown, h.name, `${h.name}: no ${file} (${what} kubeconfig; plan paths)`);
+              continue;
+            }
+            const server = serverOf(text);
+            const host = server ? new URL(server).hostname : '';
+            if (!['127.0.0.1', 'localhost', '[::1]', '::1', h.address].includes(host)) {
+              r.block(Reasons.ControlPlaneKubeconfigNotLocal, h.name, `${h.name}: ${what} uses ${server ?? '(no server)'} (${file}), not its local apiserver (127.0.0.1 or ${h.address})`);
+            }
+          } catch (e) {
+            r.block(Reasons.ControlPlaneKubeconfigUnknown, h.name, `${h.name}: cannot read ${file}: ${errText(e)}`);
+          }
+        }
+      },
+    );
+    done('controller-manager and scheduler kubeconfigs on the old masters point at the local apiserver');
+
+    // fstab on the new masters
+    await onReachable(
+      hosts.filter((h) => h.role === 'new'),
+      async (h) => {
+        try {
+          const res = await ops.run(sshTargetOf(plan, h), `findmnt --verify --tab-file '${plan.paths.fstab.replace(/'/g, `'\\''`)}' 2>&1`, { allowFailure: true, timeoutMs: 30_000 });
+          if (res.exitCode === 127) r.block(Reasons.FstabUnknown, h.name, `${h.name}: findmnt is not installed (util-linux); cannot verify ${plan.paths.fstab}`);
+          else if (res.exitCode !== 0) {
+            r.block(Reasons.FstabInvalid, h.name, `${h.name}: findmnt --verify found problems in ${plan.paths.fstab}: ${res.stdout.trim().split('\n').slice(0, 8).join(' | ')}`);
+          }
+        } catch (e) {
+          r.block(Reasons.FstabUnknown, h.name, `${h.name}: cannot verify ${plan.paths.fstab}: ${errText(e)}`);
+        }
+      },
+    );
+    done(`${plan.paths.fstab} on the new masters passes findmnt --verify`);
+
+    // the worker's own kubeconfig must survive the decommission
+    try {
+      const path = plan.kubeconfig.startsWith('~/') ? `${homedir()}${plan.kubeconfig.slice(1)}` : plan.kubeconfig;
+      const server = serverOf(await readFile(path, 'utf8'));
+      const host = server ? new URL(server).hostname : '';
+      const old = plan.oldMasters.find((h) => h.address === host || h.name === host);
+      if (old) {
+        r.block(Reasons.AdminKubeconfigNotUsingLB, 'kubeconfig', `the plan's kubeconfig ${plan.kubeconfig} uses ${server} on ${old.name}, which the migration decommissions`, `point it at ${lbURL}`);
+      } else if (!pointsAt(server, vip, lbPort)) {
+        r.warn(Reasons.AdminKubeconfigNotUsingLB, 'kubeconfig', `the plan's kubeconfig ${plan.kubeconfig} uses ${server ?? '(no server)'}, not the LB ${lbURL}: make sure it survives the move`);
+      }
+    } catch (e) {
+      r.warn(Reasons.AdminKubeconfigNotUsingLB, 'kubeconfig', `cannot read the plan's kubeconfig ${plan.kubeconfig}: ${errText(e)}`);
+    }
+
+    // Kubernetes API: kube-proxy ConfigMap, Nodes
+    let k: PreflightKube | undefined;
+    try {
+      k = await kube();
+    } catch (e) {
+      r.block(Reasons.KubeProxyConfigUnknown, 'kube', `cannot build a Kubernetes client: ${errText(e)}`);
+    }
+    if (k) {
+      try {
+        const server = await k.readKubeProxyServer(plan);
+        if (!pointsAt(server, vip, lbPort)) {
+          r.block(
+            Reasons.KubeProxyNotUsingLB,
+            'kube-system/kube-proxy',
+            `ConfigMap kube-system/kube-proxy uses server ${server}, not the LB ${lbURL}`,
+            `kubectl -n kube-system get configmap kube-proxy -o yaml | sed 's#server: https://.*#server: ${lbURL}#' | kubectl apply -f - && kubectl -n kube-system rollout restart daemonset kube-proxy`,
+          );
+        }
+      } catch (e) {
+        r.block(Reasons.KubeProxyConfigUnknown, 'kube-system/kube-proxy', `cannot check the kube-proxy ConfigMap: ${errText(e)}`);
+      }
+      done(`ConfigMap kube-system/kube-proxy points at ${lbURL}`);
+      await Promise.all(
+        plan.newMasters.map(async (h) => {
+          try {
+            if (!(await k.nodeExists(plan, h.name))) r.block(Reasons.NodeNotFound, h.name, `new master ${h.name} is not a registered Node (join it to the cluster first)`);
+          } catch (e) {
+            r.block(Reasons.NodeLookupUnknown, h.name, `cannot look up Node ${h.name}: ${errText(e)}`);
+          }
+        }),
+      );
+      done(`new masters ${plan.newMasters.map((h) => h.name).join(', ')} are Nodes`);
+    }
+
+    // etcd
+    try {
+      const health = await etcdHealth(plan);
+      if (!health.healthy) r.block(Reasons.EtcdUnhealthy, 'etcd', `etcd is not healthy: ${health.problems.join('; ') || 'unknown problem'}`);
+      const learners = health.members.filter((m) => m.isLearner);
+      if (learners.length) r.block(Reasons.EtcdLearnerPresent, 'etcd', `etcd has learner(s) ${learners.map((m) => m.name || m.id).join(', ')} before the migration: finish or remove them first`);
+      const peer = (u: string) => u.replace(/\/+$/, '');
+      const planned = new Set(plan.oldMasters.map((h) => peer(h.etcd.peerURL)));
+      const live = new Set(health.members.flatMap((m) => m.peerURLs.map(peer)));
+      const missing = [...planned].filter((u) => !live.has(u));
+      const extra = health.members.filter((m) => !m.peerURLs.some((u) => planned.has(peer(u))));
+      if (missing.length || extra.length) {
+        r.block(
+          Reasons.EtcdMembersMismatch,
+          'etcd',
+          `the etcd member list is not the plan's old masters${missing.length ? `; missing: ${missing.join(', ')}` : ''}${extra.length ? `; not in the plan's old masters: ${extra.map((m) => `${m.name || m.id} ${m.peerURLs.join(',')}`).join(', ')}` : ''}`,
+        );
+      }
+    } catch (e) {
+      r.block(Reasons.EtcdHealthUnknown, 'etcd', `cannot determine etcd health: ${errText(e)}`);
+    }
+    done('etcd: every member started and reachable, one leader, no alarms, no learner, members = old masters');
+
+    return { blockers: r.blockers, warnings: r.warnings, checked: r.checked };
+  }
+
+  return { preflight };
+}
+
+export type PreflightActivities = ReturnType<typeof createPreflightActivities>;

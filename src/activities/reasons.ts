@@ -1,0 +1,54 @@
+/**
+ * Reasons preflight (and status) use to explain why a migration is blocked.
+ * Stable names, reused everywhere; a probe that could not look says so with an
+ * `...Unknown` reason instead of guessing. Only mutations throw.
+ */
+export const Reasons = {
+  /** The host did not answer on SSH (network, sshd down, timeout). */
+  SshUnreachable: 'SshUnreachable',
+  /** The host's SSH key is not the pinned one: cpmigrate never connects. */
+  SshHostKeyMismatch: 'SshHostKeyMismatch',
+  /** The host refused our SSH key, or the key file is unreadable. */
+  SshAuthFailed: 'SshAuthFailed',
+
+  /** A kubelet's kubeconfig does not point at the LB address (runbook: fix with sed, then restart kubelet). */
+  KubeletNotUsingLB: 'KubeletNotUsingLB',
+  /** No kubelet kubeconfig at plan.paths.kubeletKubeconfig on that host (warning: no kubelet there?). */
+  KubeletConfigMissing: 'KubeletConfigMissing',
+  /** The kubelet kubeconfig could not be read or parsed. */
+  KubeletConfigUnknown: 'KubeletConfigUnknown',
+
+  /** The kube-proxy ConfigMap's kubeconfig does not point at the LB address. */
+  KubeProxyNotUsingLB: 'KubeProxyNotUsingLB',
+  /** The kube-proxy ConfigMap could not be read (missing, no server, API error). */
+  KubeProxyConfigUnknown: 'KubeProxyConfigUnknown',
+
+  /** controller-manager or scheduler on an old master talks to a remote apiserver, not the local one. */
+  ControlPlaneKubeconfigNotLocal: 'ControlPlaneKubeconfigNotLocal',
+  /** controller-manager or scheduler kubeconfig missing or unreadable on an old master. */
+  ControlPlaneKubeconfigUnknown: 'ControlPlaneKubeconfigUnknown',
+
+  /** The plan's kubeconfig (used by the worker) points at an old master directly: it breaks at decommission. */
+  AdminKubeconfigNotUsingLB: 'AdminKubeconfigNotUsingLB',
+
+  /** `findmnt --verify` reports errors in a new master's fstab: a reboot could fail. */
+  FstabInvalid: 'FstabInvalid',
+  /** The fstab check could not run. */
+  FstabUnknown: 'FstabUnknown',
+
+  /** etcd is not healthy: a member down or unreachable, no leader, an alarm. */
+  EtcdUnhealthy: 'EtcdUnhealthy',
+  /** A learner exists before the migration starts (a leftover of an earlier attempt?). */
+  EtcdLearnerPresent: 'EtcdLearnerPresent',
+  /** The live member list is not the plan's old masters. */
+  EtcdMembersMismatch: 'EtcdMembersMismatch',
+  /** etcd health could not be determined. */
+  EtcdHealthUnknown: 'EtcdHealthUnknown',
+
+  /** A new master is not registered as a Node. */
+  NodeNotFound: 'NodeNotFound',
+  /** Whether a Node exists could not be determined. */
+  NodeLookupUnknown: 'NodeLookupUnknown',
+} as const;
+
+export type Reason = (typeof Reasons)[keyof typeof Reasons];

@@ -1,0 +1,240 @@
+/**
+ * The VIP: keepalived on a new master joining the old masters' VRRP instance,
+ * and verification of who holds the VIP.
+ *
+ * Both sides must hear each other, or the VIP ends up on two hosts. So the new
+ * config copies the old masters' transport: multicast when they use multicast;
+ * unicast with every master as a peer when they use unicast. If the old
+ * masters' unicast peer lists do not include the new masters, the old side
+ * would not hear the new one: we REFUSE (UnsafeOperationError) and say how to
+ * fix it, rather than rewriting and reloading keepalived on the old masters,
+ * because the plan's service commands have no reload and a restart of the old
+ * VIP holder is itself a failover.
+ *
+ * The VRRP password is read from plan.keepalived.authPassFile on the worker at
+ * activity time and is never returned, logged or put in an error message.
+ */
+import { readFile } from 'node:fs/promises';
+import { PlanMismatchError, UnsafeOperationError } from '../errors';
+import type { HostOps } from '../lib/hostops';
+import { serviceCommand } from '../lib/services';
+import { allMasters, sshTargetOf } from '../plan/hosts';
+import type { Plan } from '../plan/schema';
+import type { VipReport } from './contract';
+import { defaultReadyz, isRunning, masterOf, readCa, type ReadyzProbe } from './controlplane';
+import { activityLog, beat, cancelled } from './heartbeat';
+import { parseKeepalived, renderKeepalived, vrrpInstances, type VrrpInstance } from './keepalived-conf';
+import { describeProbe } from './readyz';
+import type { StepOutcome } from './types';
+
+export interface VipDeps {
+  hostOps: () => HostOps;
+  /** how long verifyVip waits for the expected state (default 60 s) */
+  verifyDeadlineMs?: number;
+  pollMs?: number;
+  /** the HTTPS /readyz probe (default: from the worker); tests replace it */
+  readyz?: ReadyzProbe;
+}
+
+interface OldInstance {
+  host: string;
+  instance: VrrpInstance;
+}
+
+async function oldInstances(plan: Plan, ops: HostOps): Promise<OldInstance[]> {
+  const file = plan.paths.keepalivedConfig;
+  const out: OldInstance[] = [];
+  const why: string[] = [];
+  for (const h of plan.oldMasters) {
+    let text: string | undefined;
+    try {
+      text = (await ops.readFile(sshTargetOf(plan, h), file))?.toString('utf8');
+    } catch (e) {
+      why.push(`${h.name}: ${(e as Error).message}`);
+      continue;
+    }
+    if (text === undefined) {
+      why.push(`${h.name}: no ${file}`);
+      continue;
+    }
+    const inst = vrrpInstances(parseKeepalived(text)).find((i) => i.virtualRouterId === plan.keepalived.virtualRouterId);
+    if (!inst) throw new PlanMismatchError(`${h.name}:${file} has no vrrp_instance with virtual_router_id ${plan.keepalived.virtualRouterId} (plan keepalived.virtualRouterId)`);
+    if (!inst.vips.some((v) => (v[0] ?? '').split('/')[0] === plan.loadBalancer.vip)) {
+      throw new PlanMismatchError(`${h.name}:${file}: vrrp_instance ${inst.name} does not carry the VIP ${plan.loadBalancer.vip} (plan loadBalancer.vip)`);
+    }
+    out.push({ host: h.name, instance: inst });
+  }
+  if (!out.length) throw new PlanMismatchError(`cannot read the keepalived config of any old master (${why.join('; ')})`);
+  return out;
+}
+
+/** Multicast, or unicast with peers; refuses when old and new could not hear each other. */
+function transport(plan: Plan, olds: OldInstance[], self: string): string[] | undefined {
+  const uni = olds.filter((o) => o.instance.unicastPeers);
+  if (uni.length === 0) return undefined;
+  if (uni.length !== olds.length) {
+    throw new UnsafeOperationError(
+      `the old masters disagree on the VRRP transport (unicast on ${uni.map((o) => o.host).join(', ')}, multicast on ${olds.filter((o) => !o.instance.unicastPeers).map((o) => o.host).join(', ')}): fix that before moving the VIP`,
+    );
+  }
+  const newAddrs = plan.newMasters.map((h) => h.address);
+  const lacking = uni
+    .map((o) => ({ host: o.host, missing: newAddrs.filter((a) => !(o.instance.unicastPeers ?? []).includes(a)) }))
+    .filter((x) => x.missing.length);
+  if (lacking.length) {
+    throw new UnsafeOperationError(
+      `split-brain risk: the old masters use unicast VRRP and ${lacking.map((l) => `${l.host} does not list ${l.missing.join(', ')}`).join('; ')} in unicast_peer. ` +
+        `Old and new keepalived would not hear each other and both sides would hold ${plan.loadBalancer.vip}. ` +
+        `Add every new master address to unicast_peer on each old master and reload keepalived there (e.g. systemctl reload keepalived), then retry.`,
+      lacking.map((l) => `${l.host}: unicast_peer lacks ${l.missing.join(', ')}`),
+    );
+  }
+  const foreign = new Set(uni.flatMap((o) => o.instance.unicastPeers ?? []));
+  const all = allMasters(plan).map((h) => h.address);
+  for (const a of all) foreign.delete(a);
+  return [...all, ...foreign].filter((a) => a !== self);
+}
+
+async function authFor(plan: Plan, olds: OldInstance[]): Promise<{ type: string; pass: string } | undefined> {
+  const withAuth = olds.filter((o) => o.instance.authType);
+  if (!withAuth.length) return undefined;
+  const type = withAuth[0]?.instance.authType ?? 'PASS';
+  if (!plan.keepalived.authPassFile) {
+    throw new PlanMismatchError(`the old masters' VRRP instance uses authentication (auth_type ${type}); set keepalived.authPassFile to a file on the worker holding the password`);
+  }
+  let pass: string;
+  try {
+    pass = (await readFile(plan.keepalived.authPassFile, 'utf8')).trim();
+  } catch (e) {
+    throw new PlanMismatchError(`cannot read keepalived.authPassFile ${plan.keepalived.authPassFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (!pass) throw new PlanMismatchError(`keepalived.authPassFile ${plan.keepalived.authPassFile} is empty`);
+  // keepalived uses the first 8 characters of a PASS password
+  const differs = withAuth.filter((o) => (o.instance.authPass ?? '').slice(0, 8) !== pass.slice(0, 8)).map((o) => o.host);
+  if (differs.length) {
+    throw new UnsafeOperationError(
+      `the VRRP password in ${plan.keepalived.authPassFile} differs from the one in keepalived.conf on ${differs.join(', ')}: the old masters would ignore the new ones (split brain); fix the file`,
+    );
+  }
+  return { type, pass };
+}
+
+function defaultPriority(plan: Plan, host: string, maxOld: number): number {
+  const i = plan.newMasters.findIndex((h) => h.name === host);
+  const n = plan.newMasters.length;
+  return Math.min(254 - i, maxOld + 10 * (n - Math.max(i, 0)));
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function createVipActivities(deps: VipDeps) {
+  const readyz = deps.readyz ?? defaultReadyz;
+  async function configureKeepalived(plan: Plan, hostName: string): Promise<StepOutcome> {
+    const host = masterOf(plan, hostName);
+    const ops = deps.hostOps();
+    const t = sshTargetOf(plan, host);
+    const olds = await oldInstances(plan, ops);
+    const ref = olds[0]?.instance as VrrpInstance;
+    const peers = transport(plan, olds, host.address);
+    const auth = await authFor(plan, olds);
+    const maxOld = Math.max(...olds.map((o) => o.instance.priority ?? 100));
+    const priority = host.keepalivedPriority ?? defaultPriority(plan, host.name, maxOld);
+    const oldIface = ref.interface;
+    const vips = ref.vips.map((v) => v.map((tok, i) => (oldIface && v[i - 1] === 'dev' && tok === oldIface ? plan.keepalived.interface : tok)));
+    const text = renderKeepalived({
+      host: host.name,
+      address: host.address,
+      instance: ref.name,
+      iface: plan.keepalived.interface,
+      virtualRouterId: plan.keepalived.virtualRouterId,
+      priority,
+      advertInt: ref.advertInt ?? String(plan.keepalived.advertIntervalSeconds),
+      ...(peers ? { unicastPeers: peers } : {}),
+      ...(auth ? { auth } : {}),
+      vips,
+    });
+    // the VIP may move here the moment keepalived starts: the API must answer through this host's LB first
+    const lb = await readyz(`${host.address}:${plan.loadBalancer.port}`, await readCa(plan, ops, host), plan);
+    if (!lb.ok) {
+      throw new UnsafeOperationError(
+        `refusing to start keepalived on ${hostName}: the API does not answer through ${host.address}:${plan.loadBalancer.port} (${describeProbe(lb)}), so the VIP would point at a dead LB`,
+      );
+    }
+    const file = plan.paths.keepalivedConfig;
+    const pushed = await ops.pushFile(t, file, text, { backup: true, mode: 0o600 });
+    const service = plan.keepalived.service;
+    let action: 'started' | 'restarted' | 'already running';
+    if (!(await isRunning(ops, t, service))) {
+      await ops.run(t, serviceCommand(service, 'start'), { timeoutMs: 120_000 });
+      action = 'started';
+    } else if (pushed.changed) {
+      await ops.run(t, serviceCommand(service, 'restart'), { timeoutMs: 120_000 });
+      action = 'restarted';
+    } else action = 'already running';
+    const notes = [
+      ...(priority <= maxOld ? [`priority ${priority} is not above the old masters' ${maxOld}: the VIP moves only when they stop`] : []),
+      ...(ref.others.length ? [`not carried over from ${olds[0]?.host}: ${[...new Set(ref.others)].join(', ')}`] : []),
+    ];
+    activityLog().info('keepalived configured', { host: hostName, priority, transport: peers ? 'unicast' : 'multicast', changed: pushed.changed, action });
+    return {
+      summary: `keepalived on ${hostName}: VRRP ${plan.keepalived.virtualRouterId} (${ref.name}), priority ${priority}, ${peers ? `unicast to ${peers.length} peers` : 'multicast'}; config ${pushed.changed ? 'written' : 'unchanged'}; ${action}`,
+      changed: pushed.changed || action !== 'already running',
+      details: { file, priority, transport: peers ? 'unicast' : 'multicast', peers, backupPath: pushed.backupPath, action, notes },
+    };
+  }
+
+  /** Hosts holding the VIP now; hosts that could not be asked are listed apart. */
+  async function holders(plan: Plan, ops: HostOps): Promise<{ holders: string[]; unknown: string[] }> {
+    const rows = await Promise.all(
+      allMasters(plan).map(async (h) => {
+        try {
+          const r = await ops.run(sshTargetOf(plan, h), 'ip -4 -o addr show', { allowFailure: true, timeoutMs: 15_000 });
+          return { name: h.name, holds: r.exitCode === 0 ? r.stdout.split('\n').some((l) => l.includes(` ${plan.loadBalancer.vip}/`)) : undefined };
+        } catch {
+          return { name: h.name, holds: undefined };
+        }
+      }),
+    );
+    return { holders: rows.filter((r) => r.holds).map((r) => r.name), unknown: rows.filter((r) => r.holds === undefined).map((r) => r.name) };
+  }
+
+  async function verifyVip(plan: Plan, expectSide: 'old' | 'new'): Promise<VipReport> {
+    const ops = deps.hostOps();
+    const deadline = Date.now() + (deps.verifyDeadlineMs ?? 60_000);
+    const splitGraceMs = 3 * plan.keepalived.advertIntervalSeconds * 1000 + 2_000;
+    const expected = new Set((expectSide === 'new' ? plan.newMasters : plan.oldMasters).map((h) => h.name));
+    let twoSince: number | undefined;
+    let last = '';
+    for (;;) {
+      const h = await holders(plan, ops);
+      const unknownNote = h.unknown.length ? `; could not check ${h.unknown.join(', ')}` : '';
+      if (h.holders.length > 1) {
+        twoSince ??= Date.now();
+        if (Date.now() - twoSince > splitGraceMs) {
+          throw new UnsafeOperationError(`split brain: the VIP ${plan.loadBalancer.vip} is held by ${h.holders.join(' and ')} for more than ${splitGraceMs} ms (VRRP peers do not hear each other)`, h.holders);
+        }
+        last = `held by ${h.holders.join(' and ')} (waiting for VRRP to settle)`;
+      } else {
+        twoSince = undefined;
+        const holder = h.holders[0];
+        if (holder && expected.has(holder)) {
+          const ca = await readCa(plan, ops, masterOf(plan, holder));
+          const r = await readyz(`${plan.loadBalancer.vip}:${plan.loadBalancer.port}`, ca, plan);
+          if (r.ok) {
+            return { holders: h.holders, readyzThroughVip: true, summary: `VIP ${plan.loadBalancer.vip} held by ${holder} only (${expectSide} side); /readyz through https://${plan.loadBalancer.vip}:${plan.loadBalancer.port} ok${unknownNote}` };
+          }
+          last = `held by ${holder}, but /readyz through the VIP: ${describeProbe(r)}`;
+        } else {
+          last = holder ? `held by ${holder}, on the wrong side (expected ${expectSide})` : 'held by no host';
+        }
+      }
+      if (Date.now() > deadline) throw new Error(`VIP ${plan.loadBalancer.vip} not as expected (exactly one ${expectSide} master, API answering through it): ${last}${unknownNote}`);
+      beat({ vip: plan.loadBalancer.vip, last });
+      await Promise.race([sleep(deps.pollMs ?? 500), cancelled()]);
+    }
+  }
+
+  return { configureKeepalived, verifyVip };
+}
+
+export type VipActivities = ReturnType<typeof createVipActivities>;
