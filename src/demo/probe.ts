@@ -1,0 +1,148 @@
+/**
+ * Availability probe: reads and writes through the VIP every 100 ms while the
+ * migration runs, and reports requests sent, failed, the longest gap without
+ * a successful answer, and whether every object written before is still there.
+ * Bounded in count and time; it talks only to the VIP given (the lab's).
+ */
+import * as k8s from '@kubernetes/client-node';
+
+export interface ProbeReport {
+  sent: number;
+  ok: number;
+  failed: number;
+  /** longest time without a successful answer, ms */
+  longestGapMs: number;
+  longestGapAt?: string;
+  durationMs: number;
+  seeded: number;
+  missingAfter: string[];
+  firstErrors: string[];
+}
+
+const NS = 'default';
+const SEED_PREFIX = 'cpm-probe-before-';
+
+/** A client for the API through the VIP, with the admin kubeconfig's credentials. */
+export function vipClient(kubeconfigPath: string, vip: string, port: number): k8s.CoreV1Api {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(kubeconfigPath);
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error(`${kubeconfigPath}: no current cluster`);
+  const server = `https://${vip}:${port}`;
+  kc.clusters = kc.clusters.map((c) => (c.name === cluster.name ? { ...c, server } : c));
+  return kc.makeApiClient(k8s.CoreV1Api);
+}
+
+function within<T>(p: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms))]);
+}
+
+export class AvailabilityProbe {
+  private sent = 0;
+  private ok = 0;
+  private failed = 0;
+  private lastOk = 0;
+  private longestGapMs = 0;
+  private longestGapAt?: string;
+  private startedAt = 0;
+  private timer?: NodeJS.Timeout;
+  private inflight = 0;
+  private seq = 0;
+  private errors: string[] = [];
+  private seeded: string[] = [];
+  private stopAt = 0;
+
+  constructor(
+    private readonly api: k8s.CoreV1Api,
+    private readonly opts: { intervalMs?: number; maxDurationMs?: number; maxRequests?: number; requestTimeoutMs?: number } = {},
+  ) {}
+
+  /** Write objects before the migration; they must all be there after it. */
+  async seed(count = 50): Promise<void> {
+    for (let i = 0; i < count; i++) {
+      const name = `${SEED_PREFIX}${i}`;
+      const body = { metadata: { name }, data: { i: String(i), written: 'before-migration' } };
+      await this.api.createNamespacedConfigMap({ namespace: NS, body }).catch(async (e: unknown) => {
+        if ((e as { code?: number }).code === 409) await this.api.replaceNamespacedConfigMap({ name, namespace: NS, body });
+        else throw e;
+      });
+      this.seeded.push(name);
+    }
+  }
+
+  start(): void {
+    const interval = this.opts.intervalMs ?? 100;
+    this.startedAt = Date.now();
+    this.lastOk = this.startedAt;
+    this.stopAt = this.startedAt + (this.opts.maxDurationMs ?? 2 * 3600_000);
+    this.timer = setInterval(() => this.tick(), interval);
+  }
+
+  private tick(): void {
+    const maxRequests = this.opts.maxRequests ?? 200_000;
+    if (Date.now() > this.stopAt || this.sent >= maxRequests) return this.halt();
+    if (this.inflight >= 20) return; // do not pile up against a dead endpoint
+    this.sent += 1;
+    this.inflight += 1;
+    const n = (this.seq += 1);
+    const write = n % 2 === 0;
+    const call = write
+      ? this.api.replaceNamespacedConfigMap({ name: 'cpm-probe-live', namespace: NS, body: { metadata: { name: 'cpm-probe-live' }, data: { seq: String(n) } } }).catch(async (e: unknown) => {
+          if ((e as { code?: number }).code === 404) return this.api.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'cpm-probe-live' }, data: { seq: String(n) } } });
+          throw e;
+        })
+      : this.api.readNamespacedConfigMap({ name: this.seeded[n % Math.max(1, this.seeded.length)] ?? 'cpm-probe-live', namespace: NS });
+    within(call, this.opts.requestTimeoutMs ?? 2_000)
+      .then(() => {
+        const now = Date.now();
+        const gap = now - this.lastOk;
+        if (gap > this.longestGapMs) {
+          this.longestGapMs = gap;
+          this.longestGapAt = new Date(now).toISOString();
+        }
+        this.lastOk = now;
+        this.ok += 1;
+      })
+      .catch((e: unknown) => {
+        this.failed += 1;
+        if (this.errors.length < 10) this.errors.push(`${new Date().toISOString()} ${write ? 'write' : 'read'}: ${(e as Error).message?.split('\n')[0] ?? String(e)}`);
+      })
+      .finally(() => {
+        this.inflight -= 1;
+      });
+  }
+
+  private halt(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Stop probing, let in-flight requests settle, and check the seeded objects. */
+  async stop(): Promise<ProbeReport> {
+    this.halt();
+    const settle = Date.now() + 5_000;
+    while (this.inflight > 0 && Date.now() < settle) await new Promise((r) => setTimeout(r, 50));
+    const end = Date.now();
+    const tailGap = end - this.lastOk;
+    if (tailGap > this.longestGapMs) {
+      this.longestGapMs = tailGap;
+      this.longestGapAt = new Date(end).toISOString();
+    }
+    const missingAfter: string[] = [];
+    for (const name of this.seeded) {
+      const cm = await this.api.readNamespacedConfigMap({ name, namespace: NS }).catch(() => undefined);
+      if (!cm || cm.data?.written !== 'before-migration') missingAfter.push(name);
+    }
+    return {
+      sent: this.sent,
+      ok: this.ok,
+      failed: this.failed,
+      longestGapMs: this.longestGapMs,
+      longestGapAt: this.longestGapAt,
+      durationMs: end - this.startedAt,
+      seeded: this.seeded.length,
+      missingAfter,
+      firstErrors: this.errors,
+    };
+  }
+}
