@@ -48,9 +48,11 @@ async function hostUp(h: LabHost): Promise<void> {
   await must([
     'ip', 'netns', 'exec', h.name, 'sh', '-c',
     [
-      'sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1',
-      // nginx listens on the VIP's port on every master; keepalived adds the VIP itself
-      'sysctl -qw net.ipv4.ip_nonlocal_bind=1',
+      // /proc/sys/net is per network namespace (no procps needed)
+      'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6',
+      'echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6',
+      // lets an LB listen on the VIP before keepalived adds it (the lab's nginx listens on *:443)
+      'echo 1 > /proc/sys/net/ipv4/ip_nonlocal_bind',
       `ip -4 -o addr show dev ${IFACE} | grep -q ' ${h.address}/24 ' || ip addr add ${h.address}/24 dev ${IFACE}`,
       `ip link set ${IFACE} up`,
       'ip link set lo up',
@@ -67,7 +69,8 @@ export async function netDown(): Promise<void> {
   const present = await namespaces();
   for (const h of HOSTS) {
     if (present.includes(h.name)) await ip('netns', 'del', h.name);
-    if (await linkExists(h.veth)) await ip('link', 'del', h.veth);
+    // deleting the namespace usually takes the veth pair with it, asynchronously
+    await run(['ip', 'link', 'del', h.veth]);
   }
   if (await linkExists(BRIDGE)) await ip('link', 'del', BRIDGE);
 }
