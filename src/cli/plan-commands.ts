@@ -2,6 +2,8 @@
 import type { Command } from 'commander';
 import { loadPlan, PlanError, formatIssues } from '../plan/load';
 import { migrationSteps } from '../plan/steps';
+import { writeFile } from 'node:fs/promises';
+import { draftPlan } from './plan-init';
 import { renderPlanShow } from './plan-show';
 
 export interface OutputOpts {
@@ -41,6 +43,27 @@ export function registerPlanCommands(program: Command): void {
         `plan ${file} is valid: cluster ${p.cluster}, ${p.oldMasters.map((h) => h.name).join(', ')} → ${p.newMasters.map((h) => h.name).join(', ')}, ` +
           `${steps.length} steps, checkpoints: ${gates.join(', ') || 'none'}\n`,
       );
+    });
+  plan
+    .command('init')
+    .requiredOption('--kubeconfig <path>', 'admin kubeconfig of the live cluster')
+    .requiredOption('--etcd-endpoints <urls>', 'comma-separated etcd client URLs')
+    .option('--etcd-ca <path>', 'etcd client TLS: CA')
+    .option('--etcd-cert <path>', 'etcd client TLS: certificate')
+    .option('--etcd-key <path>', 'etcd client TLS: key')
+    .option('--cluster <name>', 'cluster name (default: the kubeconfig cluster name)')
+    .option('--out <file>', 'write the draft here instead of stdout')
+    .description('draft a plan from the live cluster; only the new masters and access details are left to fill')
+    .action(async (opts: { kubeconfig: string; etcdEndpoints: string; etcdCa?: string; etcdCert?: string; etcdKey?: string; cluster?: string; out?: string }) => {
+      const tls = opts.etcdCa && opts.etcdCert && opts.etcdKey ? { caFile: opts.etcdCa, certFile: opts.etcdCert, keyFile: opts.etcdKey } : undefined;
+      const r = await draftPlan({ kubeconfig: opts.kubeconfig, etcdEndpoints: opts.etcdEndpoints.split(',').map((s) => s.trim()).filter(Boolean), etcdTls: tls, cluster: opts.cluster });
+      if (opts.out) await writeFile(opts.out, r.yaml, { flag: 'wx' }).catch((e: NodeJS.ErrnoException) => {
+        throw new Error(e.code === 'EEXIST' ? `${opts.out} exists: not overwriting it` : e.message);
+      });
+      else process.stdout.write(r.yaml);
+      process.stderr.write(`found ${r.found.masters.length} control-plane nodes (${r.found.masters.join(', ')}), ${r.found.etcdMembers.length} etcd members, LB ${r.found.lb ?? 'unknown'}\n`);
+      for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
+      if (opts.out) process.stderr.write(`wrote ${opts.out}; fill in the TODOs, then: npx cpmigrate plan validate ${opts.out}\n`);
     });
   plan
     .command('render')
