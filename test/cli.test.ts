@@ -46,7 +46,8 @@ beforeAll(async () => {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   server = await startDevServer();
   connection = await NativeConnection.connect({ address: server.address });
-  const { activities } = recordingActivities({ before: () => new Promise((r) => setTimeout(r, 50)) });
+  // etcd joins take a second each so `watch` (polling every 300 ms) surely sees them
+  const { activities } = recordingActivities({ before: (c) => new Promise((r) => setTimeout(r, c.name === 'etcdJoinMember' ? 1_000 : 50)) });
   worker = await Worker.create({ connection, taskQueue: TASK_QUEUE, workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'), activities });
   running = worker.run();
 });
