@@ -27,6 +27,8 @@ export interface Approval {
 export interface AbortRequest {
   reason: string;
   by?: string;
+  /** undo completed steps (newest first) before stopping; refused after the point of no return */
+  rollback?: boolean;
 }
 
 export interface MigrationInput {
@@ -81,8 +83,8 @@ export interface MigrationStatus {
   pauseRequestedBy?: string;
   abortReason?: string;
   pointOfNoReturnPassed: boolean;
-  /** live progress reported by the running activity (pods left, members caught up, ...) */
-  progress?: string;
+  /** steps undone by `abort --rollback`, newest first */
+  rolledBack?: string[];
 }
 
 export const approveSignal = defineSignal<[Approval]>('approve');

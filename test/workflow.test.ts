@@ -322,4 +322,57 @@ describe('migrateControlPlane orchestration', () => {
       expect(calls.length).toBe(n);
     });
   });
+
+  it('abort --rollback before the point of no return undoes completed steps newest first', async () => {
+    const plan = testPlan({ cluster: uniqueCluster('rollback'), gates: ['switch-traffic'] });
+    await withWorker({}, async (calls) => {
+      const handle = await start(plan);
+      await waitStatus(plan, (s) => s.pendingCheckpoint?.gate === 'switch-traffic', 'checkpoint');
+      const before = calls.length;
+      await handle.signal(abortSignal, { reason: 'rehearsal only', by: 'erin', rollback: true });
+      const err = await handle.result().catch((e: unknown) => e);
+      const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+      expect(cause.type).toBe('MigrationAborted');
+      expect(cause.message).toContain('rolled back 13 step(s)');
+      const undo = names(calls.slice(before));
+      expect(undo).toEqual([
+        'patchCalicoEtcdEndpoints',
+        'rolloutRestart DaemonSet',
+        'rolloutRestart Deployment',
+        ...['master-3', 'master-2', 'master-1'].flatMap((n) => [`stopComponent ${n}`, `stopComponent ${n}`]),
+        ...['master-3', 'master-2', 'master-1'].map((n) => `stopComponent ${n}`),
+        ...['master-3', 'master-2', 'master-1'].map((n) => `stopComponent ${n}`),
+        'etcdRemoveMember master-3',
+        'etcdRemoveMember master-2',
+        'etcdRemoveMember master-1',
+      ]);
+      expect(calls[before]?.args[0]).toEqual(plan.oldMasters.map((h) => h.etcd.clientURL).sort());
+      const s = await handle.query(statusQuery);
+      expect(s.rolledBack?.[0]).toBe('calico');
+      expect(s.state).toBe('aborted');
+    });
+  });
+
+  it('abort --rollback after the point of no return is refused: only forward', async () => {
+    const plan = testPlan({ cluster: uniqueCluster('ponr') });
+    await withWorker(
+      {
+        before: (c) => {
+          if (c.name === 'etcdRemoveMember' && c.args[0] === 'oldmaster-2') throw ApplicationFailure.nonRetryable('simulated', 'UnsafeOperationError');
+        },
+      },
+      async (calls) => {
+        const handle = await start(plan);
+        const blocked = await waitStatus(plan, (s) => s.state === 'blocked', 'blocked');
+        expect(blocked.pointOfNoReturnPassed).toBe(true);
+        const before = calls.length;
+        await handle.signal(abortSignal, { reason: 'try to undo', rollback: true });
+        const err = await handle.result().catch((e: unknown) => e);
+        const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+        expect(cause.message).toContain('after the point of no return');
+        expect(cause.message).toContain('rollback refused');
+        expect(calls.length).toBe(before);
+      },
+    );
+  });
 });

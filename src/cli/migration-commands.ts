@@ -114,11 +114,12 @@ export function registerMigrationCommands(program: Command): void {
     .argument('<id>', 'workflow id or cluster name')
     .requiredOption('--reason <text>', 'why (recorded)')
     .option('--by <name>', 'who aborts', me())
+    .option('--rollback', 'undo completed steps newest first (refused after the point of no return)')
     .description('stop the migration cleanly after the in-flight activity, with the reason')
-    .action(async (id: string, opts: { reason: string; by: string }) => {
+    .action(async (id: string, opts: { reason: string; by: string; rollback?: boolean }) => {
       await withClient(async (client) => {
-        await client.workflow.getHandle(resolveId(id)).signal(abortSignal, { reason: opts.reason, by: opts.by });
-        process.stdout.write(`abort requested for ${resolveId(id)}: ${opts.reason}\n`);
+        await client.workflow.getHandle(resolveId(id)).signal(abortSignal, { reason: opts.reason, by: opts.by, rollback: opts.rollback === true });
+        process.stdout.write(`abort${opts.rollback ? ' with rollback' : ''} requested for ${resolveId(id)}: ${opts.reason}\n`);
       });
     });
 

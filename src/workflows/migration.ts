@@ -32,7 +32,8 @@ import {
 } from '../shared';
 import { activityProxies, type Proxies } from './activities';
 import { renderDetails } from './details';
-import { runAction } from './runners';
+import { compensationFor, type Compensation } from './compensation';
+import { runAction, type Ctx } from './runners';
 import { MigrationState } from './state';
 
 export interface MigrationResult {
@@ -57,6 +58,7 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
   const preflightInput = { ...input, plan };
   const searchAttributes = input.features?.searchAttributes === true;
   const proxies = activityProxies(plan.timeouts);
+  const compensations: Compensation[] = [];
 
   setHandler(statusQuery, () => st.status());
   setHandler(approveSignal, (a) => {
@@ -97,6 +99,7 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
     st.waitingFor(what);
     publish();
   };
+  const ctx = (): Ctx => ({ plan, progress, ...proxies });
   const checkAbort = (): void => {
     if (st.abort) throw new Aborted(st.abort.reason);
   };
@@ -142,7 +145,7 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
   const runHeld = async (step: Step & { kind: 'action' }): Promise<string> => {
     for (;;) {
       try {
-        return await runAction({ plan, progress, ...proxies }, step);
+        return await runAction(ctx(), step);
       } catch (err) {
         const failure = err as Error & { cause?: Error };
         const cause = (failure.cause ?? failure) as Error & { type?: string };
@@ -174,17 +177,22 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
         summary = await runHeld(step);
       }
       st.completeStep(step, summary);
+      if (step.kind === 'action') {
+        const undo = compensationFor(ctx(), step);
+        if (undo) compensations.push(undo);
+      }
       log.info('step completed', { step: step.key, summary });
       publish();
     }
   } catch (err) {
     if (err instanceof Aborted) {
-      st.finished = 'aborted';
-      publish();
       const by = st.abort?.by ? ` by ${st.abort.by}` : '';
       const where = st.pointOfNoReturnPassed ? 'after the point of no return' : 'before the point of no return';
+      const rollback = st.abort?.rollback ? await rollBack(st, compensations, progress) : '';
+      st.finished = 'aborted';
+      publish();
       throw ApplicationFailure.nonRetryable(
-        `migration aborted${by}: ${err.message} (${st.completed.size}/${steps.length} steps done, ${where})`,
+        `migration aborted${by}: ${err.message} (${st.completed.size}/${steps.length} steps done, ${where})${rollback}`,
         'MigrationAborted',
       );
     }
@@ -195,6 +203,26 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
   st.finished = 'completed';
   publish();
   return { cluster: plan.cluster, steps: steps.length, approvals: st.approvals };
+}
+
+/** Undo completed steps newest first; refuse past the point of no return. Returns a sentence for the failure message. */
+async function rollBack(st: MigrationState, compensations: Compensation[], progress: (w: string) => void): Promise<string> {
+  if (st.pointOfNoReturnPassed) {
+    log.warn('rollback refused: past the point of no return');
+    return '; rollback refused: old etcd members are already removed, only forward is possible';
+  }
+  for (const c of [...compensations].reverse()) {
+    progress(`rolling back ${c.step}: ${c.what}`);
+    try {
+      await c.run();
+      st.rolledBack.push(c.step);
+    } catch (e) {
+      const message = (e as Error & { cause?: Error }).cause?.message ?? (e as Error).message;
+      st.lastError = { step: `rollback ${c.step}`, message, at: new Date().toISOString() };
+      return `; rollback stopped at ${c.step} (${c.what}): ${message}; rolled back: ${st.rolledBack.join(', ') || 'nothing'}`;
+    }
+  }
+  return `; rolled back ${st.rolledBack.length} step(s): ${st.rolledBack.join(', ') || 'nothing to undo'}`;
 }
 
 async function preflight(input: MigrationInput, { quick }: Proxies, progress: (w: string) => void): Promise<string> {

@@ -28,6 +28,7 @@ export class MigrationState {
   pointOfNoReturnPassed = false;
   finished?: 'completed' | 'failed' | 'aborted';
   ignoredApprovals: Array<Approval & { at: string; why: string }> = [];
+  rolledBack: string[] = [];
 
   constructor(
     readonly plan: Plan,
@@ -63,7 +64,7 @@ export class MigrationState {
   }
 
   requestAbort(r: AbortRequest): void {
-    if (!this.abort) this.abort = { reason: r?.reason?.trim() || 'no reason given', by: r?.by };
+    if (!this.abort) this.abort = { reason: r?.reason?.trim() || 'no reason given', by: r?.by, rollback: r?.rollback === true };
   }
 
   pause(by?: string): void {
@@ -126,6 +127,7 @@ export class MigrationState {
       pauseRequestedBy: this.pauseRequestedBy,
       abortReason: this.abort ? `${this.abort.reason}${this.abort.by ? ` (by ${this.abort.by})` : ''}` : undefined,
       pointOfNoReturnPassed: this.pointOfNoReturnPassed,
+      rolledBack: this.rolledBack.length ? [...this.rolledBack] : undefined,
     };
   }
 }
