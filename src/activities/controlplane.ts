@@ -100,15 +100,35 @@ export async function isRunning(ops: HostOps, t: SshTarget, service: Service): P
   return (await ops.run(t, serviceCommand(service, 'status'), { allowFailure: true, timeoutMs: 30_000 })).exitCode === 0;
 }
 
-/** Fails when files the config refers to (certs, kubeconfigs under /etc) are missing on the target. */
-async function assertReferencedFiles(ops: HostOps, t: SshTarget, text: string, file: string): Promise<void> {
-  const refs = referencedPaths(text);
-  if (!refs.length) return;
-  const script = refs.map((p) => `[ -e '${p.replace(/'/g, `'\\''`)}' ] || echo '${p.replace(/'/g, `'\\''`)}'`).join('; ');
-  const missing = (await ops.run(t, script, { allowFailure: true })).stdout.split('\n').filter(Boolean);
-  if (missing.length) {
-    throw new PlanMismatchError(`${t.name}: ${file} refers to files that do not exist there: ${missing.join(', ')} (copy the PKI and kubeconfigs first)`);
+const shq = (p: string) => `'${p.replace(/'/g, `'\\''`)}'`;
+
+async function missingOn(ops: HostOps, t: SshTarget, paths: string[]): Promise<string[]> {
+  if (!paths.length) return [];
+  const script = paths.map((p) => `[ -e ${shq(p)} ] || echo ${shq(p)}`).join('; ');
+  return (await ops.run(t, script, { allowFailure: true })).stdout.split('\n').filter(Boolean);
+}
+
+/**
+ * Files the config refers to (`--flag=/etc/...`) must exist on the target.
+ * Those outside the PKI dir (audit policy, encryption config, scheduler config,
+ * ...) are copied from the source master when missing, with its address
+ * adapted; missing PKI files mean the certificates step has not run: refused.
+ */
+async function ensureReferencedFiles(plan: Plan, ops: HostOps, src: Source, t: SshTarget, host: MasterHost, text: string, file: string): Promise<string[]> {
+  const refs = referencedPaths(text).filter((p) => p !== file);
+  const pki = `${plan.paths.pkiDir.replace(/\/+$/, '')}/`;
+  const copied: string[] = [];
+  for (const p of await missingOn(ops, t, refs.filter((r) => !r.startsWith(pki)))) {
+    const buf = await ops.readFile(sshTargetOf(plan, src.host), p);
+    if (!buf) continue;
+    await ops.pushFile(t, p, replaceAddress(buf.toString('utf8'), src.host.address, host.address).text, { mode: 0o600 });
+    copied.push(p);
   }
+  const missing = await missingOn(ops, t, refs);
+  if (missing.length) {
+    throw new PlanMismatchError(`${t.name}: ${file} refers to files that exist neither there nor on ${src.host.name}: ${missing.join(', ')} (PKI files come from the certificates step)`);
+  }
+  return copied;
 }
 
 interface Pushed {
@@ -160,14 +180,14 @@ export function createControlPlaneActivities(deps: ControlPlaneDeps) {
         `${src.host.name}:${file}`,
       ),
     );
-    await assertReferencedFiles(ops, t, text, file);
+    const copied = await ensureReferencedFiles(plan, ops, src, t, host, text, file);
     const p = await push(ops, t, file, text);
-    const restarted = await restartIfRunning(plan, ops, t, 'apiserver', p.changed);
+    const restarted = await restartIfRunning(plan, ops, t, 'apiserver', p.changed || copied.length > 0);
     activityLog().info('apiserver configured', { host: hostName, source: src.host.name, changed: p.changed, restarted });
     return {
       summary: `${file} on ${hostName} ${p.changed ? 'written' : 'already up to date'} (from ${src.host.name}; --etcd-servers=${etcdServers.join(',')}${restarted ? '; restarted' : ''})`,
       changed: p.changed,
-      details: { source: src.host.name, ...p, notes, restarted },
+      details: { source: src.host.name, ...p, notes, copied, restarted },
     };
   }
 
@@ -201,17 +221,18 @@ export function createControlPlaneActivities(deps: ControlPlaneDeps) {
       { path: plan.paths.controllerManagerConfig, component: 'controllerManager' },
       { path: plan.paths.schedulerConfig, component: 'scheduler' },
     ];
-    const pushed: Array<Pushed & { source: string }> = [];
+    const pushed: Array<Pushed & { source: string; component: ComponentName }> = [];
     for (const f of files) {
       const src = await readFromOldMaster(plan, ops, f.path);
       const text = replaceAddress(src.text, src.host.address, host.address).text;
-      if (f.mode === undefined) await assertReferencedFiles(ops, t, text, f.path);
-      pushed.push({ ...(await push(ops, t, f.path, text, f.mode)), source: src.host.name });
+      const copied = f.mode === undefined ? await ensureReferencedFiles(plan, ops, src, t, host, text, f.path) : [];
+      for (const c of copied) pushed.push({ path: c, changed: true, source: src.host.name, component: f.component });
+      pushed.push({ ...(await push(ops, t, f.path, text, f.mode)), source: src.host.name, component: f.component });
       beat({ pushed: f.path });
     }
     const restarted: string[] = [];
     for (const c of ['controllerManager', 'scheduler'] as const) {
-      const changed = pushed.some((p, i) => files[i]?.component === c && p.changed);
+      const changed = pushed.some((p) => p.component === c && p.changed);
       if (await restartIfRunning(plan, ops, t, c, changed)) restarted.push(componentLabel(c));
     }
     const changed = pushed.some((p) => p.changed);

@@ -166,7 +166,7 @@ export function migrationSteps(plan: Plan): Step[] {
         host: h.name,
         title: `Decommission ${h.name}`,
         does: [
-          `stop apiserver-nginx-lb, kube-apiserver, controller-manager and scheduler on ${h.name}`,
+          `stop apiserver-nginx-lb, controller-manager, scheduler and kube-apiserver on ${h.name}`,
           `move etcd leadership off ${h.etcd.name} if it leads; member remove ${h.etcd.name}; wait healthy`,
         ],
         pointOfNoReturn: i === 0,
