@@ -47,6 +47,8 @@ export async function planDocument(): Promise<Record<string, unknown>> {
       controllerManagerConfig: '/etc/kubernetes/controller-manager.env',
       schedulerConfig: '/etc/kubernetes/scheduler.env',
     },
+    // a worker that dies mid-activity is noticed after 15 s instead of the default 60 s
+    timeouts: { heartbeat: '15s' },
   };
 }
 
