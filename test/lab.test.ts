@@ -114,6 +114,24 @@ describe.skipIf(skip)('lab', () => {
     expect(pf.blockers).toEqual([]);
   });
 
+  it('`plan show --live` diffs the files the migration would write against the live hosts (read-only)', async () => {
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    const cli = new URL('../bin/cpmigrate.js', `file://${__filename}`).pathname;
+    const r = await promisify(execFile)(process.execPath, [cli, 'plan', 'show', '--live', '--output', 'json', paths.plan], { maxBuffer: 16 << 20 });
+    const { liveDiffs } = JSON.parse(r.stdout) as { liveDiffs: Array<{ host: string; file: string; changed: boolean; diff?: string; error?: string }> };
+    expect(liveDiffs.filter((d) => d.error)).toEqual([]);
+    const api = liveDiffs.find((d) => d.host === 'master-2' && d.file === plan.paths.apiserverConfig);
+    expect(api?.changed).toBe(true);
+    expect(api?.diff).toContain('--etcd-servers=http://198.18.0.21:2379,http://198.18.0.22:2379,http://198.18.0.23:2379');
+    expect(api?.diff).toContain('198.18.0.22');
+    const lb = liveDiffs.find((d) => d.host === 'master-3' && d.file === plan.paths.nginxConfig);
+    expect(lb?.diff).toMatch(/\+\s*server 198\.18\.0\.21:6443/);
+    // read-only: nothing was written on the new masters
+    const after = await ops.readFile(sshTargetOf(plan, plan.newMasters[1] as Plan['newMasters'][number]), plan.paths.apiserverConfig);
+    expect(after).toBeUndefined();
+  });
+
   it('control-plane activities bring up apiserver, LB, controller-manager and scheduler on master-1', async () => {
     const cp = createControlPlaneActivities({ hostOps: () => ops });
     const certs = createCertActivities({ hostOps: () => ops });

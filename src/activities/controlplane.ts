@@ -38,7 +38,7 @@ export type ReadyzProbe = (hostPort: string, ca: Buffer, plan: Plan) => Promise<
 
 export const defaultReadyz: ReadyzProbe = (hostPort, ca, plan) => probeReadyz(hostPort, ca, () => clientAuthFromKubeconfig(plan.kubeconfig));
 
-type MasterHost = Host & { side: 'old' | 'new' };
+export type MasterHost = Host & { side: 'old' | 'new' };
 
 export function masterOf(plan: Plan, name: string): MasterHost {
   try {
@@ -161,6 +161,28 @@ function wrapRewrite<T>(fn: () => T): T {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** The kube-apiserver config a new master gets: the source's, adapted. Pure; shared with `plan show --live`. */
+export function renderApiserverConfig(plan: Plan, src: Source, host: MasterHost, etcdServers: string[]): { text: string; notes: string[] } {
+  const file = plan.paths.apiserverConfig;
+  return wrapRewrite(() =>
+    rewriteApiserverConfig(
+      src.text,
+      { etcdServers, sourceAddress: src.host.address, address: host.address, ...(plan.apiserver.apiserverCount !== undefined ? { apiserverCount: plan.apiserver.apiserverCount } : {}) },
+      `${src.host.name}:${file}`,
+    ),
+  );
+}
+
+/** The nginx config a new master gets: upstream = the new apiservers. Pure; shared with `plan show --live`. */
+export function renderNginxConfig(plan: Plan, src: Source, host: MasterHost): { text: string; servers: string[] } {
+  const servers = plan.newMasters.map((h) => `${h.address}:${plan.apiserver.securePort}`);
+  const text = wrapRewrite(() => {
+    const up = rewriteNginxUpstream(src.text, plan.loadBalancer.upstreamName, servers, `${src.host.name}:${plan.paths.nginxConfig}`);
+    return replaceAddress(up.text, src.host.address, host.address).text;
+  });
+  return { text, servers };
+}
+
 export function createControlPlaneActivities(deps: ControlPlaneDeps) {
   const pollMs = deps.pollMs ?? 1_000;
   const deadlineMs = deps.healthDeadlineMs ?? 10 * 60_000;
@@ -173,13 +195,7 @@ export function createControlPlaneActivities(deps: ControlPlaneDeps) {
     const t = sshTargetOf(plan, host);
     const file = plan.paths.apiserverConfig;
     const src = await readFromOldMaster(plan, ops, file);
-    const { text, notes } = wrapRewrite(() =>
-      rewriteApiserverConfig(
-        src.text,
-        { etcdServers, sourceAddress: src.host.address, address: host.address, ...(plan.apiserver.apiserverCount !== undefined ? { apiserverCount: plan.apiserver.apiserverCount } : {}) },
-        `${src.host.name}:${file}`,
-      ),
-    );
+    const { text, notes } = renderApiserverConfig(plan, src, host, etcdServers);
     const copied = await ensureReferencedFiles(plan, ops, src, t, host, text, file);
     const p = await push(ops, t, file, text);
     const restarted = await restartIfRunning(plan, ops, t, 'apiserver', p.changed || copied.length > 0);
@@ -197,11 +213,7 @@ export function createControlPlaneActivities(deps: ControlPlaneDeps) {
     const t = sshTargetOf(plan, host);
     const file = plan.paths.nginxConfig;
     const src = await readFromOldMaster(plan, ops, file);
-    const servers = plan.newMasters.map((h) => `${h.address}:${plan.apiserver.securePort}`);
-    const text = wrapRewrite(() => {
-      const up = rewriteNginxUpstream(src.text, plan.loadBalancer.upstreamName, servers, `${src.host.name}:${file}`);
-      return replaceAddress(up.text, src.host.address, host.address).text;
-    });
+    const { text, servers } = renderNginxConfig(plan, src, host);
     const p = await push(ops, t, file, text);
     const restarted = await restartIfRunning(plan, ops, t, 'loadBalancer', p.changed);
     return {

@@ -3,7 +3,9 @@ import type { Command } from 'commander';
 import { loadPlan, PlanError, formatIssues } from '../plan/load';
 import { migrationSteps } from '../plan/steps';
 import { writeFile } from 'node:fs/promises';
+import { sshHostOps } from '../lib/ssh';
 import { draftPlan } from './plan-init';
+import { liveDiffs, type LiveDiff } from './plan-live';
 import { renderPlanShow } from './plan-show';
 
 export interface OutputOpts {
@@ -77,11 +79,32 @@ export function registerPlanCommands(program: Command): void {
     .command('show')
     .argument('<file>', 'plan file (YAML or JSON)')
     .option('-o, --output <format>', 'text or json', 'text')
+    .option('--live', 'connect to the hosts (read-only) and diff the files the migration would write against the live ones')
     .description('print step by step and host by host what the migration will do')
-    .action(async (file: string, opts: OutputOpts) => {
+    .action(async (file: string, opts: OutputOpts & { live?: boolean }) => {
       const p = await loadPlanOrExit(file, opts.output === 'json');
       const steps = migrationSteps(p);
-      if (opts.output === 'json') process.stdout.write(`${JSON.stringify({ cluster: p.cluster, steps }, null, 2)}\n`);
-      else process.stdout.write(`${renderPlanShow(p, steps)}\n`);
+      let diffs: LiveDiff[] | undefined;
+      if (opts.live) {
+        const ops = sshHostOps();
+        try {
+          diffs = await liveDiffs(p, ops);
+        } finally {
+          await ops.close();
+        }
+      }
+      if (opts.output === 'json') {
+        process.stdout.write(`${JSON.stringify({ cluster: p.cluster, steps, ...(diffs ? { liveDiffs: diffs } : {}) }, null, 2)}\n`);
+        return;
+      }
+      process.stdout.write(`${renderPlanShow(p, steps)}\n`);
+      if (diffs) {
+        process.stdout.write('\nFiles the migration will write (diff against the live hosts):\n');
+        for (const d of diffs) {
+          if (d.error) process.stdout.write(`  ${d.host}:${d.file}: cannot compute (${d.error})\n`);
+          else if (!d.changed) process.stdout.write(`  ${d.host}:${d.file}: unchanged\n`);
+          else process.stdout.write(`${d.diff ?? ''}\n`);
+        }
+      }
     });
 }
