@@ -75,11 +75,14 @@ const cases: Array<{ name: string; mutate: Mutator | string | null; code: number
 ];
 
 describe('plan validation', () => {
-  it('accepts the shipped example plans', async () => {
+  it('accepts the shipped example plans (YAML and JSON)', async () => {
     const r = await cli(['plan', 'validate', EXAMPLE_PLAN]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('is valid: cluster test-bj');
+    const j = await cli(['plan', 'validate', path.join(path.dirname(EXAMPLE_PLAN), 'plan-kubeadm-tls.json')]);
+    expect(j.code).toBe(0);
+    expect(j.stdout).toContain('is valid: cluster prod-sh');
   });
 
   it('reports every problem at once, not just the first', () => {

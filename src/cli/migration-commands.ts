@@ -115,11 +115,13 @@ export function registerMigrationCommands(program: Command): void {
     .requiredOption('--reason <text>', 'why (recorded)')
     .option('--by <name>', 'who aborts', me())
     .option('--rollback', 'undo completed steps newest first (refused after the point of no return)')
+    .option('-o, --output <format>', 'text or json', 'text')
     .description('stop the migration cleanly after the in-flight activity, with the reason')
-    .action(async (id: string, opts: { reason: string; by: string; rollback?: boolean }) => {
+    .action(async (id: string, opts: OutputOpts & { reason: string; by: string; rollback?: boolean }) => {
       await withClient(async (client) => {
-        await client.workflow.getHandle(resolveId(id)).signal(abortSignal, { reason: opts.reason, by: opts.by, rollback: opts.rollback === true });
-        process.stdout.write(`abort${opts.rollback ? ' with rollback' : ''} requested for ${resolveId(id)}: ${opts.reason}\n`);
+        const request = { reason: opts.reason, by: opts.by, rollback: opts.rollback === true };
+        await client.workflow.getHandle(resolveId(id)).signal(abortSignal, request);
+        print(opts.output === 'json', { workflowId: resolveId(id), signal: 'abort', ...request }, `abort${opts.rollback ? ' with rollback' : ''} requested for ${resolveId(id)}: ${opts.reason}`);
       });
     });
 
@@ -131,11 +133,12 @@ export function registerMigrationCommands(program: Command): void {
       .command(name)
       .argument('<id>', 'workflow id or cluster name')
       .option('--by <name>', 'who', me())
+      .option('-o, --output <format>', 'text or json', 'text')
       .description(what)
-      .action(async (id: string, opts: { by: string }) => {
+      .action(async (id: string, opts: OutputOpts & { by: string }) => {
         await withClient(async (client) => {
           await client.workflow.getHandle(resolveId(id)).signal(sig, { by: opts.by });
-          process.stdout.write(`${name} sent to ${resolveId(id)}\n`);
+          print(opts.output === 'json', { workflowId: resolveId(id), signal: name, by: opts.by }, `${name} sent to ${resolveId(id)}`);
         });
       });
   }
