@@ -33,9 +33,6 @@ export interface AbortRequest {
 
 export interface MigrationInput {
   plan: Plan;
-  /** carried across continue-as-new; empty on a fresh start */
-  completed?: StepRecord[];
-  approvals?: ApprovalRecord[];
   /** optional features; the CLI sets searchAttributes when the server has them registered */
   features?: { searchAttributes?: boolean };
 }
@@ -82,6 +79,8 @@ export interface MigrationStatus {
   paused: boolean;
   pauseRequestedBy?: string;
   abortReason?: string;
+  /** an abort that arrived after the point of no return: refused, the migration paused instead */
+  abortRefused?: string;
   pointOfNoReturnPassed: boolean;
   /** steps undone by `abort --rollback`, newest first */
   rolledBack?: string[];

@@ -17,6 +17,7 @@ import {
   TASK_QUEUE,
   WORKFLOW_TYPE,
   abortSignal,
+  approveSignal,
   approveUpdate,
   pauseSignal,
   resumeSignal,
@@ -105,6 +106,7 @@ describe('migrateControlPlane orchestration', () => {
         'configureKeepalived master-1',
         'configureKeepalived master-2',
         'configureKeepalived master-3',
+        'verifyVip new', // the new side took the VIP, one holder, before the old keepalived stop
         'stopComponent oldmaster-1',
         'stopComponent oldmaster-2',
         'stopComponent oldmaster-3',
@@ -353,12 +355,16 @@ describe('migrateControlPlane orchestration', () => {
     });
   });
 
-  it('abort --rollback after the point of no return is refused: only forward', async () => {
+  it('abort after the point of no return is refused: the migration pauses, and resume goes forward', async () => {
     const plan = testPlan({ cluster: uniqueCluster('ponr') });
+    let failed = false;
     await withWorker(
       {
         before: (c) => {
-          if (c.name === 'etcdRemoveMember' && c.args[0] === 'oldmaster-2') throw ApplicationFailure.nonRetryable('simulated', 'UnsafeOperationError');
+          if (c.name === 'etcdRemoveMember' && c.args[0] === 'oldmaster-2' && !failed) {
+            failed = true;
+            throw ApplicationFailure.nonRetryable('simulated', 'UnsafeOperationError');
+          }
         },
       },
       async (calls) => {
@@ -366,13 +372,87 @@ describe('migrateControlPlane orchestration', () => {
         const blocked = await waitStatus(plan, (s) => s.state === 'blocked', 'blocked');
         expect(blocked.pointOfNoReturnPassed).toBe(true);
         const before = calls.length;
-        await handle.signal(abortSignal, { reason: 'try to undo', rollback: true });
-        const err = await handle.result().catch((e: unknown) => e);
-        const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
-        expect(cause.message).toContain('after the point of no return');
-        expect(cause.message).toContain('rollback refused');
-        expect(calls.length).toBe(before);
+        await handle.signal(abortSignal, { reason: 'try to undo', by: 'frank', rollback: true });
+        const refused = await waitStatus(plan, (s) => s.abortRefused !== undefined, 'abort refused');
+        expect(refused.abortRefused).toContain('refused: past the point of no return');
+        expect(refused.paused).toBe(true);
+        expect(refused.abortReason).toBeUndefined();
+        await sleep(500);
+        expect(calls.length).toBe(before); // nothing rolled back, nothing run
+        await handle.signal(resumeSignal, {});
+        await handle.result();
+        expect(names(calls).slice(before)).toContain('etcdRemoveMember oldmaster-3');
       },
     );
   });
+
+  it('abort during the VIP switch, before the old keepalived stop, rolls back the partial step too', async () => {
+    const plan = testPlan({ cluster: uniqueCluster('vipabort') });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let reached!: () => void;
+    const atKeepalived = new Promise<void>((r) => (reached = r));
+    await withWorker(
+      {
+        before: async (c) => {
+          if (c.name === 'configureKeepalived' && c.args[0] === 'master-3') {
+            reached();
+            await gate;
+          }
+        },
+      },
+      async (calls) => {
+        const handle = await start(plan);
+        await atKeepalived;
+        await handle.signal(abortSignal, { reason: 'LB alarms', rollback: true });
+        release();
+        const err = await handle.result().catch((e: unknown) => e);
+        expect(((err as WorkflowFailedError).cause as ApplicationFailure).message).toContain('rolled back');
+        const seq = names(calls);
+        // the old keepalived were never stopped; the VIP step was undone first
+        expect(calls.some((c) => c.name === 'stopComponent' && c.args[1] === 'keepalived' && String(c.args[0]).startsWith('oldmaster'))).toBe(false);
+        const undoStart = seq.indexOf('waitComponentHealthy oldmaster-1');
+        expect(undoStart).toBeGreaterThan(seq.indexOf('configureKeepalived master-3'));
+        expect(seq.slice(undoStart, undoStart + 10)).toEqual([
+          'waitComponentHealthy oldmaster-1',
+          'waitComponentHealthy oldmaster-2',
+          'waitComponentHealthy oldmaster-3',
+          'startComponent oldmaster-1',
+          'startComponent oldmaster-2',
+          'startComponent oldmaster-3',
+          'stopComponent master-1',
+          'stopComponent master-2',
+          'stopComponent master-3',
+          'verifyVip old',
+        ]);
+      },
+    );
+  });
+
+  it('malformed messages never wedge the workflow: bad approvals are ignored, a proper one still works', async () => {
+    const plan = testPlan({ cluster: uniqueCluster('badsig'), gates: ['switch-traffic'] });
+    await withWorker({}, async () => {
+      const handle = await start(plan);
+      await waitStatus(plan, (s) => s.pendingCheckpoint?.gate === 'switch-traffic', 'checkpoint');
+      await handle.signal(approveSignal, { gate: 'switch-traffic', by: 42 } as never);
+      await handle.signal(approveSignal, 'yes' as never);
+      await handle.signal(pauseSignal, 17 as never);
+      await handle.signal(resumeSignal, null as never);
+      const bad = await handle.executeUpdate(approveUpdate, { args: [{ gate: 'switch-traffic', by: 7 } as never] }).catch((e: unknown) => e);
+      expect(String((bad as WorkflowUpdateFailedError).cause?.message)).toContain('"by" must be a string');
+      const s = await handle.query(statusQuery);
+      expect(s.approvals).toEqual([]);
+      expect(s.pendingCheckpoint?.gate).toBe('switch-traffic');
+      await handle.executeUpdate(approveUpdate, { args: [{ gate: 'switch-traffic', by: 'gina' }] });
+      await handle.result();
+      // an abort whose reason is not a string is still honoured, with a default reason
+      const plan2 = testPlan({ cluster: uniqueCluster('badabort'), gates: ['switch-traffic'] });
+      const h2 = await start(plan2);
+      await waitStatus(plan2, (x) => x.pendingCheckpoint !== undefined, 'checkpoint 2');
+      await h2.signal(abortSignal, { reason: { nested: true } } as never);
+      const err = await h2.result().catch((e: unknown) => e);
+      expect(((err as WorkflowFailedError).cause as ApplicationFailure).message).toContain('aborted: no reason given');
+    });
+  });
+
 });

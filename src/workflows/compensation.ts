@@ -56,6 +56,8 @@ export function compensationFor(ctx: Ctx, step: ActionStep): Compensation | unde
         step: step.key,
         what: 'move the VIP back to the old masters',
         run: async () => {
+          // never hand the VIP to an old master whose LB does not answer
+          for (const h of plan.oldMasters) await long.waitComponentHealthy(plan, h.name, 'loadBalancer');
           for (const h of plan.oldMasters) await quick.startComponent(plan, h.name, 'keepalived');
           for (const h of plan.newMasters) await quick.stopComponent(plan, h.name, 'keepalived');
           await long.verifyVip(plan, 'old');

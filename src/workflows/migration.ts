@@ -32,6 +32,7 @@ import {
 } from '../shared';
 import { activityProxies, type Proxies } from './activities';
 import { renderDetails } from './details';
+import { Aborted } from './aborted';
 import { compensationFor, type Compensation } from './compensation';
 import { runAction, type Ctx } from './runners';
 import { MigrationState } from './state';
@@ -41,8 +42,6 @@ export interface MigrationResult {
   steps: number;
   approvals: MigrationStatus['approvals'];
 }
-
-class Aborted extends Error {}
 
 export async function migrateControlPlane(input: MigrationInput): Promise<MigrationResult> {
   const checked = checkPlan(input.plan);
@@ -54,16 +53,31 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
   }
   const plan = checked.plan;
   const steps = migrationSteps(plan);
-  const st = new MigrationState(plan, steps, input);
+  const st = new MigrationState(plan, steps);
   const preflightInput = { ...input, plan };
   const searchAttributes = input.features?.searchAttributes === true;
   const proxies = activityProxies(plan.timeouts);
   const compensations: Compensation[] = [];
 
+  // Handlers never throw on bad payloads (that would fail every workflow task
+  // replaying the signal): they ignore it and say why in status and the log.
+  const safely =
+    <A extends unknown[]>(name: string, fn: (...a: A) => void) =>
+    (...a: A): void => {
+      try {
+        fn(...a);
+      } catch (e) {
+        log.error('message handler failed; message ignored', { message: name, error: (e as Error).message });
+      }
+    };
   setHandler(statusQuery, () => st.status());
-  setHandler(approveSignal, (a) => {
-    if (!st.approve(a)) log.warn('approval ignored', { gate: a?.gate, why: st.ignoredApprovals.at(-1)?.why });
-  });
+  setHandler(
+    approveSignal,
+    safely('approve', (a) => {
+      if (!st.approve(a)) log.warn('approval ignored', { why: st.ignoredApprovals.at(-1)?.why });
+      publish();
+    }),
+  );
   setHandler(
     approveUpdate,
     (a) => {
@@ -78,9 +92,28 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
       },
     },
   );
-  setHandler(abortSignal, (r) => st.requestAbort(r));
-  setHandler(pauseSignal, (p) => st.pause(p?.by));
-  setHandler(resumeSignal, () => st.resume());
+  setHandler(
+    abortSignal,
+    safely('abort', (r) => {
+      st.requestAbort(r);
+      if (st.abortRefused) log.warn(st.abortRefused);
+      publish();
+    }),
+  );
+  setHandler(
+    pauseSignal,
+    safely('pause', (p) => {
+      st.pause((p as { by?: unknown } | undefined)?.by);
+      publish();
+    }),
+  );
+  setHandler(
+    resumeSignal,
+    safely('resume', () => {
+      st.resume();
+      publish();
+    }),
+  );
 
   let published = '';
   const publish = (): void => {
@@ -99,10 +132,19 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
     st.waitingFor(what);
     publish();
   };
-  const ctx = (): Ctx => ({ plan, progress, ...proxies });
   const checkAbort = (): void => {
     if (st.abort) throw new Aborted(st.abort.reason);
   };
+  /** Inside a step, right before a change that cannot simply be undone: honour abort and pause. */
+  const beforeIrreversible = async (what: string): Promise<void> => {
+    checkAbort();
+    if (st.paused) {
+      progress(`paused before: ${what}; send resume to continue`);
+      await condition(() => !st.paused || st.abort !== undefined);
+      checkAbort();
+    }
+  };
+  const ctx = (): Ctx => ({ plan, progress, beforeIrreversible, ...proxies });
 
   /** Hold before the next step while paused; abort still gets through. */
   const holdIfPaused = async (): Promise<void> => {
@@ -147,6 +189,7 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
       try {
         return await runAction(ctx(), step);
       } catch (err) {
+        if (err instanceof Aborted) throw err;
         const failure = err as Error & { cause?: Error };
         const cause = (failure.cause ?? failure) as Error & { type?: string };
         st.lastError = { step: step.key, message: cause.message, type: cause.type ?? cause.name, at: new Date().toISOString() };
@@ -168,19 +211,24 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
       checkAbort();
       st.startStep(step);
       publish();
+      if (step.kind === 'action') {
+        // registered before the step runs: an abort mid-step undoes its partial effect too
+        // (every compensation is idempotent, so undoing what did not happen is a no-op)
+        const undo = compensationFor(ctx(), step);
+        if (undo) compensations.push(undo);
+      }
       let summary: string;
       if (step.kind === 'checkpoint') {
         summary = await waitForApproval(step);
       } else if (step.phase === 'preflight') {
-        summary = await preflight(preflightInput, proxies, progress);
+        summary = await preflight(preflightInput, proxies, progress).catch((e: Error) => {
+          st.lastError = { step: step.key, message: e.message, type: (e as ApplicationFailure).type ?? e.name, at: new Date().toISOString() };
+          throw e;
+        });
       } else {
         summary = await runHeld(step);
       }
       st.completeStep(step, summary);
-      if (step.kind === 'action') {
-        const undo = compensationFor(ctx(), step);
-        if (undo) compensations.push(undo);
-      }
       log.info('step completed', { step: step.key, summary });
       publish();
     }

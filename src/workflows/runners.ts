@@ -2,7 +2,7 @@
  * What each runbook phase does, as activity calls. Workflow code: only
  * orchestration, no I/O. Each runner returns a one-line summary for status.
  */
-import { patched, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, patched, workflowInfo } from '@temporalio/workflow';
 import { findHost } from '../plan/hosts';
 import type { Plan } from '../plan/schema';
 import type { ActionStep } from '../plan/steps';
@@ -14,6 +14,8 @@ export type Progress = (waitingFor: string) => void;
 export interface Ctx extends Proxies {
   plan: Plan;
   progress: Progress;
+  /** call right before a change that cannot simply be undone: throws on abort, waits while paused */
+  beforeIrreversible: (what: string) => Promise<void>;
 }
 
 function must<T>(v: T | undefined, what: string): T {
@@ -39,7 +41,12 @@ async function etcdJoin({ plan, long, progress }: Ctx, host: string): Promise<st
   } catch (err) {
     // The join failed for good: never leave a dangling learner behind.
     progress(`join of ${host} failed; removing its learner (compensation)`);
-    await long.etcdAbandonJoin(plan, host);
+    try {
+      await long.etcdAbandonJoin(plan, host);
+    } catch (cleanup) {
+      const why = (e: unknown) => ((e as Error & { cause?: Error }).cause ?? (e as Error)).message;
+      throw ApplicationFailure.retryable(`etcd join of ${host} failed (${why(err)}) AND removing its learner failed (${why(cleanup)}): check \`etcdctl member list\` before resuming`, 'EtcdJoinCleanupFailed');
+    }
     throw err;
   }
 }
@@ -97,11 +104,18 @@ async function calico({ plan, quick, long, progress }: Ctx): Promise<string> {
   return `${patched.summary}; restarted ${restarted.join(', ') || 'nothing'}`;
 }
 
-async function vipFailover({ plan, quick, long, progress }: Ctx): Promise<string> {
+async function vipFailover({ plan, quick, long, progress, beforeIrreversible }: Ctx): Promise<string> {
   for (const h of plan.newMasters) {
     progress(`keepalived on ${h.name}`);
     await quick.configureKeepalived(plan, h.name);
   }
+  if (patched('verify-vip-before-stopping-old')) {
+    // the new masters (higher priority) must have taken the VIP, with one holder only,
+    // while the old keepalived still run: a split brain shows here, not after the old ones stop
+    progress('verifying the new masters took the VIP before stopping the old keepalived');
+    await long.verifyVip(plan, 'new');
+  }
+  await beforeIrreversible('stop keepalived on the old masters');
   for (const h of plan.oldMasters) {
     progress(`stopping keepalived on ${h.name}`);
     await quick.stopComponent(plan, h.name, 'keepalived');
@@ -111,7 +125,7 @@ async function vipFailover({ plan, quick, long, progress }: Ctx): Promise<string
   return v.summary;
 }
 
-async function decommission({ plan, quick, long, progress }: Ctx, host: string): Promise<string> {
+async function decommission({ plan, quick, long, progress, beforeIrreversible }: Ctx, host: string): Promise<string> {
   // controller-manager and scheduler first: an apiserver with their watches open takes ~15 s to stop.
   // patched(): migrations recorded with the old order replay unchanged (test/histories/v1.json).
   const order = patched('stop-apiserver-last')
@@ -121,6 +135,7 @@ async function decommission({ plan, quick, long, progress }: Ctx, host: string):
     progress(`stopping ${c} on ${host}`);
     await quick.stopComponent(plan, host, c);
   }
+  await beforeIrreversible(`remove the etcd member of ${host}`);
   progress(`removing etcd member of ${host}`);
   const r = await long.etcdRemoveMember(plan, host);
   return `old components stopped; ${r.summary}`;

@@ -4,17 +4,15 @@
  * signal and the update land in the same code. Deterministic: time comes from
  * the workflow clock (Date in the workflow sandbox).
  */
-import type { GateId, Plan } from '../plan/schema';
+import { GATES, type GateId, type Plan } from '../plan/schema';
 import type { Step } from '../plan/steps';
-import type {
-  AbortRequest,
-  Approval,
-  ApprovalRecord,
-  MigrationStatus,
-  PendingCheckpoint,
-  StepRecord,
-} from '../shared';
+import type { AbortRequest, Approval, ApprovalRecord, MigrationStatus, PendingCheckpoint, StepRecord } from '../shared';
 import { workflowIdFor } from '../shared';
+
+/** A trimmed string, or undefined for anything else: message payloads come from outside. */
+function text(v: unknown): string | undefined {
+  return typeof v === 'string' && v.trim() ? v.trim() : undefined;
+}
 
 export class MigrationState {
   readonly completed = new Map<string, StepRecord>();
@@ -27,34 +25,38 @@ export class MigrationState {
   lastError?: MigrationStatus['lastError'];
   pointOfNoReturnPassed = false;
   finished?: 'completed' | 'failed' | 'aborted';
-  ignoredApprovals: Array<Approval & { at: string; why: string }> = [];
+  ignoredApprovals: Array<{ gate?: string; by?: string; at: string; why: string }> = [];
   rolledBack: string[] = [];
+  abortRefused?: string;
 
   constructor(
     readonly plan: Plan,
     readonly steps: Step[],
-    carried: { completed?: StepRecord[]; approvals?: ApprovalRecord[] } = {},
-  ) {
-    for (const r of carried.completed ?? []) this.completed.set(r.key, r);
-    this.approvals.push(...(carried.approvals ?? []));
-  }
+  ) {}
 
-  /** Why an approval cannot be taken now; undefined when it can. */
-  approvalProblem(a: Approval): string | undefined {
-    if (!a || typeof a.gate !== 'string') return 'approval needs a gate, e.g. {"gate":"switch-traffic"}';
-    if (!this.pending) return `no checkpoint is pending (asked to approve "${a.gate}")`;
-    if (this.pending.gate !== a.gate) return `the pending checkpoint is "${this.pending.gate}", not "${a.gate}"`;
+  /** Why an approval cannot be taken now; undefined when it can. Checks the whole payload. */
+  approvalProblem(a: unknown): string | undefined {
+    const p = (a ?? {}) as Partial<Record<keyof Approval, unknown>>;
+    if (typeof a !== 'object' || a === null || typeof p.gate !== 'string') return 'approval needs a gate, e.g. {"gate":"switch-traffic","by":"alice"}';
+    if (!(GATES as readonly string[]).includes(p.gate)) return `unknown checkpoint "${p.gate}": one of ${GATES.join(', ')}`;
+    if (p.by !== undefined && typeof p.by !== 'string') return '"by" must be a string (who approves)';
+    if (p.reason !== undefined && typeof p.reason !== 'string') return '"reason" must be a string';
+    if (this.finished || this.abort) return 'the migration is stopping or has ended: nothing to approve';
+    if (this.isApproved(p.gate as GateId)) return `checkpoint "${p.gate}" is already approved`;
+    if (!this.pending) return `no checkpoint is pending (asked to approve "${p.gate}")`;
+    if (this.pending.gate !== p.gate) return `the pending checkpoint is "${this.pending.gate}", not "${p.gate}"`;
     return undefined;
   }
 
   /** Shared by the approve signal and the approve-checkpoint update. */
-  approve(a: Approval): ApprovalRecord | undefined {
+  approve(a: unknown): ApprovalRecord | undefined {
     const problem = this.approvalProblem(a);
+    const p = (a ?? {}) as Partial<Record<keyof Approval, unknown>>;
     if (problem) {
-      this.ignoredApprovals.push({ ...a, at: new Date().toISOString(), why: problem });
+      this.ignoredApprovals.push({ gate: text(p.gate), by: text(p.by), at: new Date().toISOString(), why: problem });
       return undefined;
     }
-    const rec: ApprovalRecord = { gate: a.gate, by: a.by?.trim() || 'unknown', reason: a.reason, at: new Date().toISOString() };
+    const rec: ApprovalRecord = { gate: p.gate as GateId, by: text(p.by) ?? 'unknown', reason: text(p.reason), at: new Date().toISOString() };
     this.approvals.push(rec);
     return rec;
   }
@@ -63,13 +65,26 @@ export class MigrationState {
     return this.approvals.some((r) => r.gate === gate);
   }
 
-  requestAbort(r: AbortRequest): void {
-    if (!this.abort) this.abort = { reason: r?.reason?.trim() || 'no reason given', by: r?.by, rollback: r?.rollback === true };
+  /**
+   * Before the point of no return an abort is honoured (optionally rolling back).
+   * After it, only forward: the abort is refused and the migration pauses for a human.
+   */
+  requestAbort(r: unknown): void {
+    const p = (r ?? {}) as Partial<Record<keyof AbortRequest, unknown>>;
+    const by = text(p.by);
+    const reason = text(p.reason) ?? 'no reason given';
+    if (this.abort || this.finished) return;
+    if (this.pointOfNoReturnPassed) {
+      this.abortRefused = `abort by ${by ?? 'an operator'} (${reason}) refused: past the point of no return (old etcd members are being removed); paused instead — resume to go forward`;
+      this.pause(`${by ?? 'operator'} (abort refused)`);
+      return;
+    }
+    this.abort = { reason, by, rollback: p.rollback === true };
   }
 
-  pause(by?: string): void {
+  pause(by?: unknown): void {
     this.paused = true;
-    this.pauseRequestedBy = by;
+    this.pauseRequestedBy = text(by);
   }
 
   resume(): void {
@@ -78,6 +93,8 @@ export class MigrationState {
   }
 
   startStep(step: Step, waitingFor?: string): void {
+    // Decommissioning removes old etcd members: from its start on, only forward.
+    if (step.kind === 'action' && step.phase === 'decommission-old') this.pointOfNoReturnPassed = true;
     this.current = {
       key: step.key,
       phase: step.kind === 'action' ? step.phase : 'checkpoint',
@@ -102,7 +119,6 @@ export class MigrationState {
       summary,
       state: 'completed',
     });
-    if (step.kind === 'action' && step.pointOfNoReturn) this.pointOfNoReturnPassed = true;
     this.current = undefined;
   }
 
@@ -126,6 +142,7 @@ export class MigrationState {
       paused: this.paused,
       pauseRequestedBy: this.pauseRequestedBy,
       abortReason: this.abort ? `${this.abort.reason}${this.abort.by ? ` (by ${this.abort.by})` : ''}` : undefined,
+      abortRefused: this.abortRefused,
       pointOfNoReturnPassed: this.pointOfNoReturnPassed,
       rolledBack: this.rolledBack.length ? [...this.rolledBack] : undefined,
     };
