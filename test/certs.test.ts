@@ -6,7 +6,7 @@
  * with the openssl CLI.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -102,26 +102,38 @@ afterAll(async () => {
 
 describe('copyPki', () => {
   it('copies every file (subdirs, modes) from an old master to a new one, then is a no-op', async () => {
+    // the old master's own etcd serving/peer pairs (SANs = its address): never to be copied
+    const ETCD_PER_HOST = ['etcd/peer.crt', 'etcd/peer.key', 'etcd/server.crt', 'etcd/server.key'];
+    for (const f of ETCD_PER_HOST) await writeFile(path.join(pkiOld, f), `oldmaster-1 ${f}\n`, { mode: f.endsWith('.key') ? 0o600 : 0o644 });
     const t0 = Date.now();
     const first = await acts.copyPki(plan, 'oldmaster-1', 'master-1');
     console.log(`[timing] copyPki (first, ${first.details?.files} files): ${Date.now() - t0} ms`);
     const src = await listTree(pkiOld);
     expect(src.map((f) => f.rel)).toEqual([
-      'apiserver.crt', 'apiserver.key', 'ca.crt', 'ca.key', 'etcd/ca.crt', 'etcd/ca.key',
+      'apiserver.crt', 'apiserver.key', 'ca.crt', 'ca.key', 'etcd/ca.crt', 'etcd/ca.key', ...ETCD_PER_HOST,
       'front-proxy-ca.crt', 'front-proxy-ca.key', 'sa.key', 'sa.pub',
     ]);
-    expect(first).toMatchObject({ changed: true, details: { copied: 10, unchanged: 0, keptPerHost: [] } });
+    const shared = src.filter((f) => !ETCD_PER_HOST.includes(f.rel));
+    expect(first).toMatchObject({ changed: true, details: { copied: 10, unchanged: 0, keptPerHost: [], missingPerHost: ETCD_PER_HOST } });
     expect(first.summary).toContain('10 copied');
-    expect(await listTree(pkiNew)).toEqual(src);
+    expect(first.summary).toContain('4 per-host missing on master-1, not copied (etcd/peer.crt, etcd/peer.key, etcd/server.crt, etcd/server.key)');
+    expect(await listTree(pkiNew)).toEqual(shared);
     expect((await stat(path.join(pkiNew, 'ca.key'))).mode & 0o7777).toBe(0o600);
     expect((await stat(path.join(pkiNew, 'etcd'))).mode & 0o7777).toBe(0o750);
 
+    // master-1's own etcd pairs, provisioned on it (e.g. kubeadm init phase certs etcd-server / etcd-peer)
+    for (const f of ETCD_PER_HOST) await writeFile(path.join(pkiNew, f), `master-1 ${f}\n`, { mode: f.endsWith('.key') ? 0o600 : 0o644 });
+    const mine = await listTree(pkiNew);
     const t1 = Date.now();
     const again = await acts.copyPki(plan, 'oldmaster-1', 'master-1');
     console.log(`[timing] copyPki (no-op re-run): ${Date.now() - t1} ms`);
-    // apiserver.crt/.key are per-host: present now, so kept (not even compared)
-    expect(again).toMatchObject({ changed: false, details: { copied: 0, unchanged: 8, keptPerHost: ['apiserver.crt', 'apiserver.key'] } });
-    expect(await listTree(pkiNew)).toEqual(src);
+    // apiserver.crt/.key and the etcd server/peer pairs are per-host: present now, so kept (not even compared)
+    expect(again).toMatchObject({
+      changed: false,
+      details: { copied: 0, unchanged: 8, keptPerHost: ['apiserver.crt', 'apiserver.key', ...ETCD_PER_HOST], missingPerHost: [] },
+    });
+    expect(await listTree(pkiNew)).toEqual(mine);
+    for (const f of ETCD_PER_HOST) expect(await readFile(path.join(pkiNew, f), 'utf8')).toBe(`master-1 ${f}\n`);
     // the summary never carries key material
     expect(JSON.stringify([first, again])).not.toMatch(/PRIVATE KEY/);
   });

@@ -188,6 +188,18 @@ describe('control-plane activities (in-memory hosts)', () => {
     expect((await cp.stopComponent(plan, 'oldmaster-1', 'keepalived')).changed).toBe(true);
   });
 
+  it('fails closed (retryable) when it cannot list the addresses of the LB host', async () => {
+    const f = cluster();
+    const cp = createControlPlaneActivities({ hostOps: () => f });
+    f.host('oldmaster-1').running.add('apiserver-nginx-lb');
+    f.handlers.push((host, command) => (host === 'oldmaster-1' && command === 'ip -4 -o addr show' ? { stdout: '', stderr: 'ip: command not found', exitCode: 127 } : undefined));
+    const err = await cp.stopComponent(plan, 'oldmaster-1', 'loadBalancer').catch((e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(Error);
+    expect(err).not.toBeInstanceOf(UnsafeOperationError);
+    expect((err as Error).message).toMatch(/cannot tell whether oldmaster-1 holds the VIP .*exited 127/);
+    expect(f.host('oldmaster-1').running.has('apiserver-nginx-lb')).toBe(true);
+  });
+
   it('waits for /readyz (heartbeating) and fails fast when the component does not stay up', async () => {
     const f = cluster();
     let calls = 0;

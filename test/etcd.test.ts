@@ -7,6 +7,7 @@
  */
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEtcdActivities, type EtcdActivities } from '../src/activities/etcd';
 import { UnsafeOperationError } from '../src/errors';
@@ -31,6 +32,11 @@ async function members(endpoints = ALL_URLS) {
 
 function configOf(host: string): string {
   return readFileSync(`${lab.hostDir(host)}/etc/etcd/etcd.conf.yml`, 'utf8');
+}
+
+/** run fn as an activity of the given mock workflow execution */
+function inRun<T>(env: MockActivityEnvironment, fn: () => Promise<T>): Promise<T> {
+  return env.run(fn) as Promise<T>;
 }
 
 async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
@@ -81,8 +87,9 @@ describe('etcd activities against a real 3-member cluster', () => {
     expect(await acts.etcdClientURLs(lab.plan)).toEqual([...OLD_URLS].sort());
   });
 
-  it('etcdSnapshot writes a verified snapshot on the worker and keeps it when run again', async () => {
-    const s = await acts.etcdSnapshot(lab.plan);
+  it('etcdSnapshot writes a verified snapshot on the worker and keeps it when the same workflow run retries', async () => {
+    const run1 = new MockActivityEnvironment({ workflowExecution: { workflowId: 'cpmigrate-etcd-test', runId: 'run-1' } });
+    const s = await inRun(run1, () => acts.etcdSnapshot(lab.plan));
     expect(s.path).toBe(lab.plan.etcd.snapshotPath);
     expect(existsSync(s.path)).toBe(true);
     const st = statSync(s.path);
@@ -90,14 +97,46 @@ describe('etcd activities against a real 3-member cluster', () => {
     expect(st.size).toBe(s.sizeBytes);
     expect(BigInt(s.revision)).toBeGreaterThan(1n);
     expect(createHash('sha256').update(readFileSync(s.path)).digest('hex')).toBe(s.sha256);
+    expect(JSON.parse(readFileSync(`${s.path}.json`, 'utf8'))).toMatchObject({ workflowId: 'cpmigrate-etcd-test', runId: 'run-1', sha256: s.sha256 });
     // etcdctl agrees it is a valid snapshot, at least at our revision
     const status = JSON.parse(etcdctl(OLD_URLS, 'snapshot', 'status', s.path, '-w', 'json')) as { revision: number; totalKey: number };
     expect(BigInt(status.revision)).toBeGreaterThanOrEqual(BigInt(s.revision));
     expect(status.totalKey).toBeGreaterThan(0);
 
-    const again = await acts.etcdSnapshot(lab.plan);
+    const again = await inRun(run1, () => acts.etcdSnapshot(lab.plan));
     expect(again).toEqual(s);
     expect(statSync(s.path).mtimeMs).toBe(st.mtimeMs);
+  });
+
+  it('etcdSnapshot never reuses a snapshot of another migration (or one taken outside a workflow): it is moved aside', async () => {
+    const file = lab.plan.etcd.snapshotPath;
+    const aside = (sha: string) => `${file}.cpmigrate-bak-${sha.slice(0, 8)}`;
+    const first = JSON.parse(readFileSync(`${file}.json`, 'utf8')) as { sha256: string; runId: string };
+    expect(first.runId).toBe('run-1');
+    await withEtcdClient(etcdAccess(lab.plan), OLD_URLS, (c) => c.put('cpmigrate/snapshot-test').value('after-run-1').exec());
+
+    // an earlier, aborted migration of the same cluster left run-1's snapshot: run-2 takes its own
+    const run2 = new MockActivityEnvironment({ workflowExecution: { workflowId: 'cpmigrate-etcd-test', runId: 'run-2' } });
+    const s2 = await inRun(run2, () => acts.etcdSnapshot(lab.plan));
+    expect(s2.sha256).not.toBe(first.sha256);
+    expect(existsSync(aside(first.sha256))).toBe(true);
+    expect(JSON.parse(readFileSync(`${aside(first.sha256)}.json`, 'utf8'))).toMatchObject({ runId: 'run-1' });
+    expect(JSON.parse(readFileSync(`${file}.json`, 'utf8'))).toMatchObject({ workflowId: 'cpmigrate-etcd-test', runId: 'run-2', sha256: s2.sha256 });
+    expect(events.some((e) => /taken by another migration \(workflow cpmigrate-etcd-test, run run-1\).*moved to/.test(e))).toBe(true);
+
+    // without a workflow identity (not an activity: tests, CLI) nothing is reused
+    await withEtcdClient(etcdAccess(lab.plan), OLD_URLS, (c) => c.put('cpmigrate/snapshot-test').value('after-run-2').exec());
+    const bare = await acts.etcdSnapshot(lab.plan);
+    expect(bare.sha256).not.toBe(s2.sha256);
+    expect(existsSync(aside(s2.sha256))).toBe(true);
+    const meta = JSON.parse(readFileSync(`${file}.json`, 'utf8')) as Record<string, unknown>;
+    expect(meta.sha256).toBe(bare.sha256);
+    expect(meta.runId).toBeUndefined();
+    const bareMtime = statSync(file).mtimeMs;
+    await new Promise((r) => setTimeout(r, 20));
+    await acts.etcdSnapshot(lab.plan);
+    expect(statSync(file).mtimeMs).not.toBe(bareMtime);
+    expect(existsSync(aside(bare.sha256))).toBe(true);
   });
 
   it('a join whose member never starts times out, and etcdAbandonJoin leaves no learner behind', async () => {
@@ -182,6 +221,44 @@ describe('etcd activities against a real 3-member cluster', () => {
     await lab.waitHealthy(ALL_URLS, 60_000);
   });
 
+  it('re-checks health after moving leadership, right before the removal', async () => {
+    const access = etcdAccess(lab.plan);
+    const list = await members();
+    const st = await withEtcdClient(access, OLD_URLS, (c) => c.maintenance.status());
+    let leader = list.find((m) => m.id === st.leader);
+    if (!leader || !leader.name.startsWith('old')) {
+      const to = list.find((m) => m.name === 'oldmaster-2');
+      await withEtcdClient(access, leader?.clientURLs ?? [], (c) => c.maintenance.moveLeader({ targetID: to?.id }));
+      leader = to;
+      await lab.waitHealthy(ALL_URLS);
+    }
+    let victim = '';
+    // a new master (not the one that now leads) crashes while leadership moves
+    const racing = createEtcdActivities({
+      hostOps: () => lab.hostOps,
+      timeouts: { healthyMs: 60_000, reconfigMs: 60_000, leaderMoveMs: 15_000, commandMs: 30_000, pollMs: 200 },
+      log: (msg) => {
+        events.push(msg);
+        const m = /^leader moved from \S+ to (\S+)/.exec(msg);
+        if (!m || victim) return;
+        victim = NEW.map((h) => h.name).find((n) => n !== m[1]) ?? '';
+        lab.kill(victim);
+        const until = Date.now() + 5_000;
+        while (lab.isRunning(victim) && Date.now() < until) {
+          // wait (synchronously: the activity does not await its logger) until the process is gone
+        }
+      },
+    });
+    const err = await racing.etcdRemoveMember(lab.plan, leader?.name ?? '').catch((e: unknown) => e);
+    expect(victim).toMatch(/^master-\d$/);
+    expect(err).toBeInstanceOf(UnsafeOperationError);
+    expect((err as Error).message).toMatch(/re-checked after the leader move/);
+    expect((err as Error).message).toMatch(new RegExp(`member ${victim} \\(\\d+\\) is not healthy`));
+    expect(await members(NEW_URLS)).toHaveLength(6);
+    await lab.start(victim);
+    await lab.waitHealthy(ALL_URLS, 60_000);
+  });
+
   it('removing the current leader moves leadership to a new master first', async () => {
     const access = etcdAccess(lab.plan);
     const list = await members();
@@ -227,6 +304,16 @@ describe('etcd activities against a real 3-member cluster', () => {
     expect(list.every((m) => !m.isLearner)).toBe(true);
     const again = await acts.etcdRemoveMember(lab.plan, 'oldmaster-1');
     expect(again).toMatchObject({ alreadyRemoved: true, leaderMoved: false, members: 3 });
+    expect(again.summary).toMatch(/3 members healthy/);
+
+    // "already removed" has the same postcondition as a removal: a healthy cluster
+    lab.kill('master-3');
+    for (let i = 0; i < 50 && lab.isRunning('master-3'); i++) await new Promise((r) => setTimeout(r, 100));
+    const impatient = createEtcdActivities({ hostOps: () => lab.hostOps, timeouts: { healthyMs: 1_500, pollMs: 200 }, log: (m) => events.push(m) });
+    await expect(impatient.etcdRemoveMember(lab.plan, 'oldmaster-1')).rejects.toThrow(/timed out .*etcd healthy \(member of oldmaster-1 already removed\).*master-3/s);
+    await lab.start('master-3');
+    await lab.waitHealthy(NEW_URLS, 60_000);
+    expect(await acts.etcdRemoveMember(lab.plan, 'oldmaster-1')).toMatchObject({ alreadyRemoved: true, members: 3 });
   });
 
   it('reads back the key written before the migration from the new members only', async () => {

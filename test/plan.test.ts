@@ -70,6 +70,13 @@ const cases: Array<{ name: string; mutate: Mutator | string | null; code: number
     expect: [/newMasters\[0\]\.etcd\.peerURL: host "10\.200\.20\.199" does not match the host address 10\.200\.20\.101/],
   },
   { name: 'address reused', mutate: (p) => void (p.newMasters[1].address = p.oldMasters[1].address), code: 2, expect: [/newMasters\[1\]\.address: address 10\.200\.20\.12 is reused/] },
+  { name: 'malformed taint', mutate: (p) => void (p.nodes = { isolationTaint: 'test-only=true' }), code: 2, expect: [/nodes\.isolationTaint: "test-only=true" is not a taint key\[=value\]:Effect/] },
+  {
+    name: 'drain longer than the activity timeout',
+    mutate: (p) => void ((p.nodes = { drainTimeout: '2h' }), (p.timeouts = { long: '1h' })),
+    code: 2,
+    expect: [/nodes\.drainTimeout: 2h is longer than timeouts\.long \(1h\)/],
+  },
   { name: 'invalid YAML', mutate: 'apiVersion: cpmigrate/v1\nkind: [unclosed\n  cluster: x\n', code: 4, expect: [/invalid YAML\/JSON at line \d+/] },
   { name: 'unreadable file', mutate: null, code: 3, expect: [/cannot read plan file/] },
 ];

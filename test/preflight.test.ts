@@ -3,8 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { createPreflightActivities, type PreflightKube } from '../src/activities/preflight';
 import { Reasons } from '../src/activities/reasons';
 import type { EtcdHealthReport } from '../src/activities/types';
+import { planSchema, type Plan } from '../src/plan/schema';
 import { FakeHosts } from './support/fake-hosts';
-import { testPlan } from './support/plans';
+import { examplePlanInput, testPlan } from './support/plans';
 
 const plan = testPlan();
 const LB = `https://${plan.loadBalancer.vip}:${plan.loadBalancer.port}`;
@@ -91,5 +92,48 @@ describe('preflight', () => {
     });
     const r = await w.pf().preflight(plan);
     expect(r.blockers.map((b) => b.reason).sort()).toEqual([Reasons.EtcdLearnerPresent, Reasons.EtcdMembersMismatch].sort());
+  });
+
+  it('with https etcd, blocks a new master that lacks its own etcd server/peer certificates, or whose SANs do not name it', async () => {
+    const input = examplePlanInput();
+    const https = (h: { etcd: { clientURL: string; peerURL: string } }) => ({ ...h, etcd: { ...h.etcd, clientURL: h.etcd.clientURL.replace('http:', 'https:'), peerURL: h.etcd.peerURL.replace('http:', 'https:') } });
+    const tls: Plan = planSchema.parse({ ...input, oldMasters: input.oldMasters.map(https), newMasters: input.newMasters.map(https) });
+    const dir = `${tls.paths.pkiDir}/etcd`;
+    const w = world();
+    w.setEtcd(async () => ({ ...healthy(), members: healthy().members.map((m) => ({ ...m, peerURLs: m.peerURLs.map((u) => u.replace('http:', 'https:')) })) }));
+    const sans = new Map<string, string>(); // "host file" -> SAN line
+    w.f.handlers.push((host, cmd) => {
+      const m = /^openssl x509 -noout -ext subjectAltName -in '([^']+)'$/.exec(cmd);
+      if (!m) return undefined;
+      const line = sans.get(`${host} ${m[1]}`);
+      return line === undefined ? { stdout: '', stderr: 'sh: openssl: not found', exitCode: 127 } : { stdout: `X509v3 Subject Alternative Name: \n    ${line}\n`, stderr: '', exitCode: 0 };
+    });
+    for (const h of tls.newMasters) {
+      for (const f of ['ca.crt', 'server.crt', 'server.key', 'peer.crt', 'peer.key']) w.f.host(h.name).files.set(`${dir}/${f}`, 'PEM');
+      for (const f of ['server.crt', 'peer.crt']) sans.set(`${h.name} ${dir}/${f}`, `DNS:${h.name}, DNS:localhost, IP Address:${h.address}, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1`);
+    }
+    // master-2 was never provisioned; master-3 got oldmaster-1's server certificate
+    w.f.host('master-2').files.delete(`${dir}/server.key`);
+    w.f.host('master-2').files.delete(`${dir}/peer.crt`);
+    sans.set(`master-3 ${dir}/server.crt`, 'DNS:oldmaster-1, DNS:localhost, IP Address:10.200.20.11, IP Address:127.0.0.1');
+    // master-1: openssl cannot tell (not installed): existence is enough, with a warning
+    sans.delete(`master-1 ${dir}/peer.crt`);
+
+    const r = await w.pf().preflight(tls);
+    expect(r.blockers.map((b) => `${b.reason}:${b.subject}`).sort()).toEqual([`${Reasons.EtcdPerHostCertsMissing}:master-2`, `${Reasons.EtcdPerHostCertSANMismatch}:master-3`].sort());
+    const missing = r.blockers.find((b) => b.reason === Reasons.EtcdPerHostCertsMissing);
+    expect(missing?.message).toContain(`missing ${dir}/server.key, ${dir}/peer.crt`);
+    expect(missing?.fix).toMatch(/^on master-2: kubeadm init phase certs etcd-server && kubeadm init phase certs etcd-peer .*SANs including 10\.200\.20\.102/);
+    const san = r.blockers.find((b) => b.reason === Reasons.EtcdPerHostCertSANMismatch);
+    expect(san?.message).toMatch(new RegExp(`^master-3: ${dir}/server\\.crt does not list 10\\.200\\.20\\.103 .*SANs \\(oldmaster-1, localhost, 10\\.200\\.20\\.11, 127\\.0\\.0\\.1\\)`));
+    expect(r.warnings.filter((b) => b.reason === Reasons.EtcdPerHostCertsUnknown).map((b) => b.subject)).toEqual(['master-1']);
+    expect(r.checked.some((c) => c.startsWith('etcd over https'))).toBe(true);
+    // nothing was read off the hosts: existence via [ -e ], SANs via openssl
+    expect(w.f.commands.filter((c) => /\/etcd\/(server|peer)\.key/.test(c.command)).every((c) => c.command.startsWith('[ -e '))).toBe(true);
+
+    // with plain http etcd URLs, no such check runs
+    const plain = world();
+    await plain.pf().preflight(plan);
+    expect(plain.f.commands.some((c) => c.command.includes('/etcd/server.crt'))).toBe(false);
   });
 });

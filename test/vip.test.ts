@@ -153,6 +153,23 @@ describe('verifyVip (in-memory hosts)', () => {
     await expect(vip.verifyVip(plan, 'new')).rejects.toThrow(/held by oldmaster-1, on the wrong side \(expected new\)/);
   });
 
+  it('never passes while a master cannot be checked (it might still hold the VIP), and names it', async () => {
+    const f = cluster();
+    f.host('master-1').addrs.push(VIP);
+    f.host('oldmaster-1').addrs.splice(f.host('oldmaster-1').addrs.indexOf(VIP), 1);
+    f.host('oldmaster-2').unreachable = true;
+    f.handlers.push((host, command) => (host === 'oldmaster-3' && command === 'ip -4 -o addr show' ? { stdout: '', stderr: 'boom', exitCode: 1 } : undefined));
+    const vip = createVipActivities({ hostOps: () => f, readyz: ok, pollMs: 10, verifyDeadlineMs: 200 });
+    const err = (await vip.verifyVip(plan, 'new').catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(Error);
+    expect(err).not.toBeInstanceOf(UnsafeOperationError);
+    expect(err.message).toMatch(/cannot verify the VIP 10\.200\.20\.241: could not check oldmaster-2, oldmaster-3 .*held by master-1/);
+    // once every host answers, the same state verifies
+    f.host('oldmaster-2').unreachable = false;
+    f.handlers = [];
+    expect(await vip.verifyVip(plan, 'new')).toMatchObject({ holders: ['master-1'], readyzThroughVip: true });
+  });
+
   it('calls a lasting double holding a split brain', async () => {
     const f = cluster();
     f.host('master-1').addrs.push(VIP);

@@ -20,6 +20,15 @@ export interface CertActivityDeps {
 /** Files under pkiDir that belong to one host: not overwritten once the target has them (and the same CA). */
 export const PER_HOST_PKI_FILES = ['apiserver.crt', 'apiserver.key'] as const;
 
+/**
+ * Per-host etcd certificates (kubeadm layout): their SANs carry the host's own
+ * address, so they are NEVER copied from another master -- kept when the target
+ * has them, reported as missing when it does not (provision them on the host:
+ * `kubeadm init phase certs etcd-server` / `etcd-peer`, or your PKI tooling).
+ * etcd/ca.*, etcd/healthcheck-client.* and apiserver-etcd-client.* are shared.
+ */
+export const PER_HOST_ETCD_PKI_FILES = ['etcd/server.crt', 'etcd/server.key', 'etcd/peer.crt', 'etcd/peer.key'] as const;
+
 interface PkiEntry {
   type: 'f' | 'd' | 'l';
   mode: number;
@@ -108,7 +117,9 @@ export function createCertActivities(deps: CertActivityDeps) {
      * Copy every file under paths.pkiDir (recursively) from one master to a new
      * master, keeping modes; files already identical are left alone. The
      * per-host apiserver.crt/.key are not overwritten once the target has them
-     * with the same ca.crt, so a re-run never undoes reissueApiserverCert.
+     * with the same ca.crt, so a re-run never undoes reissueApiserverCert. The
+     * per-host etcd server/peer pairs (PER_HOST_ETCD_PKI_FILES) are never
+     * copied: kept if present, else listed in details.missingPerHost.
      */
     async copyPki(plan: Plan, fromHost: string, toHost: string): Promise<StepOutcome> {
       const from = masterOf(plan, fromHost);
@@ -137,11 +148,16 @@ export function createCertActivities(deps: CertActivityDeps) {
       const caSha = files.find((f) => f.rel === 'ca.crt')?.sha;
       const sameCa = caSha !== undefined && there.get('f:ca.crt')?.sha === caSha;
       const kept: string[] = [];
+      const missingPerHost: string[] = [];
       const todo: PkiEntry[] = [];
       let unchanged = 0;
       for (const f of files) {
         const cur = there.get(`f:${f.rel}`);
-        if ((PER_HOST_PKI_FILES as readonly string[]).includes(f.rel) && cur && sameCa) kept.push(f.rel);
+        if ((PER_HOST_ETCD_PKI_FILES as readonly string[]).includes(f.rel)) {
+          // the source's copy names the source's address: never copy it, whatever the target has
+          if (cur) kept.push(f.rel);
+          else missingPerHost.push(f.rel);
+        } else if ((PER_HOST_PKI_FILES as readonly string[]).includes(f.rel) && cur && sameCa) kept.push(f.rel);
         else if (cur && cur.sha === f.sha && cur.mode === f.mode) unchanged++;
         else todo.push(f);
       }
@@ -162,11 +178,17 @@ export function createCertActivities(deps: CertActivityDeps) {
       });
       changedFiles.sort();
       if (links.length) log.warn('symlinks in the PKI directory were not copied', { from: from.name, links });
+      if (missingPerHost.length) {
+        log.warn('per-host etcd certificates missing on the target (not copied from the source: wrong SANs)', { from: from.name, to: to.name, missingPerHost });
+      }
       log.info('PKI copied', { from: from.name, to: to.name, copied, unchanged, kept: kept.length });
       return {
-        summary: `PKI ${from.name} → ${to.name}: ${copied} copied, ${unchanged} unchanged${kept.length ? `, ${kept.length} per-host kept (${kept.join(', ')})` : ''}${links.length ? `, ${links.length} symlink(s) skipped` : ''}`,
+        summary:
+          `PKI ${from.name} → ${to.name}: ${copied} copied, ${unchanged} unchanged${kept.length ? `, ${kept.length} per-host kept (${kept.join(', ')})` : ''}` +
+          `${missingPerHost.length ? `, ${missingPerHost.length} per-host missing on ${to.name}, not copied (${missingPerHost.join(', ')})` : ''}` +
+          `${links.length ? `, ${links.length} symlink(s) skipped` : ''}`,
         changed: copied > 0,
-        details: { from: from.name, to: to.name, pkiDir: pki, files: files.length, copied, unchanged, changedFiles, keptPerHost: kept, skippedSymlinks: links, backups },
+        details: { from: from.name, to: to.name, pkiDir: pki, files: files.length, copied, unchanged, changedFiles, keptPerHost: kept, missingPerHost, skippedSymlinks: links, backups },
       };
     },
 

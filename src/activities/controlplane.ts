@@ -265,7 +265,14 @@ export function createControlPlaneActivities(deps: ControlPlaneDeps) {
       }
     }
     if (c === 'loadBalancer') {
-      const addrs = (await ops.run(sshTargetOf(plan, host), 'ip -4 -o addr show', { allowFailure: true })).stdout;
+      // Fail closed: if we cannot list the addresses we cannot know that this host does not hold the VIP.
+      const r = await ops.run(sshTargetOf(plan, host), 'ip -4 -o addr show', { allowFailure: true });
+      if (r.exitCode !== 0) {
+        throw new Error(
+          `cannot tell whether ${host.name} holds the VIP ${plan.loadBalancer.vip}: \`ip -4 -o addr show\` exited ${r.exitCode}${r.stderr.trim() ? `: ${r.stderr.trim().slice(-300)}` : ''}; not stopping ${componentLabel(c)} (will retry)`,
+        );
+      }
+      const addrs = r.stdout;
       if (new RegExp(`\\s${plan.loadBalancer.vip.replace(/\./g, '\\.')}/`).test(addrs)) {
         throw new UnsafeOperationError(`refusing to stop ${componentLabel(c)} on ${host.name}: it holds the VIP ${plan.loadBalancer.vip}, so API clients would lose the API; move the VIP first`);
       }

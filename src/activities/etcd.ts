@@ -37,7 +37,7 @@ import { serviceCommand } from '../lib/services';
 import { allMasters, sshTargetOf, type Side, type SshTarget } from '../plan/hosts';
 import type { Host, Plan } from '../plan/schema';
 import type { MigrationActivities } from './contract';
-import { activityLog, beat, cancelled } from './heartbeat';
+import { activityLog, beat, cancelled, workflowExecutionOfActivity } from './heartbeat';
 import type { EtcdHealthReport, JoinResult, RemoveResult, SnapshotResult, StepOutcome } from './types';
 
 export interface EtcdTimeouts {
@@ -235,9 +235,14 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
 
     /**
      * Snapshot to plan.etcd.snapshotPath on the worker (temp file + rename).
-     * A sidecar PATH.json records cluster, etcd cluster id, revision and
-     * sha256: a snapshot of the same cluster whose file still matches is kept
-     * (idempotent). A file there that is not ours is kept as PATH.cpmigrate-bak-<sha8>.
+     * A sidecar PATH.json records cluster, etcd cluster id, revision, sha256
+     * and the workflow id and run id of the migration that took it. A snapshot
+     * taken by THIS workflow run (a retry of this activity) of the same cluster,
+     * whose file still matches, is kept (idempotent). Anything else there -- a
+     * foreign file, or a snapshot left by an earlier (e.g. aborted) migration of
+     * the same cluster -- is kept as PATH.cpmigrate-bak-<sha8> and a fresh one is
+     * taken: it must be this migration's pre-change backup. Outside an activity
+     * (no workflow identity) a snapshot is never reused.
      * `revision` is the store revision when the snapshot started.
      */
     async etcdSnapshot(plan: Plan): Promise<SnapshotResult> {
@@ -248,20 +253,27 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
       const endpoint = d.answeredBy;
       const status = await withEtcdClient(access, [endpoint], (c) => c.maintenance.status());
       const clusterId = status.header.cluster_id;
+      const run = workflowExecutionOfActivity();
 
       const existing = await stat(file).catch(() => undefined);
       if (existing) {
         const fileSha = await sha256File(file);
         const meta = await readFile(metaFile, 'utf8')
-          .then((s) => JSON.parse(s) as { cluster?: string; etcdClusterId?: string; revision?: string; sha256?: string })
+          .then((s) => JSON.parse(s) as { cluster?: string; etcdClusterId?: string; revision?: string; sha256?: string; workflowId?: string; runId?: string })
           .catch(() => undefined);
-        if (meta && meta.cluster === plan.cluster && meta.etcdClusterId === clusterId && meta.sha256 === fileSha && meta.revision) {
-          log(`snapshot ${file} already taken for this migration: kept`, { revision: meta.revision });
+        // this cluster's snapshot, intact; reused only by the workflow run that took it (a retry of this activity)
+        const ours = meta !== undefined && meta.cluster === plan.cluster && meta.etcdClusterId === clusterId && meta.sha256 === fileSha && Boolean(meta.revision);
+        if (ours && meta.revision && run && meta.workflowId === run.workflowId && meta.runId === run.runId) {
+          log(`snapshot ${file} already taken for this migration: kept`, { revision: meta.revision, ...run });
           return { path: file, sizeBytes: existing.size, revision: meta.revision, sha256: fileSha };
         }
         const aside = `${file}.cpmigrate-bak-${fileSha.slice(0, 8)}`;
         await rename(file, aside);
-        log(`a snapshot file not taken by this migration was at ${file}: moved to ${aside}`);
+        if (ours) await rename(metaFile, `${aside}.json`).catch(() => undefined);
+        const whose = ours
+          ? `a snapshot of this cluster taken by ${meta.workflowId ? `another migration (workflow ${meta.workflowId}, run ${meta.runId ?? '?'})` : 'an unidentified run'}`
+          : 'a snapshot file not taken by this migration';
+        log(`${whose} was at ${file}: moved to ${aside}; taking a fresh one`);
       }
 
       await mkdir(path.dirname(file), { recursive: true });
@@ -291,6 +303,7 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
           fromMember: status.header.member_id,
           endpoint,
           takenAt: new Date().toISOString(),
+          ...(run ? { workflowId: run.workflowId, runId: run.runId } : {}),
         };
         await writeFile(`${metaFile}.tmp`, `${JSON.stringify(meta, null, 2)}\n`, { mode: 0o600 });
         await rename(`${metaFile}.tmp`, metaFile);
@@ -509,11 +522,13 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
       const member = memberOf(d.members, host, true);
       if (!member) {
         const stopped = await stopService(ops, plan, target);
+        // same postcondition as a removal done here: an earlier attempt may have removed it and died before the cluster settled
+        const final = await waitHealthy(access, d.endpoints, `etcd healthy (member of ${host.name} already removed)`);
         return {
           alreadyRemoved: true,
           leaderMoved: false,
-          members: d.members.length,
-          summary: `etcd member of ${host.name} (${host.etcd.name}, ${host.etcd.peerURL}) is not in the member list: already removed; ${stopped}; ${d.members.length} members`,
+          members: final.members.length,
+          summary: `etcd member of ${host.name} (${host.etcd.name}, ${host.etcd.peerURL}) is not in the member list: already removed; ${stopped}; ${final.members.length} members healthy`,
         };
       }
 
@@ -551,6 +566,11 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
         leaderMoved = true;
         moveNote = `leadership moved from ${member.name} to ${to.name}${toNew ? '' : ' (no healthy new master: an old one)'}; `;
         log(`leader moved from ${member.name} to ${to.name}`, { from: member.id, to: to.id });
+      }
+      if (leaderMoved) {
+        // moving leadership took time (up to leaderMoveMs per round): health may have changed since the first check
+        const again = await probeEtcdHealth(access, d.endpoints, member.isLearner ? { allowLearnerId: member.id } : {});
+        guard(`remove etcd member ${memberLabel(member)} (re-checked after the leader move)`, again, { kind: 'remove', id: member.id });
       }
 
       await reconfig(`member remove ${memberLabel(member)}`, async () => {

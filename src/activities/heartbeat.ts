@@ -25,3 +25,14 @@ export function activityLog(): { info(msg: string, attrs?: Record<string, unknow
     return { info: () => undefined, warn: () => undefined };
   }
 }
+
+/** The workflow execution that scheduled the running activity; undefined outside an activity (tests, CLI) or without one. */
+export function workflowExecutionOfActivity(): { workflowId: string; runId: string } | undefined {
+  let we: { workflowId: string; runId: string } | undefined;
+  try {
+    we = Context.current().info.workflowExecution;
+  } catch {
+    return undefined; // not inside an activity
+  }
+  return we?.workflowId && we.runId ? { workflowId: we.workflowId, runId: we.runId } : undefined;
+}

@@ -10,6 +10,7 @@ import { homedir } from 'node:os';
 import { PlanMismatchError } from '../errors';
 import type { HostOps } from '../lib/hostops';
 import { kubeProxyServerFromData } from '../lib/kube';
+import { shq } from '../lib/ssh';
 import { sshTargetOf } from '../plan/hosts';
 import type { Host, Plan } from '../plan/schema';
 import { createEtcdActivities } from './etcd';
@@ -57,6 +58,23 @@ function pointsAt(server: string | undefined, host: string, port: number): boole
   } catch {
     return false;
   }
+}
+
+const isHttps = (url: string) => url.startsWith('https:');
+
+/** URL-normalized host (lower-case DNS, bracketed compressed IPv6) of a URL or a bare address; '' if unparsable. */
+function hostnameOf(urlOrHost: string): string {
+  try {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(urlOrHost)) return new URL(urlOrHost).hostname;
+    return new URL(`http://${urlOrHost.includes(':') ? `[${urlOrHost}]` : urlOrHost}/`).hostname;
+  } catch {
+    return '';
+  }
+}
+
+/** DNS and IP SANs from `openssl x509 -noout -ext subjectAltName` output, normalized like hostnameOf. */
+function parseSANs(text: string): string[] {
+  return [...text.matchAll(/(?:DNS|IP Address):([^,\s]+)/g)].map((m) => hostnameOf(m[1] ?? '')).filter(Boolean);
 }
 
 function serverOf(kubeconfigText: string): string | undefined {
@@ -178,6 +196,68 @@ export function createPreflightActivities(deps: PreflightDeps) {
       },
     );
     done(`${plan.paths.fstab} on the new masters passes findmnt --verify`);
+
+    // https etcd: each new master needs its OWN etcd server/peer pair (SANs = its address) before etcd-join
+    const tlsNew = plan.newMasters.filter((h) => isHttps(h.etcd.clientURL) || isHttps(h.etcd.peerURL));
+    if (tlsNew.length) {
+      const etcdPki = `${plan.paths.pkiDir.replace(/\/+$/, '')}/etcd`;
+      await onReachable(
+        hosts.filter((h) => h.role === 'new' && tlsNew.some((n) => n.name === h.name)),
+        async (h) => {
+          const host = tlsNew.find((n) => n.name === h.name) as Host;
+          const t = sshTargetOf(plan, h);
+          const pairs = [
+            ...(isHttps(host.etcd.clientURL) ? [{ kind: 'server', url: host.etcd.clientURL, phase: 'etcd-server' }] : []),
+            ...(isHttps(host.etcd.peerURL) ? [{ kind: 'peer', url: host.etcd.peerURL, phase: 'etcd-peer' }] : []),
+          ];
+          const needed = [`${etcdPki}/ca.crt`, ...pairs.flatMap((p) => [`${etcdPki}/${p.kind}.crt`, `${etcdPki}/${p.kind}.key`])];
+          const fix =
+            `on ${h.name}: ${pairs.map((p) => `kubeadm init phase certs ${p.phase}`).join(' && ')} (kubeadm; needs the etcd CA in ${etcdPki}/ca.crt, ca.key and ` +
+            `${h.address} in the SANs), or issue them with your PKI tooling, signed by the etcd CA, with SANs including ${h.address}`;
+          let missing: string[];
+          try {
+            const res = await ops.run(t, needed.map((p) => `[ -e ${shq(p)} ] || echo ${shq(p)}`).join('; '), { timeoutMs: 30_000 });
+            missing = res.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+          } catch (e) {
+            r.block(Reasons.EtcdPerHostCertsUnknown, h.name, `${h.name}: cannot check for its etcd certificates in ${etcdPki}: ${errText(e)}`);
+            return;
+          }
+          if (missing.length) {
+            r.block(
+              Reasons.EtcdPerHostCertsMissing,
+              h.name,
+              `${h.name}: missing ${missing.join(', ')}: its etcd member (https) cannot start without them; etcd-join runs before the PKI is copied, and the per-host server/peer pairs are never copied from an old master (their SANs name the old master)`,
+              fix,
+            );
+            return;
+          }
+          // SANs, if openssl is there (otherwise existence is all we check)
+          for (const p of pairs) {
+            const file = `${etcdPki}/${p.kind}.crt`;
+            const want = hostnameOf(p.url);
+            try {
+              const res = await ops.run(t, `openssl x509 -noout -ext subjectAltName -in ${shq(file)}`, { allowFailure: true, timeoutMs: 30_000 });
+              if (res.exitCode !== 0) {
+                r.warn(Reasons.EtcdPerHostCertsUnknown, h.name, `${h.name}: could not read the SANs of ${file} (openssl exited ${res.exitCode}${res.stderr.trim() ? `: ${res.stderr.trim().split('\n')[0]}` : ''}); check that they include ${want}`);
+                continue;
+              }
+              const sans = parseSANs(res.stdout);
+              if (want && !sans.includes(want)) {
+                r.block(
+                  Reasons.EtcdPerHostCertSANMismatch,
+                  h.name,
+                  `${h.name}: ${file} does not list ${want} (from ${p.url}) in its SANs (${sans.join(', ') || 'none'}): etcd clients and peers would reject it`,
+                  fix,
+                );
+              }
+            } catch (e) {
+              r.warn(Reasons.EtcdPerHostCertsUnknown, h.name, `${h.name}: could not read the SANs of ${file}: ${errText(e)}`);
+            }
+          }
+        },
+      );
+      done(`etcd over https: ${tlsNew.map((h) => h.name).join(', ')} have their own etcd server/peer certificates in ${etcdPki} (SANs with their address, where openssl can tell)`);
+    }
 
     // the worker's own kubeconfig must survive the decommission
     try {

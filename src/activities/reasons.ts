@@ -45,6 +45,17 @@ export const Reasons = {
   /** etcd health could not be determined. */
   EtcdHealthUnknown: 'EtcdHealthUnknown',
 
+  /**
+   * With https etcd URLs, a new master lacks its own etcd server/peer certificate (or key, or the etcd CA)
+   * under pkiDir/etcd/: its member could not start (etcd-join runs before the PKI is copied, and the
+   * per-host pairs are never copied from an old master).
+   */
+  EtcdPerHostCertsMissing: 'EtcdPerHostCertsMissing',
+  /** A new master's etcd server/peer certificate does not list the address its etcd URL uses. */
+  EtcdPerHostCertSANMismatch: 'EtcdPerHostCertSANMismatch',
+  /** Whether a new master's per-host etcd certificates exist (or fit) could not be determined. */
+  EtcdPerHostCertsUnknown: 'EtcdPerHostCertsUnknown',
+
   /** A new master is not registered as a Node. */
   NodeNotFound: 'NodeNotFound',
   /** Whether a Node exists could not be determined. */

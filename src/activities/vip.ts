@@ -207,7 +207,6 @@ export function createVipActivities(deps: VipDeps) {
     let last = '';
     for (;;) {
       const h = await holders(plan, ops);
-      const unknownNote = h.unknown.length ? `; could not check ${h.unknown.join(', ')}` : '';
       if (h.holders.length > 1) {
         twoSince ??= Date.now();
         if (Date.now() - twoSince > splitGraceMs) {
@@ -217,19 +216,30 @@ export function createVipActivities(deps: VipDeps) {
       } else {
         twoSince = undefined;
         const holder = h.holders[0];
-        if (holder && expected.has(holder)) {
+        if (h.unknown.length) {
+          // fail closed: an unreachable (old) master might still hold the VIP, so never call this verified
+          last = holder ? `held by ${holder}` : 'held by no reachable host';
+        } else if (holder && expected.has(holder)) {
           const ca = await readCa(plan, ops, masterOf(plan, holder));
           const r = await readyz(`${plan.loadBalancer.vip}:${plan.loadBalancer.port}`, ca, plan);
           if (r.ok) {
-            return { holders: h.holders, readyzThroughVip: true, summary: `VIP ${plan.loadBalancer.vip} held by ${holder} only (${expectSide} side); /readyz through https://${plan.loadBalancer.vip}:${plan.loadBalancer.port} ok${unknownNote}` };
+            return { holders: h.holders, readyzThroughVip: true, summary: `VIP ${plan.loadBalancer.vip} held by ${holder} only (${expectSide} side); /readyz through https://${plan.loadBalancer.vip}:${plan.loadBalancer.port} ok` };
           }
           last = `held by ${holder}, but /readyz through the VIP: ${describeProbe(r)}`;
         } else {
           last = holder ? `held by ${holder}, on the wrong side (expected ${expectSide})` : 'held by no host';
         }
       }
-      if (Date.now() > deadline) throw new Error(`VIP ${plan.loadBalancer.vip} not as expected (exactly one ${expectSide} master, API answering through it): ${last}${unknownNote}`);
-      beat({ vip: plan.loadBalancer.vip, last });
+      if (Date.now() > deadline) {
+        if (h.unknown.length) {
+          throw new Error(
+            `cannot verify the VIP ${plan.loadBalancer.vip}: could not check ${h.unknown.join(', ')} (SSH unreachable or \`ip -4 -o addr show\` failed), ` +
+              `and an unreachable master might still hold the VIP; seen on the reachable hosts: ${last}`,
+          );
+        }
+        throw new Error(`VIP ${plan.loadBalancer.vip} not as expected (exactly one ${expectSide} master, API answering through it): ${last}`);
+      }
+      beat({ vip: plan.loadBalancer.vip, last, unknown: h.unknown });
       await Promise.race([sleep(deps.pollMs ?? 500), cancelled()]);
     }
   }

@@ -116,7 +116,7 @@ export function registerMigrationCommands(program: Command): void {
     .option('--by <name>', 'who aborts', me())
     .option('--rollback', 'undo completed steps newest first (refused after the point of no return)')
     .option('-o, --output <format>', 'text or json', 'text')
-    .description('stop the migration cleanly after the in-flight activity, with the reason')
+    .description('stop the migration (at the next step boundary or before the next irreversible change); before the point of no return only: after it the abort is refused and the migration pauses')
     .action(async (id: string, opts: OutputOpts & { reason: string; by: string; rollback?: boolean }) => {
       await withClient(async (client) => {
         const request = { reason: opts.reason, by: opts.by, rollback: opts.rollback === true };

@@ -1,6 +1,7 @@
 /** `cpmigrate plan validate|show FILE`: read-only, touches nothing. */
 import type { Command } from 'commander';
 import { loadPlan, PlanError, formatIssues } from '../plan/load';
+import { planWarnings } from '../plan/semantic';
 import { migrationSteps } from '../plan/steps';
 import { writeFile } from 'node:fs/promises';
 import { sshHostOps } from '../lib/ssh';
@@ -15,7 +16,9 @@ export interface OutputOpts {
 /** Load a plan or exit with the plan's exit code and every issue printed. */
 export async function loadPlanOrExit(file: string, json = false): Promise<Awaited<ReturnType<typeof loadPlan>>> {
   try {
-    return await loadPlan(file);
+    const plan = await loadPlan(file);
+    for (const w of planWarnings(plan)) process.stderr.write(`warning: ${w.path}: ${w.message}${w.hint ? ` (${w.hint})` : ''}\n`);
+    return plan;
   } catch (err) {
     if (err instanceof PlanError) {
       if (json) process.stdout.write(`${JSON.stringify({ valid: false, file, kind: err.kind, issues: err.issues }, null, 2)}\n`);

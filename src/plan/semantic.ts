@@ -1,6 +1,44 @@
 /** Cross-field rules that a schema cannot express. Pure: returns every issue found. */
+import { durationMs } from './duration';
 import type { Plan } from './schema';
 import type { PlanIssue } from './load';
+
+const LABEL = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?=[A-Za-z0-9]?([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const TAINT = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?(=[A-Za-z0-9]?([-A-Za-z0-9_.]*[A-Za-z0-9])?)?:(NoSchedule|PreferNoSchedule|NoExecute)$/;
+const SAN = /^(\d{1,3}(\.\d{1,3}){3}|[a-z0-9*]([-a-z0-9.]*[a-z0-9])?|[0-9a-fA-F:]+:[0-9a-fA-F:]*)$/;
+
+/** Problems that would otherwise only show mid-migration (after etcd already grew). */
+function runtimeIssues(plan: Plan): PlanIssue[] {
+  const issues: PlanIssue[] = [];
+  if (!LABEL.test(plan.nodes.masterLabel)) issues.push({ path: 'nodes.masterLabel', message: `"${plan.nodes.masterLabel}" is not a label key=value`, hint: 'e.g. node-role.kubernetes.io/master=true' });
+  for (const f of ['masterTaint', 'isolationTaint'] as const) {
+    if (!TAINT.test(plan.nodes[f])) issues.push({ path: `nodes.${f}`, message: `"${plan.nodes[f]}" is not a taint key[=value]:Effect`, hint: 'e.g. test-only=true:NoSchedule' });
+  }
+  plan.apiserver.extraSANs.forEach((san, i) => {
+    if (!SAN.test(san)) issues.push({ path: `apiserver.extraSANs[${i}]`, message: `"${san}" is neither an IP address nor a DNS name` });
+  });
+  const t = plan.timeouts;
+  const ms = { quick: durationMs(t.quick), long: durationMs(t.long), heartbeat: durationMs(t.heartbeat), drain: durationMs(plan.nodes.drainTimeout) };
+  if (ms.quick < 10_000) issues.push({ path: 'timeouts.quick', message: `${t.quick} is too short for an SSH round trip and a config push`, hint: 'at least 10s' });
+  if (ms.heartbeat < 1_000 || ms.heartbeat >= ms.long) issues.push({ path: 'timeouts.heartbeat', message: `${t.heartbeat} must be at least 1s and shorter than timeouts.long (${t.long})` });
+  if (ms.drain > ms.long) issues.push({ path: 'nodes.drainTimeout', message: `${plan.nodes.drainTimeout} is longer than timeouts.long (${t.long}): the drain would be cut off`, hint: 'raise timeouts.long or lower the drain timeout' });
+  for (const [g, c] of Object.entries(plan.checkpoints)) {
+    if (durationMs(c.remindAfter) < 1_000) issues.push({ path: `checkpoints.${g}.remindAfter`, message: 'must be at least 1s' });
+  }
+  return issues;
+}
+
+/** Not errors, but an SRE should read them before starting. */
+export function planWarnings(plan: Plan): PlanIssue[] {
+  const out: PlanIssue[] = [];
+  for (const g of ['switch-traffic', 'decommission'] as const) {
+    if (!plan.checkpoints[g].enabled) {
+      out.push({ path: `checkpoints.${g}.enabled`, message: `the "${g}" checkpoint is off: ${g === 'switch-traffic' ? 'the VIP moves' : 'old etcd members are removed (point of no return)'} without a human approving it` });
+    }
+  }
+  if (!plan.etcd.prepareDataDir.length) out.push({ path: 'etcd.prepareDataDir', message: 'no data-dir preparation on the new masters: etcd writes to the root disk', hint: 'the runbook mounts a dedicated disk at /var/lib/etcd' });
+  return out;
+}
 
 const EXPECTED_MASTERS = 3;
 
@@ -59,6 +97,8 @@ export function semanticIssues(plan: Plan): PlanIssue[] {
     }
   }
 
+  issues.push(...runtimeIssues(plan));
+
   const vipOwner = seenAddr.get(plan.loadBalancer.vip);
   if (vipOwner) {
     issues.push({ path: 'loadBalancer.vip', message: `VIP ${plan.loadBalancer.vip} equals the address of ${vipOwner}`, hint: 'the VIP must be a free address that keepalived moves between masters' });
@@ -68,7 +108,7 @@ export function semanticIssues(plan: Plan): PlanIssue[] {
     if (w.address === plan.loadBalancer.vip) issues.push({ path: `workerNodes[${i}].address`, message: 'worker address equals the VIP' });
   }
 
-  for (const h of all) {
+  for (const h of [...all, ...plan.workerNodes.map((w, i) => ({ h: w, path: `workerNodes[${i}]` }))]) {
     const ssh = { ...plan.defaults.ssh, ...h.h.ssh };
     if (!ssh.privateKeyPath) issues.push({ path: `${h.path}.ssh.privateKeyPath`, message: 'no SSH private key path (here or in defaults.ssh)', hint: 'set defaults.ssh.privateKeyPath' });
     if (!ssh.hostKeyFingerprint && !ssh.knownHostsPath) {

@@ -19,6 +19,7 @@ export function testPlan(opts: { cluster?: string; gates?: GateId[]; remindAfter
     cluster: opts.cluster ?? input.cluster,
     checkpoints: { 'preflight-ack': cp('preflight-ack'), 'switch-traffic': cp('switch-traffic'), decommission: cp('decommission') },
     timeouts: { quick: '20s', long: '2m', heartbeat: opts.heartbeat ?? '10s', maxAttempts: 3 },
+    nodes: { ...input.nodes, drainTimeout: '1m' },
   });
 }
 
