@@ -3,6 +3,10 @@
  * the plain `temporal` CLI (raw JSON, no defaults) is checked and completed
  * the same way `cpmigrate plan validate` does, and an invalid one fails the
  * workflow at once with every problem listed.
+ *
+ * The schema and these rules are workflow code: a new rule must be gated
+ * (the workflow passes runtimeChecks: patched(...)) or a migration recorded
+ * under the old rules could fail on replay (test/replay.test.ts).
  */
 import { planSchema, type Plan } from './schema';
 import { semanticIssues } from './semantic';
@@ -12,7 +16,7 @@ export interface PureIssue {
   message: string;
 }
 
-export function checkPlan(doc: unknown): { ok: true; plan: Plan } | { ok: false; issues: PureIssue[] } {
+export function checkPlan(doc: unknown, opts: { runtimeChecks?: boolean } = {}): { ok: true; plan: Plan } | { ok: false; issues: PureIssue[] } {
   const parsed = planSchema.safeParse(doc);
   if (!parsed.success) {
     return {
@@ -20,6 +24,6 @@ export function checkPlan(doc: unknown): { ok: true; plan: Plan } | { ok: false;
       issues: parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
     };
   }
-  const issues = semanticIssues(parsed.data);
+  const issues = semanticIssues(parsed.data, opts);
   return issues.length ? { ok: false, issues } : { ok: true, plan: parsed.data };
 }

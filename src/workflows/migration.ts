@@ -11,6 +11,7 @@ import {
   ApplicationFailure,
   condition,
   log,
+  patched,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -44,7 +45,7 @@ export interface MigrationResult {
 }
 
 export async function migrateControlPlane(input: MigrationInput): Promise<MigrationResult> {
-  const checked = checkPlan(input.plan);
+  const checked = checkPlan(input.plan, { runtimeChecks: patched('plan-runtime-checks') });
   if (!checked.ok) {
     throw ApplicationFailure.nonRetryable(
       `invalid plan (nothing was changed):\n${checked.issues.map((i) => `  - ${i.path}: ${i.message}`).join('\n')}`,
