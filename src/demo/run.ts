@@ -215,6 +215,8 @@ async function main(argv: string[]): Promise<number> {
     stateDir: process.env.CPM_STATE_DIR ?? path.join(ROOT, '.cpmigrate'),
     killWorkerAfter: kill,
     reuseLab: argv.includes('--reuse-lab'),
+    // a human may take a while at a checkpoint; unattended runs are bounded tighter
+    maxMinutes: yes ? 60 : 24 * 60,
   });
   process.stdout.write(`${renderReport(report)}\n`);
   const ok = report.outcome === 'completed' && report.checks.every((c) => c.ok) && report.probe.missingAfter.length === 0;
