@@ -33,8 +33,13 @@ export interface AbortRequest {
 
 export interface MigrationInput {
   plan: Plan;
-  /** optional features; the CLI sets searchAttributes when the server has them registered */
-  features?: { searchAttributes?: boolean };
+  /**
+   * optional features; the CLI sets searchAttributes when the server has them registered.
+   * resume: the cluster is part-way through an earlier run of this plan (that workflow was
+   * terminated or lost): preflight accepts it, every step re-runs idempotently, and rollback is
+   * off (the earlier run may have passed the point of no return).
+   */
+  features?: { searchAttributes?: boolean; resume?: boolean };
 }
 
 export type StepState = 'pending' | 'running' | 'completed' | 'failed' | 'skipped';

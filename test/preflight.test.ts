@@ -94,6 +94,26 @@ describe('preflight', () => {
     expect(r.blockers.map((b) => b.reason).sort()).toEqual([Reasons.EtcdLearnerPresent, Reasons.EtcdMembersMismatch].sort());
   });
 
+  it('in resume mode accepts a cluster part-way through this plan, but still blocks members outside it', async () => {
+    const w = world();
+    const partWay = (): EtcdHealthReport => {
+      const h = healthy();
+      h.members = [plan.oldMasters[1], ...plan.newMasters].map((m, i) => ({ id: String(i + 1), name: m?.name ?? '?', peerURLs: [m?.etcd.peerURL ?? ''], clientURLs: [m?.etcd.clientURL ?? ''], isLearner: false, reachable: true }));
+      return h;
+    };
+    w.setEtcd(async () => partWay());
+    expect((await w.pf().preflight(plan)).blockers.map((b) => b.reason)).toEqual([Reasons.EtcdMembersMismatch]);
+    expect((await w.pf().preflight(plan, 'resume')).blockers).toEqual([]);
+    w.setEtcd(async () => {
+      const h = partWay();
+      h.members.push({ id: '9', name: 'stray', peerURLs: ['http://10.9.9.9:2380'], clientURLs: [], isLearner: false, reachable: true });
+      return h;
+    });
+    const r = await w.pf().preflight(plan, 'resume');
+    expect(r.blockers.map((b) => b.reason)).toEqual([Reasons.EtcdMembersMismatch]);
+    expect(r.blockers[0]?.message).toContain('stray');
+  });
+
   it('with https etcd, blocks a new master that lacks its own etcd server/peer certificates, or whose SANs do not name it', async () => {
     const input = examplePlanInput();
     const https = (h: { etcd: { clientURL: string; peerURL: string } }) => ({ ...h, etcd: { ...h.etcd, clientURL: h.etcd.clientURL.replace('http:', 'https:'), peerURL: h.etcd.peerURL.replace('http:', 'https:') } });

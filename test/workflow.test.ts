@@ -455,4 +455,19 @@ describe('migrateControlPlane orchestration', () => {
     });
   });
 
+  it('--resume re-runs a half-done migration forward only: resume-mode preflight, abort refused', async () => {
+    const plan = testPlan({ cluster: uniqueCluster('resume'), gates: ['switch-traffic'] });
+    await withWorker({}, async (calls) => {
+      const handle = await client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: workflowIdFor(plan.cluster), args: [{ plan, features: { resume: true } }] });
+      const waiting = await waitStatus(plan, (s) => s.pendingCheckpoint?.gate === 'switch-traffic', 'checkpoint');
+      expect(calls[0]).toEqual({ name: 'preflight', args: ['resume'] });
+      expect(waiting.pointOfNoReturnPassed).toBe(true);
+      await handle.signal(abortSignal, { reason: 'not sure', rollback: true });
+      const s = await waitStatus(plan, (x) => x.abortRefused !== undefined, 'abort refused');
+      expect(s.abortReason).toBeUndefined();
+      await handle.executeUpdate(approveUpdate, { args: [{ gate: 'switch-traffic', by: 'hana' }] });
+      await handle.signal(resumeSignal, {});
+      await handle.result();
+    });
+  });
 });

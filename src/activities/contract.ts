@@ -23,7 +23,8 @@ export interface VipReport {
 
 export interface MigrationActivities {
   // preflight (read-only)
-  preflight(plan: Plan): Promise<PreflightReport>;
+  /** 'resume': accept a cluster part-way through an earlier run of this same plan */
+  preflight(plan: Plan, mode?: 'fresh' | 'resume'): Promise<PreflightReport>;
 
   // kube
   drainNode(plan: Plan, node: string): Promise<StepOutcome>;

@@ -91,7 +91,12 @@ export function createPreflightActivities(deps: PreflightDeps) {
     return createEtcdActivities({ hostOps: deps.hostOps }).etcdHealth(plan);
   }
 
-  async function preflight(plan: Plan): Promise<PreflightReport> {
+  /**
+   * @param mode 'resume': the cluster may be part-way through an earlier migration of this same
+   *   plan (its new masters already etcd members, some old ones already removed); 'fresh' (default):
+   *   etcd must be exactly the old masters.
+   */
+  async function preflight(plan: Plan, mode: 'fresh' | 'resume' = 'fresh'): Promise<PreflightReport> {
     if (!plan.oldMasters.length || !plan.newMasters.length) throw new PlanMismatchError('the plan lists no old or no new masters: nothing to check');
     const ops = deps.hostOps();
     const r = new Report();
@@ -317,8 +322,14 @@ export function createPreflightActivities(deps: PreflightDeps) {
       const peer = (u: string) => u.replace(/\/+$/, '');
       const planned = new Set(plan.oldMasters.map((h) => peer(h.etcd.peerURL)));
       const live = new Set(health.members.flatMap((m) => m.peerURLs.map(peer)));
-      const missing = [...planned].filter((u) => !live.has(u));
-      const extra = health.members.filter((m) => !m.peerURLs.some((u) => planned.has(peer(u))));
+      let missing = [...planned].filter((u) => !live.has(u));
+      let extra = health.members.filter((m) => !m.peerURLs.some((u) => planned.has(peer(u))));
+      if (mode === 'resume') {
+        // part-way: old members may be gone and new ones present, but nothing outside the plan
+        const newPeers = new Set(plan.newMasters.map((h) => peer(h.etcd.peerURL)));
+        missing = [];
+        extra = extra.filter((m) => !m.peerURLs.some((u) => newPeers.has(peer(u))));
+      }
       if (missing.length || extra.length) {
         r.block(
           Reasons.EtcdMembersMismatch,
@@ -329,7 +340,7 @@ export function createPreflightActivities(deps: PreflightDeps) {
     } catch (e) {
       r.block(Reasons.EtcdHealthUnknown, 'etcd', `cannot determine etcd health: ${errText(e)}`);
     }
-    done('etcd: every member started and reachable, one leader, no alarms, no learner, members = old masters');
+    done(`etcd: every member started and reachable, one leader, no alarms, no learner, members = ${mode === 'resume' ? "the plan's old and/or new masters (resume)" : 'old masters'}`);
 
     return { blockers: r.blockers, warnings: r.warnings, checked: r.checked };
   }

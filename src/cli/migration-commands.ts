@@ -40,13 +40,14 @@ export function registerMigrationCommands(program: Command): void {
     .command('start')
     .argument('<file>', 'plan file')
     .option('-o, --output <format>', 'text or json', 'text')
+    .option('--resume', 'the cluster is part-way through an earlier run of this plan (its workflow was terminated or lost): re-run every step idempotently, only forward')
     .description('validate the plan, then start the migration (one per cluster at a time)')
-    .action(async (file: string, opts: OutputOpts) => {
+    .action(async (file: string, opts: OutputOpts & { resume?: boolean }) => {
       const plan = await loadPlanOrExit(file, opts.output === 'json');
       const workflowId = workflowIdFor(plan.cluster);
       await withClient(async (client) => {
         const sa = await searchAttributesRegistered(client);
-        const input: MigrationInput = { plan, features: { searchAttributes: sa } };
+        const input: MigrationInput = { plan, features: { searchAttributes: sa, ...(opts.resume ? { resume: true } : {}) } };
         try {
           const handle = await client.workflow.start(WORKFLOW_TYPE, {
             taskQueue: TASK_QUEUE,

@@ -55,6 +55,9 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
   const plan = checked.plan;
   const steps = migrationSteps(plan);
   const st = new MigrationState(plan, steps);
+  const resume = input.features?.resume === true;
+  // a resumed run cannot know whether the earlier one passed the point of no return: only forward
+  if (resume) st.pointOfNoReturnPassed = true;
   const preflightInput = { ...input, plan };
   const searchAttributes = input.features?.searchAttributes === true;
   const proxies = activityProxies(plan.timeouts);
@@ -276,7 +279,7 @@ async function rollBack(st: MigrationState, compensations: Compensation[], progr
 
 async function preflight(input: MigrationInput, { quick }: Proxies, progress: (w: string) => void): Promise<string> {
   progress('preflight checks (read-only)');
-  const report = await quick.preflight(input.plan);
+  const report = input.features?.resume === true ? await quick.preflight(input.plan, 'resume') : await quick.preflight(input.plan);
   if (report.blockers.length) {
     throw ApplicationFailure.nonRetryable(
       `preflight found ${report.blockers.length} blocker(s); nothing was changed:\n` +

@@ -40,8 +40,8 @@ export function recordingActivities(opts: RecordingOptions = {}): { activities: 
   };
   const newURLs = (plan: Plan) => plan.newMasters.map((h) => h.etcd.clientURL);
   const activities: MigrationActivities = {
-    async preflight(_plan) {
-      await record('preflight', []);
+    async preflight(_plan, mode) {
+      await record('preflight', mode ? [mode] : []);
       return { blockers: [], warnings: [], checked: ['ssh', 'kubelet', 'kube-proxy', 'fstab', 'etcd'] };
     },
     async drainNode(_p, node) {
