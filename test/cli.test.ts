@@ -9,9 +9,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { TASK_QUEUE, statusQuery, type MigrationStatus } from '../src/shared';
+import { TASK_QUEUE, WORKFLOW_TYPE, statusQuery, workflowIdFor, type MigrationStatus } from '../src/shared';
 import { recordingActivities } from './support/recording-activities';
-import { EXAMPLE_PLAN } from './support/plans';
+import { EXAMPLE_PLAN, testPlan } from './support/plans';
 import { startDevServer, temporalBinary, type DevServer } from './support/temporal';
 import type { WatchFrame } from '../src/cli/watch';
 
@@ -135,5 +135,21 @@ describe('cpmigrate CLI against a running migration', () => {
     expect(final.approvals.map((a) => `${a.gate}:${a.by}`)).toEqual(['preflight-ack:tester', 'switch-traffic:tester', 'decommission:tester']);
     const done = await cli(['status', 'test-bj', '--output', 'json']);
     expect(JSON.parse(done.stdout)).toMatchObject({ state: 'completed', execution: 'COMPLETED' });
+  });
+  it('abort reports synchronously whether the workflow took it: accepted before, refused after the point of no return', async () => {
+    const client = await server.client();
+    const fresh = testPlan({ cluster: 'cli-abort-a', gates: ['switch-traffic'] });
+    const resumed = testPlan({ cluster: 'cli-abort-b', gates: ['switch-traffic'] });
+    const a = await client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: workflowIdFor(fresh.cluster), args: [{ plan: fresh }] });
+    const b = await client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: workflowIdFor(resumed.cluster), args: [{ plan: resumed, features: { resume: true } }] });
+    for (const h of [a, b]) await until(async () => ((await h.query(statusQuery)).pendingCheckpoint ? true : undefined), 'checkpoint');
+    const ok = await cli(['abort', fresh.cluster, '--reason', 'window closed', '--output', 'json']);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ outcome: 'accepted', reason: 'window closed', by: 'tester' });
+    await expect(a.result()).rejects.toThrow();
+    const no = await cli(['abort', resumed.cluster, '--reason', 'too late']);
+    expect(no.code).toBe(7);
+    expect(no.stdout).toContain('refused: past the point of no return');
+    await b.terminate('test done');
   });
 });

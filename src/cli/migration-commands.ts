@@ -121,8 +121,19 @@ export function registerMigrationCommands(program: Command): void {
     .action(async (id: string, opts: OutputOpts & { reason: string; by: string; rollback?: boolean }) => {
       await withClient(async (client) => {
         const request = { reason: opts.reason, by: opts.by, rollback: opts.rollback === true };
-        await client.workflow.getHandle(resolveId(id)).signal(abortSignal, request);
-        print(opts.output === 'json', { workflowId: resolveId(id), signal: 'abort', ...request }, `abort${opts.rollback ? ' with rollback' : ''} requested for ${resolveId(id)}: ${opts.reason}`);
+        const handle = client.workflow.getHandle(resolveId(id));
+        await handle.signal(abortSignal, request);
+        // the signal is asynchronous: read back how the workflow took it (bounded)
+        let outcome: 'accepted' | 'refused' | 'unknown' = 'unknown';
+        let detail = '';
+        for (let i = 0; i < 20 && outcome === 'unknown'; i++) {
+          const s = await handle.query(statusQuery).catch(() => undefined);
+          if (s?.abortRefused) [outcome, detail] = ['refused', s.abortRefused];
+          else if (s?.abortReason) [outcome, detail] = ['accepted', `aborting: ${s.abortReason}${request.rollback ? ' (rolling back completed steps)' : ''}`];
+          else await new Promise((r) => setTimeout(r, 250));
+        }
+        print(opts.output === 'json', { workflowId: resolveId(id), signal: 'abort', ...request, outcome, detail }, outcome === 'unknown' ? `abort sent to ${resolveId(id)}; see \`cpmigrate status\`` : `${outcome}: ${detail}`);
+        if (outcome === 'refused') process.exitCode = 7;
       });
     });
 
