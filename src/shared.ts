@@ -78,6 +78,8 @@ export interface MigrationStatus {
   currentStep?: { key: string; phase: string; host?: string; startedAt: string; waitingFor?: string };
   completed: StepRecord[];
   totalSteps: number;
+  /** every step of this migration, in order (done, current and to come) */
+  steps?: Array<{ key: string; host?: string; title: string }>;
   pendingCheckpoint?: PendingCheckpoint;
   approvals: ApprovalRecord[];
   lastError?: { step: string; message: string; type?: string; at: string };

@@ -23,13 +23,16 @@ export function renderStatus(s: MigrationStatus, steps?: Step[]): string {
   out.push(`${color.bold(s.workflowId)}  cluster ${s.cluster}  state ${stateColor(s.state)}  ${s.completed.length}/${s.totalSteps} steps`);
   const table = new Table({ head: ['#', 'step', 'host', 'state', 'start', 'end', 'took', 'summary'], style: { head: [], border: [] }, wordWrap: true, colWidths: [4, 30, 14, 18, 10, 10, 8, 60] });
   const done = new Map(s.completed.map((r) => [r.key, r]));
-  const keys = steps?.map((x) => ({ key: x.key, host: x.kind === 'action' ? x.host : undefined })) ?? s.completed.map((r) => ({ key: r.key, host: r.host }));
+  const keys =
+    steps?.map((x) => ({ key: x.key, host: x.kind === 'action' ? x.host : undefined })) ??
+    s.steps?.map((x) => ({ key: x.key, host: x.host })) ??
+    s.completed.map((r) => ({ key: r.key, host: r.host }));
   keys.forEach(({ key, host }, i) => {
     const r = done.get(key);
     const cur = s.currentStep?.key === key ? s.currentStep : undefined;
     const state = r ? 'completed' : cur ? (s.pendingCheckpoint ? 'waiting-approval' : s.lastError?.step === key ? 'blocked' : 'running') : 'pending';
     const took = r?.endedAt ? formatMs(Date.parse(r.endedAt) - Date.parse(r.startedAt)) : '';
-    table.push([String(i + 1), key.replace(/\/.*$/, ''), host ?? '', stateColor(state), hhmmss(r?.startedAt ?? cur?.startedAt), hhmmss(r?.endedAt), took, r?.summary ?? cur?.waitingFor ?? '']);
+    table.push([String(i + 1), key.startsWith('checkpoint/') ? key : key.replace(/\/.*$/, ''), host ?? '', stateColor(state), hhmmss(r?.startedAt ?? cur?.startedAt), hhmmss(r?.endedAt), took, r?.summary ?? cur?.waitingFor ?? '']);
   });
   out.push(table.toString());
   if (s.pendingCheckpoint) {

@@ -136,6 +136,7 @@ export class MigrationState {
         return r ? [r] : [];
       }),
       totalSteps: this.steps.length,
+      steps: this.steps.map((x) => ({ key: x.key, host: x.kind === 'action' ? x.host : undefined, title: x.title })),
       pendingCheckpoint: this.pending ? { ...this.pending } : undefined,
       approvals: [...this.approvals],
       lastError: this.lastError,
