@@ -1,22 +1,23 @@
 /**
- * copyPki and reissueApiserverCert against two real sshd "hosts"
- * (127.0.2.11 = oldmaster-1, 127.0.2.12 = master-1). Each sshd runs in its own
+ * copyPki, reissueApiserverCert and issueEtcdMemberCerts against two real sshd
+ * "hosts" (127.0.2.11 = oldmaster-1, also answering as oldmaster-2/-3 on
+ * 127.0.2.13/.14; 127.0.2.12 = master-1). Each sshd runs in its own
  * mount namespace with its own directory bind-mounted over the plan's pkiDir,
  * so both hosts have /tmp/…/pki with different contents. Results are checked
  * with the openssl CLI.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertActivities } from '../src/activities/certs';
-import { UnsafeOperationError } from '../src/errors';
+import { PlanMismatchError, UnsafeOperationError } from '../src/errors';
 import { SshHostOps } from '../src/lib/ssh';
-import { inspectServingCert, reissueServingCert } from '../src/lib/x509';
+import { inspectServingCert, issueEtcdMemberCert, reissueServingCert } from '../src/lib/x509';
 import type { Plan } from '../src/plan/schema';
 import { validatePlan } from '../src/plan/load';
-import { makeKubePki, openssl } from './support/pki';
+import { makeEtcdCa, makeKubePki, openssl } from './support/pki';
 import { sshKeygen, startSshd, testPlanDoc, type TestSshd } from './support/sshd';
 
 const OLD_SANS = [
@@ -66,7 +67,8 @@ beforeAll(async () => {
   const clientKey = path.join(root, 'id_ed25519');
   await sshKeygen(clientKey);
   [oldHost, newHost] = await Promise.all([
-    startSshd({ address: '127.0.2.11', name: 'oldmaster-1', clientKeyPath: clientKey, bindMounts: [{ source: pkiOld, target: mnt }] }),
+    // oldmaster-2/-3 are the same sshd (same files): every old master answers
+    startSshd({ address: '127.0.2.11', extraAddresses: ['127.0.2.13', '127.0.2.14'], name: 'oldmaster-1', clientKeyPath: clientKey, bindMounts: [{ source: pkiOld, target: mnt }] }),
     startSshd({ address: '127.0.2.12', name: 'master-1', clientKeyPath: clientKey, bindMounts: [{ source: pkiNew, target: mnt }] }),
   ]);
   const v = validatePlan(
@@ -74,8 +76,8 @@ beforeAll(async () => {
       defaultsSsh: { privateKeyPath: clientKey, knownHostsPath: path.join(root, 'known_hosts') },
       oldMasters: [
         { name: 'oldmaster-1', address: '127.0.2.11', ssh: { port: oldHost.port, hostKeyFingerprint: oldHost.fingerprint } },
-        { name: 'oldmaster-2', address: '127.0.2.13' },
-        { name: 'oldmaster-3', address: '127.0.2.14' },
+        { name: 'oldmaster-2', address: '127.0.2.13', ssh: { port: oldHost.port, hostKeyFingerprint: oldHost.fingerprint } },
+        { name: 'oldmaster-3', address: '127.0.2.14', ssh: { port: oldHost.port, hostKeyFingerprint: oldHost.fingerprint } },
       ],
       newMasters: [
         { name: 'master-1', address: '127.0.2.12', ssh: { port: newHost.port, hostKeyFingerprint: newHost.fingerprint } },
@@ -276,5 +278,145 @@ describe('x509 (no SSH)', () => {
     await expect(
       reissueServingCert({ certPem: await read('apiserver.crt'), caCertPem: await read('ca.crt'), caKeyPem: await read('ca.key'), requiredSANs: [], now: new Date(caEnd.getTime() - 5 * 86400_000) }),
     ).rejects.toThrow(/renew the CA/);
+  });
+});
+
+describe('issueEtcdMemberCerts', () => {
+  /** etcd over TLS, PKI in <mnt>/etcdtls: the old masters hold etcd/ca.*, master-1 nothing yet */
+  let tls: Plan;
+  const ETCD_DNS = 'master-1.etcd.test-lab.example';
+
+  beforeAll(async () => {
+    await makeEtcdCa(path.join(pkiOld, 'etcdtls'));
+    const https = (h: Plan['newMasters'][number]) => ({
+      ...h,
+      etcd: { ...h.etcd, clientURL: `https://${h.name === 'master-1' ? ETCD_DNS : h.address}:2379`, peerURL: `https://${h.address}:2380` },
+    });
+    tls = { ...plan, paths: { ...plan.paths, pkiDir: path.join(mnt, 'etcdtls') }, oldMasters: plan.oldMasters.map(https), newMasters: plan.newMasters.map(https) };
+  });
+
+  const SANS = ['DNS:master-1', 'DNS:localhost', 'IP:127.0.2.12', 'IP:127.0.0.1', 'IP:0:0:0:0:0:0:0:1'];
+
+  async function certText(file: string) {
+    const text = await openssl(['x509', '-in', file, '-noout', '-text']);
+    const sanLine = /X509v3 Subject Alternative Name:\s*\n\s*(.*)/.exec(text)?.[1] ?? '';
+    return { text, sans: sanLine.split(', ').map((s) => s.replace('IP Address:', 'IP:').trim()) };
+  }
+
+  it('issues server and peer certificates from the etcd CA, installs etcd/ca.crt (not ca.key), then is a no-op', async () => {
+    const etcdNew = path.join(pkiNew, 'etcdtls', 'etcd');
+    const t0 = Date.now();
+    const out = await acts.issueEtcdMemberCerts(tls, 'master-1');
+    console.log(`[timing] issueEtcdMemberCerts (issue): ${Date.now() - t0} ms`);
+    expect(out).toMatchObject({
+      changed: true,
+      details: { caFrom: 'oldmaster-1', issued: ['etcd/server.crt', 'etcd/server.key', 'etcd/peer.crt', 'etcd/peer.key'], kept: [], caInstalled: true },
+    });
+    expect(out.summary).toMatch(/^master-1: etcd server and peer certificates issued by the etcd CA of oldmaster-1 \(server SANs DNS:master-1, DNS:localhost, IP:127\.0\.2\.12, IP:127\.0\.0\.1, IP:::1, DNS:master-1\.etcd\.test-lab\.example; peer SANs /);
+    expect(out.summary).toContain('etcd/ca.crt installed');
+    expect(JSON.stringify(out)).not.toMatch(/PRIVATE KEY|BEGIN/);
+
+    // the member trusts the etcd CA; the CA key stays on the old masters
+    expect(await readFile(path.join(etcdNew, 'ca.crt'), 'utf8')).toBe(await readFile(path.join(pkiOld, 'etcdtls/etcd/ca.crt'), 'utf8'));
+    expect((await stat(path.join(etcdNew, 'ca.crt'))).mode & 0o7777).toBe(0o644);
+    await expect(stat(path.join(etcdNew, 'ca.key'))).rejects.toThrow(/ENOENT/);
+
+    const caSki = /X509v3 Subject Key Identifier:\s*\n\s*(\S+)/.exec(await openssl(['x509', '-in', path.join(etcdNew, 'ca.crt'), '-noout', '-text']))?.[1];
+    for (const u of ['server', 'peer'] as const) {
+      const crt = path.join(etcdNew, `${u}.crt`);
+      const key = path.join(etcdNew, `${u}.key`);
+      expect((await openssl(['verify', '-CAfile', path.join(etcdNew, 'ca.crt'), crt])).trim()).toBe(`${crt}: OK`);
+      const { text, sans } = await certText(crt);
+      expect(text).toMatch(/Subject: CN ?= ?master-1\n/);
+      expect(text).toMatch(/Issuer: CN ?= ?etcd-ca\n/);
+      expect(sans).toEqual(u === 'server' ? [...SANS, `DNS:${ETCD_DNS}`] : SANS);
+      expect(text).toMatch(/X509v3 Extended Key Usage:\s*\n\s*TLS Web Server Authentication, TLS Web Client Authentication\n/);
+      expect(text).toMatch(/X509v3 Key Usage: critical\s*\n\s*Digital Signature, Key Encipherment\n/);
+      expect(text).toMatch(/X509v3 Basic Constraints: critical\s*\n\s*CA:FALSE/);
+      expect(text).toMatch(/X509v3 Subject Key Identifier/);
+      expect(/X509v3 Authority Key Identifier:\s*\n\s*(?:keyid:)?(\S+)/.exec(text)?.[1]).toBe(caSki);
+      expect(text).toMatch(/Public-Key: \(2048 bit\)/);
+      const end = new Date(/notAfter=(.*)/.exec(await openssl(['x509', '-in', crt, '-noout', '-enddate']))?.[1] ?? '');
+      expect(Math.abs(end.getTime() - (Date.now() + 365 * 86400_000))).toBeLessThan(120_000);
+      // a fresh key, PKCS#1 like kubeadm, 0600, matching the certificate
+      expect(await readFile(key, 'utf8')).toMatch(/^-----BEGIN RSA PRIVATE KEY-----/);
+      expect((await stat(key)).mode & 0o7777).toBe(0o600);
+      expect((await stat(crt)).mode & 0o7777).toBe(0o644);
+      expect(await openssl(['pkey', '-in', key, '-pubout'])).toBe(await openssl(['x509', '-in', crt, '-noout', '-pubkey']));
+    }
+    expect(await readFile(path.join(etcdNew, 'server.key'), 'utf8')).not.toBe(await readFile(path.join(etcdNew, 'peer.key'), 'utf8'));
+
+    // re-running keeps everything
+    const before = await listTree(etcdNew);
+    const again = await acts.issueEtcdMemberCerts(tls, 'master-1');
+    expect(again).toMatchObject({ changed: false, details: { issued: [], kept: ['etcd/server.crt', 'etcd/server.key', 'etcd/peer.crt', 'etcd/peer.key'], caInstalled: false } });
+    expect(again.summary).toMatch(/^master-1: etcd server and peer certificates already valid \(etcd CA of oldmaster-1; /);
+    expect(await listTree(etcdNew)).toEqual(before);
+
+    // a pair that does not match (the server certificate over peer.crt) is replaced, with backups; server is kept
+    const oldPeerKey = await readFile(path.join(etcdNew, 'peer.key'), 'utf8');
+    const serverCert = await readFile(path.join(etcdNew, 'server.crt'), 'utf8');
+    await copyFile(path.join(etcdNew, 'server.crt'), path.join(etcdNew, 'peer.crt'));
+    const fix = await acts.issueEtcdMemberCerts(tls, 'master-1');
+    expect(fix).toMatchObject({ changed: true, details: { issued: ['etcd/peer.crt', 'etcd/peer.key'], kept: ['etcd/server.crt', 'etcd/server.key'], caInstalled: false } });
+    expect(fix.summary).toMatch(/etcd peer certificate issued by the etcd CA of oldmaster-1, server certificate already valid/);
+    expect((fix.details?.reasons as Record<string, string[]>).peer?.join('; ')).toMatch(/private key does not match/);
+    expect(fix.details?.backups).toHaveLength(2);
+    const peerCrt = path.join(etcdNew, 'peer.crt');
+    expect((await openssl(['verify', '-CAfile', path.join(etcdNew, 'ca.crt'), peerCrt])).trim()).toBe(`${peerCrt}: OK`);
+    expect((await certText(peerCrt)).sans).toEqual(SANS);
+    expect(await openssl(['pkey', '-in', path.join(etcdNew, 'peer.key'), '-pubout'])).toBe(await openssl(['x509', '-in', peerCrt, '-noout', '-pubkey']));
+    expect(await readFile(path.join(etcdNew, 'server.crt'), 'utf8')).toBe(serverCert);
+    const bakKey = (await readdir(etcdNew)).find((n) => n.startsWith('peer.key.cpmigrate-bak-'));
+    expect(bakKey && (await readFile(path.join(etcdNew, bakKey), 'utf8'))).toBe(oldPeerKey);
+    // the old master is untouched
+    expect(await readdir(path.join(pkiOld, 'etcdtls/etcd'))).toEqual(['ca.crt', 'ca.key']);
+  });
+
+  it('refuses old masters', async () => {
+    await expect(acts.issueEtcdMemberCerts(tls, 'oldmaster-1')).rejects.toBeInstanceOf(UnsafeOperationError);
+    await expect(acts.issueEtcdMemberCerts(tls, 'oldmaster-2')).rejects.toThrow(/old master/);
+    expect(await readdir(path.join(pkiOld, 'etcdtls/etcd'))).toEqual(['ca.crt', 'ca.key']);
+  });
+
+  it('does nothing for plain-http etcd (without touching any host)', async () => {
+    const commands = ops.stats.commands;
+    const out = await acts.issueEtcdMemberCerts(plan, 'master-1');
+    expect(out).toMatchObject({ summary: 'etcd is plain http: no member certificates needed', changed: false });
+    expect(ops.stats.commands).toBe(commands);
+  });
+
+  it('says so when no old master has the etcd CA', async () => {
+    const none = { ...tls, paths: { ...tls.paths, pkiDir: path.join(mnt, 'nowhere') } };
+    const err = await acts.issueEtcdMemberCerts(none, 'master-1').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PlanMismatchError);
+    expect((err as Error).message).toMatch(/etcd CA not found: no old master has .*nowhere\/etcd\/ca\.crt and .*nowhere\/etcd\/ca\.key \(oldmaster-1 \(etcd\/ca\.crt and etcd\/ca\.key missing\), oldmaster-2/);
+    await expect(stat(path.join(pkiNew, 'nowhere'))).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe('issueEtcdMemberCert (no SSH)', () => {
+  it('follows an EC etcd CA, caps validity at the CA, and refuses a key that is not the CA\'s', async () => {
+    const dir = path.join(root, 'etcd-ec');
+    await makeEtcdCa(dir, { keyType: 'ec', days: 100 });
+    const caCertPem = await readFile(path.join(dir, 'etcd/ca.crt'), 'utf8');
+    const caKeyPem = await readFile(path.join(dir, 'etcd/ca.key'), 'utf8');
+    const c = await issueEtcdMemberCert({ caCertPem, caKeyPem, commonName: 'master-2', sans: ['master-2', 'localhost', '10.0.0.2', '127.0.0.1', '::1', '10.0.0.2'], usage: 'peer' });
+    expect(c.keyAlgorithm).toBe('ECDSA P-256');
+    expect(c.keyPem).toMatch(/^-----BEGIN EC PRIVATE KEY-----/);
+    expect(c.sans).toEqual(['DNS:master-2', 'DNS:localhost', 'IP:10.0.0.2', 'IP:127.0.0.1', 'IP:::1']);
+    const caEnd = new Date(/notAfter=(.*)/.exec(await openssl(['x509', '-in', path.join(dir, 'etcd/ca.crt'), '-noout', '-enddate']))?.[1] ?? '');
+    expect(new Date(c.notAfter).getTime()).toBe(caEnd.getTime());
+    await writeFile(path.join(dir, 'peer.crt'), c.certPem);
+    expect((await openssl(['verify', '-CAfile', path.join(dir, 'etcd/ca.crt'), path.join(dir, 'peer.crt')])).trim()).toMatch(/: OK$/);
+    const text = await openssl(['x509', '-in', path.join(dir, 'peer.crt'), '-noout', '-text']);
+    expect(text).toMatch(/X509v3 Key Usage: critical\s*\n\s*Digital Signature\n/);
+    expect(text).toMatch(/TLS Web Server Authentication, TLS Web Client Authentication/);
+    const status = await inspectServingCert({ certPem: c.certPem, keyPem: c.keyPem, caCertPem, requiredSANs: ['10.0.0.2', '::1'], requiredUsages: ['serverAuth', 'clientAuth'], renewWithinDays: 30 });
+    expect(status).toMatchObject({ ok: true, problems: [] });
+
+    // the cluster CA's key does not sign for the etcd CA
+    const wrongKey = await readFile(path.join(pkiOld, 'ca.key'), 'utf8');
+    await expect(issueEtcdMemberCert({ caCertPem, caKeyPem: wrongKey, commonName: 'master-2', sans: ['10.0.0.2'], usage: 'server' })).rejects.toThrow(/etcd CA key does not belong/);
   });
 });

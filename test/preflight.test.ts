@@ -114,7 +114,7 @@ describe('preflight', () => {
     expect(r.blockers[0]?.message).toContain('stray');
   });
 
-  it('with https etcd, blocks a new master that lacks its own etcd server/peer certificates, or whose SANs do not name it', async () => {
+  it('with https etcd, blocks without an etcd CA; warns (the etcd-certs step fixes it) when a new master lacks its own certificates or their SANs do not name it', async () => {
     const input = examplePlanInput();
     const https = (h: { etcd: { clientURL: string; peerURL: string } }) => ({ ...h, etcd: { ...h.etcd, clientURL: h.etcd.clientURL.replace('http:', 'https:'), peerURL: h.etcd.peerURL.replace('http:', 'https:') } });
     const tls: Plan = planSchema.parse({ ...input, oldMasters: input.oldMasters.map(https), newMasters: input.newMasters.map(https) });
@@ -139,12 +139,19 @@ describe('preflight', () => {
     // master-1: openssl cannot tell (not installed): existence is enough, with a warning
     sans.delete(`master-1 ${dir}/peer.crt`);
 
+    // no etcd CA on any old master: nothing could issue the member certificates
+    const noCa = await w.pf().preflight(tls);
+    expect(noCa.blockers.map((b) => b.reason)).toEqual([Reasons.EtcdCaMissing]);
+    for (const f of ['ca.crt', 'ca.key']) w.f.host('oldmaster-2').files.set(`${dir}/${f}`, 'PEM');
+
     const r = await w.pf().preflight(tls);
-    expect(r.blockers.map((b) => `${b.reason}:${b.subject}`).sort()).toEqual([`${Reasons.EtcdPerHostCertsMissing}:master-2`, `${Reasons.EtcdPerHostCertSANMismatch}:master-3`].sort());
-    const missing = r.blockers.find((b) => b.reason === Reasons.EtcdPerHostCertsMissing);
+    expect(r.blockers).toEqual([]);
+    // missing or wrong per-host certificates are issued by the etcd-certs step: warnings, with the manual alternative
+    expect(r.warnings.filter((b) => b.reason === Reasons.EtcdPerHostCertsMissing || b.reason === Reasons.EtcdPerHostCertSANMismatch).map((b) => `${b.reason}:${b.subject}`).sort()).toEqual([`${Reasons.EtcdPerHostCertsMissing}:master-2`, `${Reasons.EtcdPerHostCertSANMismatch}:master-3`].sort());
+    const missing = r.warnings.find((b) => b.reason === Reasons.EtcdPerHostCertsMissing);
     expect(missing?.message).toContain(`missing ${dir}/server.key, ${dir}/peer.crt`);
-    expect(missing?.fix).toMatch(/^on master-2: kubeadm init phase certs etcd-server && kubeadm init phase certs etcd-peer .*SANs including 10\.200\.20\.102/);
-    const san = r.blockers.find((b) => b.reason === Reasons.EtcdPerHostCertSANMismatch);
+    expect(missing?.message).toMatch(/yourself instead: on master-2: kubeadm init phase certs etcd-server && kubeadm init phase certs etcd-peer .*SANs including 10\.200\.20\.102/);
+    const san = r.warnings.find((b) => b.reason === Reasons.EtcdPerHostCertSANMismatch);
     expect(san?.message).toMatch(new RegExp(`^master-3: ${dir}/server\\.crt does not list 10\\.200\\.20\\.103 .*SANs \\(oldmaster-1, localhost, 10\\.200\\.20\\.11, 127\\.0\\.0\\.1\\)`));
     expect(r.warnings.filter((b) => b.reason === Reasons.EtcdPerHostCertsUnknown).map((b) => b.subject)).toEqual(['master-1']);
     expect(r.checked.some((c) => c.startsWith('etcd over https'))).toBe(true);

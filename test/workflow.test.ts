@@ -470,4 +470,16 @@ describe('migrateControlPlane orchestration', () => {
       await handle.result();
     });
   });
+  it('with etcd over TLS, issues each new member its own certificates before the first membership change', async () => {
+    const base = testPlan({ cluster: uniqueCluster('tls') });
+    const https = <T extends { etcd: { clientURL: string; peerURL: string } }>(h: T): T => ({ ...h, etcd: { ...h.etcd, clientURL: h.etcd.clientURL.replace('http:', 'https:'), peerURL: h.etcd.peerURL.replace('http:', 'https:') } });
+    const plan: Plan = { ...base, oldMasters: base.oldMasters.map(https), newMasters: base.newMasters.map(https), etcd: { ...base.etcd, tls: { caFile: '/etc/cpm/ca.crt', certFile: '/etc/cpm/c.crt', keyFile: '/etc/cpm/c.key' } } };
+    await withWorker({}, async (calls) => {
+      await (await start(plan)).result();
+      const seq = names(calls);
+      expect(seq.filter((n) => n.startsWith('issueEtcdMemberCerts'))).toEqual(['issueEtcdMemberCerts master-1', 'issueEtcdMemberCerts master-2', 'issueEtcdMemberCerts master-3']);
+      expect(seq.indexOf('issueEtcdMemberCerts master-3')).toBeLessThan(seq.indexOf('etcdSnapshot'));
+      expect(seq.indexOf('uncordonNode master-3')).toBeLessThan(seq.indexOf('issueEtcdMemberCerts master-1'));
+    });
+  });
 });

@@ -47,6 +47,8 @@ export interface MigrationActivities {
   // certs
   copyPki(plan: Plan, fromHost: string, toHost: string): Promise<StepOutcome>;
   reissueApiserverCert(plan: Plan, host: string): Promise<StepOutcome>;
+  /** https etcd only: the new member's own server/peer certificates, signed by the etcd CA */
+  issueEtcdMemberCerts(plan: Plan, host: string): Promise<StepOutcome>;
 
   // control-plane components on a host (over SSH)
   configureApiserver(plan: Plan, host: string, etcdServers: string[]): Promise<StepOutcome>;

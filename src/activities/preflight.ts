@@ -228,11 +228,10 @@ export function createPreflightActivities(deps: PreflightDeps) {
             return;
           }
           if (missing.length) {
-            r.block(
+            r.warn(
               Reasons.EtcdPerHostCertsMissing,
               h.name,
-              `${h.name}: missing ${missing.join(', ')}: its etcd member (https) cannot start without them; etcd-join runs before the PKI is copied, and the per-host server/peer pairs are never copied from an old master (their SANs name the old master)`,
-              fix,
+              `${h.name}: missing ${missing.join(', ')}: the etcd-certs step issues them from the etcd CA before its member joins (per-host server/peer pairs are never copied from an old master: their SANs name the old master); to provision them yourself instead: ${fix}`,
             );
             return;
           }
@@ -248,11 +247,10 @@ export function createPreflightActivities(deps: PreflightDeps) {
               }
               const sans = parseSANs(res.stdout);
               if (want && !sans.includes(want)) {
-                r.block(
+                r.warn(
                   Reasons.EtcdPerHostCertSANMismatch,
                   h.name,
-                  `${h.name}: ${file} does not list ${want} (from ${p.url}) in its SANs (${sans.join(', ') || 'none'}): etcd clients and peers would reject it`,
-                  fix,
+                  `${h.name}: ${file} does not list ${want} (from ${p.url}) in its SANs (${sans.join(', ') || 'none'}): the etcd-certs step re-issues it (with a backup) before the member joins`,
                 );
               }
             } catch (e) {
@@ -261,7 +259,20 @@ export function createPreflightActivities(deps: PreflightDeps) {
           }
         },
       );
-      done(`etcd over https: ${tlsNew.map((h) => h.name).join(', ')} have their own etcd server/peer certificates in ${etcdPki} (SANs with their address, where openssl can tell)`);
+      // the etcd-certs step signs member certificates with the etcd CA of an old master
+      const caFiles = [`${etcdPki}/ca.crt`, `${etcdPki}/ca.key`];
+      const withCa = await Promise.all(
+        hosts
+          .filter((h) => h.role === 'old' && reachable.has(h.name))
+          .map(async (h) => {
+            const res = await ops.run(sshTargetOf(plan, h), caFiles.map((p) => `[ -e ${shq(p)} ] || echo ${shq(p)}`).join('; '), { timeoutMs: 30_000 }).catch(() => undefined);
+            return res && res.stdout.trim() === '' ? h.name : undefined;
+          }),
+      );
+      if (!withCa.some(Boolean)) {
+        r.block(Reasons.EtcdCaMissing, 'etcd', `etcd is https but no reachable old master has the etcd CA (${caFiles.join(', ')}) to issue the new members' certificates`, 'copy the etcd CA to an old master, or provision the new masters\' etcd/server.* and etcd/peer.* yourself');
+      }
+      done(`etcd over https: the etcd CA is on ${withCa.filter(Boolean).join(', ') || 'no old master'}; new masters' member certificates checked (${etcdPki})`);
     }
 
     // the worker's own kubeconfig must survive the decommission

@@ -55,6 +55,8 @@ export const Reasons = {
   EtcdPerHostCertSANMismatch: 'EtcdPerHostCertSANMismatch',
   /** Whether a new master's per-host etcd certificates exist (or fit) could not be determined. */
   EtcdPerHostCertsUnknown: 'EtcdPerHostCertsUnknown',
+  /** etcd is https but no old master has the etcd CA (pkiDir/etcd/ca.crt + ca.key) to issue member certificates. */
+  EtcdCaMissing: 'EtcdCaMissing',
 
   /** A new master is not registered as a Node. */
   NodeNotFound: 'NodeNotFound',

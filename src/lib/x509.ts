@@ -1,7 +1,9 @@
 /**
  * The apiserver serving certificate: inspect it against what the migration
  * needs, and re-issue it (new key, same subject and usages, more SANs) signed
- * by the cluster CA. Pure crypto on PEM text: no I/O, nothing logged.
+ * by the cluster CA; and issue an etcd member's own server / peer certificate
+ * (kubeadm layout) signed by the etcd CA. Pure crypto on PEM text: no I/O,
+ * nothing logged.
  *
  * @peculiar/x509 builds the certificate; Node's webcrypto signs; Node's
  * KeyObject reads and writes PEM keys in any of PKCS#1, SEC1 and PKCS#8.
@@ -15,6 +17,9 @@ import { UnsafeOperationError } from '../errors';
 
 const DAY_MS = 24 * 3600_000;
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1'; // id-kp-serverAuth
+const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2'; // id-kp-clientAuth
+const EKU_OID = { serverAuth: SERVER_AUTH, clientAuth: CLIENT_AUTH } as const;
+export type ExtKeyUsage = keyof typeof EKU_OID;
 
 let lib: Promise<typeof X509> | undefined;
 
@@ -142,6 +147,13 @@ function newKeySpecFor(cert: X509.X509Certificate): NewKeySpec {
   return rsa2048;
 }
 
+/** A new leaf key in the CA's algorithm family, like kubeadm: RSA 2048 for an RSA CA, the CA's curve for an EC CA. */
+function newKeySpecLike(ca: X509.X509Certificate): NewKeySpec {
+  const spec = newKeySpecFor(ca);
+  if (spec.pem === 'pkcs1') return { gen: { ...(spec.gen as webcrypto.RsaHashedKeyGenParams), modulusLength: 2048 }, pem: 'pkcs1', describe: 'RSA 2048' };
+  return spec;
+}
+
 function sameBytes(a: ArrayBuffer | Buffer, b: ArrayBuffer | Buffer): boolean {
   return Buffer.from(a as ArrayBuffer).equals(Buffer.from(b as ArrayBuffer));
 }
@@ -174,6 +186,10 @@ export interface ServingCertInput {
   now?: Date;
   /** renew when the certificate expires within this many days (default 30) */
   renewWithinDays?: number;
+  /** extended key usages the certificate must carry (default serverAuth) */
+  requiredUsages?: ExtKeyUsage[];
+  /** how problems name the CA (default "the cluster CA") */
+  caLabel?: string;
 }
 
 export interface ServingCertStatus {
@@ -199,12 +215,12 @@ export async function inspectServingCert(input: ServingCertInput): Promise<Servi
   const haveKeys = new Set(have.map(sanKey));
   const missing = input.requiredSANs.map(sanFromText).filter((s) => !haveKeys.has(sanKey(s)));
   if (missing.length) problems.push(`missing SANs: ${missing.map(formatSan).join(', ')}`);
-  if (!(await issuedBy(cert, ca))) problems.push(`not signed by the cluster CA (${ca.subject})`);
+  if (!(await issuedBy(cert, ca))) problems.push(`not signed by ${input.caLabel ?? 'the cluster CA'} (${ca.subject})`);
   if (cert.notBefore.getTime() > now.getTime()) problems.push(`not valid before ${cert.notBefore.toISOString()}`);
   const renewMs = (input.renewWithinDays ?? 30) * DAY_MS;
   if (cert.notAfter.getTime() - now.getTime() < renewMs) problems.push(`expires ${cert.notAfter.toISOString()} (within ${input.renewWithinDays ?? 30} days)`);
-  const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
-  if (!eku || !eku.usages.map(String).includes(SERVER_AUTH)) problems.push('extended key usage lacks serverAuth');
+  const eku = (cert.getExtension(x509.ExtendedKeyUsageExtension)?.usages ?? []).map(String);
+  for (const u of input.requiredUsages ?? ['serverAuth']) if (!eku.includes(EKU_OID[u])) problems.push(`extended key usage lacks ${u}`);
   if (input.keyPem === undefined) problems.push('private key is missing');
   else {
     try {
@@ -237,17 +253,103 @@ export interface ReissueInput {
   minCaRemainingDays?: number;
 }
 
-export interface IssuedCert {
+export interface NewCert {
   certPem: string;
   /** PKCS#1 (RSA) or SEC1 (EC) PEM, like kubeadm writes */
   keyPem: string;
   serial: string;
   subject: string;
   sans: string[];
-  addedSANs: string[];
   notBefore: string;
   notAfter: string;
   keyAlgorithm: string;
+}
+
+export interface IssuedCert extends NewCert {
+  addedSANs: string[];
+}
+
+interface LoadedCa {
+  cert: X509.X509Certificate;
+  signer: Awaited<ReturnType<typeof importSigningKey>>;
+}
+
+/** The CA certificate and its key, checked: the key belongs to the certificate, it is a CA, it does not expire soon. */
+async function loadSigningCa(
+  x509: typeof X509,
+  input: { caCertPem: string; caKeyPem: string; now: Date; minCaRemainingDays?: number },
+  label: string,
+  purpose: string,
+): Promise<LoadedCa> {
+  const ca = parseCert(x509, input.caCertPem, `${label} certificate`);
+  const signer = await importSigningKey(input.caKeyPem, `${label} key`);
+  if (!sameBytes(signer.spki, ca.publicKey.rawData)) throw new UnsafeOperationError(`the ${label} key does not belong to the ${label} certificate (ca.key vs ca.crt); refusing to sign`);
+  const caBc = ca.getExtension(x509.BasicConstraintsExtension);
+  if (caBc && !caBc.ca) throw new UnsafeOperationError(`the ${label} certificate (${ca.subject}) is not a CA (basicConstraints CA:FALSE)`);
+  const minCa = (input.minCaRemainingDays ?? 30) * DAY_MS;
+  if (ca.notAfter.getTime() - input.now.getTime() < minCa) {
+    throw new UnsafeOperationError(`the ${label} (${ca.subject}) expires ${ca.notAfter.toISOString()}: renew the CA before ${purpose}`);
+  }
+  return { cert: ca, signer };
+}
+
+/**
+ * Sign a leaf certificate for a new key of `spec`: random positive 128-bit
+ * serial, SKI of the new key, AKI = the CA's key id, valid from five minutes
+ * ago (never before the CA) for `validityDays` (never beyond the CA).
+ */
+async function signLeaf(
+  x509: typeof X509,
+  ca: LoadedCa,
+  leaf: { subject: X509.Name; spec: NewKeySpec; extensions: (publicKey: webcrypto.CryptoKey) => X509.Extension[]; sans: SanEntry[]; now: Date; validityDays?: number },
+): Promise<NewCert> {
+  const keys = (await webcrypto.subtle.generateKey(leaf.spec.gen, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const exts = leaf.extensions(keys.publicKey);
+  exts.push(new x509.SubjectAlternativeNameExtension(leaf.sans.map((s) => ({ type: s.type, value: s.value })), false));
+  exts.push(await x509.SubjectKeyIdentifierExtension.create(keys.publicKey));
+  const caSki = ca.cert.getExtension(x509.SubjectKeyIdentifierExtension);
+  exts.push(caSki ? new x509.AuthorityKeyIdentifierExtension(caSki.keyId) : await x509.AuthorityKeyIdentifierExtension.create(ca.cert.publicKey));
+
+  const serial = randomBytes(16);
+  serial[0] = ((serial[0] ?? 1) & 0x7f) || 1;
+  const now = leaf.now.getTime();
+  const notBefore = new Date(Math.max(now - 5 * 60_000, ca.cert.notBefore.getTime()));
+  const notAfter = new Date(Math.min(now + (leaf.validityDays ?? 365) * DAY_MS, ca.cert.notAfter.getTime()));
+  // whole seconds: X.509 times have no fractions
+  notBefore.setMilliseconds(0);
+  notAfter.setMilliseconds(0);
+
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial.toString('hex'),
+    subject: leaf.subject,
+    issuer: new x509.Name(ca.cert.subjectName.toArrayBuffer()),
+    notBefore,
+    notAfter,
+    signingAlgorithm: ca.signer.signingAlgorithm,
+    publicKey: keys.publicKey,
+    signingKey: ca.signer.key,
+    extensions: exts,
+  });
+  if (!(await issuedBy(cert, ca.cert))) throw new Error('internal error: the new certificate does not verify against the CA');
+
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
+  const keyPem = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }).export({ type: leaf.spec.pem, format: 'pem' }).toString();
+  return {
+    certPem: `${cert.toString('pem').trim()}\n`,
+    keyPem,
+    serial: cert.serialNumber,
+    subject: cert.subject,
+    sans: leaf.sans.map(formatSan),
+    notBefore: cert.notBefore.toISOString(),
+    notAfter: cert.notAfter.toISOString(),
+    keyAlgorithm: leaf.spec.describe,
+  };
+}
+
+function defaultKeyUsage(x509: typeof X509, spec: NewKeySpec): X509.KeyUsagesExtension {
+  // kubeadm: keyEncipherment only for RSA keys
+  const flags = spec.pem === 'pkcs1' ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment : x509.KeyUsageFlags.digitalSignature;
+  return new x509.KeyUsagesExtension(flags, true);
 }
 
 /**
@@ -260,72 +362,84 @@ export async function reissueServingCert(input: ReissueInput): Promise<IssuedCer
   const x509 = await x509lib();
   const now = input.now ?? new Date();
   const old = parseCert(x509, input.certPem, 'serving certificate');
-  const ca = parseCert(x509, input.caCertPem, 'CA certificate');
-  const signer = await importSigningKey(input.caKeyPem, 'CA key');
-  if (!sameBytes(signer.spki, ca.publicKey.rawData)) throw new UnsafeOperationError('the CA key does not belong to the CA certificate (ca.key vs ca.crt); refusing to sign');
-  const caBc = ca.getExtension(x509.BasicConstraintsExtension);
-  if (caBc && !caBc.ca) throw new UnsafeOperationError(`the CA certificate (${ca.subject}) is not a CA (basicConstraints CA:FALSE)`);
-  const minCa = (input.minCaRemainingDays ?? 30) * DAY_MS;
-  if (ca.notAfter.getTime() - now.getTime() < minCa) {
-    throw new UnsafeOperationError(`the cluster CA (${ca.subject}) expires ${ca.notAfter.toISOString()}: renew the CA before re-issuing the apiserver certificate`);
-  }
+  const ca = await loadSigningCa(x509, { ...input, now }, 'cluster CA', 're-issuing the apiserver certificate');
 
   const spec = newKeySpecFor(old);
-  const keys = (await webcrypto.subtle.generateKey(spec.gen, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-
   const existing = sansOf(x509, old);
   const required = input.requiredSANs.map(sanFromText);
   const sans = unionSans(existing, required);
   const existingKeys = new Set(existing.map(sanKey));
   const added = sans.filter((s) => !existingKeys.has(sanKey(s)));
 
-  const exts: X509.Extension[] = [];
-  const bc = old.getExtension(x509.BasicConstraintsExtension);
-  exts.push(bc ?? new x509.BasicConstraintsExtension(false, undefined, true));
-  const ku = old.getExtension(x509.KeyUsagesExtension);
-  const defaultKu = spec.pem === 'pkcs1' ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment : x509.KeyUsageFlags.digitalSignature;
-  exts.push(ku ?? new x509.KeyUsagesExtension(defaultKu, true));
-  const eku = old.getExtension(x509.ExtendedKeyUsageExtension);
-  const usages = (eku?.usages ?? []).map(String);
-  if (!usages.includes(SERVER_AUTH)) usages.push(SERVER_AUTH);
-  exts.push(new x509.ExtendedKeyUsageExtension(usages, eku?.critical ?? false));
-  exts.push(new x509.SubjectAlternativeNameExtension(sans.map((s) => ({ type: s.type, value: s.value })), false));
-  exts.push(await x509.SubjectKeyIdentifierExtension.create(keys.publicKey));
-  const caSki = ca.getExtension(x509.SubjectKeyIdentifierExtension);
-  exts.push(caSki ? new x509.AuthorityKeyIdentifierExtension(caSki.keyId) : await x509.AuthorityKeyIdentifierExtension.create(ca.publicKey));
-
-  const serial = randomBytes(16);
-  serial[0] = ((serial[0] ?? 1) & 0x7f) || 1;
-  const notBefore = new Date(Math.max(now.getTime() - 5 * 60_000, ca.notBefore.getTime()));
-  const notAfter = new Date(Math.min(now.getTime() + (input.validityDays ?? 365) * DAY_MS, ca.notAfter.getTime()));
-  // whole seconds: X.509 times have no fractions
-  notBefore.setMilliseconds(0);
-  notAfter.setMilliseconds(0);
-
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: serial.toString('hex'),
+  const issued = await signLeaf(x509, ca, {
     subject: new x509.Name(old.subjectName.toArrayBuffer()),
-    issuer: new x509.Name(ca.subjectName.toArrayBuffer()),
-    notBefore,
-    notAfter,
-    signingAlgorithm: signer.signingAlgorithm,
-    publicKey: keys.publicKey,
-    signingKey: signer.key,
-    extensions: exts,
+    spec,
+    sans,
+    now,
+    validityDays: input.validityDays,
+    extensions: () => {
+      const exts: X509.Extension[] = [];
+      exts.push(old.getExtension(x509.BasicConstraintsExtension) ?? new x509.BasicConstraintsExtension(false, undefined, true));
+      exts.push(old.getExtension(x509.KeyUsagesExtension) ?? defaultKeyUsage(x509, spec));
+      const eku = old.getExtension(x509.ExtendedKeyUsageExtension);
+      const usages = (eku?.usages ?? []).map(String);
+      if (!usages.includes(SERVER_AUTH)) usages.push(SERVER_AUTH);
+      exts.push(new x509.ExtendedKeyUsageExtension(usages, eku?.critical ?? false));
+      return exts;
+    },
   });
-  if (!(await issuedBy(cert, ca))) throw new Error('internal error: the new certificate does not verify against the CA');
+  return { ...issued, addedSANs: added.map(formatSan) };
+}
 
-  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
-  const keyPem = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }).export({ type: spec.pem, format: 'pem' }).toString();
-  return {
-    certPem: `${cert.toString('pem').trim()}\n`,
-    keyPem,
-    serial: cert.serialNumber,
-    subject: cert.subject,
-    sans: sans.map(formatSan),
-    addedSANs: added.map(formatSan),
-    notBefore: cert.notBefore.toISOString(),
-    notAfter: cert.notAfter.toISOString(),
-    keyAlgorithm: spec.describe,
-  };
+export type EtcdCertUsage = 'server' | 'peer';
+
+/** Extended key usages of kubeadm's etcd member certificates: both serve and dial TLS. */
+export const ETCD_MEMBER_USAGES: Readonly<Record<EtcdCertUsage, ExtKeyUsage[]>> = {
+  server: ['serverAuth', 'clientAuth'],
+  peer: ['serverAuth', 'clientAuth'],
+};
+
+export interface EtcdMemberCertInput {
+  /** the etcd CA (pki/etcd/ca.crt, ca.key) */
+  caCertPem: string;
+  caKeyPem: string;
+  /** the member's host name (kubeadm: the node name) */
+  commonName: string;
+  /** IPs or DNS names; duplicates are dropped */
+  sans: string[];
+  /** etcd/server.crt (client URL) or etcd/peer.crt (peer URL) */
+  usage: EtcdCertUsage;
+  now?: Date;
+  /** default 365, capped at the CA's notAfter */
+  validityDays?: number;
+  /** refuse when the CA expires within this many days (default 30) */
+  minCaRemainingDays?: number;
+}
+
+/**
+ * An etcd member certificate as `kubeadm init phase certs etcd-server` /
+ * `etcd-peer` makes it: subject CN=<host>, the given SANs, EKU serverAuth +
+ * clientAuth, KU digitalSignature (+ keyEncipherment for RSA) critical,
+ * CA:FALSE, SKI/AKI, a NEW key in the CA's family (RSA 2048, or the CA's EC
+ * curve), signed by the etcd CA, valid one year but never beyond the CA.
+ */
+export async function issueEtcdMemberCert(input: EtcdMemberCertInput): Promise<NewCert> {
+  const x509 = await x509lib();
+  const now = input.now ?? new Date();
+  if (!input.commonName.trim()) throw new Error('etcd member certificate: empty common name');
+  const ca = await loadSigningCa(x509, { ...input, now }, 'etcd CA', `issuing the etcd ${input.usage} certificate`);
+  const spec = newKeySpecLike(ca.cert);
+  const sans = unionSans([], input.sans.map(sanFromText));
+  return signLeaf(x509, ca, {
+    subject: new x509.Name([{ CN: [input.commonName.trim()] }]),
+    spec,
+    sans,
+    now,
+    validityDays: input.validityDays,
+    extensions: () => [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      defaultKeyUsage(x509, spec),
+      new x509.ExtendedKeyUsageExtension(ETCD_MEMBER_USAGES[input.usage].map((u) => EKU_OID[u]), false),
+    ],
+  });
 }

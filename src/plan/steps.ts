@@ -8,6 +8,7 @@ import type { GateId, Plan } from './schema';
 export type Phase =
   | 'preflight'
   | 'prepare-new-nodes'
+  | 'etcd-certs'
   | 'etcd-snapshot'
   | 'etcd-join'
   | 'certificates'
@@ -90,6 +91,11 @@ export function migrationSteps(plan: Plan): Step[] {
       `taint ${plan.nodes.masterTaint} and ${plan.nodes.isolationTaint}`,
       `uncordon ${h.name}`,
     ]),
+    ...(plan.newMasters.some((h) => h.etcd.clientURL.startsWith('https:') || h.etcd.peerURL.startsWith('https:'))
+      ? perHost(plan, 'newMasters', 'etcd-certs', (h) => `etcd member certificates for ${h}`, (h) => [
+          `issue ${plan.paths.pkiDir}/etcd/server.{crt,key} and peer.{crt,key} for ${h.name} (SANs ${h.name}, ${h.address}, localhost, 127.0.0.1) with the etcd CA of an old master; copy etcd/ca.crt (never ca.key)`,
+        ])
+      : []),
     {
       kind: 'action',
       key: 'etcd-snapshot',

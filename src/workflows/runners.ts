@@ -157,6 +157,8 @@ export async function runAction(ctx: Ctx, step: ActionStep): Promise<string> {
       throw new Error('internal: preflight runs in the workflow body');
     case 'prepare-new-nodes':
       return prepareNewNode(ctx, must(host, 'host'));
+    case 'etcd-certs':
+      return (await quick.issueEtcdMemberCerts(plan, must(host, 'host'))).summary;
     case 'etcd-snapshot': {
       const s = await quick.etcdSnapshot(plan);
       return `snapshot ${s.path}: ${s.sizeBytes} bytes at revision ${s.revision}`;

@@ -96,3 +96,20 @@ export async function makeKubePki(dir: string, opts: KubePkiOptions): Promise<vo
   await chmod(f('etcd/ca.crt'), 0o644);
   await chmod(f('front-proxy-ca.crt'), 0o644);
 }
+
+/**
+ * A kubeadm-like etcd CA: PKI_DIR/etcd/ca.crt (0644) and ca.key (0600, PKCS#1
+ * RSA 2048 by default), CN=etcd-ca, CA:TRUE, keyCertSign, SKI.
+ */
+export async function makeEtcdCa(pkiDir: string, opts: { keyType?: 'rsa' | 'ec'; days?: number } = {}): Promise<void> {
+  const d = path.join(pkiDir, 'etcd');
+  await mkdir(d, { recursive: true, mode: 0o750 });
+  await newKey(path.join(d, 'ca.key'), opts.keyType ?? 'rsa');
+  await openssl([
+    'req', '-x509', '-new', '-key', path.join(d, 'ca.key'), '-out', path.join(d, 'ca.crt'), '-days', String(opts.days ?? 3650), '-subj', '/CN=etcd-ca',
+    '-addext', 'basicConstraints=critical,CA:TRUE',
+    '-addext', 'keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign',
+    '-addext', 'subjectKeyIdentifier=hash',
+  ]);
+  await chmod(path.join(d, 'ca.crt'), 0o644);
+}

@@ -108,6 +108,10 @@ export function recordingActivities(opts: RecordingOptions = {}): { activities: 
       await record('reissueApiserverCert', [host]);
       return outcome(`reissued apiserver cert on ${host}`);
     },
+    async issueEtcdMemberCerts(_p, host) {
+      await record('issueEtcdMemberCerts', [host]);
+      return outcome(`etcd member certificates for ${host}`);
+    },
     async configureApiserver(_p, host, etcdServers) {
       await record('configureApiserver', [host, etcdServers]);
       return outcome(`apiserver config on ${host}`);
