@@ -160,7 +160,8 @@ export async function runAction(ctx: Ctx, step: ActionStep): Promise<string> {
     case 'etcd-certs':
       return (await quick.issueEtcdMemberCerts(plan, must(host, 'host'))).summary;
     case 'etcd-snapshot': {
-      const s = await quick.etcdSnapshot(plan);
+      // a large database takes minutes; the activity heartbeats per chunk streamed
+      const s = await ctx.long.etcdSnapshot(plan);
       return `snapshot ${s.path}: ${s.sizeBytes} bytes at revision ${s.revision}`;
     }
     case 'etcd-join':
