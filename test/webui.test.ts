@@ -2,9 +2,10 @@
  * The Temporal Web UI, driven by headless Debian Chromium (playwright-core):
  * a migration waiting at a checkpoint is found by its search attribute, and
  * its page shows the workflow's current details with the approve command.
- * Screenshots go to docs/ (used by the README).
+ * Screenshots go to a temp dir, or to docs/ (used by the README) with CPM_UPDATE_SCREENSHOTS=1.
  */
 import { existsSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
@@ -16,7 +17,8 @@ import { testPlan } from './support/plans';
 import { startDevServer, type DevServer } from './support/temporal';
 
 const CHROMIUM = process.env.CPM_CHROMIUM ?? '/usr/bin/chromium';
-const DOCS = path.join(__dirname, '..', 'docs');
+// screenshots refresh docs/ (used by the README) only when asked: CPM_UPDATE_SCREENSHOTS=1
+const DOCS = process.env.CPM_UPDATE_SCREENSHOTS === '1' ? path.join(__dirname, '..', 'docs') : path.join(os.tmpdir(), 'cpm-webui-screenshots');
 let server: DevServer;
 let worker: Worker;
 let running: Promise<void>;
