@@ -9,6 +9,7 @@ import * as k8s from '@kubernetes/client-node';
 import { Document } from 'yaml';
 import { discoverMembers, type EtcdMember } from '../lib/etcd';
 import { kubeProxyServerFromData } from '../lib/kube';
+import { urlHost } from '../plan/hosts';
 
 export interface InitOptions {
   kubeconfig: string;
@@ -24,13 +25,6 @@ function internalIP(node: k8s.V1Node): string | undefined {
   return node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
 }
 
-function hostOf(url: string): string {
-  try {
-    return new URL(url).hostname;
-  } catch {
-    return '';
-  }
-}
 
 export interface InitResult {
   yaml: string;
@@ -50,7 +44,7 @@ export async function draftPlan(opts: InitOptions): Promise<InitResult> {
 
   const { members } = await discoverMembers({ tls: opts.etcdTls, callTimeoutMs: 5_000, maxRaftIndexLag: 1000 }, opts.etcdEndpoints);
   const byAddress = new Map<string, EtcdMember>();
-  for (const m of members) for (const u of m.peerURLs) byAddress.set(hostOf(u), m);
+  for (const m of members) for (const u of m.peerURLs) byAddress.set(urlHost(u), m);
 
   let lb: string | undefined;
   try {

@@ -43,6 +43,15 @@ export function sshTargetOf(plan: Plan, host: Pick<Host, 'name' | 'address'> & {
   };
 }
 
+/** The host part of a URL, or '' when it is not a URL. */
+export function urlHost(url: string): string {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return '';
+  }
+}
+
 export function apiserverURLOf(plan: Plan, host: Host): string {
   return host.apiserverURL ?? `https://${host.address}:${plan.apiserver.securePort}`;
 }

@@ -1,5 +1,6 @@
 /** Cross-field rules that a schema cannot express. Pure: returns every issue found. */
 import { durationMs } from './duration';
+import { urlHost } from './hosts';
 import type { Plan } from './schema';
 import type { PlanIssue } from './load';
 
@@ -42,13 +43,6 @@ export function planWarnings(plan: Plan): PlanIssue[] {
 
 const EXPECTED_MASTERS = 3;
 
-function hostOf(u: string): string {
-  try {
-    return new URL(u).hostname;
-  } catch {
-    return '';
-  }
-}
 
 /**
  * @param opts.runtimeChecks the checks added after the first release (label/taint/SAN syntax,
@@ -87,7 +81,7 @@ export function semanticIssues(plan: Plan, opts: { runtimeChecks?: boolean } = {
     else seenMember.set(h.etcd.name, path);
 
     for (const field of ['peerURL', 'clientURL'] as const) {
-      const got = hostOf(h.etcd[field]);
+      const got = urlHost(h.etcd[field]);
       if (got !== h.address) {
         issues.push({
           path: `${path}.etcd.${field}`,

@@ -13,6 +13,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { SshTarget } from '../../src/plan/hosts';
+import { freePort } from './net';
+
+export { freePort };
 
 const execFileP = promisify(execFile);
 
@@ -63,17 +66,6 @@ export async function sshKeygen(file: string, comment = 'cpmigrate-test'): Promi
   await execFileP('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file]);
 }
 
-export async function freePort(address: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, address, () => {
-      const a = srv.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function canConnect(address: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -10,6 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Connection, Client } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../../src/search-attributes';
+import { freePort } from './net';
+
+export { freePort };
 
 export function temporalBinary(): string {
   const candidates = [process.env.CPM_TEMPORAL_BIN, '/usr/local/bin/temporal'].filter(Boolean) as string[];
@@ -21,16 +24,6 @@ export function temporalBinary(): string {
   }
 }
 
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitPort(port: number, deadlineMs: number): Promise<void> {
   const until = Date.now() + deadlineMs;
