@@ -15,6 +15,7 @@ import { TASK_QUEUE, WORKFLOW_TYPE, approveUpdate, pauseSignal, resumeSignal, st
 import { recordingActivities } from '../test/support/recording-activities';
 import { testPlan } from '../test/support/plans';
 import { startDevServer, temporalBinary } from '../test/support/temporal';
+import { livenessInterceptor } from '../src/activities/liveness';
 
 async function main(name: string): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -23,7 +24,7 @@ async function main(name: string): Promise<void> {
     const client = await server.client();
     const connection = await NativeConnection.connect({ address: server.address });
     const { activities } = recordingActivities();
-    const worker = await Worker.create({ connection, taskQueue: TASK_QUEUE, workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'), activities });
+    const worker = await Worker.create({ interceptors: { activity: [livenessInterceptor] }, connection, taskQueue: TASK_QUEUE, workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'), activities });
     const plan = testPlan({ cluster: 'recorded', gates: ['preflight-ack', 'switch-traffic', 'decommission'] });
     await worker.runUntil(async () => {
       const handle = await client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: workflowIdFor(plan.cluster), args: [{ plan }] });
