@@ -48,7 +48,9 @@ export class MigrationState {
     if (p.reason !== undefined && typeof p.reason !== 'string') return '"reason" must be a string';
     if (this.finished || this.abort) return 'the migration is stopping or has ended: nothing to approve';
     if (this.isApproved(p.gate as GateId)) return `checkpoint "${p.gate}" is already approved`;
-    if (!this.steps.some((x) => x.kind === 'checkpoint' && x.gate === p.gate)) return `checkpoint "${p.gate}" is disabled in this migration's plan: nothing to approve`;
+    if (!this.steps.some((x) => x.kind === 'checkpoint' && x.gate === p.gate)) {
+      return `checkpoint "${p.gate}" is disabled in this migration's plan${this.pending ? ` (the pending checkpoint is "${this.pending.gate}")` : ''}: nothing to approve`;
+    }
     if (this.pending?.gate === p.gate) return undefined;
     const why = this.pending ? `the pending checkpoint is "${this.pending.gate}", not "${p.gate}"` : `checkpoint "${p.gate}" is not pending yet (the migration is at ${this.current?.key ?? 'a step boundary'})`;
     return `${why}: an approval counts only while its checkpoint waits; it was NOT taken, send it again when \`cpmigrate status\` shows "${p.gate}" pending`;
