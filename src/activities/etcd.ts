@@ -224,6 +224,33 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
     return { supported, version: st.version };
   }
 
+  /** Old masters' members that do not answer (dead hosts), removed one at a time when the projection allows it. */
+  async function removeDeadOldMembers(plan: Plan, access: EtcdAccess, members: readonly EtcdMember[], targetId: string): Promise<string[]> {
+    const oldPeers = new Set(plan.oldMasters.map((h) => h.etcd.peerURL));
+    const notes: string[] = [];
+    for (const m of members) {
+      if (m.id === targetId || !m.peerURLs.some((u) => oldPeers.has(u))) continue;
+      const live = await discoverMembers(access, seedsOf(plan));
+      const endpoints = live.endpoints.filter((u) => !m.clientURLs.includes(u));
+      const rep = await probeEtcdHealth(access, endpoints.length ? endpoints : live.endpoints, { leavingId: m.id });
+      const me = rep.members.find((x) => x.id === m.id);
+      if (!me || isMemberHealthy(me)) continue;
+      guard(`remove the dead old member ${memberLabel(m)} first`, rep, { kind: 'remove', id: m.id });
+      await reconfig(`member remove ${memberLabel(m)} (dead)`, async () => {
+        try {
+          await withEtcdClient(access, endpoints, (c) => c.cluster.memberRemove({ ID: m.id }));
+        } catch (err) {
+          if (!/member not found/.test(errorText(err))) throw err;
+        }
+      });
+      const host = plan.oldMasters.find((h) => m.peerURLs.includes(h.etcd.peerURL));
+      failpoint('etcd.remove.after-member-remove', host?.name);
+      log(`removed dead old member ${memberLabel(m)} first`, { id: m.id, error: me.error });
+      notes.push(`removed the dead old member ${memberLabel(m)} first (${me.error ?? 'unreachable'})`);
+    }
+    return notes;
+  }
+
   const activities: EtcdActivities = {
     /** Probe every member; never throws for an unhealthy cluster: problems are reported. */
     async etcdHealth(plan: Plan): Promise<EtcdHealthReport> {
@@ -407,9 +434,20 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
       const tStart = Date.now();
 
       // Learners fail `endpoint health`: the probe uses status (raft index) on every member.
-      // An etcd that died while catching up (killed, OOM) is started again, a bounded number of times.
+      // An etcd that died while joining (killed, OOM) is started again, a bounded number of times.
       let restarts = 0;
       let lastStatusCheck = Date.now();
+      const revive = async (rep: EtcdHealthReport): Promise<void> => {
+        const mine = rep.members.find((m) => m.id === self.id);
+        if (!mine || mine.reachable || restarts >= 3 || Date.now() - lastStatusCheck < 3_000) return;
+        lastStatusCheck = Date.now();
+        const st = await ops.run(target, serviceCommand(plan.etcd.service, 'status'), { timeoutMs: t.commandMs, allowFailure: true });
+        if (st.exitCode === 0) return;
+        restarts++;
+        log(`etcd on ${host.name} is not running while joining: starting it again (${restarts}/3)`);
+        await ops.run(target, serviceCommand(plan.etcd.service, 'start'), { timeoutMs: t.commandMs });
+        notes.push(`etcd on ${host.name} stopped while joining and was started again`);
+      };
       try {
         await waitUntil(`etcd member ${host.etcd.name} on ${host.name} to start and catch up`, t.joinMs, async () => {
           const rep = await probeEtcdHealth(access, d.endpoints, { allowLearnerId: self.id });
@@ -417,17 +455,7 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
             throw new Error(`member ${self.id} of ${host.name} disappeared from the member list while joining`);
           }
           if (rep.healthy) return { done: true, value: rep };
-          const mine = rep.members.find((m) => m.id === self.id);
-          if (mine && !mine.reachable && restarts < 3 && Date.now() - lastStatusCheck > 3_000) {
-            lastStatusCheck = Date.now();
-            const st = await ops.run(target, serviceCommand(plan.etcd.service, 'status'), { timeoutMs: t.commandMs, allowFailure: true });
-            if (st.exitCode !== 0) {
-              restarts++;
-              log(`etcd on ${host.name} is not running while joining: starting it again (${restarts}/3)`);
-              await ops.run(target, serviceCommand(plan.etcd.service, 'start'), { timeoutMs: t.commandMs });
-              notes.push(`etcd on ${host.name} stopped while catching up and was started again`);
-            }
-          }
+          await revive(rep);
           return { done: false, why: rep.problems.join('; ') };
         });
       } catch (err) {
@@ -461,7 +489,12 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
       }
 
       const after = await discoverMembers(access, seedsOf(plan));
-      const final = await waitHealthy(access, after.endpoints, `etcd healthy after ${host.etcd.name} joined`);
+      const final = await waitUntil(`etcd healthy after ${host.etcd.name} joined`, t.healthyMs, async () => {
+        const rep = await probeEtcdHealth(access, after.endpoints);
+        if (rep.healthy) return { done: true, value: rep };
+        await revive(rep);
+        return { done: false, why: rep.problems.join('; ') };
+      });
       const voters = final.members.filter((m) => !m.isLearner).length;
       const how = self.isLearner ? `as learner, caught up in ${secs(caughtUp)}${promoted ? ', promoted' : ''}` : 'as voting member';
       return {
@@ -545,7 +578,7 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
       const target = sshTargetOf(plan, host);
       const access = accessOf(plan);
       const t0 = Date.now();
-      const d = await discoverMembers(access, seedsOf(plan));
+      let d = await discoverMembers(access, seedsOf(plan));
       const member = memberOf(d.members, host, true);
       if (!member) {
         const stopped = await stopService(ops, plan, target);
@@ -558,6 +591,11 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
           summary: `etcd member of ${host.name} (${host.etcd.name}, ${host.etcd.peerURL}) is not in the member list: already removed; ${stopped}; ${final.members.length} members healthy`,
         };
       }
+
+      // An old master that died (powered off) stays unhealthy in the member list and would block every
+      // later removal: remove it first, each removal quorum-checked, so the margin never shrinks to a dead member.
+      const deadNotes = await removeDeadOldMembers(plan, access, d.members, member.id);
+      if (deadNotes.length) d = await discoverMembers(access, seedsOf(plan));
 
       // the member being removed may be dead (an old master powered off): its own state is not a blocker,
       // the projection counts it as unhealthy, every other member must be healthy
@@ -620,7 +658,7 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
         alreadyRemoved: false,
         leaderMoved,
         members: final.members.length,
-        summary: `${moveNote}removed ${memberLabel(member)}; ${stopped}; ${final.members.length} members healthy, leader ${final.leaderId ?? '?'}; ${secs(Date.now() - t0)}`,
+        summary: `${deadNotes.length ? `${deadNotes.join('; ')}; ` : ''}${moveNote}removed ${memberLabel(member)}; ${stopped}; ${final.members.length} members healthy, leader ${final.leaderId ?? '?'}; ${secs(Date.now() - t0)}`,
       };
     },
 

@@ -5,7 +5,7 @@
  * the VIP, and a verification of the runbook's "after" state at the end.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
@@ -15,10 +15,11 @@ import { formatMs } from '../plan/duration';
 import { loadPlan } from '../plan/load';
 import type { Plan } from '../plan/schema';
 import { CpmCluster } from '../search-attributes';
-import { TASK_QUEUE, WORKFLOW_TYPE, approveUpdate, statusQuery, workflowIdFor, type MigrationStatus, type StepRecord } from '../shared';
+import { TASK_QUEUE, WORKFLOW_TYPE, abortSignal, approveUpdate, statusQuery, workflowIdFor, type MigrationStatus, type StepRecord } from '../shared';
 import { labDown, labUp } from '../lab/cli';
 import { AvailabilityProbe, vipClient, type ProbeReport } from './probe';
-import { verifyAfterState, type Check } from './verify';
+import { SafetyMonitor, renderMonitor, type MonitorReport } from './monitor';
+import { verifyAfterState, verifyBeforeState, type Check } from './verify';
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -33,6 +34,38 @@ export interface DemoOptions {
   reuseLab?: boolean;
   log?: (line: string) => void;
   maxMinutes?: number;
+  /** run the independent safety monitor (etcd quorum margin every 100 ms, VIP holders, a 20 ms probe) instead of the 100 ms probe */
+  monitor?: boolean;
+  /** CPM_FAILPOINTS for every worker; a worker that dies is replaced at once (the fault-matrix runner) */
+  failpoints?: string;
+  /** environment faults, each started once (in the background) when its condition first holds */
+  faults?: Fault[];
+  /** instead of approving this checkpoint, abort with --rollback there */
+  rollbackAt?: 'switch-traffic' | 'decommission' | 'preflight-ack';
+}
+
+export interface FaultContext {
+  plan: Plan;
+  log: (line: string) => void;
+  /** kill -9 the Temporal dev server and start it again on the same SQLite file */
+  restartTemporal: (downMs: number) => Promise<void>;
+}
+
+export interface Fault {
+  name: string;
+  when: (s: MigrationStatus) => boolean;
+  act: (ctx: FaultContext) => Promise<void>;
+}
+
+export interface WorkerDeath {
+  pid: number;
+  diedAt: string;
+  /** the failpoint(s) recorded as fired when it died; empty = killed otherwise */
+  failpoints: string[];
+  step?: string;
+  newPid: number;
+  /** from the death to the first activity started on the new worker */
+  recoveryMs?: number;
 }
 
 export interface DemoReport {
@@ -47,6 +80,11 @@ export interface DemoReport {
   probe: ProbeReport;
   checks: Check[];
   workerRestarts: Array<{ afterStep: string; killedPid: number; newPid: number }>;
+  deaths: WorkerDeath[];
+  monitor?: MonitorReport;
+  faults: Array<{ name: string; at: string; ms: number; error?: string }>;
+  /** the final migration status */
+  status?: MigrationStatus;
 }
 
 function portOpen(port: number): Promise<boolean> {
@@ -63,12 +101,35 @@ async function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise
   if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${code}`);
 }
 
+export const workerLog = (stateDir: string, n: number) => path.join(stateDir, `worker-${n}.log`);
+
 function startWorker(opts: DemoOptions, n: number): ChildProcess {
-  const log = openSync(path.join(opts.stateDir, `worker-${n}.log`), 'a');
+  const log = openSync(workerLog(opts.stateDir, n), 'a');
+  const armed = opts.failpoints ? { CPM_FAILPOINTS: opts.failpoints, CPM_FAILPOINT_DIR: opts.stateDir } : {};
   return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'worker.ts')], {
-    env: { ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${opts.temporalPort}` },
+    env: { ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${opts.temporalPort}`, ...armed },
     stdio: ['ignore', log, log],
   });
+}
+
+/** The first "activity started" line a worker logged at or after `since` (ms). */
+function firstActivityStart(file: string, since: number): number | undefined {
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const l of text.split('\n')) {
+    if (!l.includes('"activity started"')) continue;
+    try {
+      const ts = Date.parse((JSON.parse(l) as { ts: string }).ts);
+      if (ts >= since) return ts;
+    } catch {
+      // a partial line
+    }
+  }
+  return undefined;
 }
 
 function stepLine(s: MigrationStatus): string {
@@ -100,13 +161,54 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
 
   const connection = await Connection.connect({ address: `127.0.0.1:${opts.temporalPort}` });
   const client = new Client({ connection });
-  const workers: ChildProcess[] = [startWorker(opts, 1)];
+  const workers: ChildProcess[] = [];
+  const deaths: WorkerDeath[] = [];
   const restarts: DemoReport['workerRestarts'] = [];
-  const probe = new AvailabilityProbe(vipClient(plan.kubeconfig, plan.loadBalancer.vip, plan.loadBalancer.port), { maxDurationMs: (opts.maxMinutes ?? 60) * 60_000 });
+  const faultsDone: DemoReport['faults'] = [];
+  const faultRuns: Array<Promise<void>> = [];
+  let currentStep: string | undefined;
+  let stopping = false;
+  const firedFile = path.join(opts.stateDir, 'fired');
+  const fired = () => (existsSync(firedFile) ? readFileSync(firedFile, 'utf8').split('\n').filter(Boolean) : []);
+  /** a worker, replaced at once when it dies (a failpoint, or the fault matrix killing it) */
+  const launch = (): ChildProcess => {
+    const w = startWorker(opts, workers.length + 1);
+    const firedBefore = fired().length;
+    workers.push(w);
+    w.once('exit', () => {
+      if (stopping) return;
+      const diedAt = Date.now();
+      const next = launch();
+      const death: WorkerDeath = { pid: w.pid ?? -1, diedAt: new Date(diedAt).toISOString(), failpoints: fired().slice(firedBefore), step: currentStep, newPid: next.pid ?? -1 };
+      deaths.push(death);
+      log(`worker pid ${w.pid} died${death.failpoints.length ? ` at failpoint ${death.failpoints.join(', ')}` : ''} during ${currentStep ?? '?'}; new worker pid ${next.pid}`);
+    });
+    return w;
+  };
+  launch();
+  const monitor = opts.monitor ? new SafetyMonitor(plan, { maxMinutes: opts.maxMinutes ?? 60 }) : undefined;
+  const probe = monitor ? undefined : new AvailabilityProbe(vipClient(plan.kubeconfig, plan.loadBalancer.vip, plan.loadBalancer.port), { maxDurationMs: (opts.maxMinutes ?? 60) * 60_000 });
+  const faultCtx: FaultContext = {
+    plan,
+    log,
+    restartTemporal: async (downMs) => {
+      const pid = Number(readFileSync(path.join(opts.stateDir, 'temporal.pid'), 'utf8'));
+      process.kill(pid, 'SIGKILL');
+      log(`Temporal dev server pid ${pid} killed with SIGKILL`);
+      await new Promise((r) => setTimeout(r, downMs));
+      await run('bash', [path.join(ROOT, 'scripts', 'dev-server.sh'), 'start'], env);
+      log('Temporal dev server restarted on the same SQLite file');
+    },
+  };
   try {
-    await probe.seed(50);
-    probe.start();
-    log(`probe: reading and writing through https://${plan.loadBalancer.vip}:${plan.loadBalancer.port} every 100 ms (50 objects written before)`);
+    if (monitor) {
+      await monitor.start(50);
+      log(`safety monitor: etcd quorum margin every 100 ms, VIP holders from kernel events, 20 ms probe through https://${plan.loadBalancer.vip}:${plan.loadBalancer.port} (50 objects written before)`);
+    } else if (probe) {
+      await probe.seed(50);
+      probe.start();
+      log(`probe: reading and writing through https://${plan.loadBalancer.vip}:${plan.loadBalancer.port} every 100 ms (50 objects written before)`);
+    }
 
     const workflowId = workflowIdFor(plan.cluster);
     const sa = await searchAttributesRegistered(client);
@@ -123,32 +225,58 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
 
     let last = '';
     let announced = '';
+    const started = new Set<string>();
     const deadline = Date.now() + (opts.maxMinutes ?? 60) * 60_000;
     for (;;) {
-      const desc = await handle.describe();
-      const s = await handle.query(statusQuery);
+      let s: MigrationStatus;
+      let running: boolean;
+      try {
+        const desc = await handle.describe();
+        s = await handle.query(statusQuery);
+        running = desc.status.name === 'RUNNING';
+      } catch (e) {
+        // the Temporal server may be down (a fault of the matrix): wait for it, bounded by the deadline
+        if (Date.now() > deadline) throw e;
+        await new Promise((r) => setTimeout(r, 1_000));
+        continue;
+      }
+      currentStep = s.currentStep?.key;
       const line = stepLine(s);
       if (line !== last) log(line);
       last = line;
       if (opts.killWorkerAfter && !restarts.length && s.completed.some((r) => r.key === opts.killWorkerAfter)) {
         const old = workers[workers.length - 1];
         old?.kill('SIGKILL');
-        const fresh = startWorker(opts, workers.length + 1);
-        workers.push(fresh);
-        restarts.push({ afterStep: opts.killWorkerAfter, killedPid: old?.pid ?? -1, newPid: fresh.pid ?? -1 });
-        log(`worker pid ${old?.pid} killed with SIGKILL after ${opts.killWorkerAfter}; new worker pid ${fresh.pid}`);
+        await new Promise((r) => setTimeout(r, 200));
+        restarts.push({ afterStep: opts.killWorkerAfter, killedPid: old?.pid ?? -1, newPid: workers[workers.length - 1]?.pid ?? -1 });
+        log(`worker pid ${old?.pid} killed with SIGKILL after ${opts.killWorkerAfter}`);
+      }
+      for (const f of opts.faults ?? []) {
+        if (started.has(f.name) || !f.when(s)) continue;
+        started.add(f.name);
+        const at = Date.now();
+        log(`fault: ${f.name}`);
+        faultRuns.push(
+          f.act(faultCtx).then(
+            () => void faultsDone.push({ name: f.name, at: new Date(at).toISOString(), ms: Date.now() - at }),
+            (e: unknown) => void faultsDone.push({ name: f.name, at: new Date(at).toISOString(), ms: Date.now() - at, error: (e as Error).message }),
+          ),
+        );
       }
       const gate = s.pendingCheckpoint?.gate;
       if (gate && announced !== gate) {
         announced = gate;
         log(`checkpoint "${gate}" waits for approval:`);
         for (const c of s.pendingCheckpoint?.approveCommands ?? []) log(`    ${c}`);
-        if (opts.yes) {
+        if (opts.rollbackAt === gate) {
+          await handle.signal(abortSignal, { reason: `rollback rehearsal at ${gate}`, by: 'demo', rollback: true });
+          log(`abort --rollback sent at "${gate}"`);
+        } else if (opts.yes) {
           await handle.executeUpdate(approveUpdate, { args: [{ gate, by: 'demo --yes', reason: 'unattended demo run' }] });
           log(`approved "${gate}" (--yes)`);
         }
       }
-      if (desc.status.name !== 'RUNNING') break;
+      if (!running) break;
       if (Date.now() > deadline) throw new Error(`the demo did not finish within ${opts.maxMinutes ?? 60} minutes; last: ${line}`);
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -159,9 +287,16 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
       error = e instanceof WorkflowFailedError ? (e.cause?.message ?? e.message) : String(e);
     });
     const migrationMs = Date.now() - tMig;
-    const probeReport = await probe.stop();
+    await Promise.all(faultRuns);
+    const monitorReport = monitor ? await monitor.stop() : undefined;
+    const probeReport = monitorReport?.probe ?? (await (probe as AvailabilityProbe).stop());
     const final = await handle.query(statusQuery);
-    const checks = outcome === 'completed' ? await verifyAfterState(plan, sshHostOps) : [];
+    const checks = opts.rollbackAt ? await verifyBeforeState(plan, sshHostOps) : outcome === 'completed' ? await verifyAfterState(plan, sshHostOps) : [];
+    for (const [i, d] of deaths.entries()) {
+      const next = workers.findIndex((w) => w.pid === d.newPid);
+      const t = next >= 0 ? firstActivityStart(workerLog(opts.stateDir, next + 1), Date.parse(d.diedAt)) : undefined;
+      if (t !== undefined) (deaths[i] as WorkerDeath).recoveryMs = t - Date.parse(d.diedAt);
+    }
     const report: DemoReport = {
       workflowId,
       runId: handle.firstExecutionRunId,
@@ -174,11 +309,17 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
       probe: probeReport,
       checks,
       workerRestarts: restarts,
+      deaths,
+      monitor: monitorReport,
+      faults: faultsDone,
+      status: final,
     };
     writeFileSync(path.join(opts.stateDir, 'demo-report.json'), JSON.stringify(report, null, 2));
     return report;
   } finally {
-    await probe.stop().catch(() => undefined);
+    stopping = true;
+    if (monitor) await monitor.stop().catch(() => undefined);
+    else await probe?.stop().catch(() => undefined);
     for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGTERM');
     await sshHostOps().close();
     await connection.close();
@@ -199,8 +340,11 @@ export function renderReport(r: DemoReport): string {
     `objects written before the migration: ${r.probe.seeded}, missing after: ${r.probe.missingAfter.length}`,
     ...r.probe.firstErrors.map((e) => `  probe error: ${e}`),
     ...r.workerRestarts.map((w) => `worker killed (pid ${w.killedPid}) after ${w.afterStep}; resumed on pid ${w.newPid}`),
+    ...r.deaths.map((d) => `worker pid ${d.pid} died${d.failpoints.length ? ` at ${d.failpoints.join(', ')}` : ''} during ${d.step ?? '?'}; next activity started on pid ${d.newPid} after ${d.recoveryMs ?? '?'} ms`),
+    ...r.faults.map((f) => `fault ${f.name} at ${f.at} (${formatMs(f.ms)})${f.error ? `: FAILED ${f.error}` : ''}`),
+    ...(r.monitor ? ['', ...renderMonitor(r.monitor)] : []),
     '',
-    'after state:',
+    r.checks.some((c) => c.name.startsWith('before:')) ? 'state (rolled back):' : 'after state:',
     ...r.checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`),
   ];
   return lines.join('\n');

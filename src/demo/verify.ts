@@ -5,6 +5,9 @@
 import * as k8s from '@kubernetes/client-node';
 import { createEtcdActivities } from '../activities/etcd';
 import { createVipActivities } from '../activities/vip';
+import { servicePortsOf } from '../activities/controlplane';
+import { HostUnreachableError } from '../errors';
+import { presumedDown } from '../lib/reachability';
 import type { HostOps } from '../lib/hostops';
 import { serviceCommand } from '../lib/services';
 import { sshTargetOf } from '../plan/hosts';
@@ -24,16 +27,70 @@ function kubeClient(plan: Plan): k8s.CoreV1Api {
 
 const same = (a: string[], b: string[]) => JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
 
-export async function verifyAfterState(plan: Plan, hostOps: () => HostOps): Promise<Check[]> {
+type Add = (name: string, ok: boolean, detail: string) => void;
+type Safely = (name: string, fn: () => Promise<void>) => Promise<void>;
+
+/** "<component> stopped on <host>" for each host; a powered-off host (SSH and every port silent) counts as stopped, said so. */
+function stoppedCheck(plan: Plan, hostOps: () => HostOps, safely: Safely, add: Add) {
+  return async (hosts: Plan['oldMasters'], label: string, service: Service): Promise<void> => {
+    for (const h of hosts) {
+      await safely(`${label} stopped on ${h.name}`, async () => {
+        const t = sshTargetOf(plan, h);
+        try {
+          const r = await hostOps().run(t, serviceCommand(service, 'status'), { allowFailure: true, timeoutMs: 15_000 });
+          add(`${label} stopped on ${h.name}`, r.exitCode !== 0, r.exitCode === 0 ? 'still running' : 'stopped');
+        } catch (e) {
+          const down = e instanceof HostUnreachableError ? await presumedDown(hostOps(), t, servicePortsOf(plan, h), 1) : undefined;
+          if (!down) throw e;
+          add(`${label} stopped on ${h.name}`, true, `powered off: ${down}`);
+        }
+      });
+    }
+  };
+}
+
+function collector() {
   const checks: Check[] = [];
-  const add = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
-  const safely = async (name: string, fn: () => Promise<void>) => {
+  const add: Add = (name, ok, detail) => void checks.push({ name, ok, detail });
+  const safely: Safely = async (name, fn) => {
     try {
       await fn();
     } catch (e) {
       add(name, false, `could not check: ${(e as Error).message}`);
     }
   };
+  return { checks, add, safely };
+}
+
+/** The runbook's "before" state, after an abort --rollback: old etcd members only, VIP on an old master, nothing new running. */
+export async function verifyBeforeState(plan: Plan, hostOps: () => HostOps): Promise<Check[]> {
+  const { checks, add, safely } = collector();
+  await safely('before: etcd has exactly the old members', async () => {
+    const health = await createEtcdActivities({ hostOps }).etcdHealth(plan);
+    const names = health.members.map((m) => m.name);
+    add('before: etcd has exactly the old members', same(names, plan.oldMasters.map((h) => h.etcd.name)) && health.healthy, `members [${names.join(', ')}], healthy ${health.healthy}${health.problems.length ? `: ${health.problems.join('; ')}` : ''}`);
+  });
+  await safely('before: the VIP is on an old master and the API answers through it', async () => {
+    const vip = await createVipActivities({ hostOps }).verifyVip(plan, 'old');
+    add('before: the VIP is on an old master and the API answers through it', vip.holders.length === 1 && vip.readyzThroughVip, vip.summary);
+  });
+  const stopped = stoppedCheck(plan, hostOps, safely, (n, ok, d) => add(`before: ${n}`, ok, d));
+  await stopped(plan.newMasters, 'kube-apiserver', plan.apiserver.service);
+  await stopped(plan.newMasters, 'apiserver LB', plan.loadBalancer.service);
+  await stopped(plan.newMasters, 'kube-controller-manager', plan.controllerManager.service);
+  await stopped(plan.newMasters, 'kube-scheduler', plan.scheduler.service);
+  await stopped(plan.newMasters, 'etcd', plan.etcd.service);
+  await stopped(plan.newMasters, 'keepalived', plan.keepalived.service);
+  await safely('before: calico-config points at the old etcd members', async () => {
+    const cm = await kubeClient(plan).readNamespacedConfigMap({ name: plan.calico.configMap, namespace: plan.calico.namespace });
+    const got = (cm.data?.etcd_endpoints ?? '').split(',').filter(Boolean);
+    add('before: calico-config points at the old etcd members', same(got, plan.oldMasters.map((h) => h.etcd.clientURL)), `etcd_endpoints=${got.join(',')}`);
+  });
+  return checks;
+}
+
+export async function verifyAfterState(plan: Plan, hostOps: () => HostOps): Promise<Check[]> {
+  const { checks, add, safely } = collector();
 
   await safely('etcd has exactly the 3 new members', async () => {
     const health = await createEtcdActivities({ hostOps }).etcdHealth(plan);
@@ -47,18 +104,20 @@ export async function verifyAfterState(plan: Plan, hostOps: () => HostOps): Prom
     add('the VIP is on a new master and the API answers through it', onNew && vip.readyzThroughVip, vip.summary);
   });
 
-  const stopped = async (label: string, service: Service) => {
-    for (const h of plan.oldMasters) {
-      await safely(`${label} stopped on ${h.name}`, async () => {
-        const r = await hostOps().run(sshTargetOf(plan, h), serviceCommand(service, 'status'), { allowFailure: true, timeoutMs: 15_000 });
-        add(`${label} stopped on ${h.name}`, r.exitCode !== 0, r.exitCode === 0 ? 'still running' : 'stopped');
-      });
-    }
-  };
-  await stopped('kube-apiserver', plan.apiserver.service);
-  await stopped('apiserver LB', plan.loadBalancer.service);
-  await stopped('etcd', plan.etcd.service);
-  await stopped('keepalived', plan.keepalived.service);
+  const stopped = stoppedCheck(plan, hostOps, safely, add);
+  await stopped(plan.oldMasters, 'kube-apiserver', plan.apiserver.service);
+  await stopped(plan.oldMasters, 'apiserver LB', plan.loadBalancer.service);
+  await stopped(plan.oldMasters, 'etcd', plan.etcd.service);
+  await stopped(plan.oldMasters, 'keepalived', plan.keepalived.service);
+  for (const h of plan.oldMasters) {
+    await safely(`${h.name} fenced (keepalived config moved aside)`, async () => {
+      const t = sshTargetOf(plan, h);
+      const down = await presumedDown(hostOps(), t, servicePortsOf(plan, h), 1).catch(() => undefined);
+      if (down) return add(`${h.name} fenced (keepalived config moved aside)`, true, `not checked: ${down}`);
+      const r = await hostOps().run(t, `test ! -e '${plan.paths.keepalivedConfig}'`, { allowFailure: true, timeoutMs: 15_000 });
+      add(`${h.name} fenced (keepalived config moved aside)`, r.exitCode === 0, r.exitCode === 0 ? `${plan.paths.keepalivedConfig} gone` : `${plan.paths.keepalivedConfig} still there`);
+    });
+  }
 
   const core = kubeClient(plan);
   const [labelKey] = plan.nodes.masterLabel.split('=');

@@ -73,7 +73,7 @@ export function sshdPid(h: LabHost): number | undefined {
   return livePid(sshdPidFile(h));
 }
 
-async function startSshd(h: LabHost): Promise<void> {
+export async function startSshd(h: LabHost): Promise<void> {
   if (sshdPid(h)) return;
   await mkdir('/run/sshd', { recursive: true });
   const log = openSync(join(paths.hostDir(h.name), 'log', 'sshd.log'), 'a');

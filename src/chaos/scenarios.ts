@@ -1,0 +1,133 @@
+/**
+ * The fault matrix: each scenario is one lab migration (src/demo/run.ts) with
+ * its faults. Worker failpoints re-use one migration: every worker is armed
+ * with the same list and a shared fired-file, so each death moves on to the
+ * next failpoint. Environment faults act on the lab hosts (src/lab/faults.ts).
+ */
+import type { Fault, FaultContext } from '../demo/run';
+import { daemonPid, killDaemon, killSshd, linkDown, linkUp, powerOff, reboot, restartSshd } from '../lab/faults';
+import type { MigrationStatus } from '../shared';
+
+export interface Scenario {
+  name: string;
+  what: string;
+  failpoints?: string;
+  faults?: Fault[];
+  rollbackAt?: 'switch-traffic';
+  /** names that must have fired (a scenario that never reaches its fault proves nothing) */
+  mustFire?: string[];
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const at = (key: string) => (s: MigrationStatus) => s.currentStep?.key === key;
+const after = (key: string) => (s: MigrationStatus) => s.completed.some((c) => c.key === key);
+
+/** Spread over etcd, certs, control plane, VIP, decommission, calico, cleanup: what `npm test` runs. */
+export const CI_FAILPOINTS = [
+  'etcd.snapshot.after-stream',
+  'etcd.join.after-member-add',
+  'etcd.join.after-start',
+  'certs.apiserver.after-key',
+  'config.apiserver.after-write',
+  'start.loadBalancer.after-start',
+  'calico.after-patch',
+  'start.keepalived.after-start',
+  'stop.keepalived.after-stop',
+  'etcd.remove.after-member-remove',
+  'fence.after-keepalived-neutralised',
+  'kube.label.after-patch',
+];
+
+function temporalKill(when: (s: MigrationStatus) => boolean): Fault {
+  return { name: 'Temporal server kill -9 and restart (SQLite)', when, act: (c: FaultContext) => c.restartTemporal(3_000) };
+}
+
+export const SCENARIOS: Scenario[] = [
+  {
+    name: 'worker-failpoints',
+    what: 'the worker SIGKILLs itself at every failpoint the migration reaches, once each; a fresh worker takes over',
+    failpoints: '*',
+  },
+  {
+    name: 'temporal-kill',
+    what: 'the Temporal dev server is killed -9 during the etcd joins and restarted on its SQLite file',
+    faults: [temporalKill(at('etcd-join/master-2'))],
+  },
+  {
+    name: 'etcd-kill-during-join',
+    what: "master-2's etcd is killed -9 while it joins; the join starts it again",
+    faults: [
+      {
+        name: 'kill -9 etcd on master-2 during its join',
+        when: at('etcd-join/master-2'),
+        act: async (c) => {
+          for (let i = 0; i < 100 && !daemonPid('master-2', 'etcd'); i++) await sleep(50);
+          c.log(killDaemon('master-2', 'etcd') ? 'etcd on master-2 killed' : 'etcd on master-2 was not running yet');
+        },
+      },
+    ],
+  },
+  {
+    name: 'sshd-kill-during-push',
+    what: "master-2's sshd is killed in the middle of the PKI push and restarted 15 s later",
+    faults: [
+      {
+        name: 'kill sshd on master-2 during the PKI copy, restart after 15 s',
+        when: at('certificates/master-2'),
+        act: async () => {
+          await killSshd('master-2');
+          await sleep(15_000);
+          await restartSshd('master-2');
+        },
+      },
+    ],
+  },
+  {
+    name: 'network-cut',
+    what: 'master-2 is cut off the network (link down) for 60 s during the per-host steps, then restored',
+    faults: [
+      {
+        name: 'master-2 link down for 60 s',
+        when: at('apiserver/master-1'),
+        act: async () => {
+          await linkDown('master-2');
+          await sleep(60_000);
+          await linkUp('master-2');
+        },
+      },
+    ],
+  },
+  {
+    name: 'old-master-power-off',
+    what: 'oldmaster-2 is powered off for good after the VIP moved; decommission still finishes and removes its member',
+    faults: [{ name: 'power off oldmaster-2', when: after('vip-failover'), act: () => powerOff('oldmaster-2') }],
+  },
+  {
+    name: 'old-master-reboot',
+    what: 'oldmaster-1 reboots after its decommission: nothing comes back (fenced), it neither takes the VIP nor rejoins etcd',
+    faults: [
+      {
+        name: 'reboot oldmaster-1',
+        when: after('decommission-old/oldmaster-1'),
+        act: async (c) => c.log(`oldmaster-1 booted: ${(await reboot('oldmaster-1')) || 'nothing enabled'}`),
+      },
+    ],
+  },
+  {
+    name: 'rollback',
+    what: 'abort --rollback at switch-traffic, the worker dying at failpoints inside the compensations; the cluster is back in its "before" state',
+    rollbackAt: 'switch-traffic',
+    // these fire only on the way back: the forward path up to switch-traffic stops nothing and removes no member
+    failpoints: 'stop.*,etcd.remove.*',
+    mustFire: ['etcd.remove.after-member-remove'],
+  },
+];
+
+/** What e2e.test.ts runs in `npm test`: a dozen failpoints and the server kill in one migration. */
+export const CI_SCENARIO: Scenario = {
+  name: 'ci-subset',
+  what: `${CI_FAILPOINTS.length} failpoints across etcd, certs, control plane, VIP, decommission, calico and cleanup, and a Temporal server kill, in one migration`,
+  failpoints: CI_FAILPOINTS.join(','),
+  faults: [temporalKill(at('apiserver-lb/master-2'))],
+  mustFire: CI_FAILPOINTS,
+};

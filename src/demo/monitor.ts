@@ -1,0 +1,144 @@
+/**
+ * The independent safety monitor: runs beside a lab migration, outside the
+ * worker, and trusts nothing the workflow says. Every 100 ms it asks every
+ * etcd endpoint of the plan for its status and the member list, and computes
+ * the quorum margin of that instant: healthy voters (answering, with a
+ * leader) minus the quorum of the current voting membership. The VIP holders
+ * come from kernel address events (src/lab/vip-watch.ts), the API gap from a
+ * 20 ms probe through the VIP. A run is unsafe if the margin ever goes below
+ * 0 or the VIP is held twice (longer than a VRRP handover: see DOUBLE_GRACE_MS).
+ */
+import type { Etcd3 } from 'etcd3';
+import { createEtcdClient, etcdAccess, listMembers } from '../lib/etcd';
+import { quorumOf } from '../lib/quorum';
+import { allMasters } from '../plan/hosts';
+import type { Plan } from '../plan/schema';
+import { VipWatch, type VipWatchReport } from '../lab/vip-watch';
+import { AvailabilityProbe, vipClient, type ProbeReport } from './probe';
+
+/**
+ * Two holders for a few milliseconds is how VRRP hands over (the new master
+ * adds the VIP as the old one drops it); longer means both sides think they
+ * are master: split brain.
+ */
+export const DOUBLE_GRACE_MS = 250;
+const SAMPLE_MS = 100;
+const CALL_MS = 1_000;
+
+export interface MonitorReport {
+  samples: number;
+  minQuorumMargin: number;
+  minMarginAt?: string;
+  minMarginDetail?: string;
+  /** distinct leader ids seen, in order (a change = an election or a leader move) */
+  leaders: string[];
+  vip: VipWatchReport;
+  probe: ProbeReport;
+  /** why the run is unsafe; empty when safe */
+  violations: string[];
+}
+
+export class SafetyMonitor {
+  private readonly clients = new Map<string, Etcd3>();
+  private readonly watch = new VipWatch();
+  private readonly probe: AvailabilityProbe;
+  private running = false;
+  private loop?: Promise<void>;
+  private samples = 0;
+  private minMargin = Number.POSITIVE_INFINITY;
+  private minAt?: string;
+  private minDetail?: string;
+  private readonly leaders: string[] = [];
+
+  constructor(
+    private readonly plan: Plan,
+    opts: { maxMinutes: number },
+  ) {
+    const access = etcdAccess(plan, CALL_MS);
+    for (const h of allMasters(plan)) this.clients.set(h.etcd.clientURL, createEtcdClient(access, [h.etcd.clientURL]));
+    this.probe = new AvailabilityProbe(vipClient(plan.kubeconfig, plan.loadBalancer.vip, plan.loadBalancer.port), {
+      intervalMs: 20,
+      maxDurationMs: opts.maxMinutes * 60_000,
+      requestTimeoutMs: 2_000,
+    });
+  }
+
+  /** Seeds the probe's objects (they must survive), then starts sampling. */
+  async start(seed = 50): Promise<void> {
+    await this.probe.seed(seed);
+    await this.watch.start();
+    this.probe.start();
+    this.running = true;
+    this.loop = this.sampleLoop();
+  }
+
+  private async sampleOnce(): Promise<void> {
+    const within = <T>(p: Promise<T>) => Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), CALL_MS))]);
+    const rows = await Promise.all(
+      [...this.clients.entries()].map(async ([url, c]) => {
+        const st = await within(c.maintenance.status().catch(() => undefined));
+        const members = st ? await within(listMembers(c).catch(() => undefined)) : undefined;
+        return { url, st, members };
+      }),
+    );
+    const list = rows.find((r) => r.members)?.members;
+    if (!list) {
+      this.record(-1, 'no endpoint answered the member list');
+      return;
+    }
+    const voters = list.filter((m) => !m.isLearner);
+    const healthy = voters.filter((m) => rows.some((r) => r.st && r.st.header.member_id === m.id && r.st.leader !== '0')).length;
+    const margin = healthy - quorumOf(voters.length);
+    const leader = rows.find((r) => r.st && r.st.leader !== '0')?.st?.leader;
+    if (leader && this.leaders.at(-1) !== leader) this.leaders.push(leader);
+    this.record(margin, `${healthy} healthy of ${voters.length} voters (quorum ${quorumOf(voters.length)}), ${list.length - voters.length} learner(s)`);
+  }
+
+  private record(margin: number, detail: string): void {
+    this.samples++;
+    if (margin < this.minMargin) {
+      this.minMargin = margin;
+      this.minAt = new Date().toISOString();
+      this.minDetail = detail;
+    }
+  }
+
+  private async sampleLoop(): Promise<void> {
+    while (this.running) {
+      const t0 = Date.now();
+      await this.sampleOnce().catch(() => this.record(-1, 'sampling failed'));
+      await new Promise((r) => setTimeout(r, Math.max(0, SAMPLE_MS - (Date.now() - t0))));
+    }
+  }
+
+  async stop(): Promise<MonitorReport> {
+    this.running = false;
+    await this.loop;
+    const probe = await this.probe.stop();
+    const vip = this.watch.stop();
+    for (const c of this.clients.values()) c.close();
+    const violations: string[] = [];
+    if (this.minMargin < 0) violations.push(`etcd quorum margin went to ${this.minMargin} at ${this.minAt} (${this.minDetail})`);
+    const doubles = vip.doubles.filter((d) => d.ms > DOUBLE_GRACE_MS);
+    if (doubles.length) violations.push(`the VIP was held twice: ${doubles.map((d) => `${d.holders.join('+')} for ${d.ms} ms at ${d.from}`).join('; ')}`);
+    return {
+      samples: this.samples,
+      minQuorumMargin: this.minMargin === Number.POSITIVE_INFINITY ? 0 : this.minMargin,
+      minMarginAt: this.minAt,
+      minMarginDetail: this.minDetail,
+      leaders: this.leaders,
+      vip,
+      probe,
+      violations,
+    };
+  }
+}
+
+export function renderMonitor(m: MonitorReport): string[] {
+  return [
+    `safety monitor: ${m.samples} etcd samples, minimum quorum margin ${m.minQuorumMargin}${m.minMarginDetail ? ` (${m.minMarginDetail}, ${m.minMarginAt})` : ''}, ${Math.max(0, m.leaders.length - 1)} leader change(s)`,
+    `  VIP: ${m.vip.changes} holder changes, longest time with no holder ${m.vip.maxGapMs} ms, longest with two ${m.vip.maxDoubleMs} ms, held by ${m.vip.holdersAtEnd.join(', ') || 'nobody'} at the end`,
+    `  API through the VIP (20 ms probe): ${m.probe.sent} requests, ${m.probe.failed} failed, longest gap ${m.probe.longestGapMs} ms${m.probe.longestGapAt ? ` at ${m.probe.longestGapAt}` : ''}; ${m.probe.missingAfter.length} of ${m.probe.seeded} objects missing after`,
+    ...m.violations.map((v) => `  UNSAFE: ${v}`),
+  ];
+}
