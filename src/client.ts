@@ -5,6 +5,7 @@
  * Temporal connection from the environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS: see README).
  */
 import { Command } from 'commander';
+import { registerDevCommands } from './cli/dev-commands';
 import { registerMigrationCommands } from './cli/migration-commands';
 import { registerPlanCommands } from './cli/plan-commands';
 
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerPlanCommands(program);
   registerMigrationCommands(program);
+  registerDevCommands(program);
   return program;
 }
 

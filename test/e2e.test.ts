@@ -1,72 +1,43 @@
 /**
- * End to end on the lab: the demo, unattended (--yes), on real etcd, sshd,
+ * End to end on the lab, as `npm test` runs the fault matrix's subset
+ * (src/chaos/scenarios.ts): the demo, unattended, on real etcd, sshd,
  * kube-apiserver/controller-manager/scheduler, nginx and keepalived in network
- * namespaces, with the worker killed -9 once mid-migration. Asserts the
- * runbook's "after" state, zero objects lost, and that no completed step ran
- * twice (from the workflow's own event history).
+ * namespaces, with the independent safety monitor beside it:
+ *  1. one migration whose workers SIGKILL themselves at a dozen failpoints
+ *     (etcd, certs, control plane, VIP, decommission, calico, cleanup) and
+ *     whose Temporal server is killed -9 and restarted on its SQLite file;
+ *  2. abort --rollback at switch-traffic with the worker dying inside the
+ *     compensations: back to the "before" state.
+ * Each asserts the after (before) state, zero objects lost, quorum margin
+ * never below 0, never two VIP holders, every membership change completed
+ * once (from the event history), no secret in the history. The whole matrix
+ * is `npm run chaos`.
  */
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Client, Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
 import { labDown } from '../src/lab/cli';
-import { renderReport, runDemo } from '../src/demo/run';
-import { freePort } from './support/temporal';
-
-const stateDir = mkdtempSync(path.join(os.tmpdir(), 'cpm-e2e-'));
-let port = 0;
+import { runScenario } from '../src/chaos/cli';
+import { CI_SCENARIO, SCENARIOS } from '../src/chaos/scenarios';
 
 afterAll(async () => {
-  if (port) {
-    const { spawnSync } = await import('node:child_process');
-    spawnSync('bash', [path.join(__dirname, '..', 'scripts', 'dev-server.sh'), 'stop'], { env: { ...process.env, TEMPORAL_PORT: String(port), CPM_STATE_DIR: stateDir } });
-  }
   await labDown();
 }, 120_000);
 
-describe('the demo on the lab', () => {
-  it('migrates the control plane with zero lost objects, surviving a worker kill -9', async () => {
-    port = await freePort();
-    const report = await runDemo({ yes: true, temporalPort: port, stateDir, killWorkerAfter: 'etcd-join/master-2', maxMinutes: 30, log: (l) => console.log(l) });
-    console.log(renderReport(report));
-    expect(report.error).toBeUndefined();
-    expect(report.outcome).toBe('completed');
-    expect(report.checks.length).toBeGreaterThan(10);
-    expect(report.checks.filter((c) => !c.ok)).toEqual([]);
-    expect(report.probe.seeded).toBe(50);
-    expect(report.probe.missingAfter).toEqual([]);
-    expect(report.probe.sent).toBeGreaterThan(100);
-    expect(report.workerRestarts).toHaveLength(1);
+describe('the fault matrix subset on the lab', () => {
+  it('converges through a dozen worker deaths at failpoints and a Temporal server kill', async () => {
+    const { assessment, report } = await runScenario(CI_SCENARIO, (l) => console.log(l));
+    console.log(report);
+    expect(assessment.problems).toEqual([]);
+    expect(assessment.fired.length).toBeGreaterThanOrEqual(10);
+    expect(assessment.deaths).toBe(assessment.fired.length);
+    expect(assessment.minQuorumMargin).toBeGreaterThanOrEqual(0);
+  }, 45 * 60_000);
 
-    // From the event history: every activity call (by its summary) completed once.
-    const connection = await Connection.connect({ address: `127.0.0.1:${port}` });
-    try {
-      const client = new Client({ connection });
-      const history = await client.workflow.getHandle(report.workflowId, report.runId).fetchHistory();
-      const { EventType } = temporal.api.enums.v1;
-      const summaries = new Map<number, string>();
-      const completed = new Map<string, number>();
-      for (const e of history.events ?? []) {
-        if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) {
-          const payload = e.userMetadata?.summary;
-          const text = payload?.data ? Buffer.from(payload.data).toString('utf8').replace(/^"|"$/g, '') : '?';
-          summaries.set(Number(e.eventId), text);
-        }
-        if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED) {
-          const s = summaries.get(Number(e.activityTaskCompletedEventAttributes?.scheduledEventId)) ?? '?';
-          completed.set(s, (completed.get(s) ?? 0) + 1);
-        }
-      }
-      for (const key of ['etcdSnapshot', 'etcdJoinMember master-1', 'etcdJoinMember master-2', 'etcdJoinMember master-3', 'etcdRemoveMember oldmaster-1', 'drainNode master-1']) {
-        expect(completed.get(key), key).toBe(1);
-      }
-      expect(completed.get('verifyVip new')).toBe(2); // before and after the old keepalived stop
-      const repeatedSteps = report.steps.map((s) => s.key).filter((k, i, all) => all.indexOf(k) !== i);
-      expect(repeatedSteps).toEqual([]);
-    } finally {
-      await connection.close();
-    }
+  it('rolls back to the "before" state with the worker dying inside the compensations', async () => {
+    const rollback = SCENARIOS.find((s) => s.name === 'rollback');
+    if (!rollback) throw new Error('no rollback scenario');
+    const { assessment, report } = await runScenario(rollback, (l) => console.log(l));
+    console.log(report);
+    expect(assessment.problems).toEqual([]);
+    expect(assessment.fired.length).toBeGreaterThanOrEqual(1);
   }, 45 * 60_000);
 });

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FAILPOINTS, armedBy } from '../src/lib/failpoint';
+import { renderFailpoints } from '../src/cli/dev-commands';
 
 const ROOT = path.join(__dirname, '..');
 const script = `
@@ -75,5 +76,9 @@ describe('failpoints', () => {
     };
     const unplaced = Object.keys(FAILPOINTS).filter((n) => !literal(n) && !templated(n));
     expect(unplaced).toEqual([]);
+  });
+
+  it('docs/failpoints.md is the catalogue (regenerate: npx cpmigrate dev failpoints --markdown > docs/failpoints.md)', () => {
+    expect(readFileSync(path.join(ROOT, 'docs', 'failpoints.md'), 'utf8')).toBe(`${renderFailpoints(true)}\n`);
   });
 });

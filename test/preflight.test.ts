@@ -114,6 +114,27 @@ describe('preflight', () => {
     expect(r.blockers[0]?.message).toContain('stray');
   });
 
+  it('in resume mode an old master that was switched off is fine once its etcd member is gone, and blocks while it is still a member', async () => {
+    const w = world();
+    const members = (hosts: Plan['oldMasters']): EtcdHealthReport => {
+      const h = healthy();
+      h.members = hosts.map((m, i) => ({ id: String(i + 1), name: m.name, peerURLs: [m.etcd.peerURL], clientURLs: [m.etcd.clientURL], isLearner: false, reachable: true }));
+      return h;
+    };
+    const off = plan.oldMasters[0]?.name ?? '';
+    w.f.host(off).unreachable = true;
+    w.setEtcd(async () => members([...plan.oldMasters.slice(1), ...plan.newMasters]));
+    const gone = await w.pf().preflight(plan, 'resume');
+    expect(gone.blockers).toEqual([]);
+    expect(gone.warnings.find((x) => x.subject === off)?.message).toMatch(/already removed: treated as decommissioned/);
+    w.setEtcd(async () => members([...plan.oldMasters, ...plan.newMasters]));
+    const still = await w.pf().preflight(plan, 'resume');
+    expect(still.blockers.map((b) => [b.reason, b.subject])).toEqual([[Reasons.SshUnreachable, off]]);
+    expect(still.blockers[0]?.message).toMatch(/still in the cluster/);
+    // a fresh start still needs every host
+    expect((await w.pf().preflight(plan)).blockers.map((b) => b.subject)).toContain(off);
+  });
+
   it('with https etcd, blocks without an etcd CA; warns (the etcd-certs step fixes it) when a new master lacks its own certificates or their SANs do not name it', async () => {
     const input = examplePlanInput();
     const https = (h: { etcd: { clientURL: string; peerURL: string } }) => ({ ...h, etcd: { ...h.etcd, clientURL: h.etcd.clientURL.replace('http:', 'https:'), peerURL: h.etcd.peerURL.replace('http:', 'https:') } });

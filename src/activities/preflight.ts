@@ -110,6 +110,8 @@ export function createPreflightActivities(deps: PreflightDeps) {
 
     /** SSH first: a host we cannot reach gets one blocker, not one per file. */
     const reachable = new Set<string>();
+    /** resume: old masters that do not answer; fine if their etcd member is already gone (decided below) */
+    const unreachableOld: Array<{ name: string; peerURL: string; why: string }> = [];
     const hosts: Array<AnyHost & { role: 'old' | 'new' | 'worker' }> = [
       ...plan.oldMasters.map((h) => ({ ...h, role: 'old' as const })),
       ...plan.newMasters.map((h) => ({ ...h, role: 'new' as const })),
@@ -125,6 +127,7 @@ export function createPreflightActivities(deps: PreflightDeps) {
           const name = e instanceof Error ? e.name : '';
           if (name.includes('HostKey')) r.block(Reasons.SshHostKeyMismatch, h.name, `${h.name} (${h.address}): ${errText(e)}`);
           else if (name === 'SshAuthError') r.block(Reasons.SshAuthFailed, h.name, `${h.name} (${h.address}): ${errText(e)}`);
+          else if (mode === 'resume' && h.role === 'old') unreachableOld.push({ name: h.name, peerURL: plan.oldMasters.find((o) => o.name === h.name)?.etcd.peerURL ?? '', why: `${h.name} (${h.address}:${t.port}): ${errText(e)}` });
           else r.block(Reasons.SshUnreachable, h.name, `${h.name} (${h.address}:${t.port}): ${errText(e)}`);
         }
       }),
@@ -333,6 +336,11 @@ export function createPreflightActivities(deps: PreflightDeps) {
       const peer = (u: string) => u.replace(/\/+$/, '');
       const planned = new Set(plan.oldMasters.map((h) => peer(h.etcd.peerURL)));
       const live = new Set(health.members.flatMap((m) => m.peerURLs.map(peer)));
+      // resume after the old machines were switched off: an old master whose member is gone is decommissioned already
+      for (const u of unreachableOld) {
+        if (live.has(peer(u.peerURL))) r.block(Reasons.SshUnreachable, u.name, `${u.why}; its etcd member is still in the cluster, so it cannot be skipped`);
+        else r.warn(Reasons.SshUnreachable, u.name, `${u.why}; its etcd member is already removed: treated as decommissioned (its services are not touched)`);
+      }
       let missing = [...planned].filter((u) => !live.has(u));
       let extra = health.members.filter((m) => !m.peerURLs.some((u) => planned.has(peer(u))));
       if (mode === 'resume') {
