@@ -19,7 +19,7 @@ import { labDown } from '../lab/cli';
 import { paths } from '../lab/layout';
 import { formatMs } from '../plan/duration';
 import { assess, type Assessment } from './assess';
-import { CI_SCENARIO, SCENARIOS, type Scenario } from './scenarios';
+import { CI_SCENARIO, ENVIRONMENT, SCENARIOS, type Scenario } from './scenarios';
 import { freeLoopbackPort, stopTemporal } from './temporal';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -33,6 +33,7 @@ export async function runScenario(s: Scenario, log: (l: string) => void): Promis
       temporalPort,
       stateDir,
       monitor: true,
+      workers: 2,
       maxMinutes: 30,
       log,
       ...(s.failpoints ? { failpoints: s.failpoints } : {}),
@@ -63,18 +64,21 @@ export function renderTable(rows: Assessment[], totalMs: number): string {
 async function main(argv: string[]): Promise<number> {
   const cmd = new Command('chaos')
     .option('--only <glob>', 'arm only these worker failpoints (worker-failpoints scenario)')
-    .option('--scenario <names>', `comma-separated: ${SCENARIOS.map((s) => s.name).join(', ')}`)
+    .option('--scenario <names>', `comma-separated: ${SCENARIOS.map((s) => s.name).join(', ')}, environment (all environment faults in one run), ci-subset`)
+    .option('--write', 'write docs/chaos-results.md even for a --scenario selection')
     .option('--ci', 'the subset npm test runs')
     .option('--no-write', 'do not write docs/chaos-results.md')
     .parse(argv, { from: 'user' });
   const o = cmd.opts<{ only?: string; scenario?: string; ci?: boolean; write: boolean }>();
+  const writeDoc = argv.includes('--write') || (!argv.includes('--no-write') && !o.only && !o.scenario);
   if (process.getuid?.() !== 0) throw new Error('the fault matrix runs on the lab: run as root');
   let chosen: Scenario[] = o.ci ? [CI_SCENARIO, ...SCENARIOS.filter((s) => s.name === 'rollback')] : SCENARIOS;
   if (o.scenario) {
     const names = o.scenario.split(',');
-    const unknown = names.filter((n) => !SCENARIOS.some((s) => s.name === n));
-    if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
-    chosen = SCENARIOS.filter((s) => names.includes(s.name));
+    const all = [...SCENARIOS, ENVIRONMENT, CI_SCENARIO];
+    const unknown = names.filter((n) => !all.some((s) => s.name === n));
+    if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${all.map((s) => s.name).join(', ')}`);
+    chosen = names.map((n) => all.find((s) => s.name === n) as Scenario);
   }
   if (o.only) chosen = chosen.map((s) => (s.name === 'worker-failpoints' ? { ...s, failpoints: o.only } : s));
   const t0 = Date.now();
@@ -89,7 +93,7 @@ async function main(argv: string[]): Promise<number> {
   await labDown();
   const table = renderTable(rows, Date.now() - t0);
   process.stdout.write(`\n${table}\n`);
-  if (o.write && !o.only && !o.scenario) {
+  if (writeDoc) {
     const doc = [
       '# Fault matrix results',
       '',

@@ -24,6 +24,12 @@ import { AvailabilityProbe, vipClient, type ProbeReport } from './probe';
 export const DOUBLE_GRACE_MS = 250;
 const SAMPLE_MS = 100;
 const CALL_MS = 1_000;
+/**
+ * A member is healthy at an instant if it answered (status, with a leader)
+ * within this window: on a loaded machine one slow answer is not an outage,
+ * while a member that is down stops answering and drops out after 1.5 s.
+ */
+const HEALTH_WINDOW_MS = 1_500;
 
 export interface MonitorReport {
   samples: number;
@@ -49,6 +55,8 @@ export class SafetyMonitor {
   private minAt?: string;
   private minDetail?: string;
   private readonly leaders: string[] = [];
+  /** last time each member id answered with a leader */
+  private readonly lastOk = new Map<string, number>();
 
   constructor(
     private readonly plan: Plan,
@@ -86,8 +94,10 @@ export class SafetyMonitor {
       this.record(-1, 'no endpoint answered the member list');
       return;
     }
+    const now = Date.now();
+    for (const r of rows) if (r.st && r.st.leader !== '0') this.lastOk.set(r.st.header.member_id, now);
     const voters = list.filter((m) => !m.isLearner);
-    const healthy = voters.filter((m) => rows.some((r) => r.st && r.st.header.member_id === m.id && r.st.leader !== '0')).length;
+    const healthy = voters.filter((m) => now - (this.lastOk.get(m.id) ?? 0) <= HEALTH_WINDOW_MS).length;
     const margin = healthy - quorumOf(voters.length);
     const leader = rows.find((r) => r.st && r.st.leader !== '0')?.st?.leader;
     if (leader && this.leaders.at(-1) !== leader) this.leaders.push(leader);

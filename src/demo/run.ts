@@ -40,6 +40,8 @@ export interface DemoOptions {
   failpoints?: string;
   /** environment faults, each started once (in the background) when its condition first holds */
   faults?: Fault[];
+  /** workers on the task queue at once (default 1); the fault matrix runs 2, as production runs several */
+  workers?: number;
   /** instead of approving this checkpoint, abort with --rollback there */
   rollbackAt?: 'switch-traffic' | 'decommission' | 'preflight-ack';
 }
@@ -64,7 +66,7 @@ export interface WorkerDeath {
   failpoints: string[];
   step?: string;
   newPid: number;
-  /** from the death to the first activity started on the new worker */
+  /** from the death to the first activity started on any surviving or new worker */
   recoveryMs?: number;
 }
 
@@ -185,7 +187,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
     });
     return w;
   };
-  launch();
+  for (let i = 0; i < (opts.workers ?? 1); i++) launch();
   const monitor = opts.monitor ? new SafetyMonitor(plan, { maxMinutes: opts.maxMinutes ?? 60 }) : undefined;
   const probe = monitor ? undefined : new AvailabilityProbe(vipClient(plan.kubeconfig, plan.loadBalancer.vip, plan.loadBalancer.port), { maxDurationMs: (opts.maxMinutes ?? 60) * 60_000 });
   const faultCtx: FaultContext = {
@@ -292,10 +294,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
     const probeReport = monitorReport?.probe ?? (await (probe as AvailabilityProbe).stop());
     const final = await handle.query(statusQuery);
     const checks = opts.rollbackAt ? await verifyBeforeState(plan, sshHostOps) : outcome === 'completed' ? await verifyAfterState(plan, sshHostOps) : [];
-    for (const [i, d] of deaths.entries()) {
-      const next = workers.findIndex((w) => w.pid === d.newPid);
-      const t = next >= 0 ? firstActivityStart(workerLog(opts.stateDir, next + 1), Date.parse(d.diedAt)) : undefined;
-      if (t !== undefined) (deaths[i] as WorkerDeath).recoveryMs = t - Date.parse(d.diedAt);
+    for (const d of deaths) {
+      const since = Date.parse(d.diedAt);
+      const starts = workers.map((_, n) => firstActivityStart(workerLog(opts.stateDir, n + 1), since)).filter((x): x is number => x !== undefined);
+      if (starts.length) d.recoveryMs = Math.min(...starts) - since;
     }
     const report: DemoReport = {
       workflowId,
@@ -340,7 +342,7 @@ export function renderReport(r: DemoReport): string {
     `objects written before the migration: ${r.probe.seeded}, missing after: ${r.probe.missingAfter.length}`,
     ...r.probe.firstErrors.map((e) => `  probe error: ${e}`),
     ...r.workerRestarts.map((w) => `worker killed (pid ${w.killedPid}) after ${w.afterStep}; resumed on pid ${w.newPid}`),
-    ...r.deaths.map((d) => `worker pid ${d.pid} died${d.failpoints.length ? ` at ${d.failpoints.join(', ')}` : ''} during ${d.step ?? '?'}; next activity started on pid ${d.newPid} after ${d.recoveryMs ?? '?'} ms`),
+    ...r.deaths.map((d) => `worker pid ${d.pid} died${d.failpoints.length ? ` at ${d.failpoints.join(', ')}` : ''} during ${d.step ?? '?'}; next activity started ${d.recoveryMs ?? '?'} ms later (replacement pid ${d.newPid})`),
     ...r.faults.map((f) => `fault ${f.name} at ${f.at} (${formatMs(f.ms)})${f.error ? `: FAILED ${f.error}` : ''}`),
     ...(r.monitor ? ['', ...renderMonitor(r.monitor)] : []),
     '',
