@@ -55,6 +55,8 @@ export class SafetyMonitor {
   private minAt?: string;
   private minDetail?: string;
   private readonly leaders: string[] = [];
+  private lastList: Awaited<ReturnType<typeof listMembers>> | undefined;
+  private lastListAt = 0;
   /** last time each member id answered with a leader */
   private readonly lastOk = new Map<string, number>();
 
@@ -89,12 +91,18 @@ export class SafetyMonitor {
         return { url, st, members };
       }),
     );
-    const list = rows.find((r) => r.members)?.members;
+    const now = Date.now();
+    const answered = rows.find((r) => r.members)?.members;
+    if (answered) {
+      this.lastList = answered;
+      this.lastListAt = now;
+    }
+    // nobody answered this round: the last list stands while it is fresh; health ages out below
+    const list = now - this.lastListAt <= HEALTH_WINDOW_MS ? this.lastList : undefined;
     if (!list) {
-      this.record(-1, 'no endpoint answered the member list');
+      this.record(-1, `no endpoint answered the member list for ${now - this.lastListAt} ms`);
       return;
     }
-    const now = Date.now();
     for (const r of rows) if (r.st && r.st.leader !== '0') this.lastOk.set(r.st.header.member_id, now);
     const voters = list.filter((m) => !m.isLearner);
     const healthy = voters.filter((m) => now - (this.lastOk.get(m.id) ?? 0) <= HEALTH_WINDOW_MS).length;
