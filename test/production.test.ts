@@ -43,6 +43,7 @@ const stack = Object.fromEntries(
 let clusterEnv: Record<string, string> = {};
 let port = 0;
 let passed = false;
+let labUsed = false;
 const timings: Record<string, number> = {};
 
 /** Ten consecutive free loopback ports (frontend, HTTP, membership, services, PostgreSQL). */
@@ -140,7 +141,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await cluster('down', ...(passed ? ['--purge'] : [])).catch((e: unknown) => console.log(String(e)));
-  await labDown();
+  if (labUsed) await labDown();
   if (passed) rmSync(dir, { recursive: true, force: true });
   else console.log(`production test state kept in ${dir}`);
   console.log(`production timings: ${JSON.stringify(timings)}`);
@@ -176,6 +177,7 @@ describe('production Temporal (server built from the Go module, PostgreSQL, mTLS
 
   it('migrates the lab with two workers through a worker kill -9, a server kill -9 and a PostgreSQL restart; visibility finds it at switch-traffic', async () => {
     const stateDir = path.join(dir, 'demo');
+    labUsed = true;
     const pidOf = async (what: 'server' | 'postgres') => {
       const m = new RegExp(`${what === 'server' ? 'temporal-server' : 'postgresql'}: \\S+ \\(pid (\\d+)\\)`).exec(await cluster('status').catch((e: Error) => e.message));
       return Number(m?.[1] ?? 0);

@@ -202,7 +202,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
           for (const a of desc.raw.pendingActivities ?? []) {
             const pid = Number(/^(\d+)@/.exec(a.lastWorkerIdentity ?? '')?.[1]);
             const w = workers.find((x) => x.pid === pid && isAlive(x));
-            if (w && a.lastStartedTime) {
+            // state 2 = PENDING_ACTIVITY_STATE_STARTED: an attempt runs on that worker now
+            if (w && Number(a.state) === 2) {
               w.kill('SIGKILL');
               await new Promise((r) => (isAlive(w) ? w.once('exit', r) : r(undefined)));
               return { pid, activity: a.activityType?.name ?? '?' };
