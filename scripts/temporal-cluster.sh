@@ -49,6 +49,11 @@ source "$ROOT/.env"
 set +a
 
 BASE="${CPM_TC_PORT_BASE:-}"
+# The server stores membership ports in a SMALLINT column (cluster_membership.rpc_port):
+# a port above 32767 makes it exit with "value ... is out of range for type smallint".
+if [[ -n "$BASE" ]] && ! [[ "$BASE" =~ ^[0-9]+$ && "$BASE" -ge 1024 && $((BASE + 9)) -le 32767 ]]; then
+  die "CPM_TC_PORT_BASE=$BASE: need 1024 <= BASE and BASE+9 <= 32767 (Temporal keeps membership ports in a SMALLINT)"
+fi
 port() { if [[ -n "$BASE" ]]; then echo $((BASE + $1)); else echo "$2"; fi; }
 FRONTEND_PORT="$(port 0 7233)"
 PG_PORT="$(port 9 5432)"
@@ -188,6 +193,11 @@ schema() {
   log "schemas created/migrated: $(grep '^setup-schema: [a-z_]* (' "$DIR/schema.log" | cut -d' ' -f2 | tr '\n' ' ')(log $DIR/schema.log)"
 }
 
+server_log_tail() { # the last error lines, without their stack traces
+  grep -E '"level":"(error|fatal)"' "$DIR/server.log" | tail -n 5 | sed -E 's/,"(stacktrace|logging-call-at)":"[^"]*"//g' >&2 || true
+  tail -n 3 "$DIR/server.log" | cut -c1-400 >&2
+}
+
 server_healthy() { with_client_env temporal operator cluster health 2>/dev/null | grep -q SERVING; }
 
 server_start() {
@@ -202,11 +212,11 @@ server_start() {
   echo $! >"$SERVER_PIDFILE"
   pid="$(server_pid)"
   for ((i = 0; i < 120; i++)); do
-    alive "$pid" || { tail -n 40 "$DIR/server.log" >&2; die "temporal-server (pid $pid) exited; see $DIR/server.log"; }
+    alive "$pid" || { server_log_tail; die "temporal-server (pid $pid) exited; see $DIR/server.log"; }
     server_healthy && break
     sleep 1
   done
-  server_healthy || { tail -n 40 "$DIR/server.log" >&2; die "temporal-server did not answer SERVING on 127.0.0.1:$FRONTEND_PORT within 120 s"; }
+  server_healthy || { server_log_tail; die "temporal-server did not answer SERVING on 127.0.0.1:$FRONTEND_PORT within 120 s"; }
   log "Temporal server $("$bin/temporal-server" --version | awk '{print $3}') on 127.0.0.1:$FRONTEND_PORT (pid $pid)${TLS_DIR:+, mTLS}, log $DIR/server.log"
 }
 

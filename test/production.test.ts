@@ -46,7 +46,10 @@ let passed = false;
 let labUsed = false;
 const timings: Record<string, number> = {};
 
-/** Ten consecutive free loopback ports (frontend, HTTP, membership, services, PostgreSQL). */
+/**
+ * Ten consecutive free loopback ports (frontend, HTTP, membership, services, PostgreSQL),
+ * all below 32768: the server keeps membership ports in a SMALLINT column.
+ */
 async function freePortBase(n = 10): Promise<number> {
   const free = (p: number) =>
     new Promise<boolean>((resolve) => {
@@ -55,7 +58,7 @@ async function freePortBase(n = 10): Promise<number> {
       s.listen({ host: '127.0.0.1', port: p }, () => s.close(() => resolve(true)));
     });
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 20_000);
+    const base = 20_000 + Math.floor(Math.random() * 12_000);
     let ok = true;
     for (let i = 0; i < n && ok; i++) ok = await free(base + i);
     if (ok) return base;
