@@ -13,7 +13,8 @@ import { closeSync, createReadStream, fsyncSync, openSync, writeSync } from 'nod
 import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PlanMismatchError, UnsafeOperationError } from '../errors';
-import { BOOTSTRAP_ONLY_KEYS, changedKeys, renderEtcdConfig, type ClusterEntry } from '../lib/etcd-config';
+import { BOOTSTRAP_ONLY_KEYS, changedKeys, type ClusterEntry } from '../lib/etcd-config';
+import { deriveEtcdMemberConfig, describeDerived, type DerivedEtcdConfig, type EtcdConfigSource } from '../lib/etcd-member-config';
 import {
   discoverMembers,
   errorText,
@@ -37,6 +38,7 @@ import { serviceCommand } from '../lib/services';
 import { allMasters, sshTargetOf, type Side, type SshTarget } from '../plan/hosts';
 import type { Host, Plan } from '../plan/schema';
 import type { MigrationActivities } from './contract';
+import { readEtcdSource, readOldEtcdSource } from './etcd-source';
 import { activityLog, beat, cancelled, workflowExecutionOfActivity } from './heartbeat';
 import type { EtcdHealthReport, JoinResult, RemoveResult, SnapshotResult, StepOutcome } from './types';
 
@@ -195,23 +197,39 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
     }
   }
 
-  async function pushConfig(ops: HostOps, plan: Plan, target: SshTarget, host: Host, entries: ClusterEntry[]): Promise<{ changed: boolean; keys: string[]; existed: boolean }> {
+  interface PushedConfig {
+    changed: boolean;
+    keys: string[];
+    existed: boolean;
+    derived: DerivedEtcdConfig;
+    source: EtcdConfigSource;
+  }
+
+  /** The member's config, derived from `source` (a live member's config): only per-member keys change. */
+  async function pushConfig(ops: HostOps, plan: Plan, target: SshTarget, host: Host, entries: ClusterEntry[], source: EtcdConfigSource): Promise<PushedConfig> {
     const file = plan.paths.etcdConfig;
     const before = (await ops.readFile(target, file))?.toString('utf8');
-    const text = renderEtcdConfig({
+    const derived = deriveEtcdMemberConfig(source, {
       name: host.etcd.name,
+      address: host.address,
       dataDir: plan.paths.etcdDataDir,
       peerURL: host.etcd.peerURL,
       clientURL: host.etcd.clientURL,
       initialCluster: entries,
-      state: 'existing',
       pkiDir: plan.paths.pkiDir,
-      existing: before,
     });
-    if (before === text) return { changed: false, keys: [], existed: true };
+    const text = derived.text;
+    if (before === text) return { changed: false, keys: [], existed: true, derived, source };
     await ops.run(target, `mkdir -p ${shq(path.posix.dirname(file))}`, { timeoutMs: t.commandMs });
     const pushed = await ops.pushFile(target, file, text, { mode: 0o600, backup: true });
-    return { changed: pushed.changed, keys: changedKeys(before, text), existed: before !== undefined };
+    return { changed: pushed.changed, keys: changedKeys(before, text), existed: before !== undefined, derived, source };
+  }
+
+  /** A live member's config to start from: an old master's (in plan order), else another started member's. */
+  async function sourceFor(ops: HostOps, plan: Plan, members: readonly EtcdMember[], self: Host): Promise<EtcdConfigSource> {
+    const isLive = (h: Host) => members.some((m) => m.name !== '' && m.peerURLs.includes(h.etcd.peerURL));
+    const candidates = [...plan.oldMasters.filter(isLive), ...plan.newMasters.filter((h) => h.name !== self.name && isLive(h))];
+    return readOldEtcdSource(ops, plan, candidates, t.commandMs);
   }
 
   async function learnerSupport(access: EtcdAccess, endpoints: readonly string[]): Promise<{ supported: boolean; version: string }> {
@@ -392,7 +410,8 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
       }
       const self = member;
 
-      const cfg = await pushConfig(ops, plan, target, host, clusterEntries(initial, { id: self.id, name: host.etcd.name }));
+      const source = await sourceFor(ops, plan, initial, host);
+      const cfg = await pushConfig(ops, plan, target, host, clusterEntries(initial, { id: self.id, name: host.etcd.name }), source);
       await ops.run(target, serviceCommand(plan.etcd.service, 'start'), { timeoutMs: t.commandMs });
       const tStart = Date.now();
 
@@ -444,8 +463,14 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
         alreadyMember,
         usedLearner,
         members: final.members.length,
+        config: {
+          source: cfg.source.origin,
+          carried: cfg.derived.carried,
+          changed: cfg.derived.changed.map((c) => c.key),
+          dropped: cfg.derived.dropped.map((x) => x.key),
+        },
         summary:
-          `${host.etcd.name} (${self.id}) joined ${how}; config ${cfg.changed ? 'written' : 'unchanged'}; ` +
+          `${host.etcd.name} (${self.id}) joined ${how}; config ${cfg.changed ? 'written' : 'unchanged'} (${describeDerived(cfg.derived, cfg.source.origin)}); ` +
           `${voters} voting members healthy, ${secs(Date.now() - t0)} in all${notes.length ? `; ${notes.join('; ')}` : ''}`,
       };
     },
@@ -615,7 +640,8 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
       }
       const live = d.members.filter((m) => m.name !== '' && !m.isLearner);
       const entries = clusterEntries(live, { id: member.id, name: host.etcd.name });
-      const cfg = await pushConfig(ops, plan, target, host, entries);
+      const source = (await readEtcdSource(ops, plan, host, t.commandMs)) ?? (await sourceFor(ops, plan, live, host));
+      const cfg = await pushConfig(ops, plan, target, host, entries, source);
       const listed = live.map((m) => m.name).join(',');
       if (!cfg.changed) {
         return { summary: `${plan.paths.etcdConfig} on ${host.name} already lists only the live members (${listed})`, changed: false };
