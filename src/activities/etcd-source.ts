@@ -9,6 +9,7 @@ import { parse } from 'yaml';
 import { PlanMismatchError } from '../errors';
 import { etcdEnvOf, etcdFlagsToConfig } from '../lib/etcd-flags';
 import type { EtcdConfigSource } from '../lib/etcd-member-config';
+import { statPaths } from '../lib/file-meta';
 import type { HostOps } from '../lib/hostops';
 import { shq } from '../lib/ssh';
 import { sshTargetOf } from '../plan/hosts';
@@ -61,7 +62,8 @@ export async function readEtcdSource(ops: HostOps, plan: Plan, host: Host, timeo
   }
   const text = (await ops.readFile(t, file))?.toString('utf8');
   if (text === undefined) return undefined;
-  return { host: hostRef, origin: `${host.name}:${file}`, fileText: text };
+  const meta = (await statPaths(ops, t, [file])).get(file);
+  return { host: hostRef, origin: `${host.name}:${file}`, fileText: text, ...(meta ? { meta } : {}) };
 }
 
 /** The first old master (in plan order, of those in `candidates`) whose live config can be read. */

@@ -32,6 +32,7 @@ import {
   type EtcdAccess,
   type EtcdMember,
 } from '../lib/etcd';
+import { pushOptionsLike } from '../lib/file-meta';
 import type { HostOps } from '../lib/hostops';
 import { formatProjection, projectMembershipChange, quorumOf, type MembershipChange } from '../lib/quorum';
 import { serviceCommand } from '../lib/services';
@@ -220,8 +221,8 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
     });
     const text = derived.text;
     if (before === text) return { changed: false, keys: [], existed: true, derived, source };
-    await ops.run(target, `mkdir -p ${shq(path.posix.dirname(file))}`, { timeoutMs: t.commandMs });
-    const pushed = await ops.pushFile(target, file, text, { mode: 0o600, backup: true });
+    // the source file's mode and owner (and its directory's); a member configured by flags has no file: 0600, as etcd's own files
+    const pushed = await ops.pushFile(target, file, text, pushOptionsLike(source.meta, { mode: 0o600 }, { backup: true }));
     return { changed: pushed.changed, keys: changedKeys(before, text), existed: before !== undefined, derived, source };
   }
 

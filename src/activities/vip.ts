@@ -16,6 +16,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { PlanMismatchError, UnsafeOperationError } from '../errors';
+import { pushOptionsLike, statPaths, type PathMeta } from '../lib/file-meta';
 import type { HostOps } from '../lib/hostops';
 import { serviceCommand } from '../lib/services';
 import { allMasters, sshTargetOf } from '../plan/hosts';
@@ -23,7 +24,7 @@ import type { Plan } from '../plan/schema';
 import type { VipReport } from './contract';
 import { defaultReadyz, isRunning, masterOf, readCa, type ReadyzProbe } from './controlplane';
 import { activityLog, beat, cancelled } from './heartbeat';
-import { parseKeepalived, renderKeepalived, vrrpInstances, type VrrpInstance } from './keepalived-conf';
+import { parseKeepalived, renderKeepalived, vrrpInstances, type Stmt, type VrrpInstance } from './keepalived-conf';
 import { describeProbe } from './readyz';
 import type { StepOutcome } from './types';
 
@@ -39,6 +40,10 @@ export interface VipDeps {
 interface OldInstance {
   host: string;
   instance: VrrpInstance;
+  /** the whole parsed file (global vrrp_script blocks live outside the instance) */
+  stmts: Stmt[];
+  /** keepalived.conf's mode and owner there */
+  meta?: PathMeta;
 }
 
 async function oldInstances(plan: Plan, ops: HostOps): Promise<OldInstance[]> {
@@ -57,12 +62,14 @@ async function oldInstances(plan: Plan, ops: HostOps): Promise<OldInstance[]> {
       why.push(`${h.name}: no ${file}`);
       continue;
     }
-    const inst = vrrpInstances(parseKeepalived(text)).find((i) => i.virtualRouterId === plan.keepalived.virtualRouterId);
+    const stmts = parseKeepalived(text);
+    const inst = vrrpInstances(stmts).find((i) => i.virtualRouterId === plan.keepalived.virtualRouterId);
     if (!inst) throw new PlanMismatchError(`${h.name}:${file} has no vrrp_instance with virtual_router_id ${plan.keepalived.virtualRouterId} (plan keepalived.virtualRouterId)`);
     if (!inst.vips.some((v) => (v[0] ?? '').split('/')[0] === plan.loadBalancer.vip)) {
       throw new PlanMismatchError(`${h.name}:${file}: vrrp_instance ${inst.name} does not carry the VIP ${plan.loadBalancer.vip} (plan loadBalancer.vip)`);
     }
-    out.push({ host: h.name, instance: inst });
+    const meta = (await statPaths(ops, sshTargetOf(plan, h), [file])).get(file);
+    out.push({ host: h.name, instance: inst, stmts, ...(meta ? { meta } : {}) });
   }
   if (!out.length) throw new PlanMismatchError(`cannot read the keepalived config of any old master (${why.join('; ')})`);
   return out;
@@ -161,7 +168,7 @@ export function createVipActivities(deps: VipDeps) {
       );
     }
     const file = plan.paths.keepalivedConfig;
-    const pushed = await ops.pushFile(t, file, text, { backup: true, mode: 0o600 });
+    const pushed = await ops.pushFile(t, file, text, pushOptionsLike(olds[0]?.meta, undefined, { backup: true }));
     const service = plan.keepalived.service;
     let action: 'started' | 'restarted' | 'already running';
     if (!(await isRunning(ops, t, service))) {

@@ -15,6 +15,7 @@
  */
 import { Document, isMap, parseDocument } from 'yaml';
 import { initialClusterString, type ClusterEntry } from './etcd-config';
+import type { PathMeta } from './file-meta';
 
 /** etcd's default --quota-backend-bytes (2 GiB) */
 export const DEFAULT_QUOTA_BYTES = 2 * 1024 ** 3;
@@ -28,6 +29,8 @@ export interface EtcdConfigSource {
   fileText?: string;
   /** its flags as config keys (etcdFlagsToConfig), when it runs without a file */
   flags?: Record<string, unknown>;
+  /** mode and owner of its config file and directory (the new member's file gets the same) */
+  meta?: PathMeta;
 }
 
 export interface EtcdMemberTarget {
