@@ -6,6 +6,7 @@
  * goes host → worker memory → host over SSH; it is never logged or returned.
  */
 import { pushOptionsLike, statPaths, type PathMeta } from '../lib/file-meta';
+import { failpoint } from '../lib/failpoint';
 import { HostKeyMismatchError, PlanMismatchError, SshAuthError, UnsafeOperationError } from '../errors';
 import type { HostOps } from '../lib/hostops';
 import { sha256hex, shq } from '../lib/ssh';
@@ -218,6 +219,7 @@ export function createCertActivities(deps: CertActivityDeps) {
       if (newDirs.length) {
         await ops.run(dst, newDirs.map((d) => `mkdir -p -m ${d.mode.toString(8)} -- ${shq(join(pki, d.rel))} && chown ${shq(d.owner)} -- ${shq(join(pki, d.rel))}`).join(' && '));
       }
+      failpoint('certs.pki.after-dirs', to.name);
 
       // a per-host file already there is kept only if the target already has this cluster's CA
       // (then it is ours, e.g. re-issued); a leftover from another PKI is replaced (with backup)
@@ -252,6 +254,7 @@ export function createCertActivities(deps: CertActivityDeps) {
         }
         beat({ copied, unchanged, of: files.length });
       });
+      failpoint('certs.pki.after-copy', to.name);
       changedFiles.sort();
       if (links.length) log.warn('symlinks in the PKI directory were not copied', { from: from.name, links });
       if (missingPerHost.length) {
@@ -319,7 +322,9 @@ export function createCertActivities(deps: CertActivityDeps) {
       const meta = await statPaths(ops, target, [p.key, p.crt]);
       const crtMeta = meta.get(p.crt)?.file;
       const k = await ops.pushFile(target, p.key, issued.keyPem, pushOptionsLike(meta.get(p.key), { mode: 0o600, ...(crtMeta ? { owner: crtMeta.owner } : {}) }, { backup: true }));
+      failpoint('certs.apiserver.after-key', host.name);
       const c = await ops.pushFile(target, p.crt, issued.certPem, pushOptionsLike(meta.get(p.crt), undefined, { backup: true }));
+      failpoint('certs.apiserver.after-cert', host.name);
       const backups = [k.backupPath, c.backupPath].filter((x): x is string => Boolean(x));
       activityLog().info('apiserver certificate re-issued', { host: host.name, serial: issued.serial, addedSANs: issued.addedSANs, notAfter: issued.notAfter });
       return {
@@ -413,6 +418,7 @@ export function createCertActivities(deps: CertActivityDeps) {
         const r = await ops.pushFile(target, join(pki, ETCD_CA_CRT), ca.crt, like(join(pki, ETCD_CA_CRT), 0o644));
         caInstalled = r.changed;
         if (r.backupPath) backups.push(r.backupPath);
+        failpoint('certs.etcd.after-ca', host.name);
       }
 
       const todo = usages.filter((u) => !status[u].ok);
@@ -425,6 +431,7 @@ export function createCertActivities(deps: CertActivityDeps) {
             const c = await issueEtcdMemberCert({ caCertPem, caKeyPem, commonName: host.name, sans: sans[u], usage: u });
             // key first: if we stop in between, the pair no longer matches and the next run re-issues
             const k = await ops.pushFile(target, join(pki, rel(u, 'key')), c.keyPem, like(join(pki, rel(u, 'key')), 0o600));
+            failpoint('certs.etcd.after-key', host.name);
             const w = await ops.pushFile(target, join(pki, rel(u, 'crt')), c.certPem, like(join(pki, rel(u, 'crt')), 0o644));
             for (const b of [k.backupPath, w.backupPath]) if (b) backups.push(b);
             issued[u] = c;
