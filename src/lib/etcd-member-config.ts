@@ -16,6 +16,9 @@
 import { Document, isMap, parseDocument } from 'yaml';
 import { initialClusterString, type ClusterEntry } from './etcd-config';
 import type { PathMeta } from './file-meta';
+import { remapHost } from './remap';
+
+export { remapHost } from './remap';
 
 /** etcd's default --quota-backend-bytes (2 GiB) */
 export const DEFAULT_QUOTA_BYTES = 2 * 1024 ** 3;
@@ -70,16 +73,6 @@ const DROPPED: Record<string, string> = {
   'discovery-proxy': 'a joining member uses initial-cluster, not discovery',
   'discovery-fallback': 'a joining member uses initial-cluster, not discovery',
 };
-
-const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-/** Replaces the old host's address and name (as whole tokens) in a string. */
-export function remapHost(value: string, from: { name: string; address: string }, to: { name: string; address: string }): string {
-  if (from.address === to.address && from.name === to.name) return value;
-  let out = value.replace(new RegExp(`(?<![\\d.])${esc(from.address)}(?!\\.?\\d)`, 'g'), to.address);
-  if (from.name && from.name !== to.name) out = out.replace(new RegExp(`(?<![A-Za-z0-9-])${esc(from.name)}(?![A-Za-z0-9-])`, 'g'), to.name);
-  return out;
-}
 
 function remapDeep(v: unknown, from: EtcdConfigSource['host'], to: { name: string; address: string }): unknown {
   if (typeof v === 'string') return remapHost(v, from, to);

@@ -19,6 +19,7 @@ import type { CommandResult, PushResult } from '../activities/types';
 import { HostKeyMismatchError, RemoteCommandError, SshAuthError } from '../errors';
 import type { SshTarget } from '../plan/hosts';
 import type { HostOps, PushOptions, RunOptions } from './hostops';
+import { expandHome } from './paths';
 
 /** Default bound for a command when the caller gives none. */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 10 * 60_000;
@@ -57,10 +58,7 @@ export function stderrTail(stderr: string): string {
   return tail;
 }
 
-export function expandHome(p: string): string {
-  if (p === '~') return os.homedir();
-  return p.startsWith('~/') ? `${os.homedir()}/${p.slice(2)}` : p;
-}
+export { expandHome } from './paths';
 
 // ---------------------------------------------------------------------------
 // known_hosts
