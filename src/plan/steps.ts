@@ -61,7 +61,17 @@ function gate(plan: Plan, id: GateId, title: string, does: string[]): Checkpoint
   return plan.checkpoints[id].enabled ? [{ kind: 'checkpoint', key: `checkpoint/${id}`, gate: id, title, does }] : [];
 }
 
-export function migrationSteps(plan: Plan): Step[] {
+/** etcd over TLS: the new members need their own certificates (the etcd-certs step). */
+export function etcdUsesTls(plan: Plan): boolean {
+  return plan.newMasters.some((h) => h.etcd.clientURL.startsWith('https:') || h.etcd.peerURL.startsWith('https:'));
+}
+
+export interface StepOptions {
+  /** include the etcd-certs step for TLS plans (false only for workflows started before it existed) */
+  etcdCerts?: boolean;
+}
+
+export function migrationSteps(plan: Plan, opts: StepOptions = {}): Step[] {
   const oldNames = plan.oldMasters.map((h) => h.name);
   const newNames = plan.newMasters.map((h) => h.name);
   const vip = `${plan.loadBalancer.vip}:${plan.loadBalancer.port}`;
@@ -91,7 +101,7 @@ export function migrationSteps(plan: Plan): Step[] {
       `taint ${plan.nodes.masterTaint} and ${plan.nodes.isolationTaint}`,
       `uncordon ${h.name}`,
     ]),
-    ...(plan.newMasters.some((h) => h.etcd.clientURL.startsWith('https:') || h.etcd.peerURL.startsWith('https:'))
+    ...(etcdUsesTls(plan) && opts.etcdCerts !== false
       ? perHost(plan, 'newMasters', 'etcd-certs', (h) => `etcd member certificates for ${h}`, (h) => [
           `issue ${plan.paths.pkiDir}/etcd/server.{crt,key} and peer.{crt,key} for ${h.name} (SANs ${h.name}, ${h.address}, localhost, 127.0.0.1) with the etcd CA of an old master; copy etcd/ca.crt (never ca.key)`,
         ])

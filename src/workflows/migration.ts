@@ -19,7 +19,7 @@ import {
 } from '@temporalio/workflow';
 import { durationMs } from '../plan/duration';
 import { checkPlan } from '../plan/validate-pure';
-import { migrationSteps, type CheckpointStep, type Step } from '../plan/steps';
+import { etcdUsesTls, migrationSteps, type CheckpointStep, type Step } from '../plan/steps';
 import { CpmCluster, CpmPendingGate, CpmStep } from '../search-attributes';
 import {
   abortSignal,
@@ -53,7 +53,9 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
     );
   }
   const plan = checked.plan;
-  const steps = migrationSteps(plan);
+  // patched(): a TLS migration started before the etcd-certs step existed replays without it
+  // (test/histories/v2-etcd-tls.json.gz); only TLS plans ask, so plain-http histories are unchanged.
+  const steps = migrationSteps(plan, { etcdCerts: !etcdUsesTls(plan) || patched('etcd-certs-step') });
   const st = new MigrationState(plan, steps);
   const resume = input.features?.resume === true;
   // a resumed run cannot know whether the earlier one passed the point of no return: only forward
