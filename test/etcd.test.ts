@@ -197,6 +197,10 @@ describe('etcd activities against a real 3-member cluster', () => {
       expect(r.config?.source).toMatch(/^oldmaster-1:/);
       expect(r.summary).toMatch(/carried \d+ settings from oldmaster-1.*quota-backend-bytes/);
       expect(await liveQuota(url(h))).toBe(4294967296);
+      expect(r.summary).toMatch(/versions 3\.\d+\.\d+; quota 4294967296 >= 1\.25 x db \d+/);
+      // after the last join only: every member's store agrees
+      if (i === NEW.length - 1) expect(r.summary).toMatch(/HashKV agrees on 6 members at revision \d+/);
+      else expect(r.summary).not.toMatch(/HashKV/);
     }
     const h = await acts.etcdHealth(lab.plan);
     expect(h.healthy).toBe(true);
@@ -313,6 +317,8 @@ describe('etcd activities against a real 3-member cluster', () => {
       timings.removes.push([h.name, ms]);
       expect(r.alreadyRemoved).toBe(false);
       expect(lab.isRunning(h.name)).toBe(false);
+      // HashKV of every member at one revision agreed before the removal
+      expect(r.summary).toMatch(/HashKV agrees on [4-6] members at revision \d+ \(hash \d+\); removed/);
     }
     const list = await members(NEW_URLS);
     expect(list.map((m) => m.name).sort()).toEqual(NEW.map((n) => n.name));

@@ -15,7 +15,8 @@ import path from 'node:path';
 import { PlanMismatchError, UnsafeOperationError } from '../errors';
 import { failpoint } from '../lib/failpoint';
 import { BOOTSTRAP_ONLY_KEYS, changedKeys, type ClusterEntry } from '../lib/etcd-config';
-import { deriveEtcdMemberConfig, describeDerived, type DerivedEtcdConfig, type EtcdConfigSource } from '../lib/etcd-member-config';
+import { QUOTA_HEADROOM, quotaRefusal, versionRefusals, type MemberVersion } from '../lib/etcd-gates';
+import { deriveEtcdMemberConfig, describeDerived, quotaBytesOf, sourceSettings, type DerivedEtcdConfig, type EtcdConfigSource } from '../lib/etcd-member-config';
 import {
   discoverMembers,
   errorText,
@@ -40,6 +41,7 @@ import { serviceCommand } from '../lib/services';
 import { allMasters, sshTargetOf, type Side, type SshTarget } from '../plan/hosts';
 import type { Host, Plan } from '../plan/schema';
 import type { MigrationActivities } from './contract';
+import { checkHashKV, readVersions } from './etcd-data';
 import { readEtcdSource, readOldEtcdSource } from './etcd-source';
 import { activityLog, beat, cancelled, workflowExecutionOfActivity } from './heartbeat';
 import type { EtcdHealthReport, JoinResult, RemoveResult, SnapshotResult, StepOutcome } from './types';
@@ -181,7 +183,10 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
   function guard(what: string, report: EtcdHealthReport, change: MembershipChange): void {
     const projection = projectMembershipChange(quorumMembersOf(report), change);
     log(`quorum check for ${what}: ${formatProjection(change, projection)}`);
-    const blockers = [...new Set([...projection.reasons, ...report.problems])];
+    const alarmNote = report.alarms.length
+      ? [`active alarm (${report.alarms.join(', ')}): no membership change while an alarm is raised; resolve its cause (NOSPACE: compact, defragment, raise the quota; CORRUPT: replace the member), then \`etcdctl alarm disarm\``]
+      : [];
+    const blockers = [...new Set([...projection.reasons, ...alarmNote, ...report.problems])];
     if (blockers.length === 0) return;
     throw new UnsafeOperationError(
       `refusing to ${what}: etcd quorum safety check failed (voters ${projection.votersBefore} -> ${projection.votersAfter}, ` +
@@ -225,6 +230,18 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
     // the source file's mode and owner (and its directory's); a member configured by flags has no file: 0600, as etcd's own files
     const pushed = await ops.pushFile(target, file, text, pushOptionsLike(source.meta, { mode: 0o600 }, { backup: true }));
     return { changed: pushed.changed, keys: changedKeys(before, text), existed: before !== undefined, derived, source };
+  }
+
+  /** Versions (learner bug, mixes) and the new member's quota against the database size; UnsafeOperationError listing every refusal. */
+  function gateBeforeAdd(what: string, versions: readonly MemberVersion[], learner: boolean, health: EtcdHealthReport, source: EtcdConfigSource): string {
+    const refusals = versionRefusals(versions, { learnerJoin: learner });
+    const quota = quotaBytesOf(sourceSettings(source));
+    const dbs = health.members.filter((m) => m.dbSize !== undefined).map((m) => ({ label: memberLabel(m), bytes: m.dbSize as number }));
+    const q = quotaRefusal(quota, dbs);
+    if (q) refusals.push(q);
+    if (refusals.length) throw new UnsafeOperationError(`refusing to ${what}:\n  * ${refusals.join('\n  * ')}`, refusals);
+    const biggest = Math.max(0, ...dbs.map((x) => x.bytes));
+    return `versions ${[...new Set(versions.map((v) => v.version))].join(', ')}; quota ${quota} >= ${QUOTA_HEADROOM} x db ${biggest}`;
   }
 
   /** A live member's config to start from: an old master's (in plan order), else another started member's. */
@@ -359,23 +376,29 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
 
       if (member && !member.isLearner && member.name) {
         const rep = await waitHealthy(access, d.endpoints, `etcd healthy (member ${host.etcd.name} already a voter)`);
+        // a retry after the last join: the HashKV check may not have run yet
+        const allJoined = plan.newMasters.every((h) => rep.members.some((m) => !m.isLearner && m.name !== '' && m.peerURLs.includes(h.etcd.peerURL)));
+        const hk = allJoined ? `; ${(await checkHashKV(access, d.members, `go on after the last join (${host.etcd.name})`)).summary}` : '';
         return {
           memberId: member.id,
           name: member.name,
           alreadyMember: true,
           usedLearner: false,
           members: rep.members.length,
-          summary: `${memberLabel(member)} is already a started voting member: nothing to do; ${rep.members.length} members healthy`,
+          summary: `${memberLabel(member)} is already a started voting member: nothing to do; ${rep.members.length} members healthy${hk}`,
         };
       }
 
       const alreadyMember = member !== undefined;
+      let source: EtcdConfigSource | undefined;
       let initial: EtcdMember[];
       let usedLearner: boolean;
       if (!member) {
         const health = await probeEtcdHealth(access, d.endpoints);
         const { supported, version } = await learnerSupport(access, d.endpoints);
         guard(`add etcd member ${host.etcd.name} (${host.etcd.peerURL})`, health, { kind: supported ? 'addLearner' : 'addVoter' });
+        source = await sourceFor(ops, plan, d.members, host);
+        notes.push(gateBeforeAdd(`add etcd member ${host.etcd.name} (${host.etcd.peerURL})`, await readVersions(access, d.members), supported, health, source));
 
         // Prepare the host before touching the cluster: a failure here leaves no member behind.
         for (const cmd of plan.etcd.prepareDataDir) await ops.run(target, cmd, { timeoutMs: t.commandMs });
@@ -416,7 +439,7 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
       }
       const self = member;
 
-      const source = await sourceFor(ops, plan, initial, host);
+      source ??= await sourceFor(ops, plan, initial, host);
       const cfg = await pushConfig(ops, plan, target, host, clusterEntries(initial, { id: self.id, name: host.etcd.name }), source);
       failpoint('etcd.join.after-config-write', host.name);
       await ops.run(target, serviceCommand(plan.etcd.service, 'start'), { timeoutMs: t.commandMs });
@@ -447,6 +470,9 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
         const fresh = rep.members.find((m) => m.id === self.id);
         if (fresh?.isLearner) {
           guard(`promote etcd learner ${host.etcd.name}`, rep, { kind: 'promote', id: self.id });
+          // the started member's own version joins the mix: refuse a promotion into a mix the upgrade docs forbid
+          const mix = versionRefusals(await readVersions(access, (await discoverMembers(access, seedsOf(plan))).members), { learnerJoin: false });
+          if (mix.length) throw new UnsafeOperationError(`refusing to promote etcd learner ${host.etcd.name}:\n  * ${mix.join('\n  * ')}`, mix);
           await reconfig(`promote ${host.etcd.name}`, async () => {
             try {
               await withEtcdClient(access, d.endpoints, (c) => c.cluster.memberPromote({ ID: self.id }));
@@ -465,6 +491,9 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
       const after = await discoverMembers(access, seedsOf(plan));
       const final = await waitHealthy(access, after.endpoints, `etcd healthy after ${host.etcd.name} joined`);
       const voters = final.members.filter((m) => !m.isLearner).length;
+      // after the last join: every member's key-value store must agree before anything is removed
+      const allJoined = plan.newMasters.every((h) => final.members.some((m) => !m.isLearner && m.name !== '' && m.peerURLs.includes(h.etcd.peerURL)));
+      if (allJoined) notes.push((await checkHashKV(access, after.members, `go on after the last join (${host.etcd.name})`)).summary);
       const how = self.isLearner ? `as learner, caught up in ${secs(caughtUp)}${promoted ? ', promoted' : ''}` : 'as voting member';
       return {
         memberId: self.id,
@@ -570,6 +599,7 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
       // removing a learner this way is allowed (it is the target, not a stray one)
       const report = await probeEtcdHealth(access, d.endpoints, member.isLearner ? { allowLearnerId: member.id } : {});
       guard(`remove etcd member ${memberLabel(member)}`, report, { kind: 'remove', id: member.id });
+      const hashes = await checkHashKV(access, d.members, `remove etcd member ${memberLabel(member)}`);
 
       const remaining = d.members.filter((m) => m.id !== member.id);
       const remainingURLs = voterEndpoints(remaining);
@@ -626,7 +656,7 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
         alreadyRemoved: false,
         leaderMoved,
         members: final.members.length,
-        summary: `${moveNote}removed ${memberLabel(member)}; ${stopped}; ${final.members.length} members healthy, leader ${final.leaderId ?? '?'}; ${secs(Date.now() - t0)}`,
+        summary: `${moveNote}${hashes.summary}; removed ${memberLabel(member)}; ${stopped}; ${final.members.length} members healthy, leader ${final.leaderId ?? '?'}; ${secs(Date.now() - t0)}`,
       };
     },
 

@@ -160,6 +160,11 @@ export function deriveEtcdMemberConfig(src: EtcdConfigSource, m: EtcdMemberTarge
   return { text: doc.toString({ lineWidth: 0 }), carried: carried.sort(), changed, dropped };
 }
 
+/** The source's settings as config keys (its file parsed, or its flags). */
+export function sourceSettings(src: EtcdConfigSource): Record<string, unknown> {
+  return sourceObject(src).obj;
+}
+
 /** quota-backend-bytes of a config (etcd's default when unset or 0). */
 export function quotaBytesOf(config: Record<string, unknown>): number {
   const q = Number(config['quota-backend-bytes'] ?? 0);
