@@ -10,6 +10,7 @@ import { createCertActivities } from './certs';
 import type { MigrationActivities } from './contract';
 import { createControlPlaneActivities } from './controlplane';
 import { createEtcdActivities } from './etcd';
+import { createFenceActivities } from './fence';
 import { createKubeActivities } from './kube';
 import { createPreflightActivities } from './preflight';
 import { createSshActivities } from './ssh';
@@ -49,6 +50,7 @@ function createRawActivities(deps: ActivityDeps) {
     ...createCertActivities({ hostOps }),
     ...createControlPlaneActivities({ hostOps }),
     ...createVipActivities({ hostOps }),
+    ...createFenceActivities({ hostOps }),
     ...createPreflightActivities({ hostOps, kube, etcdHealth: etcd.etcdHealth }),
   } satisfies MigrationActivities; // everything the workflow calls is here, with the right signature
 }

@@ -45,6 +45,11 @@ export interface EtcdMemberTarget {
   initialCluster: ClusterEntry[];
   /** kubeadm-style etcd certificates for https URLs when the source has no TLS section */
   pkiDir: string;
+  /**
+   * enable `pre-vote` unless the source sets it: etcd 3.4 leaves it off, so a voter
+   * cut off from the network comes back with a higher term and forces an election
+   */
+  preVote?: boolean;
 }
 
 export interface KeyChange {
@@ -144,6 +149,8 @@ export function deriveEtcdMemberConfig(src: EtcdConfigSource, m: EtcdMemberTarge
     if (JSON.stringify(mapped) !== JSON.stringify(value)) put(key, mapped);
     else carried.push(key);
   }
+
+  if (m.preVote && obj['pre-vote'] === undefined) put('pre-vote', true);
 
   // https without TLS settings in the source: kubeadm's layout (as renderEtcdConfig)
   const pki = m.pkiDir.replace(/\/+$/, '');
