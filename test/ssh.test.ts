@@ -337,7 +337,7 @@ describe('host key and authentication', () => {
     const own = new SshHostOps();
     try {
       const e = await rejection(own.run({ ...target, port }, 'true'));
-      expect(e.name).toBe('Error');
+      expect(e.name).toBe('HostUnreachableError');
       expect(e.message).toContain(`${ADDRESS}:${port}`);
       expect(e.message).toContain('ECONNREFUSED');
     } finally {
@@ -377,7 +377,7 @@ describe('ssh activities', () => {
     expect(by['oldmaster-1']).toMatchObject({ ok: true, side: 'old' });
     expect(by['master-1']).toMatchObject({ ok: true, side: 'new' });
     expect(by['master-3']).toMatchObject({ ok: true });
-    expect(by['oldmaster-2']).toMatchObject({ ok: false, errorType: 'Error' });
+    expect(by['oldmaster-2']).toMatchObject({ ok: false, errorType: 'HostUnreachableError' });
     expect(by['oldmaster-2']?.error).toContain(`127.0.2.2:${closedPort}`);
     expect(by['oldmaster-3']).toMatchObject({ ok: false, errorType: 'HostKeyMismatchError' });
     expect(by['master-2']).toMatchObject({ ok: false, errorType: 'SshAuthError' });
