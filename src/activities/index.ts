@@ -4,11 +4,13 @@
  * satisfy the contract the workflow calls (src/activities/contract.ts).
  */
 import type { HostOps } from '../lib/hostops';
+import { expandPlanPaths, isPlan } from '../lib/paths';
 import { sshHostOps } from '../lib/ssh';
 import { createCertActivities } from './certs';
 import type { MigrationActivities } from './contract';
 import { createControlPlaneActivities } from './controlplane';
 import { createEtcdActivities } from './etcd';
+import { createFenceActivities } from './fence';
 import { createKubeActivities } from './kube';
 import { createPreflightActivities } from './preflight';
 import { createSshActivities } from './ssh';
@@ -18,7 +20,26 @@ export interface ActivityDeps {
   hostOps?: () => HostOps;
 }
 
+/**
+ * Every activity whose first argument is the plan gets it with `~/` expanded
+ * in its worker-side paths (src/lib/paths.ts): the one place that does it.
+ */
+export function withExpandedPaths<T extends Record<string, unknown>>(acts: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(acts)) {
+    out[name] =
+      typeof fn === 'function'
+        ? (...args: unknown[]) => (fn as (...a: unknown[]) => unknown)(...(isPlan(args[0]) ? [expandPlanPaths(args[0]), ...args.slice(1)] : args))
+        : fn;
+  }
+  return out as T;
+}
+
 export function createActivities(deps: ActivityDeps = {}) {
+  return withExpandedPaths(createRawActivities(deps));
+}
+
+function createRawActivities(deps: ActivityDeps) {
   const hostOps = deps.hostOps ?? sshHostOps;
   const kube = createKubeActivities();
   const etcd = createEtcdActivities({ hostOps });
@@ -29,6 +50,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     ...createCertActivities({ hostOps }),
     ...createControlPlaneActivities({ hostOps }),
     ...createVipActivities({ hostOps }),
+    ...createFenceActivities({ hostOps }),
     ...createPreflightActivities({ hostOps, kube, etcdHealth: etcd.etcdHealth }),
   } satisfies MigrationActivities; // everything the workflow calls is here, with the right signature
 }

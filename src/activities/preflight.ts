@@ -6,9 +6,9 @@
  * as text (`fix`), never applied.
  */
 import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { PlanMismatchError } from '../errors';
 import type { HostOps } from '../lib/hostops';
+import { expandHome } from '../lib/paths';
 import { kubeProxyServerFromData } from '../lib/kube';
 import { shq } from '../lib/ssh';
 import { sshTargetOf } from '../plan/hosts';
@@ -16,6 +16,7 @@ import type { Host, Plan } from '../plan/schema';
 import { createEtcdActivities } from './etcd';
 import { beat } from './heartbeat';
 import { createKubeActivities } from './kube';
+import { checkKeepalived, checkPlanSanity, checkRewritable } from './preflight-live';
 import { Reasons, type Reason } from './reasons';
 import type { Blocker, EtcdHealthReport, PreflightReport } from './types';
 
@@ -185,6 +186,17 @@ export function createPreflightActivities(deps: PreflightDeps) {
     );
     done('controller-manager and scheduler kubeconfigs on the old masters point at the local apiserver');
 
+    // plan sanity, and the old masters' live configs (keepalived, nginx, kube-apiserver) against what the migration will do
+    checkPlanSanity(plan, r);
+    done('plan: isolation taint key, apiserverURLs on their hosts, absolute host paths');
+    if (mode === 'fresh') {
+      const olds = plan.oldMasters.filter((h) => reachable.has(h.name));
+      await checkKeepalived(plan, ops, olds, r).catch((e: unknown) => r.block(Reasons.KeepalivedConfigUnknown, 'keepalived', `cannot check keepalived: ${errText(e)}`));
+      done(`keepalived on the old masters: VRRP ${plan.keepalived.virtualRouterId} on ${plan.keepalived.interface}, password, peers, priorities, carried blocks`);
+      await checkRewritable(plan, ops, olds, r);
+      done(`nginx upstream ${plan.loadBalancer.upstreamName} and kube-apiserver flags on the old masters can be rewritten`);
+    }
+
     // fstab on the new masters
     await onReachable(
       hosts.filter((h) => h.role === 'new'),
@@ -277,7 +289,7 @@ export function createPreflightActivities(deps: PreflightDeps) {
 
     // the worker's own kubeconfig must survive the decommission
     try {
-      const path = plan.kubeconfig.startsWith('~/') ? `${homedir()}${plan.kubeconfig.slice(1)}` : plan.kubeconfig;
+      const path = expandHome(plan.kubeconfig);
       const server = serverOf(await readFile(path, 'utf8'));
       const host = server ? new URL(server).hostname : '';
       const old = plan.oldMasters.find((h) => h.address === host || h.name === host);
