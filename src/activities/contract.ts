@@ -3,7 +3,9 @@
  * workflow imports this type only; src/activities/index.ts builds the real
  * implementation and must satisfy it; test doubles implement it too.
  */
+import type { ClientFix } from '../plan/client-fix';
 import type { Plan } from '../plan/schema';
+import type { RestartOutcome } from './client-fixes';
 import type {
   ComponentName,
   EtcdHealthReport,
@@ -58,6 +60,12 @@ export interface MigrationActivities {
   stopComponent(plan: Plan, host: string, component: ComponentName): Promise<StepOutcome>;
   /** waits (heartbeating) until the component on that host is healthy */
   waitComponentHealthy(plan: Plan, host: string, component: ComponentName): Promise<StepOutcome>;
+
+  // client fixes: only in the client-fixes step, after its checkpoint is approved (src/activities/client-fixes.ts)
+  applyClientFix(plan: Plan, fix: ClientFix): Promise<StepOutcome>;
+  restartClient(plan: Plan, fix: ClientFix, token: string): Promise<RestartOutcome>;
+  waitNodeReady(plan: Plan, node: string, heartbeatBefore?: string): Promise<StepOutcome>;
+  revertClientFix(plan: Plan, fix: ClientFix, token: string): Promise<RestartOutcome>;
 
   // vip
   configureKeepalived(plan: Plan, host: string): Promise<StepOutcome>;

@@ -6,10 +6,12 @@
 import type { HostOps } from '../lib/hostops';
 import { sshHostOps } from '../lib/ssh';
 import { createCertActivities } from './certs';
+import { createClientFixActivities } from './client-fixes';
 import type { MigrationActivities } from './contract';
 import { createControlPlaneActivities } from './controlplane';
 import { createEtcdActivities } from './etcd';
 import { createKubeActivities } from './kube';
+import { createKubeClientActivities } from './kube-clients';
 import { createPreflightActivities } from './preflight';
 import { createSshActivities } from './ssh';
 import { createVipActivities } from './vip';
@@ -22,6 +24,7 @@ export function createActivities(deps: ActivityDeps = {}) {
   const hostOps = deps.hostOps ?? sshHostOps;
   const kube = createKubeActivities();
   const etcd = createEtcdActivities({ hostOps });
+  const kubeClients = createKubeClientActivities();
   return {
     ...kube,
     ...etcd,
@@ -29,6 +32,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     ...createCertActivities({ hostOps }),
     ...createControlPlaneActivities({ hostOps }),
     ...createVipActivities({ hostOps }),
-    ...createPreflightActivities({ hostOps, kube, etcdHealth: etcd.etcdHealth }),
+    ...createClientFixActivities({ hostOps, kubeClients }),
+    ...createPreflightActivities({ hostOps, kube: { ...kube, ...kubeClients }, etcdHealth: etcd.etcdHealth }),
   } satisfies MigrationActivities; // everything the workflow calls is here, with the right signature
 }

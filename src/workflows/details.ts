@@ -16,6 +16,8 @@ export function renderDetails(st: MigrationState, steps: Step[]): string {
   }
   if (s.pendingCheckpoint) {
     lines.push('', `**Checkpoint \`${s.pendingCheckpoint.gate}\` needs approval**${s.pendingCheckpoint.overdue ? ' (overdue)' : ''}:`, '');
+    for (const d of s.pendingCheckpoint.details ?? []) lines.push(`- ${d}`);
+    if (s.pendingCheckpoint.details?.length) lines.push('');
     for (const c of s.pendingCheckpoint.approveCommands) lines.push('```', c, '```');
   }
   if (s.lastError) lines.push('', `**Last error** in \`${s.lastError.step}\`: ${s.lastError.message}`);
