@@ -136,6 +136,28 @@ describe('control-plane activities (in-memory hosts)', () => {
     expect(f.commands.filter((x) => x.host === 'master-1' && x.command === "systemctl restart 'kube-apiserver'")).toHaveLength(1);
   });
 
+  it('restarts from the state of the host: a config written by an attempt that died before the restart is applied by the retry', async () => {
+    const f = cluster();
+    const cp = createControlPlaneActivities({ hostOps: () => f, readyz: okProbe });
+    await cp.configureApiserver(plan, 'master-1', NEW_ETCD);
+    await cp.startComponent(plan, 'master-1', 'apiserver');
+    const restarts = () => f.commands.filter((x) => x.host === 'master-1' && x.command === "systemctl restart 'kube-apiserver'").length;
+    // the first attempt pushed the new config and the worker died before it restarted the apiserver:
+    await cp.configureApiserver(plan, 'master-1', NEW_ETCD.slice(0, 2)); // the file is now as desired ...
+    const before = restarts();
+    const stamp = [...f.host('master-1').files.keys()].find((k) => k.endsWith('.cpmigrate-applied'));
+    expect(stamp).toBeDefined();
+    f.host('master-1').files.set(stamp as string, 'digest-of-the-config-it-was-started-with\n'); // ... but the process runs the old one
+    const retry = await cp.configureApiserver(plan, 'master-1', NEW_ETCD.slice(0, 2));
+    expect(retry.changed).toBe(false); // nothing to write
+    expect(retry.details?.restarted).toBe(true); // and still restarted: the running process had another config
+    expect(restarts()).toBe(before + 1);
+    // converged: a third run neither writes nor restarts
+    const third = await cp.configureApiserver(plan, 'master-1', NEW_ETCD.slice(0, 2));
+    expect(third.details?.restarted).toBe(false);
+    expect((await cp.startComponent(plan, 'master-1', 'apiserver')).summary).toMatch(/already running/);
+  });
+
   it('copies from the next old master when the first is unreachable', async () => {
     const f = cluster();
     f.host('oldmaster-1').unreachable = true;

@@ -5,6 +5,7 @@
  * server/peer certificates from the etcd CA. All are idempotent. Key material
  * goes host → worker memory → host over SSH; it is never logged or returned.
  */
+import { failpoint } from '../lib/failpoint';
 import { HostKeyMismatchError, PlanMismatchError, SshAuthError, UnsafeOperationError } from '../errors';
 import type { HostOps } from '../lib/hostops';
 import { sha256hex, shq } from '../lib/ssh';
@@ -213,6 +214,7 @@ export function createCertActivities(deps: CertActivityDeps) {
       // directories first, with their modes when created (existing ones are left as they are)
       const newDirs = srcInv.filter((e) => e.type === 'd' && !there.has(`d:${e.rel}`)).sort((a, b) => a.rel.length - b.rel.length);
       if (newDirs.length) await ops.run(dst, newDirs.map((d) => `mkdir -p -m ${d.mode.toString(8)} -- ${shq(join(pki, d.rel))}`).join(' && '));
+      failpoint('certs.pki.after-dirs', to.name);
 
       // a per-host file already there is kept only if the target already has this cluster's CA
       // (then it is ours, e.g. re-issued); a leftover from another PKI is replaced (with backup)
@@ -247,6 +249,7 @@ export function createCertActivities(deps: CertActivityDeps) {
         }
         beat({ copied, unchanged, of: files.length });
       });
+      failpoint('certs.pki.after-copy', to.name);
       changedFiles.sort();
       if (links.length) log.warn('symlinks in the PKI directory were not copied', { from: from.name, links });
       if (missingPerHost.length) {
@@ -311,7 +314,9 @@ export function createCertActivities(deps: CertActivityDeps) {
       });
       // key first: if we stop in between, the pair no longer matches and the next run re-issues
       const k = await ops.pushFile(target, p.key, issued.keyPem, { mode: 0o600, backup: true });
+      failpoint('certs.apiserver.after-key', host.name);
       const c = await ops.pushFile(target, p.crt, issued.certPem, { mode: 0o644, backup: true });
+      failpoint('certs.apiserver.after-cert', host.name);
       const backups = [k.backupPath, c.backupPath].filter((x): x is string => Boolean(x));
       activityLog().info('apiserver certificate re-issued', { host: host.name, serial: issued.serial, addedSANs: issued.addedSANs, notAfter: issued.notAfter });
       return {
@@ -396,6 +401,7 @@ export function createCertActivities(deps: CertActivityDeps) {
         const r = await ops.pushFile(target, join(pki, ETCD_CA_CRT), ca.crt, { mode: 0o644, backup: true });
         caInstalled = r.changed;
         if (r.backupPath) backups.push(r.backupPath);
+        failpoint('certs.etcd.after-ca', host.name);
       }
 
       const todo = usages.filter((u) => !status[u].ok);
@@ -408,6 +414,7 @@ export function createCertActivities(deps: CertActivityDeps) {
             const c = await issueEtcdMemberCert({ caCertPem, caKeyPem, commonName: host.name, sans: sans[u], usage: u });
             // key first: if we stop in between, the pair no longer matches and the next run re-issues
             const k = await ops.pushFile(target, join(pki, rel(u, 'key')), c.keyPem, { mode: 0o600, backup: true });
+            failpoint('certs.etcd.after-key', host.name);
             const w = await ops.pushFile(target, join(pki, rel(u, 'crt')), c.certPem, { mode: 0o644, backup: true });
             for (const b of [k.backupPath, w.backupPath]) if (b) backups.push(b);
             issued[u] = c;

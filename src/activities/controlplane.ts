@@ -15,7 +15,9 @@ import { PlanMismatchError, UnsafeOperationError } from '../errors';
 import type { HostOps } from '../lib/hostops';
 import { serviceCommand } from '../lib/services';
 import { findHost, sshTargetOf, type SshTarget } from '../plan/hosts';
-import type { Host, Plan, Service } from '../plan/schema';
+import type { Host, Plan } from '../plan/schema';
+import { converge, isRunning, serviceOf, stopService, type ManagedComponent, type MasterHost } from './component-state';
+import { failpoint } from '../lib/failpoint';
 import { activityLog, beat, cancelled } from './heartbeat';
 import { clientAuthFromKubeconfig, describeProbe, httpsGet, probeReadyz, type ProbeResult } from './readyz';
 import { RewriteError, flagValues, referencedPaths, replaceAddress, rewriteApiserverConfig, rewriteNginxUpstream } from './rewrite';
@@ -38,30 +40,14 @@ export type ReadyzProbe = (hostPort: string, ca: Buffer, plan: Plan) => Promise<
 
 export const defaultReadyz: ReadyzProbe = (hostPort, ca, plan) => probeReadyz(hostPort, ca, () => clientAuthFromKubeconfig(plan.kubeconfig));
 
-export type MasterHost = Host & { side: 'old' | 'new' };
+export type { MasterHost } from './component-state';
+export { isRunning, serviceOf } from './component-state';
 
 export function masterOf(plan: Plan, name: string): MasterHost {
   try {
     return findHost(plan, name);
   } catch (e) {
     throw new PlanMismatchError((e as Error).message);
-  }
-}
-
-export function serviceOf(plan: Plan, c: ComponentName): Service {
-  switch (c) {
-    case 'etcd':
-      return plan.etcd.service;
-    case 'apiserver':
-      return plan.apiserver.service;
-    case 'controllerManager':
-      return plan.controllerManager.service;
-    case 'scheduler':
-      return plan.scheduler.service;
-    case 'loadBalancer':
-      return plan.loadBalancer.service;
-    case 'keepalived':
-      return plan.keepalived.service;
   }
 }
 
@@ -94,10 +80,6 @@ export async function readFromOldMaster(plan: Plan, ops: HostOps, path: string):
     }
   }
   throw new PlanMismatchError(`cannot copy ${path} from any old master (${why.join('; ')}); check the plan's paths`);
-}
-
-export async function isRunning(ops: HostOps, t: SshTarget, service: Service): Promise<boolean> {
-  return (await ops.run(t, serviceCommand(service, 'status'), { allowFailure: true, timeoutMs: 30_000 })).exitCode === 0;
 }
 
 const shq = (p: string) => `'${p.replace(/'/g, `'\\''`)}'`;
@@ -142,12 +124,9 @@ async function push(ops: HostOps, t: SshTarget, path: string, content: string, m
   return { path, changed: r.changed, ...(r.backupPath ? { backupPath: r.backupPath } : {}) };
 }
 
-/** After a config change, a running component is restarted so it runs the new config. */
-async function restartIfRunning(plan: Plan, ops: HostOps, t: SshTarget, c: ComponentName, changed: boolean): Promise<boolean> {
-  const service = serviceOf(plan, c);
-  if (!changed || !(await isRunning(ops, t, service))) return false;
-  await ops.run(t, serviceCommand(service, 'restart'), { timeoutMs: 120_000 });
-  return true;
+/** A running component whose files differ from what it was started with is restarted (host state, not this attempt's writes). */
+async function restartIfRunning(plan: Plan, ops: HostOps, t: SshTarget, host: MasterHost, c: ManagedComponent): Promise<boolean> {
+  return (await converge(plan, ops, t, host, c, { start: false })) === 'restarted';
 }
 
 function wrapRewrite<T>(fn: () => T): T {
@@ -197,8 +176,10 @@ export function createControlPlaneActivities(deps: ControlPlaneDeps) {
     const src = await readFromOldMaster(plan, ops, file);
     const { text, notes } = renderApiserverConfig(plan, src, host, etcdServers);
     const copied = await ensureReferencedFiles(plan, ops, src, t, host, text, file);
+    failpoint('config.apiserver.after-referenced-files', hostName);
     const p = await push(ops, t, file, text);
-    const restarted = await restartIfRunning(plan, ops, t, 'apiserver', p.changed || copied.length > 0);
+    failpoint('config.apiserver.after-write', hostName);
+    const restarted = await restartIfRunning(plan, ops, t, host, 'apiserver');
     activityLog().info('apiserver configured', { host: hostName, source: src.host.name, changed: p.changed, restarted });
     return {
       summary: `${file} on ${hostName} ${p.changed ? 'written' : 'already up to date'} (from ${src.host.name}; --etcd-servers=${etcdServers.join(',')}${restarted ? '; restarted' : ''})`,
@@ -215,7 +196,8 @@ export function createControlPlaneActivities(deps: ControlPlaneDeps) {
     const src = await readFromOldMaster(plan, ops, file);
     const { text, servers } = renderNginxConfig(plan, src, host);
     const p = await push(ops, t, file, text);
-    const restarted = await restartIfRunning(plan, ops, t, 'loadBalancer', p.changed);
+    failpoint('config.loadBalancer.after-write', hostName);
+    const restarted = await restartIfRunning(plan, ops, t, host, 'loadBalancer');
     return {
       summary: `${file} on ${hostName} ${p.changed ? 'written' : 'already up to date'}: upstream ${plan.loadBalancer.upstreamName} = ${servers.join(', ')}${restarted ? '; restarted' : ''}`,
       changed: p.changed,
@@ -227,7 +209,7 @@ export function createControlPlaneActivities(deps: ControlPlaneDeps) {
     const host = masterOf(plan, hostName);
     const ops = deps.hostOps();
     const t = sshTargetOf(plan, host);
-    const files: Array<{ path: string; component: ComponentName; mode?: number }> = [
+    const files: Array<{ path: string; component: 'controllerManager' | 'scheduler'; mode?: number }> = [
       { path: plan.paths.controllerManagerKubeconfig, component: 'controllerManager', mode: 0o600 },
       { path: plan.paths.schedulerKubeconfig, component: 'scheduler', mode: 0o600 },
       { path: plan.paths.controllerManagerConfig, component: 'controllerManager' },
@@ -240,12 +222,12 @@ export function createControlPlaneActivities(deps: ControlPlaneDeps) {
       const copied = f.mode === undefined ? await ensureReferencedFiles(plan, ops, src, t, host, text, f.path) : [];
       for (const c of copied) pushed.push({ path: c, changed: true, source: src.host.name, component: f.component });
       pushed.push({ ...(await push(ops, t, f.path, text, f.mode)), source: src.host.name, component: f.component });
+      failpoint(`config.${f.component}.after-write`, hostName);
       beat({ pushed: f.path });
     }
     const restarted: string[] = [];
     for (const c of ['controllerManager', 'scheduler'] as const) {
-      const changed = pushed.some((p) => p.component === c && p.changed);
-      if (await restartIfRunning(plan, ops, t, c, changed)) restarted.push(componentLabel(c));
+      if (await restartIfRunning(plan, ops, t, host, c)) restarted.push(componentLabel(c));
     }
     const changed = pushed.some((p) => p.changed);
     return {
@@ -283,10 +265,15 @@ export function createControlPlaneActivities(deps: ControlPlaneDeps) {
     const host = masterOf(plan, hostName);
     const ops = deps.hostOps();
     const t = sshTargetOf(plan, host);
-    const service = serviceOf(plan, c);
-    if (await isRunning(ops, t, service)) return { summary: `${componentLabel(c)} on ${hostName} already running`, changed: false };
-    await ops.run(t, serviceCommand(service, 'start'), { timeoutMs: 120_000 });
-    return { summary: `${componentLabel(c)} on ${hostName} started`, changed: true };
+    if (c === 'etcd') {
+      // etcd is started by the join (etcd activities), which own its restarts
+      if (await isRunning(ops, t, plan.etcd.service)) return { summary: `etcd on ${hostName} already running`, changed: false };
+      await ops.run(t, serviceCommand(plan.etcd.service, 'start'), { timeoutMs: 120_000 });
+      return { summary: `etcd on ${hostName} started`, changed: true };
+    }
+    const how = await converge(plan, ops, t, host, c, { start: true });
+    const said = how === 'restarted' ? 'restarted (it ran another config than the one on the host)' : how;
+    return { summary: `${componentLabel(c)} on ${hostName} ${said}`, changed: how !== 'already running' };
   }
 
   async function stopComponent(plan: Plan, hostName: string, c: ComponentName): Promise<StepOutcome> {
@@ -296,9 +283,10 @@ export function createControlPlaneActivities(deps: ControlPlaneDeps) {
     const service = serviceOf(plan, c);
     if (!(await isRunning(ops, t, service))) return { summary: `${componentLabel(c)} on ${hostName} already stopped`, changed: false };
     await guardStop(plan, ops, host, c);
-    await ops.run(t, serviceCommand(service, 'stop'), { timeoutMs: 120_000 });
-    if (await isRunning(ops, t, service)) {
-      throw new Error(`${componentLabel(c)} on ${hostName} still runs after \`${serviceCommand(service, 'stop')}\``);
+    if (c === 'etcd') {
+      await ops.run(t, serviceCommand(service, 'stop'), { timeoutMs: 120_000 });
+    } else {
+      await stopService(ops, t, host, plan, c, componentLabel(c));
     }
     return { summary: `${componentLabel(c)} on ${hostName} stopped`, changed: true };
   }

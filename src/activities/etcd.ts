@@ -13,6 +13,7 @@ import { closeSync, createReadStream, fsyncSync, openSync, writeSync } from 'nod
 import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PlanMismatchError, UnsafeOperationError } from '../errors';
+import { failpoint } from '../lib/failpoint';
 import { BOOTSTRAP_ONLY_KEYS, changedKeys, renderEtcdConfig, type ClusterEntry } from '../lib/etcd-config';
 import {
   discoverMembers,
@@ -293,7 +294,9 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
         fsyncSync(fd);
         closeSync(fd);
         const sha256 = hash.digest('hex');
+        failpoint('etcd.snapshot.after-stream');
         await rename(tmp, file);
+        failpoint('etcd.snapshot.after-rename');
         const meta = {
           cluster: plan.cluster,
           etcdClusterId: clusterId,
@@ -357,6 +360,7 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
 
         // Prepare the host before touching the cluster: a failure here leaves no member behind.
         for (const cmd of plan.etcd.prepareDataDir) await ops.run(target, cmd, { timeoutMs: t.commandMs });
+        failpoint('etcd.join.after-data-dir-prep', host.name);
         // A data dir left by an earlier, removed member has another member id: etcd would refuse it.
         const member0 = `${plan.paths.etcdDataDir}/member`;
         const parked = await ops.run(
@@ -378,6 +382,7 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
             return { header: now.header, member: mine, members: now.members };
           }
         });
+        failpoint('etcd.join.after-member-add', host.name);
         member = toMember(added.member);
         initial = added.members.map(toMember);
         usedLearner = member.isLearner;
@@ -393,7 +398,9 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
       const self = member;
 
       const cfg = await pushConfig(ops, plan, target, host, clusterEntries(initial, { id: self.id, name: host.etcd.name }));
+      failpoint('etcd.join.after-config-write', host.name);
       await ops.run(target, serviceCommand(plan.etcd.service, 'start'), { timeoutMs: t.commandMs });
+      failpoint('etcd.join.after-start', host.name);
       const tStart = Date.now();
 
       // Learners fail `endpoint health`: the probe uses status (raft index) on every member.
@@ -430,6 +437,7 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
             }
           });
           promoted = true;
+          failpoint('etcd.join.after-promote', host.name);
           log(`member ${host.etcd.name} promoted`, { id: self.id });
         }
       }
@@ -486,6 +494,7 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
       }
       const kind = member.isLearner ? 'learner' : 'voting member that never started';
       const stopped = await stopService(ops, plan, target);
+      failpoint('etcd.abandon.after-stop', host.name);
       // Removing a learner or a never-started member cannot cost quorum: no projection needed.
       const voters = d.endpoints.length ? d.endpoints : voterEndpoints(d.members);
       await reconfig(`remove ${kind} ${memberLabel(member)}`, async () => {
@@ -564,6 +573,7 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
           return s && s.leader === to.id ? { done: true, value: true } : { done: false, why: `leader is ${s?.leader ?? 'unknown'}` };
         });
         leaderMoved = true;
+        failpoint('etcd.remove.after-leader-move', host.name);
         moveNote = `leadership moved from ${member.name} to ${to.name}${toNew ? '' : ' (no healthy new master: an old one)'}; `;
         log(`leader moved from ${member.name} to ${to.name}`, { from: member.id, to: to.id });
       }
@@ -580,8 +590,10 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
           if (!/member not found/.test(errorText(err))) throw err;
         }
       });
+      failpoint('etcd.remove.after-member-remove', host.name);
       log(`member ${memberLabel(member)} removed`, { id: member.id });
       const stopped = await stopService(ops, plan, target);
+      failpoint('etcd.remove.after-stop', host.name);
       const final = await waitHealthy(access, remainingURLs, `etcd healthy after removing ${member.name}`);
       return {
         memberId: member.id,
@@ -616,6 +628,7 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
       const live = d.members.filter((m) => m.name !== '' && !m.isLearner);
       const entries = clusterEntries(live, { id: member.id, name: host.etcd.name });
       const cfg = await pushConfig(ops, plan, target, host, entries);
+      failpoint('etcd.rewrite.after-write', host.name);
       const listed = live.map((m) => m.name).join(',');
       if (!cfg.changed) {
         return { summary: `${plan.paths.etcdConfig} on ${host.name} already lists only the live members (${listed})`, changed: false };
@@ -643,6 +656,7 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
         );
       }
       await ops.run(target, serviceCommand(plan.etcd.service, 'restart'), { timeoutMs: t.commandMs });
+      failpoint('etcd.rewrite.after-restart', host.name);
       await waitHealthy(access, d.endpoints, `etcd healthy after restarting ${host.etcd.name}`);
       return {
         summary: `rewrote ${plan.paths.etcdConfig} on ${host.name} (initial-cluster = ${listed}; changed ${runtimeKeys.join(', ')}) and restarted it; cluster healthy`,

@@ -7,6 +7,7 @@
  * heartbeats while it waits, and names the object and the API's reason when it
  * fails. 401/403 (and TLS trust failures) become KubeAuthError, non-retryable.
  */
+import { failpoint } from '../lib/failpoint';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import type { KubeConfig, V1DaemonSet, V1Deployment, V1Eviction, V1Pod } from '@kubernetes/client-node';
@@ -130,6 +131,7 @@ export function createKubeActivities(deps: KubeActivityDeps = {}) {
 
   async function uncordonNode(plan: KubePlan, node: string): Promise<StepOutcome> {
     const changed = await setUnschedulable(clients(plan), node, false);
+    failpoint('kube.uncordon.after-patch', node);
     return { summary: changed ? `uncordoned ${node}` : `${node} was already schedulable`, changed };
   }
 
@@ -150,6 +152,7 @@ export function createKubeActivities(deps: KubeActivityDeps = {}) {
     const k = clients(plan);
 
     const cordoned = await setUnschedulable(k, node, true);
+    failpoint('kube.drain.after-cordon', node);
     const pods = await podsOnNode(k, node);
     const byClass = { evict: [] as V1Pod[], daemonSet: [] as V1Pod[], mirror: [] as V1Pod[], unmanaged: [] as V1Pod[], terminating: [] as V1Pod[] };
     for (const p of pods) byClass[classifyForDrain(p)].push(p);
@@ -196,6 +199,7 @@ export function createKubeActivities(deps: KubeActivityDeps = {}) {
           try {
             await kubeCall(k, `evict Pod ${ns}/${name} from ${node}`, () => k.core.createNamespacedPodEviction({ name, namespace: ns, body }));
             rec.evictedAt = new Date().toISOString();
+            failpoint('kube.drain.after-eviction', node);
             log.info('evicted pod', { pod: rec.pod, node, blocked: rec.blocked });
             return;
           } catch (err) {
@@ -293,6 +297,7 @@ export function createKubeActivities(deps: KubeActivityDeps = {}) {
     const patch = labelPatch(n.metadata?.labels, parsed);
     if (!patch) return { summary: `${node}: labels already ${changes.join(' ')}`, changed: false };
     await kubeCall(k, `label Node ${node}`, () => k.core.patchNode({ name: node, body: { metadata: { labels: patch } } }, mergePatch));
+    failpoint('kube.label.after-patch', node);
     return { summary: `${node}: labeled ${changes.join(' ')}`, changed: true, details: { patch } };
   }
 
@@ -312,6 +317,7 @@ export function createKubeActivities(deps: KubeActivityDeps = {}) {
             mergePatch,
           ),
         );
+        failpoint('kube.taint.after-patch', node);
         return { summary: `${node}: tainted ${changes.join(' ')}`, changed: true, details: { taints: next.map(formatTaint) } };
       } catch (err) {
         if (!isConflict(err) || attempt >= 5) throw err;
@@ -351,6 +357,7 @@ export function createKubeActivities(deps: KubeActivityDeps = {}) {
     await kubeCall(k, `patch ${ref} etcd_endpoints`, () =>
       k.core.patchNamespacedConfigMap({ name: configMap, namespace, body: { data: { etcd_endpoints: value } } }, mergePatch),
     );
+    failpoint('calico.after-patch');
     return { summary: `${ref}: etcd_endpoints ${before ?? '(unset)'} → ${value}`, changed: true, details: { before, after: value } };
   }
 
@@ -397,6 +404,7 @@ export function createKubeActivities(deps: KubeActivityDeps = {}) {
           ? k.apps.patchNamespacedDaemonSet({ name, namespace, body }, mergePatch)
           : k.apps.patchNamespacedDeployment({ name, namespace, body }, mergePatch),
       );
+      failpoint('calico.rollout.after-restart-request', `${kind}/${name}`);
     }
     let progress: RolloutProgress;
     for (;;) {
@@ -433,6 +441,7 @@ export function createKubeActivities(deps: KubeActivityDeps = {}) {
         await kubeCall(k, `update ${ref}`, () =>
           k.core.patchNamespacedEndpoints({ name, namespace, body: { metadata: { resourceVersion: ep.metadata?.resourceVersion }, subsets } }, mergePatch),
         );
+        failpoint('monitoring.after-endpoints');
         const before = (ep.subsets ?? []).flatMap((s) => (s.addresses ?? []).map((a) => a.ip));
         return { summary: `${ref}: ${before.join(', ') || '(none)'} → ${addresses.join(', ')}`, changed: true, details: { before, after: addresses } };
       } catch (err) {

@@ -17,11 +17,12 @@
 import { readFile } from 'node:fs/promises';
 import { PlanMismatchError, UnsafeOperationError } from '../errors';
 import type { HostOps } from '../lib/hostops';
-import { serviceCommand } from '../lib/services';
 import { allMasters, sshTargetOf } from '../plan/hosts';
 import type { Plan } from '../plan/schema';
 import type { VipReport } from './contract';
-import { defaultReadyz, isRunning, masterOf, readCa, type ReadyzProbe } from './controlplane';
+import { converge } from './component-state';
+import { defaultReadyz, masterOf, readCa, type ReadyzProbe } from './controlplane';
+import { failpoint } from '../lib/failpoint';
 import { activityLog, beat, cancelled } from './heartbeat';
 import { parseKeepalived, renderKeepalived, vrrpInstances, type VrrpInstance } from './keepalived-conf';
 import { describeProbe } from './readyz';
@@ -162,15 +163,9 @@ export function createVipActivities(deps: VipDeps) {
     }
     const file = plan.paths.keepalivedConfig;
     const pushed = await ops.pushFile(t, file, text, { backup: true, mode: 0o600 });
-    const service = plan.keepalived.service;
-    let action: 'started' | 'restarted' | 'already running';
-    if (!(await isRunning(ops, t, service))) {
-      await ops.run(t, serviceCommand(service, 'start'), { timeoutMs: 120_000 });
-      action = 'started';
-    } else if (pushed.changed) {
-      await ops.run(t, serviceCommand(service, 'restart'), { timeoutMs: 120_000 });
-      action = 'restarted';
-    } else action = 'already running';
+    failpoint('config.keepalived.after-write', hostName);
+    // start, or restart when it runs another config than the one now on the host (host state, not this attempt's write)
+    const action = await converge(plan, ops, t, host, 'keepalived', { start: true });
     const notes = [
       ...(priority <= maxOld ? [`priority ${priority} is not above the old masters' ${maxOld}: the VIP moves only when they stop`] : []),
       ...(ref.others.length ? [`not carried over from ${olds[0]?.host}: ${[...new Set(ref.others)].join(', ')}`] : []),
