@@ -124,7 +124,7 @@ describe('client-fixes', () => {
       await handle.executeUpdate(approveUpdate, { args: [{ gate: 'preflight-ack', by: 'alice' }] });
       const result = await handle.result();
       expect(result.steps).toBe(migrationSteps(plan).length);
-      expect(result.approvals.map((a) => a.gate)).toEqual(['client-fixes', 'preflight-ack']);
+      expect((result.approvals as Array<{ gate: string }>).map((a) => a.gate)).toEqual(['client-fixes', 'preflight-ack']);
     });
   });
 

@@ -89,7 +89,7 @@ export function createClientFixActivities(deps: ClientFixDeps) {
     }
     if (!next.changed) return { summary: `${fixId(fix)}: ${fix.file} already uses ${to}`, changed: false };
     const pushed = await ops.pushFile(t, fix.file, next.text, { backup: true });
-    failpoint('clientfix.file.after-write');
+    failpoint('clientfix.file.after-write', fixId(fix));
     return {
       summary: `${fixId(fix)}: ${fix.file} server ${from} → ${to}${pushed.backupPath ? ` (backup ${pushed.backupPath})` : ''}`,
       changed: true,
@@ -108,7 +108,7 @@ export function createClientFixActivities(deps: ClientFixDeps) {
       if (e instanceof KubeconfigRewriteError) throw new PlanMismatchError(`${ref} (${fix.key}): ${e.message}; refusing to overwrite it (run preflight again)`);
       throw e;
     }
-    if (r.changed) failpoint('clientfix.kubeproxy.after-patch');
+    if (r.changed) failpoint('clientfix.kubeproxy.after-patch', fixId(fix));
     return { summary: r.changed ? `${ref} (${fix.key}) server ${fix.from} → ${fix.to}` : `${ref} already uses ${fix.to}`, changed: r.changed };
   }
 
@@ -121,7 +121,7 @@ export function createClientFixActivities(deps: ClientFixDeps) {
     const before = fix.kind === 'kubelet' ? (await kube().readNodeReadiness(plan, fix.node)).heartbeat : undefined;
     const cmd = restartCommand(plan, fix);
     await deps.hostOps().run(targetOf(plan, fix), cmd, { timeoutMs: 120_000 });
-    failpoint('clientfix.service.after-restart');
+    failpoint('clientfix.service.after-restart', fixId(fix));
     const what = fix.kind === 'kubelet' ? 'kubelet' : COMPONENT_UNIT[fix.component];
     return { summary: `${what} restarted on ${fix.node} (${cmd})`, changed: true, ...(before !== undefined ? { heartbeatBefore: before } : {}) };
   }
@@ -173,7 +173,7 @@ export function createClientFixActivities(deps: ClientFixDeps) {
     if (!backup) throw new PlanMismatchError(`${fixId(fix)}: no backup of ${fix.file} pointing at ${fix.from} (${fix.file}.cpmigrate-bak-*): restore it by hand`);
     const before = fix.kind === 'kubelet' ? (await kube().readNodeReadiness(plan, fix.node)).heartbeat : undefined;
     await ops.pushFile(t, fix.file, backup.text);
-    failpoint('clientfix.revert.after-restore');
+    failpoint('clientfix.revert.after-restore', fixId(fix));
     await ops.run(t, restartCommand(plan, fix), { timeoutMs: 120_000 });
     return { summary: `${fixId(fix)}: ${fix.file} restored from ${backup.path}; restarted`, changed: true, ...(before !== undefined ? { heartbeatBefore: before } : {}) };
   }
