@@ -61,6 +61,16 @@ export interface ApprovalRecord {
   at: string;
 }
 
+/** An approval that did not count (sent by signal, or an update that got past validation), kept for status. */
+export interface IgnoredApproval {
+  gate?: string;
+  by?: string;
+  at: string;
+  why: string;
+  /** for a checkpoint of this migration that was not pending yet: it must be sent again once it is */
+  early: boolean;
+}
+
 export interface PendingCheckpoint {
   gate: GateId;
   since: string;
@@ -93,6 +103,10 @@ export interface MigrationStatus {
   pointOfNoReturnPassed: boolean;
   /** steps undone by `abort --rollback`, newest first */
   rolledBack?: string[];
+  /** approvals that did not count, the newest 20 (e.g. sent before their checkpoint was pending) */
+  ignoredApprovals?: IgnoredApproval[];
+  /** how many approvals were ignored in all */
+  ignoredApprovalCount?: number;
 }
 
 export const approveSignal = defineSignal<[Approval]>('approve');

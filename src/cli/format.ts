@@ -41,10 +41,23 @@ export function renderStatus(s: MigrationStatus, steps?: Step[]): string {
     out.push(color.yellow(`Checkpoint "${p.gate}" waiting since ${p.since}${p.overdue ? ' (OVERDUE: past its reminder interval)' : ''}. Approve with:`));
     for (const c of p.approveCommands) out.push(`  ${c}`);
   }
+  for (const line of ignoredApprovalLines(s)) out.push(color.yellow(line));
   if (s.lastError) out.push(color.red(`Last error in ${s.lastError.step} (${s.lastError.type ?? 'Error'}): ${s.lastError.message}`));
   if (s.paused) out.push(color.yellow(`Paused${s.pauseRequestedBy ? ` by ${s.pauseRequestedBy}` : ''}: \`cpmigrate resume ${s.workflowId}\` to continue.`));
   if (s.approvals.length) out.push(`Approvals: ${s.approvals.map((a) => `${a.gate} by ${a.by} at ${a.at}${a.reason ? ` (${a.reason})` : ''}`).join('; ')}`);
   if (s.pointOfNoReturnPassed) out.push('Point of no return passed: only forward.');
   if (s.abortReason) out.push(color.red(`Aborted: ${s.abortReason}`));
   return out.join('\n');
+}
+
+/** Approvals that did not count: never silent. One sent before its checkpoint was pending must be sent again. */
+export function ignoredApprovalLines(s: MigrationStatus): string[] {
+  const list = s.ignoredApprovals ?? [];
+  if (!list.length) return [];
+  const out = [`Ignored approvals (${s.ignoredApprovalCount ?? list.length}; they did NOT approve anything):`];
+  for (const a of list) {
+    const again = a.early && s.pendingCheckpoint?.gate === a.gate ? ` -> "${a.gate}" is pending now: approve it again` : '';
+    out.push(`  ${a.at} ${a.gate ?? '?'} by ${a.by ?? '?'}${a.early ? ' (sent before it was pending)' : ''}: ${a.why}${again}`);
+  }
+  return out;
 }

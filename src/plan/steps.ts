@@ -94,8 +94,19 @@ export function kubeletCoverage(plan: Plan): string {
     : `the ${listed} hosts of the plan only (clients.nodes: plan)`;
 }
 
-/** @param opts.clientFixes include the client-fixes checkpoint and step (default: the plan's checkpoints.client-fixes.enabled) */
-export function migrationSteps(plan: Plan, opts: { clientFixes?: boolean } = {}): Step[] {
+/** etcd over TLS: the new members need their own certificates (the etcd-certs step). */
+export function etcdUsesTls(plan: Plan): boolean {
+  return plan.newMasters.some((h) => h.etcd.clientURL.startsWith('https:') || h.etcd.peerURL.startsWith('https:'));
+}
+
+export interface StepOptions {
+  /** include the etcd-certs step for TLS plans (false only for workflows started before it existed) */
+  etcdCerts?: boolean;
+  /** include the client-fixes checkpoint and step (default: the plan's checkpoints.client-fixes.enabled; the workflow gates it with patched()) */
+  clientFixes?: boolean;
+}
+
+export function migrationSteps(plan: Plan, opts: StepOptions = {}): Step[] {
   const clientFixes = opts.clientFixes ?? plan.checkpoints['client-fixes'].enabled;
   const oldNames = plan.oldMasters.map((h) => h.name);
   const newNames = plan.newMasters.map((h) => h.name);
@@ -129,7 +140,7 @@ export function migrationSteps(plan: Plan, opts: { clientFixes?: boolean } = {})
       `taint ${plan.nodes.masterTaint} and ${plan.nodes.isolationTaint}`,
       `uncordon ${h.name}`,
     ]),
-    ...(plan.newMasters.some((h) => h.etcd.clientURL.startsWith('https:') || h.etcd.peerURL.startsWith('https:'))
+    ...(etcdUsesTls(plan) && opts.etcdCerts !== false
       ? perHost(plan, 'newMasters', 'etcd-certs', (h) => `etcd member certificates for ${h}`, (h) => [
           `issue ${plan.paths.pkiDir}/etcd/server.{crt,key} and peer.{crt,key} for ${h.name} (SANs ${h.name}, ${h.address}, localhost, 127.0.0.1) with the etcd CA of an old master; copy etcd/ca.crt (never ca.key)`,
         ])

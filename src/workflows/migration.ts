@@ -19,7 +19,7 @@ import {
 } from '@temporalio/workflow';
 import { durationMs } from '../plan/duration';
 import { checkPlan } from '../plan/validate-pure';
-import { migrationSteps, type CheckpointStep, type Step } from '../plan/steps';
+import { etcdUsesTls, migrationSteps, type CheckpointStep, type Step } from '../plan/steps';
 import type { PreflightReport } from '../activities/types';
 import { describeFix, type ClientFix } from '../plan/client-fix';
 import { CpmCluster, CpmPendingGate, CpmStep } from '../search-attributes';
@@ -55,9 +55,12 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
     );
   }
   const plan = checked.plan;
+  // patched(): a TLS migration started before the etcd-certs step existed replays without it
+  // (test/histories/v2-etcd-tls.json.gz); only TLS plans ask, so plain-http histories are unchanged.
+  const etcdCerts = !etcdUsesTls(plan) || patched('etcd-certs-step');
   // the client-fixes gate is opt-in: off, nothing here runs (no marker), so recorded histories replay unchanged
   const clientFixesOn = plan.checkpoints['client-fixes'].enabled && patched('client-fixes-step');
-  const steps = migrationSteps(plan, { clientFixes: clientFixesOn });
+  const steps = migrationSteps(plan, { etcdCerts, clientFixes: clientFixesOn });
   let clientFixes: ClientFix[] = [];
   let preflightNotes: string[] = [];
   const st = new MigrationState(plan, steps);

@@ -6,13 +6,16 @@
  */
 import { GATES, type GateId, type Plan } from '../plan/schema';
 import type { Step } from '../plan/steps';
-import type { AbortRequest, Approval, ApprovalRecord, MigrationStatus, PendingCheckpoint, StepRecord } from '../shared';
+import type { AbortRequest, Approval, ApprovalRecord, IgnoredApproval, MigrationStatus, PendingCheckpoint, StepRecord } from '../shared';
 import { workflowIdFor } from '../shared';
 
 /** A trimmed string, or undefined for anything else: message payloads come from outside. */
 function text(v: unknown): string | undefined {
   return typeof v === 'string' && v.trim() ? v.trim() : undefined;
 }
+
+/** how many ignored approvals status keeps (the newest) */
+export const IGNORED_KEPT = 20;
 
 export class MigrationState {
   readonly completed = new Map<string, StepRecord>();
@@ -25,7 +28,9 @@ export class MigrationState {
   lastError?: MigrationStatus['lastError'];
   pointOfNoReturnPassed = false;
   finished?: 'completed' | 'failed' | 'aborted';
-  ignoredApprovals: Array<{ gate?: string; by?: string; at: string; why: string }> = [];
+  /** approvals that did not count (the newest IGNORED_KEPT), shown in status: never dropped silently */
+  ignoredApprovals: IgnoredApproval[] = [];
+  ignoredApprovalCount = 0;
   rolledBack: string[] = [];
   abortRefused?: string;
 
@@ -43,9 +48,12 @@ export class MigrationState {
     if (p.reason !== undefined && typeof p.reason !== 'string') return '"reason" must be a string';
     if (this.finished || this.abort) return 'the migration is stopping or has ended: nothing to approve';
     if (this.isApproved(p.gate as GateId)) return `checkpoint "${p.gate}" is already approved`;
-    if (!this.pending) return `no checkpoint is pending (asked to approve "${p.gate}")`;
-    if (this.pending.gate !== p.gate) return `the pending checkpoint is "${this.pending.gate}", not "${p.gate}"`;
-    return undefined;
+    if (!this.steps.some((x) => x.kind === 'checkpoint' && x.gate === p.gate)) {
+      return `checkpoint "${p.gate}" is disabled in this migration's plan${this.pending ? ` (the pending checkpoint is "${this.pending.gate}")` : ''}: nothing to approve`;
+    }
+    if (this.pending?.gate === p.gate) return undefined;
+    const why = this.pending ? `the pending checkpoint is "${this.pending.gate}", not "${p.gate}"` : `checkpoint "${p.gate}" is not pending yet (the migration is at ${this.current?.key ?? 'a step boundary'})`;
+    return `${why}: an approval counts only while its checkpoint waits; it was NOT taken, send it again when \`cpmigrate status\` shows "${p.gate}" pending`;
   }
 
   /** Shared by the approve signal and the approve-checkpoint update. */
@@ -53,7 +61,11 @@ export class MigrationState {
     const problem = this.approvalProblem(a);
     const p = (a ?? {}) as Partial<Record<keyof Approval, unknown>>;
     if (problem) {
-      this.ignoredApprovals.push({ gate: text(p.gate), by: text(p.by), at: new Date().toISOString(), why: problem });
+      const gate = text(p.gate);
+      const early = this.steps.some((x) => x.kind === 'checkpoint' && x.gate === gate) && !this.isApproved(gate as GateId) && this.pending?.gate !== gate && !this.finished && !this.abort;
+      this.ignoredApprovals.push({ gate, by: text(p.by), at: new Date().toISOString(), why: problem, early });
+      if (this.ignoredApprovals.length > IGNORED_KEPT) this.ignoredApprovals.shift();
+      this.ignoredApprovalCount += 1;
       return undefined;
     }
     const rec: ApprovalRecord = { gate: p.gate as GateId, by: text(p.by) ?? 'unknown', reason: text(p.reason), at: new Date().toISOString() };
@@ -146,6 +158,8 @@ export class MigrationState {
       abortRefused: this.abortRefused,
       pointOfNoReturnPassed: this.pointOfNoReturnPassed,
       rolledBack: this.rolledBack.length ? [...this.rolledBack] : undefined,
+      ignoredApprovals: this.ignoredApprovals.length ? this.ignoredApprovals.map((a) => ({ ...a })) : undefined,
+      ignoredApprovalCount: this.ignoredApprovalCount || undefined,
     };
   }
 }

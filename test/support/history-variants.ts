@@ -1,0 +1,136 @@
+/**
+ * The plan variants whose histories are recorded (scripts/record-history.ts)
+ * and replayed in CI (test/replay.test.ts): every shape of migration the
+ * workflow can be in while a worker is upgraded. Each variant is a plan and a
+ * driver that plays the operator (approvals, pause/resume, abort).
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
+import { planSchema, type GateId, type Plan, type PlanInput } from '../../src/plan/schema';
+import { abortSignal, approveUpdate, pauseSignal, resumeSignal, statusQuery, type MigrationInput, type MigrationStatus } from '../../src/shared';
+import type { Call } from './recording-activities';
+import { examplePlanInput } from './plans';
+
+const ALL_GATES: GateId[] = ['preflight-ack', 'switch-traffic', 'decommission'];
+
+function finish(input: PlanInput, gates: GateId[]): Plan {
+  const cp = (g: GateId) => ({ enabled: gates.includes(g), remindAfter: '30m' });
+  return planSchema.parse({
+    ...input,
+    cluster: 'recorded',
+    checkpoints: { 'preflight-ack': cp('preflight-ack'), 'switch-traffic': cp('switch-traffic'), decommission: cp('decommission') },
+    timeouts: { quick: '20s', long: '2m', heartbeat: '10s', maxAttempts: 3 },
+    nodes: { ...input.nodes, drainTimeout: '1m' },
+  });
+}
+
+function kubeadmTlsInput(): PlanInput {
+  return JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'examples', 'plan-kubeadm-tls.json'), 'utf8')) as PlanInput;
+}
+
+/** examples/plan.yaml with every component run as a static pod (plain http etcd). */
+function staticPodInput(): PlanInput {
+  const input = examplePlanInput() as unknown as Record<string, Record<string, unknown>>;
+  const pod = (name: string) => ({ service: { type: 'staticPod', manifest: `/etc/kubernetes/manifests/${name}.yaml` } });
+  for (const c of ['etcd', 'apiserver', 'controllerManager', 'scheduler', 'loadBalancer', 'keepalived']) {
+    input[c] = { ...input[c], ...pod(c) };
+  }
+  return input as unknown as PlanInput;
+}
+
+type Handle = WorkflowHandle;
+
+async function waitFor(handle: Handle, pred: (s: MigrationStatus) => boolean, what: string): Promise<MigrationStatus> {
+  let last: MigrationStatus | undefined;
+  for (let i = 0; i < 300; i++) {
+    last = await handle.query(statusQuery);
+    if (pred(last)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last)}`);
+}
+
+const atGate = (handle: Handle, gate: GateId) => waitFor(handle, (s) => s.pendingCheckpoint?.gate === gate, `checkpoint ${gate}`);
+
+async function approve(handle: Handle, gate: GateId): Promise<void> {
+  await atGate(handle, gate);
+  await handle.executeUpdate(approveUpdate, { args: [{ gate, by: 'recorder', reason: 'recorded history' }] });
+}
+
+async function approveAll(handle: Handle, gates: GateId[], pauseAt?: GateId): Promise<void> {
+  for (const gate of gates) {
+    if (gate === pauseAt) {
+      await atGate(handle, gate);
+      await handle.signal(pauseSignal, { by: 'recorder' });
+      await handle.signal(resumeSignal, { by: 'recorder' });
+    }
+    await approve(handle, gate);
+  }
+}
+
+export interface HistoryVariant {
+  name: string;
+  what: string;
+  input(): MigrationInput;
+  /** plays the operator; resolves when the workflow has been driven to its end */
+  drive(handle: Handle): Promise<void>;
+  /** fail an activity call (non-retryably) to put the migration on hold */
+  failOnce?: (call: Call) => boolean;
+  /** the workflow ends failed (aborted) */
+  expectFailure?: boolean;
+}
+
+export const HISTORY_VARIANTS: HistoryVariant[] = [
+  {
+    name: 'plain-http',
+    what: 'examples/plan.yaml (systemd, plain http etcd), every checkpoint approved, pause/resume at switch-traffic',
+    input: () => ({ plan: finish(examplePlanInput(), ALL_GATES) }),
+    drive: (h) => approveAll(h, ALL_GATES, 'switch-traffic'),
+  },
+  {
+    name: 'etcd-tls',
+    what: 'examples/plan-kubeadm-tls.json (static pods, etcd over TLS: the etcd-certs step), every checkpoint approved',
+    input: () => ({ plan: finish(kubeadmTlsInput(), ALL_GATES) }),
+    drive: (h) => approveAll(h, ALL_GATES),
+  },
+  {
+    name: 'static-pods',
+    what: 'examples/plan.yaml with every component as a static pod (plain http etcd), every checkpoint approved',
+    input: () => ({ plan: finish(staticPodInput(), ALL_GATES) }),
+    drive: (h) => approveAll(h, ALL_GATES),
+  },
+  {
+    name: 'checkpoints-off',
+    what: 'examples/plan.yaml with every checkpoint disabled: runs straight through',
+    input: () => ({ plan: finish(examplePlanInput(), []) }),
+    drive: async () => undefined,
+  },
+  {
+    name: 'rolled-back',
+    what: 'abort --rollback at switch-traffic: calico, controller-manager/scheduler, LBs, apiservers and etcd joins undone newest first',
+    input: () => ({ plan: finish(examplePlanInput(), ALL_GATES) }),
+    drive: async (h) => {
+      await approve(h, 'preflight-ack');
+      await atGate(h, 'switch-traffic');
+      await h.signal(abortSignal, { reason: 'recorded rollback', by: 'recorder', rollback: true });
+    },
+    expectFailure: true,
+  },
+  {
+    name: 'resumed',
+    what: 'start --resume (features.resume): resume-mode preflight, every step re-run forward, checkpoints approved',
+    input: () => ({ plan: finish(examplePlanInput(), ALL_GATES), features: { resume: true } }),
+    drive: (h) => approveAll(h, ALL_GATES),
+  },
+  {
+    name: 'step-held',
+    what: 'etcd join of master-2 fails for good: learner removed, migration held, resume retries it',
+    input: () => ({ plan: finish(examplePlanInput(), []) }),
+    failOnce: (c) => c.name === 'etcdJoinMember' && c.args[0] === 'master-2',
+    drive: async (h) => {
+      await waitFor(h, (s) => s.state === 'blocked', 'the held step');
+      await h.signal(resumeSignal, { by: 'recorder' });
+    },
+  },
+];
