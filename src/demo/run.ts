@@ -138,7 +138,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
     const deadline = Date.now() + (opts.maxMinutes ?? 60) * 60_000;
     for (;;) {
       const desc = await handle.describe();
-      const s = await handle.query(statusQuery);
+      // a query waits for a worker: on a loaded machine the first one may start late; keep polling
+      const s = await handle.query(statusQuery).catch((e: unknown) => {
+        if (desc.status.name === 'RUNNING' && Date.now() < deadline && /DEADLINE_EXCEEDED|timed out/i.test(String((e as Error & { cause?: Error }).cause?.message ?? (e as Error).message))) return undefined;
+        throw e;
+      });
+      if (!s) continue;
       const line = stepLine(s);
       if (line !== last) log(line);
       last = line;
