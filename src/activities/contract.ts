@@ -61,6 +61,8 @@ export interface MigrationActivities {
   /** waits (heartbeating) until the component on that host is healthy */
   waitComponentHealthy(plan: Plan, host: string, component: ComponentName): Promise<StepOutcome>;
 
+  /** decommission: disable an old master's components at boot, move its keepalived config and etcd data dir aside */
+  fenceOldMaster(plan: Plan, host: string): Promise<StepOutcome>;
   // client fixes: only in the client-fixes step, after its checkpoint is approved (src/activities/client-fixes.ts)
   applyClientFix(plan: Plan, fix: ClientFix): Promise<StepOutcome>;
   restartClient(plan: Plan, fix: ClientFix, token: string): Promise<RestartOutcome>;

@@ -10,6 +10,7 @@ import { createClientFixActivities } from './client-fixes';
 import type { MigrationActivities } from './contract';
 import { createControlPlaneActivities } from './controlplane';
 import { createEtcdActivities } from './etcd';
+import { createFenceActivities } from './fence';
 import { createKubeActivities } from './kube';
 import { createKubeClientActivities } from './kube-clients';
 import { createPreflightActivities } from './preflight';
@@ -32,6 +33,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     ...createCertActivities({ hostOps }),
     ...createControlPlaneActivities({ hostOps }),
     ...createVipActivities({ hostOps }),
+    ...createFenceActivities({ hostOps }),
     ...createClientFixActivities({ hostOps, kubeClients }),
     ...createPreflightActivities({ hostOps, kube: { ...kube, ...kubeClients }, etcdHealth: etcd.etcdHealth }),
   } satisfies MigrationActivities; // everything the workflow calls is here, with the right signature

@@ -67,6 +67,10 @@ export const FAILPOINTS = {
   ...componentPoints('controllerManager'),
   ...componentPoints('scheduler'),
   ...componentPoints('keepalived'),
+  // decommission: fencing the old side so a reboot brings nothing back
+  'fence.after-disable': "the old master's components are disabled at boot; its keepalived config and etcd data dir are untouched",
+  'fence.after-keepalived-neutralised': "the old master's keepalived config is moved aside; its etcd data dir not yet",
+  'fence.after-data-dir-aside': "the old master's etcd data dir is moved aside: the fence is complete, not recorded",
   // client fixes (the client-fixes step, after its checkpoint): rewrite -> restart -> Ready; kube-proxy: patch -> roll
   'clientfix.file.after-write': "a kubelet/controller-manager/scheduler kubeconfig points at its new server (backup kept next to it); the running process still uses the old one",
   'clientfix.service.after-restart': 'the kubelet (or component) was restarted on its fixed kubeconfig; its Node is not yet seen Ready again',
