@@ -1,4 +1,7 @@
 /** Preflight against in-memory hosts and injected kube/etcd probes: named blockers, never a throw. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createPreflightActivities, type PreflightKube } from '../src/activities/preflight';
 import { Reasons } from '../src/activities/reasons';
@@ -7,7 +10,9 @@ import { planSchema, type Plan } from '../src/plan/schema';
 import { FakeHosts } from './support/fake-hosts';
 import { examplePlanInput, testPlan } from './support/plans';
 
-const plan = testPlan();
+const passFile = join(mkdtempSync(join(tmpdir(), 'cpm-pf-')), 'vrrp-pass');
+writeFileSync(passFile, 'pw123456\n', { mode: 0o600 });
+const plan: Plan = { ...testPlan(), keepalived: { ...testPlan().keepalived, authPassFile: passFile } };
 const LB = `https://${plan.loadBalancer.vip}:${plan.loadBalancer.port}`;
 const kc = (server: string) => `apiVersion: v1\nclusters:\n- name: c\n  cluster:\n    server: ${server}\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n`;
 
@@ -21,13 +26,44 @@ function healthy(): EtcdHealthReport {
   };
 }
 
+function keepalivedOf(h: { name: string; address: string }, prio: number, o: { vrid?: number; iface?: string; pass?: string; peers?: string[]; script?: string } = {}): string {
+  return [
+    'global_defs {',
+    `    router_id ${h.name}`,
+    '}',
+    'vrrp_script chk_nginx {',
+    `    script "${o.script ?? '/usr/bin/pgrep nginx'}"`,
+    '}',
+    'vrrp_instance VI_1 {',
+    `    interface ${o.iface ?? 'eth0'}`,
+    `    virtual_router_id ${o.vrid ?? 51}`,
+    `    priority ${prio}`,
+    ...(o.peers ? [`    unicast_src_ip ${h.address}`, '    unicast_peer {', ...o.peers.filter((a) => a !== h.address).map((a) => `        ${a}`), '    }'] : []),
+    '    authentication {',
+    '        auth_type PASS',
+    `        auth_pass ${o.pass ?? 'pw123456'}`,
+    '    }',
+    '    virtual_ipaddress {',
+    `        ${plan.loadBalancer.vip}/24 dev eth0`,
+    '    }',
+    '    track_script {',
+    '        chk_nginx',
+    '    }',
+    '}',
+    '',
+  ].join('\n');
+}
+
 function world() {
   const f = new FakeHosts();
   for (const h of [...plan.oldMasters, ...plan.newMasters]) f.host(h.name).files.set(plan.paths.kubeletKubeconfig, kc(LB));
-  for (const h of plan.oldMasters) {
+  plan.oldMasters.forEach((h, i) => {
     f.host(h.name).files.set(plan.paths.controllerManagerKubeconfig, kc('https://127.0.0.1:8686'));
     f.host(h.name).files.set(plan.paths.schedulerKubeconfig, kc(`https://${h.address}:8686`));
-  }
+    f.host(h.name).files.set(plan.paths.keepalivedConfig, keepalivedOf(h, 100 - i));
+    f.host(h.name).files.set(plan.paths.nginxConfig, `stream {\n    upstream kube_apiserver {\n${plan.oldMasters.map((x) => `        server ${x.address}:8686;`).join('\n')}\n    }\n}\n`);
+    f.host(h.name).files.set(plan.paths.apiserverConfig, `KUBE_APISERVER_ARGS="--advertise-address=${h.address} --etcd-servers=${plan.oldMasters.map((x) => x.etcd.clientURL).join(',')}"\n`);
+  });
   const nodes = new Set(plan.newMasters.map((h) => h.name));
   const kube: PreflightKube & { server: string } = { server: LB, readKubeProxyServer: async () => kube.server, nodeExists: async (_p, n) => nodes.has(n) };
   let etcd: () => Promise<EtcdHealthReport> = async () => healthy();
@@ -123,7 +159,7 @@ describe('preflight', () => {
   it('with https etcd, blocks without an etcd CA; warns (the etcd-certs step fixes it) when a new master lacks its own certificates or their SANs do not name it', async () => {
     const input = examplePlanInput();
     const https = (h: { etcd: { clientURL: string; peerURL: string } }) => ({ ...h, etcd: { ...h.etcd, clientURL: h.etcd.clientURL.replace('http:', 'https:'), peerURL: h.etcd.peerURL.replace('http:', 'https:') } });
-    const tls: Plan = planSchema.parse({ ...input, oldMasters: input.oldMasters.map(https), newMasters: input.newMasters.map(https) });
+    const tls: Plan = planSchema.parse({ ...input, keepalived: { ...input.keepalived, authPassFile: passFile }, oldMasters: input.oldMasters.map(https), newMasters: input.newMasters.map(https) });
     const dir = `${tls.paths.pkiDir}/etcd`;
     const w = world();
     w.setEtcd(async () => ({ ...healthy(), members: healthy().members.map((m) => ({ ...m, peerURLs: m.peerURLs.map((u) => u.replace('http:', 'https:')) })) }));

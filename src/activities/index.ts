@@ -4,6 +4,7 @@
  * satisfy the contract the workflow calls (src/activities/contract.ts).
  */
 import type { HostOps } from '../lib/hostops';
+import { expandPlanPaths, isPlan } from '../lib/paths';
 import { sshHostOps } from '../lib/ssh';
 import { createCertActivities } from './certs';
 import { createClientFixActivities } from './client-fixes';
@@ -21,7 +22,26 @@ export interface ActivityDeps {
   hostOps?: () => HostOps;
 }
 
+/**
+ * Every activity whose first argument is the plan gets it with `~/` expanded
+ * in its worker-side paths (src/lib/paths.ts): the one place that does it.
+ */
+export function withExpandedPaths<T extends Record<string, unknown>>(acts: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(acts)) {
+    out[name] =
+      typeof fn === 'function'
+        ? (...args: unknown[]) => (fn as (...a: unknown[]) => unknown)(...(isPlan(args[0]) ? [expandPlanPaths(args[0]), ...args.slice(1)] : args))
+        : fn;
+  }
+  return out as T;
+}
+
 export function createActivities(deps: ActivityDeps = {}) {
+  return withExpandedPaths(createRawActivities(deps));
+}
+
+function createRawActivities(deps: ActivityDeps) {
   const hostOps = deps.hostOps ?? sshHostOps;
   const kube = createKubeActivities();
   const etcd = createEtcdActivities({ hostOps });

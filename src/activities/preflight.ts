@@ -8,9 +8,9 @@
  * client-fixes step applies.
  */
 import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { PlanMismatchError } from '../errors';
 import type { HostOps } from '../lib/hostops';
+import { expandHome } from '../lib/paths';
 import { kubeProxyServerFromData } from '../lib/kube';
 import { shq } from '../lib/ssh';
 import { sshTargetOf } from '../plan/hosts';
@@ -20,6 +20,7 @@ import { beat } from './heartbeat';
 import { createKubeActivities } from './kube';
 import { createKubeClientActivities } from './kube-clients';
 import { checkClients, type ClientCheckKube } from './preflight-clients';
+import { checkKeepalived, checkPlanSanity, checkRewritable } from './preflight-live';
 import { Reasons, type Reason } from './reasons';
 import type { Blocker, EtcdHealthReport, PreflightReport } from './types';
 
@@ -136,6 +137,17 @@ export function createPreflightActivities(deps: PreflightDeps) {
     const onReachable = async (hs: typeof hosts, fn: (h: (typeof hosts)[number]) => Promise<void>) =>
       Promise.all(hs.filter((h) => reachable.has(h.name)).map((h) => fn(h).catch(() => undefined)));
 
+    // plan sanity, and the old masters' live configs (keepalived, nginx, kube-apiserver) against what the migration will do
+    checkPlanSanity(plan, r);
+    done('plan: isolation taint key, apiserverURLs on their hosts, absolute host paths');
+    if (mode === 'fresh') {
+      const olds = plan.oldMasters.filter((h) => reachable.has(h.name));
+      await checkKeepalived(plan, ops, olds, r).catch((e: unknown) => r.block(Reasons.KeepalivedConfigUnknown, 'keepalived', `cannot check keepalived: ${errText(e)}`));
+      done(`keepalived on the old masters: VRRP ${plan.keepalived.virtualRouterId} on ${plan.keepalived.interface}, password, peers, priorities, carried blocks`);
+      await checkRewritable(plan, ops, olds, r);
+      done(`nginx upstream ${plan.loadBalancer.upstreamName} and kube-apiserver flags on the old masters can be rewritten`);
+    }
+
     // fstab on the new masters
     await onReachable(
       hosts.filter((h) => h.role === 'new'),
@@ -228,7 +240,7 @@ export function createPreflightActivities(deps: PreflightDeps) {
 
     // the worker's own kubeconfig must survive the decommission
     try {
-      const path = plan.kubeconfig.startsWith('~/') ? `${homedir()}${plan.kubeconfig.slice(1)}` : plan.kubeconfig;
+      const path = expandHome(plan.kubeconfig);
       const server = serverOf(await readFile(path, 'utf8'));
       const host = server ? new URL(server).hostname : '';
       const old = plan.oldMasters.find((h) => h.address === host || h.name === host);

@@ -67,6 +67,8 @@ export interface JoinResult {
   usedLearner: boolean;
   members: number;
   summary: string;
+  /** the member's config: derived from which live config, what was carried, set and dropped */
+  config?: { source: string; carried: string[]; changed: string[]; dropped: string[] };
 }
 
 export interface RemoveResult {
