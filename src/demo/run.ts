@@ -18,6 +18,7 @@ import { CpmCluster } from '../search-attributes';
 import { temporalSettings } from '../temporal-config';
 import { TASK_QUEUE, WORKFLOW_TYPE, approveUpdate, statusQuery, workflowIdFor, type MigrationStatus, type StepRecord } from '../shared';
 import { labDown, labUp } from '../lab/cli';
+import { misconfigureClients } from '../lab/misconfigure';
 import { AvailabilityProbe, vipClient, type ProbeReport } from './probe';
 import { verifyAfterState, type Check } from './verify';
 
@@ -67,6 +68,11 @@ export interface DemoOptions {
   reuseLab?: boolean;
   log?: (line: string) => void;
   maxMinutes?: number;
+  /**
+   * point worker-2's kubelet (a Node the plan does not list) and the kube-proxy ConfigMap at an old
+   * master before the migration, and enable the client-fixes checkpoint, which fixes both
+   */
+  misconfigureClients?: boolean;
 }
 
 export interface DemoReport {
@@ -161,7 +167,13 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   const lab = await labUp({ kube: true, vrrp: 'multicast', log: (m) => log(`lab: ${m}`) });
   const labUpMs = Date.now() - tLab;
   log(`lab: up (${formatMs(labUpMs)}), plan ${lab.plan}`);
-  const plan: Plan = await loadPlan(lab.plan);
+  const loaded: Plan = await loadPlan(lab.plan);
+  let plan = loaded;
+  if (opts.misconfigureClients) {
+    const m = await misconfigureClients();
+    log(`lab: ${m.node}'s kubelet.conf and the kube-proxy ConfigMap now use ${m.server} (an old master); the client-fixes checkpoint is on`);
+    plan = { ...loaded, checkpoints: { ...loaded.checkpoints, 'client-fixes': { ...loaded.checkpoints['client-fixes'], enabled: true } } };
+  }
 
   const connection = await Connection.connect({ address: settings.address, tls: settings.tls, apiKey: settings.apiKey });
   const client = new Client({ connection, namespace: settings.namespace });
@@ -220,7 +232,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
     const deadline = Date.now() + (opts.maxMinutes ?? 60) * 60_000;
     for (;;) {
       const desc = await throughOutage('describe', () => handle.describe(), log);
-      const s = await throughOutage('status query', () => handle.query(statusQuery), log);
+      // a query waits for a worker (on a loaded machine the first one may start late) and fails
+      // while the server or its database restarts: keep asking until the demo's deadline
+      const s = await throughOutage('status query', () => handle.query(statusQuery), log, Math.max(60_000, deadline - Date.now()));
       const line = stepLine(s);
       if (line !== last) log(line);
       last = line;
@@ -321,6 +335,7 @@ async function main(argv: string[]): Promise<number> {
     stateDir: process.env.CPM_STATE_DIR ?? path.join(ROOT, '.cpmigrate'),
     killWorkerAfter: kill,
     reuseLab: argv.includes('--reuse-lab'),
+    misconfigureClients: argv.includes('--misconfigure-clients'),
     // a human may take a while at a checkpoint; unattended runs are bounded tighter
     maxMinutes: yes ? 60 : 24 * 60,
   });
