@@ -39,16 +39,6 @@ describe('the demo on the lab', () => {
     expect(report.probe.missingAfter).toEqual([]);
     expect(report.probe.sent).toBeGreaterThan(100);
     expect(report.workerRestarts).toHaveLength(1);
-    // the old masters' non-default settings are carried (src/demo/carried.ts), and the data gates ran
-    for (const name of ['etcd carries the old members', 'kube-apiserver carries audit policy', 'keepalived carries chk_apiserver_lb']) {
-      expect(report.checks.filter((c) => c.name.includes(name) && c.ok), name).toHaveLength(3);
-    }
-    expect(report.checks.find((c) => c.name === 'the Secret written before the migration still decrypts')?.ok).toBe(true);
-    expect(report.checks.find((c) => c.name === 'the Secret is stored encrypted (aescbc) in the new etcd members')?.ok).toBe(true);
-    const summaryOf = (key: string) => report.steps.find((s) => s.key === key)?.summary ?? '';
-    expect(summaryOf('etcd-join/master-1')).toMatch(/carried \d+ settings from oldmaster-1:.*quota-backend-bytes/);
-    expect(summaryOf('etcd-join/master-3')).toMatch(/HashKV agrees on 6 members at revision \d+/);
-    for (const h of ['oldmaster-1', 'oldmaster-2', 'oldmaster-3']) expect(summaryOf(`decommission-old/${h}`)).toMatch(/HashKV agrees on \d members at revision \d+/);
 
     // From the event history: every activity call (by its summary) completed once.
     const connection = await Connection.connect({ address: `127.0.0.1:${port}` });
