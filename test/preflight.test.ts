@@ -102,7 +102,13 @@ describe('preflight', () => {
       ].sort(),
     );
     const kubelet = r.blockers.find((b) => b.reason === Reasons.KubeletNotUsingLB);
-    expect(kubelet?.fix).toBe(`on master-2: sed -i "s#server: https://.*#server: ${LB}#" ${plan.paths.kubeletKubeconfig} && systemctl restart kubelet`);
+    expect(kubelet?.fix).toBe(
+      `on master-2: sed -i "s#server: https://10.200.20.11:8686#server: ${LB}#" ${plan.paths.kubeletKubeconfig} && systemctl restart 'kubelet' (or set checkpoints.client-fixes.enabled: cpmigrate applies it after approval)`,
+    );
+    expect(kubelet?.fixable).toBe(true);
+    expect(r.clientFixes).toContainEqual({ kind: 'kubelet', node: 'master-2', address: '10.200.20.102', planHost: true, file: plan.paths.kubeletKubeconfig, from: 'https://10.200.20.11:8686', to: LB });
+    expect(r.clientFixes?.find((f) => f.kind === 'kube-proxy')).toMatchObject({ from: 'https://10.200.20.11:8686', to: LB, key: 'kubeconfig.conf', daemonSet: 'kube-proxy' });
+    expect(r.clientFixes?.find((f) => f.kind === 'controlplane')).toMatchObject({ node: 'oldmaster-3', component: 'scheduler', from: LB, to: 'https://10.200.20.13:8686' });
     expect(w.f.host('master-2').files.get(plan.paths.kubeletKubeconfig)).toContain('10.200.20.11');
     expect(w.f.commands.every((c) => !/sed|systemctl restart/.test(c.command))).toBe(true);
   });
@@ -198,6 +204,37 @@ describe('preflight', () => {
     const plain = world();
     await plain.pf().preflight(plan);
     expect(plain.f.commands.some((c) => c.command.includes('/etcd/server.crt'))).toBe(false);
+  });
+  it('checks the kubelet on every Node the API lists, not only the plan hosts; a Node it cannot read is unverified, never skipped', async () => {
+    const w = world();
+    const file = plan.paths.kubeletKubeconfig;
+    w.kube.listNodes = async () => [
+      ...[...plan.oldMasters, ...plan.newMasters].map((h) => ({ name: h.name, internalIP: h.address })),
+      { name: 'worker-7', internalIP: '10.200.20.57' },
+      { name: 'worker-8', internalIP: '10.200.20.58' },
+      { name: 'worker-9' },
+      { name: 'worker-10', internalIP: '10.200.20.60' },
+    ];
+    w.f.host('worker-7').files.set(file, kc('https://10.200.20.11:8686'));
+    w.f.host('worker-8').unreachable = true;
+    w.f.host('worker-10').files.set(file, kc(LB));
+    const r = await w.pf().preflight(plan);
+    expect(r.blockers.map((b) => `${b.reason}:${b.subject}`)).toEqual([`${Reasons.KubeletNotUsingLB}:worker-7`]);
+    expect(r.clientFixes).toEqual([{ kind: 'kubelet', node: 'worker-7', address: '10.200.20.57', planHost: false, file, from: 'https://10.200.20.11:8686', to: LB }]);
+    expect(r.warnings.filter((x) => x.reason === Reasons.KubeletUnverified).map((x) => x.subject).sort()).toEqual(['worker-8', 'worker-9']);
+    expect(r.warnings.find((x) => x.subject === 'worker-8')?.message).toMatch(/10\.200\.20\.58: connect ECONNREFUSED/);
+    expect(r.nodes).toEqual({ checked: 8, fromApi: 3, unverified: [{ node: 'worker-9', reason: 'the Node has no InternalIP address to reach it at' }, expect.objectContaining({ node: 'worker-8' })] });
+    expect(r.checked.join('\n')).toContain(`${file} points at ${LB} on 8 node(s) (6 from the plan, 3 more found through the API); 2 unverified: worker-9, worker-8`);
+
+    // clients.unverified: block turns them into blockers; a Node list that fails is a blocker too
+    const strict = planSchema.parse({ ...examplePlanInput(), clients: { unverified: 'block' } });
+    const r2 = await w.pf().preflight(strict);
+    expect(r2.blockers.filter((b) => b.reason === Reasons.KubeletUnverified).map((b) => b.subject).sort()).toEqual(['worker-8', 'worker-9']);
+    w.kube.listNodes = async () => {
+      throw new Error('connect ETIMEDOUT');
+    };
+    const r3 = await w.pf().preflight(plan);
+    expect(r3.blockers.map((b) => b.reason)).toEqual([Reasons.NodeListUnknown]);
   });
 });
 

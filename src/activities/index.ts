@@ -7,11 +7,13 @@ import type { HostOps } from '../lib/hostops';
 import { expandPlanPaths, isPlan } from '../lib/paths';
 import { sshHostOps } from '../lib/ssh';
 import { createCertActivities } from './certs';
+import { createClientFixActivities } from './client-fixes';
 import type { MigrationActivities } from './contract';
 import { createControlPlaneActivities } from './controlplane';
 import { createEtcdActivities } from './etcd';
 import { createFenceActivities } from './fence';
 import { createKubeActivities } from './kube';
+import { createKubeClientActivities } from './kube-clients';
 import { createPreflightActivities } from './preflight';
 import { createSshActivities } from './ssh';
 import { createVipActivities } from './vip';
@@ -43,6 +45,7 @@ function createRawActivities(deps: ActivityDeps) {
   const hostOps = deps.hostOps ?? sshHostOps;
   const kube = createKubeActivities();
   const etcd = createEtcdActivities({ hostOps });
+  const kubeClients = createKubeClientActivities();
   return {
     ...kube,
     ...etcd,
@@ -51,6 +54,7 @@ function createRawActivities(deps: ActivityDeps) {
     ...createControlPlaneActivities({ hostOps }),
     ...createVipActivities({ hostOps }),
     ...createFenceActivities({ hostOps }),
-    ...createPreflightActivities({ hostOps, kube, etcdHealth: etcd.etcdHealth }),
+    ...createClientFixActivities({ hostOps, kubeClients }),
+    ...createPreflightActivities({ hostOps, kube: { ...kube, ...kubeClients }, etcdHealth: etcd.etcdHealth }),
   } satisfies MigrationActivities; // everything the workflow calls is here, with the right signature
 }

@@ -18,6 +18,11 @@ export const Reasons = {
   /** The kubelet kubeconfig could not be read or parsed. */
   KubeletConfigUnknown: 'KubeletConfigUnknown',
 
+  /** A Node's kubelet kubeconfig could not be read (SSH to its InternalIP failed, unknown host key, no file): listed, never skipped. */
+  KubeletUnverified: 'KubeletUnverified',
+  /** The cluster's Nodes could not be listed: only the plan's hosts were checked. */
+  NodeListUnknown: 'NodeListUnknown',
+
   /** The kube-proxy ConfigMap's kubeconfig does not point at the LB address. */
   KubeProxyNotUsingLB: 'KubeProxyNotUsingLB',
   /** The kube-proxy ConfigMap could not be read (missing, no server, API error). */
