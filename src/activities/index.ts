@@ -10,19 +10,24 @@ import type { MigrationActivities } from './contract';
 import { createControlPlaneActivities } from './controlplane';
 import { createEtcdActivities } from './etcd';
 import { createKubeActivities } from './kube';
+import { createLockActivities, withLockGuard, type LockDeps } from './lock';
+import { withPolicyGuard } from './policy';
 import { createPreflightActivities } from './preflight';
 import { createSshActivities } from './ssh';
 import { createVipActivities } from './vip';
 
 export interface ActivityDeps {
   hostOps?: () => HostOps;
+  lock?: LockDeps;
 }
 
 export function createActivities(deps: ActivityDeps = {}) {
   const hostOps = deps.hostOps ?? sshHostOps;
   const kube = createKubeActivities();
   const etcd = createEtcdActivities({ hostOps });
-  return {
+  const { lock, ensure } = createLockActivities(deps.lock);
+  const all = {
+    ...lock,
     ...kube,
     ...etcd,
     ...createSshActivities({ hostOps }),
@@ -31,4 +36,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     ...createVipActivities({ hostOps }),
     ...createPreflightActivities({ hostOps, kube, etcdHealth: etcd.etcdHealth }),
   } satisfies MigrationActivities; // everything the workflow calls is here, with the right signature
+  // every activity checks the plan against the worker policy (src/activities/policy.ts),
+  // then every mutating one checks the cluster lock (src/activities/lock.ts)
+  return withPolicyGuard(withLockGuard(all, ensure));
 }

@@ -36,6 +36,7 @@ import { renderDetails } from './details';
 import { Aborted } from './aborted';
 import { compensationFor, type Compensation } from './compensation';
 import { runAction, type Ctx } from './runners';
+import { ClusterLock } from './lock';
 import { MigrationState } from './state';
 
 export interface MigrationResult {
@@ -57,6 +58,12 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
   // (test/histories/v2-etcd-tls.json.gz); only TLS plans ask, so plain-http histories are unchanged.
   const steps = migrationSteps(plan, { etcdCerts: !etcdUsesTls(plan) || patched('etcd-certs-step') });
   const st = new MigrationState(plan, steps);
+  // patched(): migrations started before the cluster lock existed replay without taking it (asked once, here)
+  const lock = patched('cluster-lock') ? new ClusterLock(plan) : undefined;
+  const releaseLock = async (): Promise<void> => {
+    const summary = await lock?.release();
+    if (summary) st.clusterLock = { held: false, summary, problem: lock?.problem };
+  };
   const resume = input.features?.resume === true;
   // a resumed run cannot know whether the earlier one passed the point of no return: only forward
   if (resume) st.pointOfNoReturnPassed = true;
@@ -227,7 +234,13 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
       if (step.kind === 'checkpoint') {
         summary = await waitForApproval(step);
       } else if (step.phase === 'preflight') {
-        summary = await preflight(preflightInput, proxies, progress).catch((e: Error) => {
+        summary = await (async () => {
+          // the lock first: a second migration of this cluster fails here, naming the holder, before anything else
+          const locked = lock ? await lock.take() : undefined;
+          if (locked) st.clusterLock = { held: true, summary: locked };
+          const checks = await preflight(preflightInput, proxies, progress);
+          return locked ? `${checks}; ${locked}` : checks;
+        })().catch((e: Error) => {
           st.lastError = { step: step.key, message: e.message, type: (e as ApplicationFailure).type ?? e.name, at: new Date().toISOString() };
           throw e;
         });
@@ -243,6 +256,7 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
       const by = st.abort?.by ? ` by ${st.abort.by}` : '';
       const where = st.pointOfNoReturnPassed ? 'after the point of no return' : 'before the point of no return';
       const rollback = st.abort?.rollback ? await rollBack(st, compensations, progress) : '';
+      await releaseLock();
       st.finished = 'aborted';
       publish();
       throw ApplicationFailure.nonRetryable(
@@ -250,10 +264,12 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
         'MigrationAborted',
       );
     }
+    await releaseLock();
     st.finished = 'failed';
     publish();
     throw err;
   }
+  await releaseLock();
   st.finished = 'completed';
   publish();
   return { cluster: plan.cluster, steps: steps.length, approvals: st.approvals };

@@ -33,6 +33,7 @@ export class MigrationState {
   ignoredApprovalCount = 0;
   rolledBack: string[] = [];
   abortRefused?: string;
+  clusterLock?: MigrationStatus['clusterLock'];
 
   constructor(
     readonly plan: Plan,
@@ -160,6 +161,7 @@ export class MigrationState {
       rolledBack: this.rolledBack.length ? [...this.rolledBack] : undefined,
       ignoredApprovals: this.ignoredApprovals.length ? this.ignoredApprovals.map((a) => ({ ...a })) : undefined,
       ignoredApprovalCount: this.ignoredApprovalCount || undefined,
+      clusterLock: this.clusterLock ? { ...this.clusterLock } : undefined,
     };
   }
 }
