@@ -14,6 +14,7 @@ import { gzipSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import { ApplicationFailure } from '@temporalio/common';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { livenessInterceptor } from '../src/activities/liveness';
 import { TASK_QUEUE, WORKFLOW_TYPE } from '../src/shared';
 import { HISTORY_VARIANTS, type HistoryVariant } from '../test/support/history-variants';
 import { recordingActivities } from '../test/support/recording-activities';
@@ -31,7 +32,7 @@ async function record(server: DevServer, connection: NativeConnection, prefix: s
     },
   });
   const taskQueue = `${TASK_QUEUE}-record-${v.name}`;
-  const worker = await Worker.create({ connection, taskQueue, workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'), activities });
+  const worker = await Worker.create({ interceptors: { activity: [livenessInterceptor] }, connection, taskQueue, workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'), activities });
   await worker.runUntil(async () => {
     const handle = await client.workflow.start(WORKFLOW_TYPE, { taskQueue, workflowId: `cpmigrate-recorded-${v.name}`, args: [v.input()] });
     await v.drive(handle);

@@ -34,6 +34,17 @@ export class HostKeyMismatchError extends Error {
 }
 
 /** Thrown when a host refuses our SSH key, or the key file cannot be read. */
+/** Thrown when a host does not answer on its SSH port at all (refused, no route, no handshake): retryable. */
+export class HostUnreachableError extends Error {
+  override readonly name = 'HostUnreachableError';
+  constructor(
+    readonly host: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export class SshAuthError extends Error {
   override readonly name = 'SshAuthError';
   constructor(

@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterString, type LogEntry } from '@temporalio/worker';
 import { createActivities } from './activities';
+import { livenessInterceptor } from './activities/liveness';
 import { sshHostOps } from './lib/ssh';
 import { TASK_QUEUE } from './shared';
 import { temporalSettings } from './temporal-config';
@@ -41,6 +42,7 @@ export async function runWorker(): Promise<void> {
     taskQueue: TASK_QUEUE,
     workflowsPath: path.join(__dirname, 'workflows', __filename.endsWith('.ts') ? 'index.ts' : 'index.js'),
     activities,
+    interceptors: { activity: [livenessInterceptor] },
     shutdownGraceTime: '10s',
   });
   process.stdout.write(`${JSON.stringify({ level: 'info', msg: 'worker started', address: settings.address, namespace: settings.namespace, taskQueue: TASK_QUEUE, pid: process.pid })}\n`);

@@ -14,6 +14,7 @@ import { recordingActivities } from './support/recording-activities';
 import { EXAMPLE_PLAN, testPlan } from './support/plans';
 import { startDevServer, temporalBinary, type DevServer } from './support/temporal';
 import type { WatchFrame } from '../src/cli/watch';
+import { livenessInterceptor } from '../src/activities/liveness';
 
 const exec = promisify(execFile);
 const CLI = path.join(__dirname, '..', 'bin', 'cpmigrate.js');
@@ -48,7 +49,7 @@ beforeAll(async () => {
   connection = await NativeConnection.connect({ address: server.address });
   // etcd joins take a second each so `watch` (polling every 300 ms) surely sees them
   const { activities } = recordingActivities({ before: (c) => new Promise((r) => setTimeout(r, c.name === 'etcdJoinMember' ? 1_000 : 50)) });
-  worker = await Worker.create({ connection, taskQueue: TASK_QUEUE, workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'), activities });
+  worker = await Worker.create({ interceptors: { activity: [livenessInterceptor] }, connection, taskQueue: TASK_QUEUE, workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'), activities });
   running = worker.run();
 });
 

@@ -15,6 +15,7 @@ import { TASK_QUEUE, WORKFLOW_TYPE, statusQuery, workflowIdFor } from '../src/sh
 import { recordingActivities } from './support/recording-activities';
 import { testPlan } from './support/plans';
 import { startDevServer, type DevServer } from './support/temporal';
+import { livenessInterceptor } from '../src/activities/liveness';
 
 const CHROMIUM = process.env.CPM_CHROMIUM ?? '/usr/bin/chromium';
 // screenshots refresh docs/ (used by the README) only when asked: CPM_UPDATE_SCREENSHOTS=1
@@ -31,7 +32,7 @@ beforeAll(async () => {
   server = await startDevServer({ ui: true });
   connection = await NativeConnection.connect({ address: server.address });
   const { activities } = recordingActivities();
-  worker = await Worker.create({ connection, taskQueue: TASK_QUEUE, workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'), activities });
+  worker = await Worker.create({ interceptors: { activity: [livenessInterceptor] }, connection, taskQueue: TASK_QUEUE, workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'), activities });
   running = worker.run();
   browser = await chromium.launch({
     executablePath: CHROMIUM,

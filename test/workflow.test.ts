@@ -28,6 +28,7 @@ import {
 import { recordingActivities, type Call, type RecordingOptions } from './support/recording-activities';
 import { examplePlanInput, testPlan, uniqueCluster } from './support/plans';
 import { startDevServer, temporalBinary, type DevServer } from './support/temporal';
+import { livenessInterceptor } from '../src/activities/liveness';
 
 const run = promisify(execFile);
 let server: DevServer;
@@ -50,7 +51,7 @@ afterAll(async () => {
 
 async function withWorker<T>(opts: RecordingOptions, fn: (calls: Call[]) => Promise<T>): Promise<T> {
   const { activities, calls } = recordingActivities(opts);
-  const worker = await Worker.create({ connection, taskQueue: TASK_QUEUE, workflowBundle: bundle, activities });
+  const worker = await Worker.create({ interceptors: { activity: [livenessInterceptor] }, connection, taskQueue: TASK_QUEUE, workflowBundle: bundle, activities });
   return worker.runUntil(fn(calls));
 }
 
@@ -117,6 +118,7 @@ describe('migrateControlPlane orchestration', () => {
           `stopComponent ${n}`,
           `stopComponent ${n}`,
           `etcdRemoveMember ${n}`,
+          `fenceOldMaster ${n}`,
         ]),
         'etcdRewriteConfig master-1',
         'etcdRewriteConfig master-2',
@@ -353,6 +355,39 @@ describe('migrateControlPlane orchestration', () => {
       expect(s.rolledBack?.[0]).toBe('calico');
       expect(s.state).toBe('aborted');
     });
+  });
+
+  it('a compensation that fails holds the rollback for an operator; resume retries it and the rollback completes', async () => {
+    const plan = testPlan({ cluster: uniqueCluster('rbhold'), gates: ['switch-traffic'] });
+    let failures = 0;
+    await withWorker(
+      {
+        before: (c) => {
+          if (c.name === 'etcdRemoveMember' && c.args[0] === 'master-2' && failures === 0) {
+            failures++;
+            throw ApplicationFailure.nonRetryable('etcd refused the removal', 'UnsafeOperationError');
+          }
+        },
+      },
+      async (calls) => {
+        const handle = await start(plan);
+        await waitStatus(plan, (s) => s.pendingCheckpoint?.gate === 'switch-traffic', 'checkpoint');
+        await handle.signal(abortSignal, { reason: 'rehearsal', by: 'erin', rollback: true });
+        // half rolled back: held, with the error, not ended
+        const held = await waitStatus(plan, (s) => s.state === 'blocked', 'rollback held');
+        expect(held.lastError?.step).toBe('rollback etcd-join/master-2');
+        expect(held.lastError?.message).toMatch(/etcd refused the removal/);
+        expect(held.rolledBack).toContain('etcd-join/master-3');
+        expect(held.rolledBack).not.toContain('etcd-join/master-1');
+        await handle.signal(resumeSignal, { by: 'erin' });
+        const err = await handle.result().catch((e: unknown) => e);
+        const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+        expect(cause.message).toContain('rolled back 13 step(s)');
+        const removes = names(calls).filter((n) => n.startsWith('etcdRemoveMember'));
+        // master-2's failed attempt threw before it was recorded; the retry after resume is
+        expect(removes).toEqual(['etcdRemoveMember master-3', 'etcdRemoveMember master-2', 'etcdRemoveMember master-1']);
+      },
+    );
   });
 
   it('abort after the point of no return is refused: the migration pauses, and resume goes forward', async () => {

@@ -8,7 +8,7 @@
 import { appliedState, isCurrent, recordApplied, type AppliedState } from '../lib/applied';
 import { failpoint } from '../lib/failpoint';
 import type { HostOps } from '../lib/hostops';
-import { serviceCommand } from '../lib/services';
+import { bootCommand, serviceCommand } from '../lib/services';
 import type { SshTarget } from '../plan/hosts';
 import type { Host, Plan, Service } from '../plan/schema';
 import type { ComponentName } from './types';
@@ -79,6 +79,7 @@ export async function converge(plan: Plan, ops: HostOps, t: SshTarget, host: Mas
     if (!opts.start) return 'not running';
     await ops.run(t, serviceCommand(service, 'start'), { timeoutMs: 120_000 });
     failpoint(`start.${c}.after-start`, host.name);
+    await enableAtBoot(ops, t, service);
     await recordApplied(ops, t, state);
     return 'started';
   }
@@ -87,6 +88,12 @@ export async function converge(plan: Plan, ops: HostOps, t: SshTarget, host: Mas
   failpoint(`restart.${c}.after-restart`, host.name);
   await recordApplied(ops, t, state);
   return 'restarted';
+}
+
+/** What cpmigrate starts also starts at boot (a rebooted new master comes back); no-op where the plan gives no enable. */
+export async function enableAtBoot(ops: HostOps, t: SshTarget, service: Service): Promise<void> {
+  const cmd = bootCommand(service, 'enable');
+  if (cmd) await ops.run(t, cmd, { timeoutMs: 60_000 });
 }
 
 /** Stop, and fail when it still runs afterwards. */

@@ -68,6 +68,9 @@ export interface MigrationActivities {
   /** waits (heartbeating) until the component on that host is healthy */
   waitComponentHealthy(plan: Plan, host: string, component: ComponentName): Promise<StepOutcome>;
 
+  /** decommission: disable an old master's components at boot, move its keepalived config and etcd data dir aside */
+  fenceOldMaster(plan: Plan, host: string): Promise<StepOutcome>;
+
   // vip
   configureKeepalived(plan: Plan, host: string): Promise<StepOutcome>;
   verifyVip(plan: Plan, expectSide: 'old' | 'new'): Promise<VipReport>;

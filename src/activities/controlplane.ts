@@ -11,7 +11,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { PlanMismatchError, UnsafeOperationError } from '../errors';
+import { HostUnreachableError, PlanMismatchError, UnsafeOperationError } from '../errors';
+import { presumedDown } from '../lib/reachability';
 import type { HostOps } from '../lib/hostops';
 import { serviceCommand } from '../lib/services';
 import { findHost, sshTargetOf, type SshTarget } from '../plan/hosts';
@@ -281,7 +282,17 @@ export function createControlPlaneActivities(deps: ControlPlaneDeps) {
     const ops = deps.hostOps();
     const t = sshTargetOf(plan, host);
     const service = serviceOf(plan, c);
-    if (!(await isRunning(ops, t, service))) return { summary: `${componentLabel(c)} on ${hostName} already stopped`, changed: false };
+    let running: boolean;
+    try {
+      running = await isRunning(ops, t, service);
+    } catch (e) {
+      // an old master that died (powered off) must not wedge decommission: nothing runs there to stop
+      const down = e instanceof HostUnreachableError && host.side === 'old' ? await presumedDown(ops, t, servicePortsOf(plan, host)) : undefined;
+      if (!down) throw e;
+      activityLog().warn('old master presumed down: nothing to stop', { host: hostName, component: c, why: down });
+      return { summary: `${componentLabel(c)} on ${hostName} not stopped: ${down}; presumed powered off`, changed: false, details: { presumedDown: down } };
+    }
+    if (!running) return { summary: `${componentLabel(c)} on ${hostName} already stopped`, changed: false };
     await guardStop(plan, ops, host, c);
     if (c === 'etcd') {
       await ops.run(t, serviceCommand(service, 'stop'), { timeoutMs: 120_000 });
@@ -350,6 +361,12 @@ export function createControlPlaneActivities(deps: ControlPlaneDeps) {
     stopComponent,
     waitComponentHealthy,
   };
+}
+
+/** The ports a live master answers on: apiserver, LB, etcd client and peer. */
+export function servicePortsOf(plan: Plan, host: Host): number[] {
+  const port = (u: string) => Number(new URL(u).port || (u.startsWith('https') ? 443 : 80));
+  return [...new Set([plan.apiserver.securePort, plan.loadBalancer.port, port(host.etcd.clientURL), port(host.etcd.peerURL)])];
 }
 
 /** The cluster CA from the host's PKI dir: what its serving certs must chain to. */

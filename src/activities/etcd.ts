@@ -14,6 +14,7 @@ import { mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promis
 import path from 'node:path';
 import { PlanMismatchError, UnsafeOperationError } from '../errors';
 import { failpoint } from '../lib/failpoint';
+import { enableAtBoot } from './component-state';
 import { BOOTSTRAP_ONLY_KEYS, changedKeys, renderEtcdConfig, type ClusterEntry } from '../lib/etcd-config';
 import {
   discoverMembers,
@@ -208,6 +209,7 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
       state: 'existing',
       pkiDir: plan.paths.pkiDir,
       existing: before,
+      preVote: true,
     });
     if (before === text) return { changed: false, keys: [], existed: true };
     await ops.run(target, `mkdir -p ${shq(path.posix.dirname(file))}`, { timeoutMs: t.commandMs });
@@ -401,16 +403,32 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
       failpoint('etcd.join.after-config-write', host.name);
       await ops.run(target, serviceCommand(plan.etcd.service, 'start'), { timeoutMs: t.commandMs });
       failpoint('etcd.join.after-start', host.name);
+      await enableAtBoot(ops, target, plan.etcd.service);
       const tStart = Date.now();
 
       // Learners fail `endpoint health`: the probe uses status (raft index) on every member.
+      // An etcd that died while catching up (killed, OOM) is started again, a bounded number of times.
+      let restarts = 0;
+      let lastStatusCheck = Date.now();
       try {
         await waitUntil(`etcd member ${host.etcd.name} on ${host.name} to start and catch up`, t.joinMs, async () => {
           const rep = await probeEtcdHealth(access, d.endpoints, { allowLearnerId: self.id });
           if (rep.members.length && !rep.members.some((m) => m.id === self.id)) {
             throw new Error(`member ${self.id} of ${host.name} disappeared from the member list while joining`);
           }
-          return rep.healthy ? { done: true, value: rep } : { done: false, why: rep.problems.join('; ') };
+          if (rep.healthy) return { done: true, value: rep };
+          const mine = rep.members.find((m) => m.id === self.id);
+          if (mine && !mine.reachable && restarts < 3 && Date.now() - lastStatusCheck > 3_000) {
+            lastStatusCheck = Date.now();
+            const st = await ops.run(target, serviceCommand(plan.etcd.service, 'status'), { timeoutMs: t.commandMs, allowFailure: true });
+            if (st.exitCode !== 0) {
+              restarts++;
+              log(`etcd on ${host.name} is not running while joining: starting it again (${restarts}/3)`);
+              await ops.run(target, serviceCommand(plan.etcd.service, 'start'), { timeoutMs: t.commandMs });
+              notes.push(`etcd on ${host.name} stopped while catching up and was started again`);
+            }
+          }
+          return { done: false, why: rep.problems.join('; ') };
         });
       } catch (err) {
         const st = await ops
@@ -541,8 +559,10 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
         };
       }
 
-      // removing a learner this way is allowed (it is the target, not a stray one)
-      const report = await probeEtcdHealth(access, d.endpoints, member.isLearner ? { allowLearnerId: member.id } : {});
+      // the member being removed may be dead (an old master powered off): its own state is not a blocker,
+      // the projection counts it as unhealthy, every other member must be healthy
+      const others = d.endpoints.filter((u) => !member.clientURLs.includes(u));
+      const report = await probeEtcdHealth(access, others.length ? others : d.endpoints, { leavingId: member.id });
       guard(`remove etcd member ${memberLabel(member)}`, report, { kind: 'remove', id: member.id });
 
       const remaining = d.members.filter((m) => m.id !== member.id);
@@ -579,7 +599,7 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
       }
       if (leaderMoved) {
         // moving leadership took time (up to leaderMoveMs per round): health may have changed since the first check
-        const again = await probeEtcdHealth(access, d.endpoints, member.isLearner ? { allowLearnerId: member.id } : {});
+        const again = await probeEtcdHealth(access, others.length ? others : d.endpoints, { leavingId: member.id });
         guard(`remove etcd member ${memberLabel(member)} (re-checked after the leader move)`, again, { kind: 'remove', id: member.id });
       }
 

@@ -1,9 +1,22 @@
+const lastDetails = new WeakMap<Context, unknown>();
+
+/** The details of the running activity's last beat() (re-sent by the liveness ticker). */
+export function lastBeatDetails(): unknown {
+  try {
+    return lastDetails.get(Context.current());
+  } catch {
+    return undefined;
+  }
+}
+
 /** Heartbeat when running as a Temporal activity; a no-op when called directly (tests, CLI). */
 import { Context } from '@temporalio/activity';
 
 export function beat(details?: unknown): void {
   try {
-    Context.current().heartbeat(details);
+    const ctx = Context.current();
+    lastDetails.set(ctx, details);
+    ctx.heartbeat(details);
   } catch {
     // not inside an activity
   }

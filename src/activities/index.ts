@@ -9,6 +9,7 @@ import { createCertActivities } from './certs';
 import type { MigrationActivities } from './contract';
 import { createControlPlaneActivities } from './controlplane';
 import { createEtcdActivities } from './etcd';
+import { createFenceActivities } from './fence';
 import { createKubeActivities } from './kube';
 import { createLockActivities, withLockGuard, type LockDeps } from './lock';
 import { withPolicyGuard } from './policy';
@@ -34,6 +35,7 @@ export function createActivities(deps: ActivityDeps = {}) {
     ...createCertActivities({ hostOps }),
     ...createControlPlaneActivities({ hostOps }),
     ...createVipActivities({ hostOps }),
+    ...createFenceActivities({ hostOps }),
     ...createPreflightActivities({ hostOps, kube, etcdHealth: etcd.etcdHealth }),
   } satisfies MigrationActivities; // everything the workflow calls is here, with the right signature
   // every activity checks the plan against the worker policy (src/activities/policy.ts),

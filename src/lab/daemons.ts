@@ -40,8 +40,9 @@ export async function etcdctl(args: string[], endpoints = hostsOf('old').map(etc
   return must(['etcdctl', `--endpoints=${endpoints.join(',')}`, '--command-timeout=5s', ...args], { timeoutMs: 15_000 });
 }
 
+/** Started and enabled at boot: the old masters run their control plane like any installed host. */
 async function startAll(hosts: LabHost[], comp: LabComponent): Promise<void> {
-  await Promise.all(hosts.map((h) => mustSvc(h, 'start', comp)));
+  await Promise.all(hosts.map(async (h) => (await mustSvc(h, 'start', comp), await mustSvc(h, 'enable', comp))));
 }
 
 async function ca(): Promise<Buffer> {

@@ -48,7 +48,8 @@ export async function planDocument(): Promise<Record<string, unknown>> {
       schedulerConfig: '/etc/kubernetes/scheduler.env',
     },
     // a worker that dies mid-activity is noticed after 15 s instead of the default 60 s
-    timeouts: { heartbeat: '15s' },
+    // every activity heartbeats each second (src/activities/liveness.ts): a dead worker's activity is retried within ~10 s
+    timeouts: { heartbeat: '10s' },
   };
 }
 

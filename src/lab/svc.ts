@@ -1,6 +1,8 @@
 /**
- * `cpm-svc start|stop|restart|status COMPONENT`: the lab's stand-in for
- * systemctl (there is no systemd here). Installed once in /usr/local/sbin;
+ * `cpm-svc start|stop|restart|status|enable|disable COMPONENT` and `cpm-svc boot`:
+ * the lab's stand-in for systemctl (there is no systemd here). enable/disable
+ * mark what starts at boot ($STATE/enabled/COMPONENT); `boot` starts what is
+ * enabled, in dependency order — what a host's init does after a reboot. Installed once in /usr/local/sbin;
  * every host runs it in its own namespaces (over SSH or nsenter), and it reads
  * that host's identity and config from the host's /etc. Daemons run under
  * setsid with a pid file in the host's state dir and are stopped by that pid.
@@ -19,11 +21,19 @@ export const SVC_SCRIPT = String.raw`#!/bin/bash
 # Installed by \`npm run lab -- up\`; removed by \`lab down\`. Exit codes: 0 ok / running,
 # 1 failed, 2 usage, 3 not running.
 set -u
-usage() { echo "usage: cpm-svc start|stop|restart|status etcd|kube-apiserver|kube-controller-manager|kube-scheduler|apiserver-nginx-lb|keepalived" >&2; exit 2; }
-[ $# -eq 2 ] || usage
-action=$1 comp=$2
+ALL="etcd kube-apiserver kube-controller-manager kube-scheduler apiserver-nginx-lb keepalived"
+usage() { echo "usage: cpm-svc start|stop|restart|status|enable|disable COMPONENT  |  cpm-svc boot   (COMPONENT: $ALL)" >&2; exit 2; }
 . /etc/cpm-lab/host.env 2>/dev/null || { echo "cpm-svc: /etc/cpm-lab/host.env missing: not a cpmigrate lab host" >&2; exit 2; }
 export HOST ADDRESS STATE KUBE_BIN
+if [ $# -eq 1 ] && [ "$1" = boot ]; then
+  rc=0
+  for c in $ALL; do
+    if [ -e "$STATE/enabled/$c" ]; then "$0" start "$c" || rc=1; fi
+  done
+  exit $rc
+fi
+[ $# -eq 2 ] || usage
+action=$1 comp=$2
 run=$STATE/run log=$STATE/log
 pidf=$run/$comp.pid logf=$log/$comp.log
 
@@ -79,6 +89,8 @@ stop() {
 }
 
 case $action in
+  enable) mkdir -p "$STATE/enabled" && touch "$STATE/enabled/$comp" && echo "$comp on $HOST: enabled at boot" ;;
+  disable) rm -f "$STATE/enabled/$comp" && echo "$comp on $HOST: disabled at boot" ;;
   start) start ;;
   stop) stop ;;
   restart) stop && start ;;
@@ -95,15 +107,27 @@ export async function uninstallSvc(): Promise<void> {
   await rm(paths.svcScript, { force: true });
 }
 
-export function svc(h: LabHost, action: 'start' | 'stop' | 'status' | 'restart', comp: LabComponent): Promise<ExecResult> {
+export function svc(h: LabHost, action: 'start' | 'stop' | 'status' | 'restart' | 'enable' | 'disable', comp: LabComponent): Promise<ExecResult> {
   return inHost(h, `${paths.svcScript} ${action} ${comp}`, 60_000);
 }
 
-export function mustSvc(h: LabHost, action: 'start' | 'stop' | 'restart', comp: LabComponent): Promise<string> {
+/** What the host's init does after a reboot: start every enabled component. */
+export function bootHost(h: LabHost): Promise<ExecResult> {
+  return inHost(h, `${paths.svcScript} boot`, 120_000);
+}
+
+export function mustSvc(h: LabHost, action: 'start' | 'stop' | 'restart' | 'enable', comp: LabComponent): Promise<string> {
   return mustInHost(h, `${paths.svcScript} ${action} ${comp}`, 60_000);
 }
 
 /** Component → plan service, exactly as a user writes it. */
-export function planService(comp: LabComponent): { type: 'commands'; start: string; stop: string; status: string } {
-  return { type: 'commands', start: `cpm-svc start ${comp}`, stop: `cpm-svc stop ${comp}`, status: `cpm-svc status ${comp}` };
+export function planService(comp: LabComponent): { type: 'commands'; start: string; stop: string; status: string; enable: string; disable: string } {
+  return {
+    type: 'commands',
+    start: `cpm-svc start ${comp}`,
+    stop: `cpm-svc stop ${comp}`,
+    status: `cpm-svc status ${comp}`,
+    enable: `cpm-svc enable ${comp}`,
+    disable: `cpm-svc disable ${comp}`,
+  };
 }

@@ -46,6 +46,12 @@ export interface EtcdConfigInput {
   pkiDir?: string;
   /** the current file text: keys we do not manage are kept */
   existing?: string;
+  /**
+   * enable `pre-vote` unless the file sets it: etcd 3.4 leaves it off, so a voter
+   * cut off from the network comes back with a higher term and forces an election
+   * (an API gap); with pre-vote it rejoins without disrupting the leader
+   */
+  preVote?: boolean;
 }
 
 /** "a=http://x:2380,b=http://y:2380" (one entry per peer URL, as etcd expects). */
@@ -98,6 +104,7 @@ export function renderEtcdConfig(input: EtcdConfigInput): string {
   for (const [k, v] of Object.entries(old)) {
     if (!(k in cfg)) cfg[k] = v;
   }
+  if (input.preVote && cfg['pre-vote'] === undefined) cfg['pre-vote'] = true;
   return `# Written by cpmigrate. Keys other than ${MANAGED_KEYS.join(', ')} are kept when it rewrites this file.\n${stringify(cfg, { lineWidth: 0 })}`;
 }
 

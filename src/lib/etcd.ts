@@ -187,6 +187,12 @@ async function probeMember(access: EtcdAccess, m: EtcdMember): Promise<MemberPro
 export interface HealthOptions {
   /** a learner that is expected (a join in progress): not a "stray learner" problem */
   allowLearnerId?: string;
+  /**
+   * the member about to be removed: its own state is reported on it but is not a
+   * problem of the cluster (it may be dead: an old master powered off), and it is
+   * not asked for alarms
+   */
+  leavingId?: string;
 }
 
 /**
@@ -207,7 +213,7 @@ export async function etcdHealth(access: EtcdAccess, endpoints: readonly string[
     return { healthy: false, members: [], alarms: [], problems: [`cannot read the member list from ${endpoints.join(', ')}: ${errorText(err)}`] };
   }
   const probes = await Promise.all(members.map((m) => probeMember(access, m)));
-  const voterURLs = voterEndpoints(members);
+  const voterURLs = voterEndpoints(members.filter((m) => m.id !== opts.leavingId));
   try {
     const res = await withEtcdClient(access, voterURLs.length ? voterURLs : endpoints, (c) => c.maintenance.alarm({ action: 'Get' }));
     alarms = res.alarms.map((a) => `${a.alarm} on member ${a.memberID}`);
@@ -246,14 +252,15 @@ export async function etcdHealth(access: EtcdAccess, endpoints: readonly string[
     return h;
   });
 
-  for (const h of report) if (h.error) problems.push(`member ${memberLabel(h)}: ${h.error}`);
+  for (const h of report) if (h.error && h.id !== opts.leavingId) problems.push(`member ${memberLabel(h)}: ${h.error}`);
   for (const h of report) {
-    if (h.isLearner && h.id !== opts.allowLearnerId) problems.push(`stray learner ${memberLabel(h)}: an unfinished join; promote or remove it`);
+    if (h.isLearner && h.id !== opts.allowLearnerId && h.id !== opts.leavingId) problems.push(`stray learner ${memberLabel(h)}: an unfinished join; promote or remove it`);
   }
 
   const leaders = new Set<string>();
-  for (const p of probes) if (p.status && p.status.leader !== '0') leaders.add(p.status.leader);
-  const silent = probes.filter((p) => p.status && p.status.leader === '0').length;
+  const counted = probes.filter((_, i) => members[i]?.id !== opts.leavingId);
+  for (const p of counted) if (p.status && p.status.leader !== '0') leaders.add(p.status.leader);
+  const silent = counted.filter((p) => p.status && p.status.leader === '0').length;
   let leaderId: string | undefined;
   if (leaders.size === 0) problems.push('no leader');
   else if (leaders.size > 1) problems.push(`members disagree on the leader: ${[...leaders].join(', ')}`);

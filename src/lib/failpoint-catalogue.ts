@@ -71,6 +71,10 @@ export const FAILPOINTS = {
   ...componentPoints('controllerManager'),
   ...componentPoints('scheduler'),
   ...componentPoints('keepalived'),
+  // decommission: fencing the old side so a reboot brings nothing back
+  'fence.after-disable': "the old master's components are disabled at boot; its keepalived config and etcd data dir are untouched",
+  'fence.after-keepalived-neutralised': "the old master's keepalived config is moved aside; its etcd data dir not yet",
+  'fence.after-data-dir-aside': "the old master's etcd data dir is moved aside: the fence is complete, not recorded",
 } as const;
 
 export type FailpointName = keyof typeof FAILPOINTS;

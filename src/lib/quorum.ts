@@ -5,7 +5,9 @@
  * does the math once, and explains every "no".
  *
  * Rules (any one makes the change unsafe):
- *  - a member is unhealthy or unreachable (we only change a fully healthy cluster);
+ *  - a member is unhealthy or unreachable (we only change a fully healthy cluster),
+ *    except the member being removed: it is leaving (e.g. an old master that
+ *    died), and the projection below counts it as not healthy;
  *  - a learner exists other than the one being promoted or removed (stray learner:
  *    a join that did not finish; etcd also allows only one learner at a time);
  *  - the target of a promote/remove is not a member (or, for promote, not a learner);
@@ -74,7 +76,7 @@ export function projectMembershipChange(members: readonly QuorumMember[], change
   const votersBefore = voters.length;
 
   for (const m of members) {
-    if (!m.healthy) reasons.push(`member ${label(m)} is not healthy`);
+    if (!m.healthy && !(change.kind === 'remove' && m.id === targetId)) reasons.push(`member ${label(m)} is not healthy`);
   }
   for (const m of members) {
     if (m.isLearner && m.id !== targetId) reasons.push(`learner ${label(m)} is present (an unfinished join); promote or remove it first`);

@@ -6,6 +6,7 @@
 import type { Service } from '../plan/schema';
 
 export type ServiceAction = 'start' | 'stop' | 'status' | 'restart';
+export type BootAction = 'enable' | 'disable';
 
 function q(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
@@ -26,6 +27,22 @@ export function serviceCommand(service: Service, action: ServiceAction): string 
     }
     case 'commands':
       if (action === 'restart') return `(${service.stop}) && (${service.start})`;
+      return service[action];
+  }
+}
+
+/**
+ * Whether the component starts at boot. undefined: the plan gives no way
+ * (a `commands` service without enable/disable) — the caller says so.
+ * A static pod is enabled by its manifest being in place: disable parks it.
+ */
+export function bootCommand(service: Service, action: BootAction): string | undefined {
+  switch (service.type) {
+    case 'systemd':
+      return `systemctl ${action} ${q(service.unit)}`;
+    case 'staticPod':
+      return action === 'disable' ? serviceCommand(service, 'stop') : 'true';
+    case 'commands':
       return service[action];
   }
 }

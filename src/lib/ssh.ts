@@ -16,7 +16,7 @@ import os from 'node:os';
 import { Client, utils, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { beat, cancelled } from '../activities/heartbeat';
 import type { CommandResult, PushResult } from '../activities/types';
-import { HostKeyMismatchError, RemoteCommandError, SshAuthError } from '../errors';
+import { HostKeyMismatchError, HostUnreachableError, RemoteCommandError, SshAuthError } from '../errors';
 import type { SshTarget } from '../plan/hosts';
 import type { HostOps, PushOptions, RunOptions } from './hostops';
 import { checkSshTarget, enforce } from './policy';
@@ -644,12 +644,14 @@ export class SshHostOps implements HostOps {
           return reject(new SshAuthError(target.name, `${target.name} refused key ${keyPath} for user ${target.user} (${target.address}:${target.port})`));
         }
         if (err.level === 'client-timeout') {
-          return reject(new Error(`cannot connect to ${who}: no SSH handshake within ${target.connectTimeoutMs} ms`));
+          return reject(new HostUnreachableError(target.name, `cannot connect to ${who}: no SSH handshake within ${target.connectTimeoutMs} ms`));
         }
         if (/no matching.*host key|handshake failed: no matching/i.test(err.message) && serverHostKey) {
           return reject(new NoCommonHostKey(`${who}: server offers none of ${serverHostKey.join(', ')}`));
         }
         const code = err.code ? `${err.code}` : err.message;
+        const Unreachable = err.code && /^(ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|EHOSTDOWN)$/.test(err.code);
+        if (Unreachable) return reject(new HostUnreachableError(target.name, `cannot connect to ${who}: ${code}`));
         return reject(new Error(`cannot connect to ${who}: ${code}${err.code && err.message && !err.message.includes(err.code) ? ` (${err.message})` : ''}`));
       });
       client.on('close', () => {

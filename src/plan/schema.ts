@@ -72,6 +72,8 @@ export const serviceSchema = z.discriminatedUnion('type', [
       start: nonEmpty,
       stop: nonEmpty,
       status: nonEmpty.describe('exits 0 when the component runs'),
+      enable: nonEmpty.optional().describe('makes the component start at boot (run after a start by cpmigrate)'),
+      disable: nonEmpty.optional().describe('keeps it from starting at boot (decommission fences the old masters with it)'),
     })
     .strict(),
 ]);

@@ -12,7 +12,7 @@ import type { Plan } from '../plan/schema';
 export interface Proxies {
   /** probes and config pushes: seconds each */
   quick: MigrationActivities;
-  /** waits (drain, etcd join/remove, rollouts, readiness): they heartbeat */
+  /** waits (drain, etcd join/remove, rollouts, readiness) */
   long: MigrationActivities;
 }
 
@@ -47,7 +47,8 @@ export function activityProxies(t: Plan['timeouts']): Proxies {
     nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
   };
   return {
-    quick: summarized({ startToCloseTimeout: t.quick, retry }),
+    // every activity heartbeats (src/activities/liveness.ts): a dead worker is noticed after one heartbeat timeout on both profiles
+    quick: summarized({ startToCloseTimeout: t.quick, heartbeatTimeout: t.heartbeat, retry }),
     long: summarized({ startToCloseTimeout: t.long, heartbeatTimeout: t.heartbeat, retry }),
   };
 }

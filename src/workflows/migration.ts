@@ -255,7 +255,7 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
     if (err instanceof Aborted) {
       const by = st.abort?.by ? ` by ${st.abort.by}` : '';
       const where = st.pointOfNoReturnPassed ? 'after the point of no return' : 'before the point of no return';
-      const rollback = st.abort?.rollback ? await rollBack(st, compensations, progress) : '';
+      const rollback = st.abort?.rollback ? await rollBack(st, compensations, progress, patched('rollback-holds-on-failure')) : '';
       await releaseLock();
       st.finished = 'aborted';
       publish();
@@ -276,20 +276,38 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
 }
 
 /** Undo completed steps newest first; refuse past the point of no return. Returns a sentence for the failure message. */
-async function rollBack(st: MigrationState, compensations: Compensation[], progress: (w: string) => void): Promise<string> {
+/**
+ * Undo completed steps newest first; refuse past the point of no return. A
+ * compensation that fails for good holds the rollback for an operator (the
+ * cluster is half rolled back: ending here would leave no way on): resume
+ * retries it, a second abort stops rolling back. Returns a sentence for the
+ * failure message.
+ */
+async function rollBack(st: MigrationState, compensations: Compensation[], progress: (w: string) => void, holdOnFailure: boolean): Promise<string> {
   if (st.pointOfNoReturnPassed) {
     log.warn('rollback refused: past the point of no return');
     return '; rollback refused: old etcd members are already removed, only forward is possible';
   }
   for (const c of [...compensations].reverse()) {
-    progress(`rolling back ${c.step}: ${c.what}`);
-    try {
-      await c.run();
-      st.rolledBack.push(c.step);
-    } catch (e) {
-      const message = (e as Error & { cause?: Error }).cause?.message ?? (e as Error).message;
-      st.lastError = { step: `rollback ${c.step}`, message, at: new Date().toISOString() };
-      return `; rollback stopped at ${c.step} (${c.what}): ${message}; rolled back: ${st.rolledBack.join(', ') || 'nothing'}`;
+    for (;;) {
+      progress(`rolling back ${c.step}: ${c.what}`);
+      try {
+        await c.run();
+        st.rolledBack.push(c.step);
+        st.lastError = undefined;
+        break;
+      } catch (e) {
+        const message = (e as Error & { cause?: Error }).cause?.message ?? (e as Error).message;
+        st.lastError = { step: `rollback ${c.step}`, message, at: new Date().toISOString() };
+        const stopped = `; rollback stopped at ${c.step} (${c.what}): ${message}; rolled back: ${st.rolledBack.join(', ') || 'nothing'}`;
+        if (!holdOnFailure) return stopped;
+        const repeats = st.abortRepeats;
+        st.pause('cpmigrate (rollback step failed)');
+        log.error('rollback step failed; holding for an operator', { step: c.step, error: message });
+        progress(`operator: rolling back ${c.step} failed (${message.slice(0, 200)}); fix the cause, then resume (retry it) or abort again (stop rolling back)`);
+        await condition(() => !st.paused || st.abortRepeats > repeats);
+        if (st.abortRepeats > repeats) return `${stopped} (operator stopped the rollback)`;
+      }
     }
   }
   return `; rolled back ${st.rolledBack.length} step(s): ${st.rolledBack.join(', ') || 'nothing to undo'}`;

@@ -138,7 +138,11 @@ async function decommission({ plan, quick, long, progress, beforeIrreversible }:
   await beforeIrreversible(`remove the etcd member of ${host}`);
   progress(`removing etcd member of ${host}`);
   const r = await long.etcdRemoveMember(plan, host);
-  return `old components stopped; ${r.summary}`;
+  if (!patched('fence-old-masters')) return `old components stopped; ${r.summary}`;
+  // a reboot of the old master must bring back neither keepalived (the VIP) nor its removed etcd member
+  progress(`fencing ${host}: disable at boot, keepalived config and etcd data dir aside`);
+  const f = await quick.fenceOldMaster(plan, host);
+  return `old components stopped; ${r.summary}; ${f.summary}`;
 }
 
 async function cleanupLabels({ plan, quick }: Ctx): Promise<string> {
@@ -181,7 +185,8 @@ export async function runAction(ctx: Ctx, step: ActionStep): Promise<string> {
     case 'decommission-old':
       return decommission(ctx, must(host, 'host'));
     case 'etcd-config':
-      return (await quick.etcdRewriteConfig(plan, must(host, 'host'))).summary;
+      // it may restart a member and wait for the cluster: the long (heartbeating) profile
+      return (await ctx.long.etcdRewriteConfig(plan, must(host, 'host'))).summary;
     case 'cleanup-labels':
       return cleanupLabels(ctx);
     case 'monitoring':

@@ -34,6 +34,8 @@ export class MigrationState {
   rolledBack: string[] = [];
   abortRefused?: string;
   clusterLock?: MigrationStatus['clusterLock'];
+  /** aborts received after the first one: during a held rollback, "stop rolling back" */
+  abortRepeats = 0;
 
   constructor(
     readonly plan: Plan,
@@ -86,7 +88,11 @@ export class MigrationState {
     const p = (r ?? {}) as Partial<Record<keyof AbortRequest, unknown>>;
     const by = text(p.by);
     const reason = text(p.reason) ?? 'no reason given';
-    if (this.abort || this.finished) return;
+    if (this.finished) return;
+    if (this.abort) {
+      this.abortRepeats++;
+      return;
+    }
     if (this.pointOfNoReturnPassed) {
       this.abortRefused = `abort by ${by ?? 'an operator'} (${reason}) refused: past the point of no return (old etcd members are being removed); paused instead — resume to go forward`;
       this.pause(`${by ?? 'operator'} (abort refused)`);

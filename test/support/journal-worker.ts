@@ -11,6 +11,7 @@ import { Context } from '@temporalio/activity';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { TASK_QUEUE } from '../../src/shared';
 import { recordingActivities } from './recording-activities';
+import { livenessInterceptor } from '../../src/activities/liveness';
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -29,7 +30,7 @@ async function main(): Promise<void> {
     },
   });
   const connection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' });
-  const worker = await Worker.create({
+  const worker = await Worker.create({ interceptors: { activity: [livenessInterceptor] },
     connection,
     taskQueue: TASK_QUEUE,
     workflowsPath: path.join(__dirname, '..', '..', 'src', 'workflows', 'index.ts'),

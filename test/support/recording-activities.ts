@@ -154,6 +154,10 @@ export function recordingActivities(opts: RecordingOptions = {}): { activities: 
       await record('stopComponent', [host, component]);
       return outcome(`stopped ${component} on ${host}`);
     },
+    async fenceOldMaster(_p, host) {
+      await record('fenceOldMaster', [host]);
+      return outcome(`fenced ${host}`);
+    },
     async waitComponentHealthy(_p, host, component) {
       await record('waitComponentHealthy', [host, component]);
       return outcome(`${component} healthy on ${host}`);
