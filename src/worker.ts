@@ -8,6 +8,7 @@ import path from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterString, type LogEntry } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { livenessInterceptor } from './activities/liveness';
+import { activePolicy } from './lib/policy';
 import { sshHostOps } from './lib/ssh';
 import { TASK_QUEUE } from './shared';
 import { temporalSettings } from './temporal-config';
@@ -35,6 +36,7 @@ export async function runWorker(): Promise<void> {
   }).catch((err: unknown) => {
     throw new Error(`cannot reach Temporal at ${settings.address} (namespace ${settings.namespace}): ${(err as Error).message}\n  hint: start it with \`npm run dev\` or set TEMPORAL_ADDRESS`);
   });
+  const policy = activePolicy(); // a bad policy file stops the worker here
   const activities = createActivities();
   const worker = await Worker.create({
     connection,
@@ -46,6 +48,13 @@ export async function runWorker(): Promise<void> {
     shutdownGraceTime: '10s',
   });
   process.stdout.write(`${JSON.stringify({ level: 'info', msg: 'worker started', address: settings.address, namespace: settings.namespace, taskQueue: TASK_QUEUE, pid: process.pid })}\n`);
+  process.stdout.write(
+    `${JSON.stringify(
+      policy
+        ? { level: 'info', msg: 'worker policy', file: process.env.CPM_WORKER_POLICY, clusters: policy.clusters, hostCIDRs: policy.hostCIDRs, apiServerAddresses: policy.apiServerAddresses, allowCommandServices: policy.allowCommandServices }
+        : { level: 'warn', msg: 'no worker policy (CPM_WORKER_POLICY unset): any cluster, host, key and command a plan names is allowed' },
+    )}\n`,
+  );
   try {
     await worker.run();
   } finally {
