@@ -12,6 +12,7 @@ import { activePolicy } from './lib/policy';
 import { sshHostOps } from './lib/ssh';
 import { TASK_QUEUE } from './shared';
 import { temporalSettings } from './temporal-config';
+import { deploymentOptions } from './worker-versioning';
 
 function jsonLogger(): DefaultLogger {
   const level = (process.env.CPM_LOG_LEVEL?.toUpperCase() as 'INFO' | 'DEBUG' | 'WARN' | undefined) ?? 'INFO';
@@ -38,6 +39,7 @@ export async function runWorker(): Promise<void> {
   });
   const policy = activePolicy(); // a bad policy file stops the worker here
   const activities = createActivities();
+  const deployment = deploymentOptions();
   const worker = await Worker.create({
     connection,
     namespace: settings.namespace,
@@ -46,8 +48,9 @@ export async function runWorker(): Promise<void> {
     activities,
     interceptors: { activity: [livenessInterceptor] },
     shutdownGraceTime: '10s',
+    workerDeploymentOptions: deployment,
   });
-  process.stdout.write(`${JSON.stringify({ level: 'info', msg: 'worker started', address: settings.address, namespace: settings.namespace, taskQueue: TASK_QUEUE, pid: process.pid })}\n`);
+  process.stdout.write(`${JSON.stringify({ level: 'info', msg: 'worker started', address: settings.address, namespace: settings.namespace, taskQueue: TASK_QUEUE, pid: process.pid, deployment: deployment ? `${deployment.version.deploymentName}/${deployment.version.buildId} (${deployment.defaultVersioningBehavior})` : 'unversioned' })}\n`);
   process.stdout.write(
     `${JSON.stringify(
       policy
