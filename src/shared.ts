@@ -81,6 +81,8 @@ export interface PendingCheckpoint {
   overdue: boolean;
   /** the exact commands that approve it */
   approveCommands: string[];
+  /** what exactly is approved (client-fixes: every change; preflight-ack: user kubeconfigs to confirm, warnings) */
+  details?: string[];
 }
 
 export interface MigrationStatus {

@@ -3,7 +3,9 @@
  * kube-apiserver/controller-manager/scheduler, nginx and keepalived in network
  * namespaces, with the worker killed -9 once mid-migration. Asserts the
  * runbook's "after" state, zero objects lost, and that no completed step ran
- * twice (from the workflow's own event history).
+ * twice (from the workflow's own event history). The clients start misconfigured
+ * (worker-2, a Node the plan does not list, and the kube-proxy ConfigMap point at
+ * oldmaster-1): the client-fixes checkpoint fixes both after its approval.
  */
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -29,7 +31,7 @@ afterAll(async () => {
 describe('the demo on the lab', () => {
   it('migrates the control plane with zero lost objects, surviving a worker kill -9', async () => {
     port = await freePort();
-    const report = await runDemo({ yes: true, temporalPort: port, stateDir, killWorkerAfter: 'etcd-join/master-2', maxMinutes: 30, log: (l) => console.log(l) });
+    const report = await runDemo({ yes: true, temporalPort: port, stateDir, killWorkerAfter: 'etcd-join/master-2', maxMinutes: 30, misconfigureClients: true, log: (l) => console.log(l) });
     console.log(renderReport(report));
     expect(report.error).toBeUndefined();
     expect(report.outcome).toBe('completed');
@@ -39,6 +41,14 @@ describe('the demo on the lab', () => {
     expect(report.probe.missingAfter).toEqual([]);
     expect(report.probe.sent).toBeGreaterThan(100);
     expect(report.workerRestarts).toHaveLength(1);
+    // the runbook's first step: both misconfigured clients found (worker-2 only through the API) and fixed
+    const pre = report.steps.find((s) => s.key === 'preflight');
+    expect(pre?.summary).toMatch(/2 client fix\(es\) for the client-fixes checkpoint; kubelets checked on 8 node\(s\) \(1 found through the API\)/);
+    const fixes = report.steps.find((s) => s.key === 'client-fixes');
+    expect(fixes?.summary).toMatch(/^2 client fix\(es\): ConfigMap kube-system\/kube-proxy \(kubeconfig\.conf\) server https:\/\/198\.18\.0\.11:6443 → https:\/\/198\.18\.0\.100:443; restarted DaemonSet kube-system\/kube-proxy/);
+    expect(fixes?.summary).toMatch(/kubelet\/worker-2: \/etc\/kubernetes\/kubelet\.conf server https:\/\/198\.18\.0\.11:6443 → https:\/\/198\.18\.0\.100:443 \(backup .*\); kubelet restarted; Node worker-2 Ready again .*server https:\/\/198\.18\.0\.100:443/);
+    expect(report.checks.find((c) => c.name === 'no client points at an old master')?.ok).toBe(true);
+    expect(report.checks.find((c) => c.name === 'every Node is Ready')?.detail).toBe('8 Nodes Ready');
 
     // From the event history: every activity call (by its summary) completed once.
     const connection = await Connection.connect({ address: `127.0.0.1:${port}` });

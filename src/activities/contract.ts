@@ -3,7 +3,9 @@
  * workflow imports this type only; src/activities/index.ts builds the real
  * implementation and must satisfy it; test doubles implement it too.
  */
+import type { ClientFix } from '../plan/client-fix';
 import type { Plan } from '../plan/schema';
+import type { RestartOutcome } from './client-fixes';
 import type {
   ComponentName,
   EtcdHealthReport,
@@ -70,6 +72,11 @@ export interface MigrationActivities {
 
   /** decommission: disable an old master's components at boot, move its keepalived config and etcd data dir aside */
   fenceOldMaster(plan: Plan, host: string): Promise<StepOutcome>;
+  // client fixes: only in the client-fixes step, after its checkpoint is approved (src/activities/client-fixes.ts)
+  applyClientFix(plan: Plan, fix: ClientFix): Promise<StepOutcome>;
+  restartClient(plan: Plan, fix: ClientFix, token: string): Promise<RestartOutcome>;
+  waitNodeReady(plan: Plan, node: string, heartbeatBefore?: string): Promise<StepOutcome>;
+  revertClientFix(plan: Plan, fix: ClientFix, token: string): Promise<RestartOutcome>;
 
   // vip
   configureKeepalived(plan: Plan, host: string): Promise<StepOutcome>;

@@ -48,6 +48,10 @@ export const MUTATING_ACTIVITIES = [
   'startComponent',
   'stopComponent',
   'configureKeepalived',
+  'fenceOldMaster',
+  'applyClientFix',
+  'restartClient',
+  'revertClientFix',
 ] as const;
 
 export function lockTtlSeconds(env = process.env): number {

@@ -7,7 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:https';
-import { homedir } from 'node:os';
+import { expandHome } from '../lib/paths';
 import { parse } from 'yaml';
 import { checkApiServer, enforce } from '../lib/policy';
 
@@ -25,7 +25,7 @@ export interface ProbeResult {
   error?: string;
 }
 
-const expand = (p: string) => (p.startsWith('~/') ? `${homedir()}${p.slice(1)}` : p);
+const expand = expandHome;
 
 async function dataOrFile(data: unknown, file: unknown): Promise<Buffer | undefined> {
   if (typeof data === 'string' && data) return Buffer.from(data, 'base64');

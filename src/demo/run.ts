@@ -17,6 +17,7 @@ import type { Plan } from '../plan/schema';
 import { CpmCluster } from '../search-attributes';
 import { TASK_QUEUE, WORKFLOW_TYPE, approveUpdate, statusQuery, workflowIdFor, type MigrationStatus, type StepRecord } from '../shared';
 import { labDown, labUp } from '../lab/cli';
+import { misconfigureClients } from '../lab/misconfigure';
 import { AvailabilityProbe, vipClient, type ProbeReport } from './probe';
 import { verifyAfterState, type Check } from './verify';
 
@@ -33,6 +34,11 @@ export interface DemoOptions {
   reuseLab?: boolean;
   log?: (line: string) => void;
   maxMinutes?: number;
+  /**
+   * point worker-2's kubelet (a Node the plan does not list) and the kube-proxy ConfigMap at an old
+   * master before the migration, and enable the client-fixes checkpoint, which fixes both
+   */
+  misconfigureClients?: boolean;
 }
 
 export interface DemoReport {
@@ -96,7 +102,13 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   const lab = await labUp({ kube: true, vrrp: 'multicast', log: (m) => log(`lab: ${m}`) });
   const labUpMs = Date.now() - tLab;
   log(`lab: up (${formatMs(labUpMs)}), plan ${lab.plan}`);
-  const plan: Plan = await loadPlan(lab.plan);
+  const loaded: Plan = await loadPlan(lab.plan);
+  let plan = loaded;
+  if (opts.misconfigureClients) {
+    const m = await misconfigureClients();
+    log(`lab: ${m.node}'s kubelet.conf and the kube-proxy ConfigMap now use ${m.server} (an old master); the client-fixes checkpoint is on`);
+    plan = { ...loaded, checkpoints: { ...loaded.checkpoints, 'client-fixes': { ...loaded.checkpoints['client-fixes'], enabled: true } } };
+  }
 
   const connection = await Connection.connect({ address: `127.0.0.1:${opts.temporalPort}` });
   const client = new Client({ connection });
@@ -126,7 +138,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
     const deadline = Date.now() + (opts.maxMinutes ?? 60) * 60_000;
     for (;;) {
       const desc = await handle.describe();
-      const s = await handle.query(statusQuery);
+      // a query waits for a worker: on a loaded machine the first one may start late; keep polling
+      const s = await handle.query(statusQuery).catch((e: unknown) => {
+        if (desc.status.name === 'RUNNING' && Date.now() < deadline && /DEADLINE_EXCEEDED|timed out/i.test(String((e as Error & { cause?: Error }).cause?.message ?? (e as Error).message))) return undefined;
+        throw e;
+      });
+      if (!s) continue;
       const line = stepLine(s);
       if (line !== last) log(line);
       last = line;
@@ -215,6 +232,7 @@ async function main(argv: string[]): Promise<number> {
     stateDir: process.env.CPM_STATE_DIR ?? path.join(ROOT, '.cpmigrate'),
     killWorkerAfter: kill,
     reuseLab: argv.includes('--reuse-lab'),
+    misconfigureClients: argv.includes('--misconfigure-clients'),
     // a human may take a while at a checkpoint; unattended runs are bounded tighter
     maxMinutes: yes ? 60 : 24 * 60,
   });

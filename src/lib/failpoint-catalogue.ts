@@ -75,6 +75,11 @@ export const FAILPOINTS = {
   'fence.after-disable': "the old master's components are disabled at boot; its keepalived config and etcd data dir are untouched",
   'fence.after-keepalived-neutralised': "the old master's keepalived config is moved aside; its etcd data dir not yet",
   'fence.after-data-dir-aside': "the old master's etcd data dir is moved aside: the fence is complete, not recorded",
+  // client fixes (the client-fixes step, after its checkpoint): rewrite -> restart -> Ready; kube-proxy: patch -> roll
+  'clientfix.file.after-write': "a kubelet/controller-manager/scheduler kubeconfig points at its new server (backup kept next to it); the running process still uses the old one",
+  'clientfix.service.after-restart': 'the kubelet (or component) was restarted on its fixed kubeconfig; its Node is not yet seen Ready again',
+  'clientfix.kubeproxy.after-patch': 'the kube-proxy ConfigMap points at the LB; its DaemonSet is not rolled, running pods still use the old server',
+  'clientfix.revert.after-restore': 'compensation: the backup kubeconfig is back in place; the client is not restarted on it yet',
 } as const;
 
 export type FailpointName = keyof typeof FAILPOINTS;

@@ -4,7 +4,7 @@
  * reason, and pure functions (label/taint change syntax, drain classification,
  * rollout progress, kubeconfig parsing) that are unit-tested on their own.
  */
-import { homedir } from 'node:os';
+import { expandHome } from './paths';
 import {
   ApiException,
   AppsV1Api,
@@ -37,9 +37,7 @@ export interface KubeClients {
   source: string;
 }
 
-export function expandHome(p: string): string {
-  return p.startsWith('~/') ? `${homedir()}${p.slice(1)}` : p;
-}
+export { expandHome } from './paths';
 
 /** Load a kubeconfig file. A missing or unreadable file is a plan problem, not a transient one. */
 export function loadKubeConfigFile(path: string): KubeConfig {
