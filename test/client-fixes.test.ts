@@ -45,7 +45,7 @@ describe.skipIf(!isRoot)('client-fix activities over real SSH', () => {
   const restarts = async () => (await readFile(log, 'utf8').catch(() => '')).split('\n').filter((l) => l === 'start').length;
 
   beforeAll(async () => {
-    sshd = await startSshd({ address: '127.0.5.1', name: 'worker-2' });
+    sshd = await startSshd({ address: '127.0.5.1', extraAddresses: ['127.0.5.11'], name: 'worker-2' });
     dir = path.join(sshd.dir, 'host');
     await mkdir(path.join(dir, 'etc'), { recursive: true });
     file = path.join(dir, 'etc', 'kubelet.conf');
@@ -57,7 +57,7 @@ describe.skipIf(!isRoot)('client-fix activities over real SSH', () => {
         newMasters: [h('master-1', 21), h('master-2', 22), h('master-3', 23)],
         defaultsSsh: { port: sshd.port, hostKeyFingerprint: sshd.fingerprint, privateKeyPath: sshd.clientKeyPath },
       }),
-      paths: { kubeletKubeconfig: file },
+      paths: { kubeletKubeconfig: file, schedulerKubeconfig: path.join(dir, 'etc', 'scheduler.conf') },
       clients: { kubelet: { service: { type: 'commands', start: `echo start >> ${log}`, stop: `echo stop >> ${log}`, status: 'true' }, readyTimeout: '10s' } },
     });
   });
@@ -102,6 +102,19 @@ describe.skipIf(!isRoot)('client-fix activities over real SSH', () => {
     expect([back.mode & 0o7777, back.uid, back.gid]).toEqual([0o600, 65534, 65534]);
     expect(await restarts()).toBe(2);
     expect((await a.revertClientFix(plan, fix, 'rollback')).changed).toBe(false); // nothing left to undo
+  });
+
+  it('points an old master\'s scheduler kubeconfig at its own apiserver and restarts it through the plan\'s scheduler service', async () => {
+    const sched = plan.paths.schedulerKubeconfig;
+    await writeFile(sched, kubeconfig(LB), { mode: 0o600 });
+    const to = 'https://127.0.5.11:6443';
+    const fix = { kind: 'controlplane' as const, component: 'scheduler' as const, node: 'oldmaster-1', address: '127.0.5.11', planHost: true, file: sched, from: LB, to };
+    const a = createClientFixActivities({ hostOps: () => ops, kubeClients: kubeDouble(restarts) });
+    expect((await a.applyClientFix(plan, fix)).summary).toContain(`scheduler/oldmaster-1: ${sched} server ${LB} → ${to}`);
+    expect(await readFile(sched, 'utf8')).toBe(kubeconfig(to));
+    const r = await a.restartClient(plan, fix, 't');
+    expect(r.summary).toBe('kube-scheduler restarted on oldmaster-1 ((echo stop scheduler) && (echo start scheduler))');
+    expect(r.heartbeatBefore).toBeUndefined();
   });
 
   it('refuses to overwrite a kubeconfig that changed since preflight (points at neither FROM nor TO)', async () => {

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { createPreflightActivities, type PreflightKube } from '../src/activities/preflight';
 import { Reasons } from '../src/activities/reasons';
 import type { EtcdHealthReport } from '../src/activities/types';
-import { planSchema, type Plan } from '../src/plan/schema';
+import { planSchema, type Host, type Plan } from '../src/plan/schema';
 import { FakeHosts } from './support/fake-hosts';
 import { examplePlanInput, testPlan } from './support/plans';
 
@@ -235,5 +235,74 @@ describe('preflight', () => {
     };
     const r3 = await w.pf().preflight(plan);
     expect(r3.blockers.map((b) => b.reason)).toEqual([Reasons.NodeListUnknown]);
+  });
+});
+
+describe('preflight: live configs and plan sanity (named blockers, nothing written)', () => {
+  const blockersOf = async (w: ReturnType<typeof world>, p: Plan = plan) => {
+    const before = w.f.commands.length;
+    const r = await w.pf().preflight(p);
+    // read-only: no push, no service command
+    expect(w.f.commands.slice(before).filter((c) => /systemctl (start|stop|restart)|mv |chmod|chown/.test(c.command))).toEqual([]);
+    return r.blockers;
+  };
+  const setKeepalived = (w: ReturnType<typeof world>, o: Parameters<typeof keepalivedOf>[2], hosts = plan.oldMasters) =>
+    hosts.forEach((h, i) => w.f.host(h.name).files.set(plan.paths.keepalivedConfig, keepalivedOf(h, 100 - i, o)));
+
+  it('keepalived: another virtual_router_id, interface or password than the plan', async () => {
+    const w = world();
+    setKeepalived(w, { vrid: 52 }, [plan.oldMasters[0] as Host]);
+    setKeepalived(w, { iface: 'bond0' }, [plan.oldMasters[1] as Host]);
+    setKeepalived(w, { pass: 'other123' }, [plan.oldMasters[2] as Host]);
+    const b = (await blockersOf(w)).filter((x) => x.reason === Reasons.KeepalivedConfigMismatch);
+    expect(b.map((x) => x.subject)).toEqual(['oldmaster-1', 'oldmaster-2', 'oldmaster-3']);
+    expect(b[0]?.message).toMatch(/virtual_router_id 52 \(plan keepalived.virtualRouterId 51\)/);
+    expect(b[1]?.message).toMatch(/interface bond0 \(plan keepalived.interface eth0\)/);
+    expect(b[2]?.message).toMatch(/password differs/);
+    expect(JSON.stringify(b)).not.toMatch(/other123|pw123456/);
+  });
+
+  it('keepalived: unicast peers that lack the new masters, and priorities that could never move the VIP', async () => {
+    const w = world();
+    setKeepalived(w, { peers: plan.oldMasters.map((h) => h.address) });
+    const b = await blockersOf(w);
+    expect(b.filter((x) => x.reason === Reasons.KeepalivedPeersSplit).map((x) => x.subject)).toEqual(['oldmaster-1', 'oldmaster-2', 'oldmaster-3']);
+    expect(b.find((x) => x.reason === Reasons.KeepalivedPeersSplit)?.message).toMatch(/unicast_peer lacks the new masters 10\.200\.20\.101, 10\.200\.20\.102, 10\.200\.20\.103/);
+
+    const low: Plan = { ...plan, newMasters: plan.newMasters.map((h) => ({ ...h, keepalivedPriority: 90 })) };
+    const p = (await blockersOf(world(), low)).filter((x) => x.reason === Reasons.KeepalivedPriorityCannotMove);
+    expect(p).toHaveLength(1);
+    expect(p[0]?.message).toMatch(/master-1 90, master-2 90, master-3 90\) is above the old masters' highest \(100\)/);
+  });
+
+  it('keepalived: a carried block naming another old master is refused with the block shown', async () => {
+    const w = world();
+    setKeepalived(w, { script: '/usr/bin/ping -c1 10.200.20.12' }, [plan.oldMasters[0] as Host]);
+    const b = (await blockersOf(w)).filter((x) => x.reason === Reasons.KeepalivedBlockNotRemappable);
+    expect(b).toHaveLength(1);
+    expect(b[0]?.message).toContain('vrrp_script chk_nginx {\n    script "/usr/bin/ping -c1 10.200.20.12"\n}');
+  });
+
+  it('nginx upstream missing, and apiserver flag forms the rewriter cannot handle', async () => {
+    const w = world();
+    w.f.host('oldmaster-2').files.set(plan.paths.nginxConfig, 'stream {\n    upstream apiservers {\n        server 10.200.20.11:8686;\n    }\n}\n');
+    w.f.host('oldmaster-3').files.set(plan.paths.apiserverConfig, 'KUBE_APISERVER_ARGS="--advertise-address=10.200.20.13 --etcd-servers http://10.200.20.11:2379"\n');
+    const b = await blockersOf(w);
+    expect(b.filter((x) => x.reason === Reasons.NginxUpstreamMissing).map((x) => x.subject)).toEqual(['oldmaster-2']);
+    expect(b.filter((x) => x.reason === Reasons.ApiserverConfigUnsupported).map((x) => x.subject)).toEqual(['oldmaster-3']);
+    expect(b.find((x) => x.reason === Reasons.ApiserverConfigUnsupported)?.message).toMatch(/--etcd-servers=VALUE form/);
+  });
+
+  it('plan sanity: isolation taint key = master taint key, apiserverURL off the host, ~ in host paths', async () => {
+    const bad: Plan = {
+      ...plan,
+      nodes: { ...plan.nodes, isolationTaint: 'node-role.kubernetes.io/master=isolated:NoSchedule' },
+      newMasters: plan.newMasters.map((h, i) => (i === 0 ? { ...h, apiserverURL: 'https://10.200.20.11:8686' } : h)),
+      paths: { ...plan.paths, nginxConfig: '~/nginx.conf' },
+    };
+    const b = await blockersOf(world(), bad);
+    expect(b.filter((x) => x.reason === Reasons.PlanTaintKeyConflict)).toHaveLength(1);
+    expect(b.filter((x) => x.reason === Reasons.PlanApiserverURLNotOwnAddress).map((x) => x.subject)).toEqual(['master-1']);
+    expect(b.filter((x) => x.reason === Reasons.PlanHostPathNotAbsolute).map((x) => x.message)).toEqual([expect.stringMatching(/^paths.nginxConfig = ~\/nginx.conf/)]);
   });
 });
