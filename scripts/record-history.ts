@@ -24,6 +24,7 @@ async function record(server: DevServer, connection: NativeConnection, prefix: s
   const client = await server.client();
   let failed = false;
   const { activities } = recordingActivities({
+    clientFixes: v.clientFixes,
     before: (call) => {
       if (!failed && v.failOnce?.(call)) {
         failed = true;

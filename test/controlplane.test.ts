@@ -136,6 +136,31 @@ describe('control-plane activities (in-memory hosts)', () => {
     expect(f.commands.filter((x) => x.host === 'master-1' && x.command === "systemctl restart 'kube-apiserver'")).toHaveLength(1);
   });
 
+  it('gives every pushed file the mode and owner of its source on the old master, never a default', async () => {
+    const f = cluster();
+    const o = f.host('oldmaster-1');
+    o.meta.set(plan.paths.apiserverConfig, { mode: 0o600, owner: 'kube:kube' });
+    o.meta.set(plan.paths.nginxConfig, { mode: 0o640, owner: 'root:nginx' });
+    o.meta.set(plan.paths.controllerManagerKubeconfig, { mode: 0o600, owner: 'kube:kube' });
+    o.meta.set(plan.paths.schedulerConfig, { mode: 0o604, owner: 'root:kube' });
+    o.meta.set('/etc/kubernetes/scheduler-config.yaml', { mode: 0o640, owner: 'root:kube' });
+    const cp = createControlPlaneActivities({ hostOps: () => f, readyz: okProbe });
+    await cp.configureApiserver(plan, 'master-1', NEW_ETCD);
+    await cp.configureApiserverLb(plan, 'master-1');
+    await cp.configureControllerManagerScheduler(plan, 'master-1');
+    const n = f.host('master-1').meta;
+    expect(n.get(plan.paths.apiserverConfig)).toEqual({ mode: 0o600, owner: 'kube:kube' });
+    expect(n.get(plan.paths.nginxConfig)).toEqual({ mode: 0o640, owner: 'root:nginx' });
+    expect(n.get(plan.paths.controllerManagerKubeconfig)).toEqual({ mode: 0o600, owner: 'kube:kube' });
+    expect(n.get(plan.paths.schedulerConfig)).toEqual({ mode: 0o604, owner: 'root:kube' });
+    expect(n.get('/etc/kubernetes/scheduler-config.yaml')).toEqual({ mode: 0o640, owner: 'root:kube' });
+    // a source whose mode changed later: the drift is fixed on the next run (metadata-only change)
+    o.meta.set(plan.paths.apiserverConfig, { mode: 0o640, owner: 'kube:kube' });
+    const again = await cp.configureApiserver(plan, 'master-1', NEW_ETCD);
+    expect(n.get(plan.paths.apiserverConfig)).toEqual({ mode: 0o640, owner: 'kube:kube' });
+    expect(again.changed).toBe(true);
+  });
+
   it('restarts from the state of the host: a config written by an attempt that died before the restart is applied by the retry', async () => {
     const f = cluster();
     const cp = createControlPlaneActivities({ hostOps: () => f, readyz: okProbe });

@@ -5,7 +5,10 @@
  * namespaces, with the independent safety monitor beside it:
  *  1. one migration whose workers SIGKILL themselves at a dozen failpoints
  *     (etcd, certs, control plane, VIP, decommission, calico, cleanup) and
- *     whose Temporal server is killed -9 and restarted on its SQLite file;
+ *     whose Temporal server is killed -9 and restarted on its SQLite file.
+ *     The clients start misconfigured (worker-2, a Node the plan does not
+ *     list, and the kube-proxy ConfigMap point at oldmaster-1): the
+ *     client-fixes checkpoint fixes both after its approval;
  *  2. abort --rollback at switch-traffic with the worker dying inside the
  *     compensations: back to the "before" state.
  * Each asserts the after (before) state, zero objects lost, quorum margin
@@ -23,13 +26,21 @@ afterAll(async () => {
 }, 120_000);
 
 describe('the fault matrix subset on the lab', () => {
-  it('converges through a dozen worker deaths at failpoints and a Temporal server kill', async () => {
-    const { assessment, report } = await runScenario(CI_SCENARIO, (l) => console.log(l));
+  it('converges through a dozen worker deaths at failpoints and a Temporal server kill, fixing misconfigured clients', async () => {
+    const { assessment, report, demo } = await runScenario({ ...CI_SCENARIO, misconfigureClients: true }, (l) => console.log(l));
     console.log(report);
     expect(assessment.problems).toEqual([]);
     expect(assessment.fired.length).toBeGreaterThanOrEqual(10);
     expect(assessment.deaths).toBe(assessment.fired.length);
     expect(assessment.minQuorumMargin).toBeGreaterThanOrEqual(0);
+    // the runbook's first step: both misconfigured clients found (worker-2 only through the API) and fixed
+    const pre = demo.steps.find((s) => s.key === 'preflight');
+    expect(pre?.summary).toMatch(/2 client fix\(es\) for the client-fixes checkpoint; kubelets checked on 8 node\(s\) \(1 found through the API\)/);
+    const fixes = demo.steps.find((s) => s.key === 'client-fixes');
+    expect(fixes?.summary).toMatch(/^2 client fix\(es\): ConfigMap kube-system\/kube-proxy \(kubeconfig\.conf\) server https:\/\/198\.18\.0\.11:6443 → https:\/\/198\.18\.0\.100:443; restarted DaemonSet kube-system\/kube-proxy/);
+    expect(fixes?.summary).toMatch(/kubelet\/worker-2: \/etc\/kubernetes\/kubelet\.conf server https:\/\/198\.18\.0\.11:6443 → https:\/\/198\.18\.0\.100:443 \(backup .*\); kubelet restarted; Node worker-2 Ready again .*server https:\/\/198\.18\.0\.100:443/);
+    expect(demo.checks.find((c) => c.name === 'no client points at an old master')?.ok).toBe(true);
+    expect(demo.checks.find((c) => c.name === 'every Node is Ready')?.detail).toBe('8 Nodes Ready');
   }, 45 * 60_000);
 
   it('rolls back to the "before" state with the worker dying inside the compensations', async () => {

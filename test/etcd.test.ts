@@ -21,6 +21,15 @@ const OLD_URLS = OLD.map(url);
 const NEW_URLS = NEW.map(url);
 const ALL_URLS = [...OLD_URLS, ...NEW_URLS];
 
+/** non-default settings of the old members that every new member must carry */
+const TUNING = ['quota-backend-bytes: 4294967296', 'heartbeat-interval: 150', 'election-timeout: 1500', 'snapshot-count: 20000', 'max-request-bytes: 3145728', 'auto-compaction-retention: "2"'];
+
+/** etcd_server_quota_backend_bytes as the running member reports it (/metrics) */
+async function liveQuota(clientURL: string): Promise<number> {
+  const text = await (await fetch(`${clientURL}/metrics`)).text();
+  return Number(/^etcd_server_quota_backend_bytes (\S+)$/m.exec(text)?.[1]);
+}
+
 let lab: EtcdLab;
 let acts: EtcdActivities;
 const events: string[] = [];
@@ -46,7 +55,7 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
 }
 
 beforeAll(async () => {
-  lab = await startEtcdLab({ cluster: 'etcd-test', oldMasters: OLD, newMasters: NEW });
+  lab = await startEtcdLab({ cluster: 'etcd-test', oldMasters: OLD, newMasters: NEW, tuning: TUNING });
   acts = createEtcdActivities({
     hostOps: () => lab.hostOps,
     timeouts: { joinMs: 60_000, healthyMs: 60_000, reconfigMs: 60_000, leaderMoveMs: 15_000, commandMs: 30_000, pollMs: 200 },
@@ -182,6 +191,16 @@ describe('etcd activities against a real 3-member cluster', () => {
       const ic = /initial-cluster: (.*)/.exec(cfg)?.[1]?.split(',').sort();
       expect(ic).toEqual([...OLD, ...NEW.slice(0, i + 1)].map((x) => `${x.name}=http://${x.address}:2380`).sort());
       expect(cfg).toContain(`data-dir: ${lab.plan.paths.etcdDataDir}`);
+      // every tuned setting carried, and said so
+      for (const line of TUNING) expect(cfg).toContain(line);
+      expect(r.config?.carried).toEqual(expect.arrayContaining(['quota-backend-bytes', 'heartbeat-interval', 'election-timeout', 'snapshot-count', 'max-request-bytes', 'auto-compaction-retention', 'initial-cluster-token']));
+      expect(r.config?.source).toMatch(/^oldmaster-1:/);
+      expect(r.summary).toMatch(/carried \d+ settings from oldmaster-1.*quota-backend-bytes/);
+      expect(await liveQuota(url(h))).toBe(4294967296);
+      expect(r.summary).toMatch(/versions 3\.\d+\.\d+; quota 4294967296 >= 1\.25 x db \d+/);
+      // after the last join only: every member's store agrees
+      if (i === NEW.length - 1) expect(r.summary).toMatch(/HashKV agrees on 6 members at revision \d+/);
+      else expect(r.summary).not.toMatch(/HashKV/);
     }
     const h = await acts.etcdHealth(lab.plan);
     expect(h.healthy).toBe(true);
@@ -298,6 +317,8 @@ describe('etcd activities against a real 3-member cluster', () => {
       timings.removes.push([h.name, ms]);
       expect(r.alreadyRemoved).toBe(false);
       expect(lab.isRunning(h.name)).toBe(false);
+      // HashKV of every member at one revision agreed before the removal
+      expect(r.summary).toMatch(/HashKV agrees on [4-6] members at revision \d+ \(hash \d+\); removed/);
     }
     const list = await members(NEW_URLS);
     expect(list.map((m) => m.name).sort()).toEqual(NEW.map((n) => n.name));

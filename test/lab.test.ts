@@ -11,6 +11,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertActivities } from '../src/activities/certs';
+import { createClientFixActivities } from '../src/activities/client-fixes';
+import { createKubeClientActivities } from '../src/activities/kube-clients';
+import { Reasons } from '../src/activities/reasons';
+import { standInKubelet } from '../src/lab/kubelet';
+import { misconfigureClients } from '../src/lab/misconfigure';
+import { orderFixes } from '../src/plan/client-fix';
 import { createControlPlaneActivities } from '../src/activities/controlplane';
 import { createEtcdActivities } from '../src/activities/etcd';
 import { createPreflightActivities } from '../src/activities/preflight';
@@ -88,7 +94,7 @@ describe.skipIf(skip)('lab', () => {
 
   it('every host answers over SSH with its pinned host key, and a wrong pin is refused', async () => {
     const hosts = [...plan.oldMasters, ...plan.newMasters, ...plan.workerNodes];
-    expect(hosts.map((h) => h.name).sort()).toEqual(HOSTS.map((h) => h.name).sort());
+    expect(hosts.map((h) => h.name).sort()).toEqual(HOSTS.filter((h) => !h.unlisted).map((h) => h.name).sort());
     for (const h of hosts) {
       const r = await ops.run(sshTargetOf(plan, h), 'hostname; cat /etc/cpm-lab/host.env | grep ^ADDRESS=');
       expect(r.stdout).toBe(`${h.name}\nADDRESS=${h.address}\n`);
@@ -113,6 +119,43 @@ describe.skipIf(skip)('lab', () => {
     const pf = await createPreflightActivities({ hostOps: () => ops }).preflight(plan);
     expect(pf.blockers).toEqual([]);
   });
+
+  it('a kubelet on a Node the plan does not list and the kube-proxy ConfigMap point at an old master: preflight finds both and blocks with the fix; the fixes restart the stand-in kubelet and its Node is Ready again', async () => {
+    const LB = `https://${VIP}:443`;
+    expect(plan.workerNodes.map((h) => h.name)).toEqual(['worker-1']); // worker-2 only through the API
+    const m = await misconfigureClients();
+    const kube = createKubeClientActivities();
+    const waitReadyOn = async (server: string) => {
+      for (let i = 0; i < 100; i++) {
+        const r = await kube.readNodeReadiness(plan, 'worker-2');
+        if (r.ready && r.message?.includes(`server ${server}`)) return r;
+        await new Promise((res) => setTimeout(res, 200));
+      }
+      throw new Error(`worker-2 never Ready on ${server}`);
+    };
+    await waitReadyOn(m.server); // the stand-in kubelet really talks to oldmaster-1
+    const before = await standInKubelet('worker-2');
+
+    const pf = createPreflightActivities({ hostOps: () => ops });
+    const r = await pf.preflight(plan);
+    expect(r.blockers.map((b) => `${b.reason}:${b.subject}`).sort()).toEqual([`${Reasons.KubeProxyNotUsingLB}:kube-system/kube-proxy`, `${Reasons.KubeletNotUsingLB}:worker-2`]);
+    expect(r.blockers.every((b) => b.fixable && b.fix)).toBe(true);
+    expect(r.nodes).toEqual({ checked: 8, fromApi: 1, unverified: [] });
+    expect(r.clientFixes?.map((f) => `${f.kind} ${f.from} → ${f.to}`).sort()).toEqual([`kube-proxy ${m.server} → ${LB}`, `kubelet ${m.server} → ${LB}`]);
+
+    const fx = createClientFixActivities({ hostOps: () => ops, pollMs: 200 });
+    const t0 = Date.now();
+    for (const f of orderFixes(r.clientFixes ?? [])) {
+      expect((await fx.applyClientFix(plan, f)).changed).toBe(true);
+      const restarted = await fx.restartClient(plan, f, 'lab-test');
+      if (f.kind === 'kubelet') expect((await fx.waitNodeReady(plan, f.node, restarted.heartbeatBefore)).summary).toContain(`server ${LB}`);
+    }
+    console.log(`[lab.test] client fixes (kube-proxy patched + rolled, worker-2 kubelet rewritten + restarted + Ready): ${Date.now() - t0} ms`);
+    const after = await standInKubelet('worker-2');
+    expect(after?.pid).not.toBe(before?.pid);
+    expect(after?.server).toBe(LB);
+    expect((await pf.preflight(plan)).blockers).toEqual([]);
+  }, 180_000);
 
   it('`plan show --live` diffs the files the migration would write against the live hosts (read-only)', async () => {
     const { execFile } = await import('node:child_process');

@@ -1,13 +1,18 @@
 /** Preflight against in-memory hosts and injected kube/etcd probes: named blockers, never a throw. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createPreflightActivities, type PreflightKube } from '../src/activities/preflight';
 import { Reasons } from '../src/activities/reasons';
 import type { EtcdHealthReport } from '../src/activities/types';
-import { planSchema, type Plan } from '../src/plan/schema';
+import { planSchema, type Host, type Plan } from '../src/plan/schema';
 import { FakeHosts } from './support/fake-hosts';
 import { examplePlanInput, testPlan } from './support/plans';
 
-const plan = testPlan();
+const passFile = join(mkdtempSync(join(tmpdir(), 'cpm-pf-')), 'vrrp-pass');
+writeFileSync(passFile, 'pw123456\n', { mode: 0o600 });
+const plan: Plan = { ...testPlan(), keepalived: { ...testPlan().keepalived, authPassFile: passFile } };
 const LB = `https://${plan.loadBalancer.vip}:${plan.loadBalancer.port}`;
 const kc = (server: string) => `apiVersion: v1\nclusters:\n- name: c\n  cluster:\n    server: ${server}\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n`;
 
@@ -21,13 +26,44 @@ function healthy(): EtcdHealthReport {
   };
 }
 
+function keepalivedOf(h: { name: string; address: string }, prio: number, o: { vrid?: number; iface?: string; pass?: string; peers?: string[]; script?: string } = {}): string {
+  return [
+    'global_defs {',
+    `    router_id ${h.name}`,
+    '}',
+    'vrrp_script chk_nginx {',
+    `    script "${o.script ?? '/usr/bin/pgrep nginx'}"`,
+    '}',
+    'vrrp_instance VI_1 {',
+    `    interface ${o.iface ?? 'eth0'}`,
+    `    virtual_router_id ${o.vrid ?? 51}`,
+    `    priority ${prio}`,
+    ...(o.peers ? [`    unicast_src_ip ${h.address}`, '    unicast_peer {', ...o.peers.filter((a) => a !== h.address).map((a) => `        ${a}`), '    }'] : []),
+    '    authentication {',
+    '        auth_type PASS',
+    `        auth_pass ${o.pass ?? 'pw123456'}`,
+    '    }',
+    '    virtual_ipaddress {',
+    `        ${plan.loadBalancer.vip}/24 dev eth0`,
+    '    }',
+    '    track_script {',
+    '        chk_nginx',
+    '    }',
+    '}',
+    '',
+  ].join('\n');
+}
+
 function world() {
   const f = new FakeHosts();
   for (const h of [...plan.oldMasters, ...plan.newMasters]) f.host(h.name).files.set(plan.paths.kubeletKubeconfig, kc(LB));
-  for (const h of plan.oldMasters) {
+  plan.oldMasters.forEach((h, i) => {
     f.host(h.name).files.set(plan.paths.controllerManagerKubeconfig, kc('https://127.0.0.1:8686'));
     f.host(h.name).files.set(plan.paths.schedulerKubeconfig, kc(`https://${h.address}:8686`));
-  }
+    f.host(h.name).files.set(plan.paths.keepalivedConfig, keepalivedOf(h, 100 - i));
+    f.host(h.name).files.set(plan.paths.nginxConfig, `stream {\n    upstream kube_apiserver {\n${plan.oldMasters.map((x) => `        server ${x.address}:8686;`).join('\n')}\n    }\n}\n`);
+    f.host(h.name).files.set(plan.paths.apiserverConfig, `KUBE_APISERVER_ARGS="--advertise-address=${h.address} --etcd-servers=${plan.oldMasters.map((x) => x.etcd.clientURL).join(',')}"\n`);
+  });
   const nodes = new Set(plan.newMasters.map((h) => h.name));
   const kube: PreflightKube & { server: string } = { server: LB, readKubeProxyServer: async () => kube.server, nodeExists: async (_p, n) => nodes.has(n) };
   let etcd: () => Promise<EtcdHealthReport> = async () => healthy();
@@ -66,7 +102,13 @@ describe('preflight', () => {
       ].sort(),
     );
     const kubelet = r.blockers.find((b) => b.reason === Reasons.KubeletNotUsingLB);
-    expect(kubelet?.fix).toBe(`on master-2: sed -i "s#server: https://.*#server: ${LB}#" ${plan.paths.kubeletKubeconfig} && systemctl restart kubelet`);
+    expect(kubelet?.fix).toBe(
+      `on master-2: sed -i "s#server: https://10.200.20.11:8686#server: ${LB}#" ${plan.paths.kubeletKubeconfig} && systemctl restart 'kubelet' (or set checkpoints.client-fixes.enabled: cpmigrate applies it after approval)`,
+    );
+    expect(kubelet?.fixable).toBe(true);
+    expect(r.clientFixes).toContainEqual({ kind: 'kubelet', node: 'master-2', address: '10.200.20.102', planHost: true, file: plan.paths.kubeletKubeconfig, from: 'https://10.200.20.11:8686', to: LB });
+    expect(r.clientFixes?.find((f) => f.kind === 'kube-proxy')).toMatchObject({ from: 'https://10.200.20.11:8686', to: LB, key: 'kubeconfig.conf', daemonSet: 'kube-proxy' });
+    expect(r.clientFixes?.find((f) => f.kind === 'controlplane')).toMatchObject({ node: 'oldmaster-3', component: 'scheduler', from: LB, to: 'https://10.200.20.13:8686' });
     expect(w.f.host('master-2').files.get(plan.paths.kubeletKubeconfig)).toContain('10.200.20.11');
     expect(w.f.commands.every((c) => !/sed|systemctl restart/.test(c.command))).toBe(true);
   });
@@ -138,7 +180,7 @@ describe('preflight', () => {
   it('with https etcd, blocks without an etcd CA; warns (the etcd-certs step fixes it) when a new master lacks its own certificates or their SANs do not name it', async () => {
     const input = examplePlanInput();
     const https = (h: { etcd: { clientURL: string; peerURL: string } }) => ({ ...h, etcd: { ...h.etcd, clientURL: h.etcd.clientURL.replace('http:', 'https:'), peerURL: h.etcd.peerURL.replace('http:', 'https:') } });
-    const tls: Plan = planSchema.parse({ ...input, oldMasters: input.oldMasters.map(https), newMasters: input.newMasters.map(https) });
+    const tls: Plan = planSchema.parse({ ...input, keepalived: { ...input.keepalived, authPassFile: passFile }, oldMasters: input.oldMasters.map(https), newMasters: input.newMasters.map(https) });
     const dir = `${tls.paths.pkiDir}/etcd`;
     const w = world();
     w.setEtcd(async () => ({ ...healthy(), members: healthy().members.map((m) => ({ ...m, peerURLs: m.peerURLs.map((u) => u.replace('http:', 'https:')) })) }));
@@ -183,5 +225,105 @@ describe('preflight', () => {
     const plain = world();
     await plain.pf().preflight(plan);
     expect(plain.f.commands.some((c) => c.command.includes('/etcd/server.crt'))).toBe(false);
+  });
+  it('checks the kubelet on every Node the API lists, not only the plan hosts; a Node it cannot read is unverified, never skipped', async () => {
+    const w = world();
+    const file = plan.paths.kubeletKubeconfig;
+    w.kube.listNodes = async () => [
+      ...[...plan.oldMasters, ...plan.newMasters].map((h) => ({ name: h.name, internalIP: h.address })),
+      { name: 'worker-7', internalIP: '10.200.20.57' },
+      { name: 'worker-8', internalIP: '10.200.20.58' },
+      { name: 'worker-9' },
+      { name: 'worker-10', internalIP: '10.200.20.60' },
+    ];
+    w.f.host('worker-7').files.set(file, kc('https://10.200.20.11:8686'));
+    w.f.host('worker-8').unreachable = true;
+    w.f.host('worker-10').files.set(file, kc(LB));
+    const r = await w.pf().preflight(plan);
+    expect(r.blockers.map((b) => `${b.reason}:${b.subject}`)).toEqual([`${Reasons.KubeletNotUsingLB}:worker-7`]);
+    expect(r.clientFixes).toEqual([{ kind: 'kubelet', node: 'worker-7', address: '10.200.20.57', planHost: false, file, from: 'https://10.200.20.11:8686', to: LB }]);
+    expect(r.warnings.filter((x) => x.reason === Reasons.KubeletUnverified).map((x) => x.subject).sort()).toEqual(['worker-8', 'worker-9']);
+    expect(r.warnings.find((x) => x.subject === 'worker-8')?.message).toMatch(/10\.200\.20\.58: connect ECONNREFUSED/);
+    expect(r.nodes).toEqual({ checked: 8, fromApi: 3, unverified: [{ node: 'worker-9', reason: 'the Node has no InternalIP address to reach it at' }, expect.objectContaining({ node: 'worker-8' })] });
+    expect(r.checked.join('\n')).toContain(`${file} points at ${LB} on 8 node(s) (6 from the plan, 3 more found through the API); 2 unverified: worker-9, worker-8`);
+
+    // clients.unverified: block turns them into blockers; a Node list that fails is a blocker too
+    const strict = planSchema.parse({ ...examplePlanInput(), clients: { unverified: 'block' } });
+    const r2 = await w.pf().preflight(strict);
+    expect(r2.blockers.filter((b) => b.reason === Reasons.KubeletUnverified).map((b) => b.subject).sort()).toEqual(['worker-8', 'worker-9']);
+    w.kube.listNodes = async () => {
+      throw new Error('connect ETIMEDOUT');
+    };
+    const r3 = await w.pf().preflight(plan);
+    expect(r3.blockers.map((b) => b.reason)).toEqual([Reasons.NodeListUnknown]);
+  });
+});
+
+describe('preflight: live configs and plan sanity (named blockers, nothing written)', () => {
+  const blockersOf = async (w: ReturnType<typeof world>, p: Plan = plan) => {
+    const before = w.f.commands.length;
+    const r = await w.pf().preflight(p);
+    // read-only: no push, no service command
+    expect(w.f.commands.slice(before).filter((c) => /systemctl (start|stop|restart)|mv |chmod|chown/.test(c.command))).toEqual([]);
+    return r.blockers;
+  };
+  const setKeepalived = (w: ReturnType<typeof world>, o: Parameters<typeof keepalivedOf>[2], hosts = plan.oldMasters) =>
+    hosts.forEach((h, i) => w.f.host(h.name).files.set(plan.paths.keepalivedConfig, keepalivedOf(h, 100 - i, o)));
+
+  it('keepalived: another virtual_router_id, interface or password than the plan', async () => {
+    const w = world();
+    setKeepalived(w, { vrid: 52 }, [plan.oldMasters[0] as Host]);
+    setKeepalived(w, { iface: 'bond0' }, [plan.oldMasters[1] as Host]);
+    setKeepalived(w, { pass: 'other123' }, [plan.oldMasters[2] as Host]);
+    const b = (await blockersOf(w)).filter((x) => x.reason === Reasons.KeepalivedConfigMismatch);
+    expect(b.map((x) => x.subject)).toEqual(['oldmaster-1', 'oldmaster-2', 'oldmaster-3']);
+    expect(b[0]?.message).toMatch(/virtual_router_id 52 \(plan keepalived.virtualRouterId 51\)/);
+    expect(b[1]?.message).toMatch(/interface bond0 \(plan keepalived.interface eth0\)/);
+    expect(b[2]?.message).toMatch(/password differs/);
+    expect(JSON.stringify(b)).not.toMatch(/other123|pw123456/);
+  });
+
+  it('keepalived: unicast peers that lack the new masters, and priorities that could never move the VIP', async () => {
+    const w = world();
+    setKeepalived(w, { peers: plan.oldMasters.map((h) => h.address) });
+    const b = await blockersOf(w);
+    expect(b.filter((x) => x.reason === Reasons.KeepalivedPeersSplit).map((x) => x.subject)).toEqual(['oldmaster-1', 'oldmaster-2', 'oldmaster-3']);
+    expect(b.find((x) => x.reason === Reasons.KeepalivedPeersSplit)?.message).toMatch(/unicast_peer lacks the new masters 10\.200\.20\.101, 10\.200\.20\.102, 10\.200\.20\.103/);
+
+    const low: Plan = { ...plan, newMasters: plan.newMasters.map((h) => ({ ...h, keepalivedPriority: 90 })) };
+    const p = (await blockersOf(world(), low)).filter((x) => x.reason === Reasons.KeepalivedPriorityCannotMove);
+    expect(p).toHaveLength(1);
+    expect(p[0]?.message).toMatch(/master-1 90, master-2 90, master-3 90\) is above the old masters' highest \(100\)/);
+  });
+
+  it('keepalived: a carried block naming another old master is refused with the block shown', async () => {
+    const w = world();
+    setKeepalived(w, { script: '/usr/bin/ping -c1 10.200.20.12' }, [plan.oldMasters[0] as Host]);
+    const b = (await blockersOf(w)).filter((x) => x.reason === Reasons.KeepalivedBlockNotRemappable);
+    expect(b).toHaveLength(1);
+    expect(b[0]?.message).toContain('vrrp_script chk_nginx {\n    script "/usr/bin/ping -c1 10.200.20.12"\n}');
+  });
+
+  it('nginx upstream missing, and apiserver flag forms the rewriter cannot handle', async () => {
+    const w = world();
+    w.f.host('oldmaster-2').files.set(plan.paths.nginxConfig, 'stream {\n    upstream apiservers {\n        server 10.200.20.11:8686;\n    }\n}\n');
+    w.f.host('oldmaster-3').files.set(plan.paths.apiserverConfig, 'KUBE_APISERVER_ARGS="--advertise-address=10.200.20.13 --etcd-servers http://10.200.20.11:2379"\n');
+    const b = await blockersOf(w);
+    expect(b.filter((x) => x.reason === Reasons.NginxUpstreamMissing).map((x) => x.subject)).toEqual(['oldmaster-2']);
+    expect(b.filter((x) => x.reason === Reasons.ApiserverConfigUnsupported).map((x) => x.subject)).toEqual(['oldmaster-3']);
+    expect(b.find((x) => x.reason === Reasons.ApiserverConfigUnsupported)?.message).toMatch(/--etcd-servers=VALUE form/);
+  });
+
+  it('plan sanity: isolation taint key = master taint key, apiserverURL off the host, ~ in host paths', async () => {
+    const bad: Plan = {
+      ...plan,
+      nodes: { ...plan.nodes, isolationTaint: 'node-role.kubernetes.io/master=isolated:NoSchedule' },
+      newMasters: plan.newMasters.map((h, i) => (i === 0 ? { ...h, apiserverURL: 'https://10.200.20.11:8686' } : h)),
+      paths: { ...plan.paths, nginxConfig: '~/nginx.conf' },
+    };
+    const b = await blockersOf(world(), bad);
+    expect(b.filter((x) => x.reason === Reasons.PlanTaintKeyConflict)).toHaveLength(1);
+    expect(b.filter((x) => x.reason === Reasons.PlanApiserverURLNotOwnAddress).map((x) => x.subject)).toEqual(['master-1']);
+    expect(b.filter((x) => x.reason === Reasons.PlanHostPathNotAbsolute).map((x) => x.message)).toEqual([expect.stringMatching(/^paths.nginxConfig = ~\/nginx.conf/)]);
   });
 });

@@ -3,12 +3,14 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSshActivities } from '../src/activities/ssh';
 import { HostKeyMismatchError, RemoteCommandError, SshAuthError } from '../src/errors';
+import { pushOptionsLike, statPaths } from '../src/lib/file-meta';
 import { sha256hex, sshFingerprint, SshHostOps } from '../src/lib/ssh';
 import type { SshTarget } from '../src/plan/hosts';
 import { validatePlan } from '../src/plan/load';
@@ -181,11 +183,38 @@ describe('files', () => {
     expect((await stat(p)).mode & 0o7777).toBe(0o600);
   });
 
+  it('pushFile never invents a mode: a new file without one is refused; statPaths + pushOptionsLike carry file and directory metadata', async () => {
+    const p = path.join(files, 'nomode', 'x.conf');
+    await expect(ops.pushFile(target, p, 'x\n')).rejects.toThrow(/refusing to create .* without a mode/);
+    expect(existsSync(p)).toBe(false);
+    // a 0600 source in a 0750 directory, owned by nobody:nogroup
+    const src = path.join(files, 'srcdir', 'secret.conf');
+    await mkdir(path.dirname(src), { mode: 0o750 });
+    await chmod(path.dirname(src), 0o750);
+    await writeFile(src, 's\n', { mode: 0o600 });
+    await chown(src, 65534, 65534);
+    await chown(path.dirname(src), 65534, 65534);
+    const meta = (await statPaths(ops, target, [src])).get(src);
+    expect(meta?.file).toEqual({ mode: 0o600, owner: 'nobody:nogroup' });
+    expect(meta?.dir).toEqual({ mode: 0o750, owner: 'nobody:nogroup' });
+    const dst = path.join(files, 'dstdir', 'sub', 'secret.conf');
+    await ops.pushFile(target, dst, 's\n', pushOptionsLike(meta, undefined, { backup: true }));
+    const st = await stat(dst);
+    expect([st.mode & 0o7777, st.uid, st.gid]).toEqual([0o600, 65534, 65534]);
+    const dst2 = await stat(path.dirname(dst));
+    expect([dst2.mode & 0o7777, dst2.uid]).toEqual([0o750, 65534]);
+    // owner drift alone is fixed in place
+    await chown(dst, 0, 0);
+    const again = await ops.pushFile(target, dst, 's\n', pushOptionsLike(meta));
+    expect(again.changed).toBe(true);
+    expect((await stat(dst)).uid).toBe(65534);
+  });
+
   it('pushFile is atomic: a reader sees the old or the new file, never a mix', async () => {
     const p = path.join(files, 'big.bin');
     const a = Buffer.alloc(2_000_000, 'a');
     const b = Buffer.alloc(2_000_000, 'b');
-    await ops.pushFile(target, p, a);
+    await ops.pushFile(target, p, a, { mode: 0o644 });
     let stop = false;
     let reads = 0;
     const seen = new Set<string>();
@@ -308,7 +337,7 @@ describe('host key and authentication', () => {
     const own = new SshHostOps();
     try {
       const e = await rejection(own.run({ ...target, port }, 'true'));
-      expect(e.name).toBe('Error');
+      expect(e.name).toBe('HostUnreachableError');
       expect(e.message).toContain(`${ADDRESS}:${port}`);
       expect(e.message).toContain('ECONNREFUSED');
     } finally {
@@ -348,7 +377,7 @@ describe('ssh activities', () => {
     expect(by['oldmaster-1']).toMatchObject({ ok: true, side: 'old' });
     expect(by['master-1']).toMatchObject({ ok: true, side: 'new' });
     expect(by['master-3']).toMatchObject({ ok: true });
-    expect(by['oldmaster-2']).toMatchObject({ ok: false, errorType: 'Error' });
+    expect(by['oldmaster-2']).toMatchObject({ ok: false, errorType: 'HostUnreachableError' });
     expect(by['oldmaster-2']?.error).toContain(`127.0.2.2:${closedPort}`);
     expect(by['oldmaster-3']).toMatchObject({ ok: false, errorType: 'HostKeyMismatchError' });
     expect(by['master-2']).toMatchObject({ ok: false, errorType: 'SshAuthError' });

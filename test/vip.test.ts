@@ -4,7 +4,8 @@
  * VRRP password check, and verifyVip's holder logic. The real handover is
  * measured against the lab in test/lab.test.ts.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -95,6 +96,51 @@ describe('configureKeepalived (in-memory hosts)', () => {
     expect(r.summary).toMatch(/priority 150, multicast/);
     const again = await vip.configureKeepalived(plan, 'master-1');
     expect(again.changed).toBe(false);
+  });
+
+  it('carries vrrp_script, track_script, track_interface, notify* and global settings, remapped to the new host, with the source file mode; keepalived -t accepts it', async () => {
+    const f = cluster();
+    const o = f.host('oldmaster-1');
+    const base = o.files.get(plan.paths.keepalivedConfig) ?? '';
+    const src = base
+      .replace('   router_id oldmaster-1', '   router_id oldmaster-1\n   script_user root\n   enable_script_security')
+      .replace('    track_script {', '    track_interface {\n        lo weight -20\n    }\n    notify_master "/etc/keepalived/notify.sh master 10.200.20.11 oldmaster-1"\n    notify_backup /etc/keepalived/notify.sh\n    nopreempt\n    track_script {')
+      .replace('vrrp_script chk_nginx {\n    script "/usr/bin/pgrep nginx"\n}', 'vrrp_script chk_nginx {\n    script "/usr/bin/curl -sfk https://10.200.20.11:443/healthz"\n    interval 2\n    weight -30\n    fall 2\n}');
+    o.files.set(plan.paths.keepalivedConfig, src);
+    o.meta.set(plan.paths.keepalivedConfig, { mode: 0o600, owner: 'root:keepalived' });
+    const vip = createVipActivities({ hostOps: () => f, readyz: ok });
+    const r = await vip.configureKeepalived(plan, 'master-1');
+    const conf = f.host('master-1').files.get(plan.paths.keepalivedConfig) ?? '';
+    expect(conf).toContain('vrrp_script chk_nginx {\n    script "/usr/bin/curl -sfk https://10.200.20.101:443/healthz"\n    interval 2\n    weight -30\n    fall 2\n}');
+    expect(conf).toContain('    track_script {\n        chk_nginx\n    }');
+    expect(conf).toContain('    track_interface {\n        lo weight -20\n    }');
+    expect(conf).toContain('    notify_master "/etc/keepalived/notify.sh master 10.200.20.101 master-1"');
+    expect(conf).toContain('    notify_backup /etc/keepalived/notify.sh');
+    expect(conf).toContain('    script_user root\n    enable_script_security\n');
+    expect(conf).not.toMatch(/10\.200\.20\.1[1-3]\b|oldmaster-1|nopreempt/);
+    expect(r.details?.carried).toEqual(['global_defs script_user', 'global_defs enable_script_security', 'vrrp_script chk_nginx', 'track_interface', 'notify_master', 'notify_backup', 'track_script']);
+    expect(String(r.details?.notes)).toMatch(/nopreempt/);
+    expect(r.summary).toMatch(/carried from oldmaster-1: .*vrrp_script chk_nginx/);
+    expect(f.host('master-1').meta.get(plan.paths.keepalivedConfig)).toEqual({ mode: 0o600, owner: 'root:keepalived' });
+    // the real keepalived parses what we wrote (it checks that the interfaces exist: use one of this machine's)
+    const iface = readdirSync('/sys/class/net').find((n) => n !== 'lo' && !n.startsWith('cpm-'));
+    expect(iface).toBeDefined();
+    const file = join(dir, 'keepalived-master-1.conf');
+    writeFileSync(file, conf.replace(/\beth0\b/g, iface as string));
+    const t = spawnSync('keepalived', ['-t', '-f', file, '-l', '-n'], { encoding: 'utf8', timeout: 10_000 });
+    expect(t.status, `${t.stdout}${t.stderr}`).toBe(0);
+  });
+
+  it('refuses a block naming another old master (it cannot be remapped), shows it, and writes nothing', async () => {
+    const f = cluster();
+    const o = f.host('oldmaster-1');
+    o.files.set(plan.paths.keepalivedConfig, (o.files.get(plan.paths.keepalivedConfig) ?? '').replace('script "/usr/bin/pgrep nginx"', 'script "/usr/bin/ping -c1 10.200.20.12"'));
+    const vip = createVipActivities({ hostOps: () => f, readyz: ok });
+    const err = (await vip.configureKeepalived(plan, 'master-1').catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(PlanMismatchError);
+    expect(err.message).toMatch(/cannot be remapped/);
+    expect(err.message).toContain('--- names 10.200.20.12:\nvrrp_script chk_nginx {\n    script "/usr/bin/ping -c1 10.200.20.12"\n}');
+    expect(f.host('master-1').files.has(plan.paths.keepalivedConfig)).toBe(false);
   });
 
   it('unicast old masters that already list the new ones: unicast with every other master as peer', async () => {

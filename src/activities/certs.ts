@@ -5,6 +5,7 @@
  * server/peer certificates from the etcd CA. All are idempotent. Key material
  * goes host → worker memory → host over SSH; it is never logged or returned.
  */
+import { pushOptionsLike, statPaths, type PathMeta } from '../lib/file-meta';
 import { failpoint } from '../lib/failpoint';
 import { HostKeyMismatchError, PlanMismatchError, SshAuthError, UnsafeOperationError } from '../errors';
 import type { HostOps } from '../lib/hostops';
@@ -34,6 +35,8 @@ export const PER_HOST_ETCD_PKI_FILES = ['etcd/server.crt', 'etcd/server.key', 'e
 interface PkiEntry {
   type: 'f' | 'd' | 'l';
   mode: number;
+  /** "user:group" (names) */
+  owner: string;
   /** sha256 of a file's content */
   sha?: string;
   /** relative to pkiDir; '' for pkiDir itself */
@@ -64,8 +67,8 @@ async function inventory(ops: HostOps, target: SshTarget, pkiDir: string): Promi
     target,
     [
       `d=${shq(pkiDir)}; [ -d "$d" ] || exit 66; cd "$d" || exit 1`,
-      `find . \\( -type d -o -type l \\) ${SKIP} -printf '%y %m %P\\0'`,
-      `find . -type f ${SKIP} -exec sh -c 'for f; do s=$(sha256sum < "$f" | cut -c1-64) || exit 1; printf "f %s %s %s\\0" "$(stat -c %a -- "$f")" "$s" "\${f#./}"; done' sh {} +`,
+      `find . \\( -type d -o -type l \\) ${SKIP} -printf '%y %m %u:%g %P\\0'`,
+      `find . -type f ${SKIP} -exec sh -c 'for f; do s=$(sha256sum < "$f" | cut -c1-64) || exit 1; printf "f %s %s %s %s\\0" "$(stat -c %a -- "$f")" "$(stat -c %U:%G -- "$f")" "$s" "\${f#./}"; done' sh {} +`,
     ].join('\n'),
     { allowFailure: true },
   );
@@ -75,9 +78,9 @@ async function inventory(ops: HostOps, target: SshTarget, pkiDir: string): Promi
     .split('\0')
     .filter(Boolean)
     .map((line) => {
-      const m = /^([fdl]) ([0-7]+) (?:([0-9a-f]{64}) )?(.*)$/s.exec(line);
+      const m = /^([fdl]) ([0-7]+) (\S+) (?:([0-9a-f]{64}) )?(.*)$/s.exec(line);
       if (!m) throw new Error(`${target.name}: unexpected listing line ${JSON.stringify(line)}`);
-      return { type: m[1] as PkiEntry['type'], mode: parseInt(m[2] ?? '644', 8) & 0o7777, sha: m[3], rel: m[4] ?? '' };
+      return { type: m[1] as PkiEntry['type'], mode: parseInt(m[2] ?? '', 8) & 0o7777, owner: m[3] ?? '', sha: m[4], rel: m[5] ?? '' };
     });
 }
 
@@ -211,9 +214,11 @@ export function createCertActivities(deps: CertActivityDeps) {
       const links = srcInv.filter((e) => e.type === 'l').map((e) => e.rel);
       const there = new Map((dstInv ?? []).map((e) => [`${e.type}:${e.rel}`, e]));
 
-      // directories first, with their modes when created (existing ones are left as they are)
+      // directories first, with the source's mode and owner when created (existing ones are left as they are)
       const newDirs = srcInv.filter((e) => e.type === 'd' && !there.has(`d:${e.rel}`)).sort((a, b) => a.rel.length - b.rel.length);
-      if (newDirs.length) await ops.run(dst, newDirs.map((d) => `mkdir -p -m ${d.mode.toString(8)} -- ${shq(join(pki, d.rel))}`).join(' && '));
+      if (newDirs.length) {
+        await ops.run(dst, newDirs.map((d) => `mkdir -p -m ${d.mode.toString(8)} -- ${shq(join(pki, d.rel))} && chown ${shq(d.owner)} -- ${shq(join(pki, d.rel))}`).join(' && '));
+      }
       failpoint('certs.pki.after-dirs', to.name);
 
       // a per-host file already there is kept only if the target already has this cluster's CA
@@ -231,7 +236,7 @@ export function createCertActivities(deps: CertActivityDeps) {
           if (cur) kept.push(f.rel);
           else missingPerHost.push(f.rel);
         } else if ((PER_HOST_PKI_FILES as readonly string[]).includes(f.rel) && cur && sameCa) kept.push(f.rel);
-        else if (cur && cur.sha === f.sha && cur.mode === f.mode) unchanged++;
+        else if (cur && cur.sha === f.sha && cur.mode === f.mode && cur.owner === f.owner) unchanged++;
         else todo.push(f);
       }
       const contents = await readMany(ops, src, pki, todo);
@@ -239,7 +244,7 @@ export function createCertActivities(deps: CertActivityDeps) {
       const changedFiles: string[] = [];
       const backups: string[] = [];
       await inBatches(todo, 4, async (f) => {
-        const r = await ops.pushFile(dst, join(pki, f.rel), contents.get(f.rel) as Buffer, { mode: f.mode, backup: true });
+        const r = await ops.pushFile(dst, join(pki, f.rel), contents.get(f.rel) as Buffer, { mode: f.mode, owner: f.owner, backup: true });
         if (r.changed) {
           copied++;
           changedFiles.push(f.rel);
@@ -313,9 +318,12 @@ export function createCertActivities(deps: CertActivityDeps) {
         requiredSANs,
       });
       // key first: if we stop in between, the pair no longer matches and the next run re-issues
-      const k = await ops.pushFile(target, p.key, issued.keyPem, { mode: 0o600, backup: true });
+      // the pair gets the metadata of the files it replaces (copied from an old master with theirs); a missing key takes the certificate's owner, mode 0600
+      const meta = await statPaths(ops, target, [p.key, p.crt]);
+      const crtMeta = meta.get(p.crt)?.file;
+      const k = await ops.pushFile(target, p.key, issued.keyPem, pushOptionsLike(meta.get(p.key), { mode: 0o600, ...(crtMeta ? { owner: crtMeta.owner } : {}) }, { backup: true }));
       failpoint('certs.apiserver.after-key', host.name);
-      const c = await ops.pushFile(target, p.crt, issued.certPem, { mode: 0o644, backup: true });
+      const c = await ops.pushFile(target, p.crt, issued.certPem, pushOptionsLike(meta.get(p.crt), undefined, { backup: true }));
       failpoint('certs.apiserver.after-cert', host.name);
       const backups = [k.backupPath, c.backupPath].filter((x): x is string => Boolean(x));
       activityLog().info('apiserver certificate re-issued', { host: host.name, serial: issued.serial, addedSANs: issued.addedSANs, notAfter: issued.notAfter });
@@ -394,11 +402,20 @@ export function createCertActivities(deps: CertActivityDeps) {
         }),
       );
 
+      // metadata: the same file on the CA's old master (its mode and owner), else the file being replaced
+      const metaPaths = [ETCD_CA_CRT, ...usages.flatMap((u) => [rel(u, 'crt'), rel(u, 'key')])].map((r) => join(pki, r));
+      const caHost = plan.oldMasters.find((h) => h.name === ca.from);
+      const [srcMeta, dstMeta] = await Promise.all([caHost ? statPaths(ops, sshTargetOf(plan, caHost), metaPaths) : new Map<string, PathMeta>(), statPaths(ops, target, metaPaths)]);
+      const like = (file: string, fallbackMode: number) => {
+        const m = srcMeta.get(file)?.file ? srcMeta.get(file) : dstMeta.get(file);
+        return pushOptionsLike(m, { mode: fallbackMode }, { backup: true });
+      };
+
       // the member's trusted-ca-file; never the CA key
       const backups: string[] = [];
       let caInstalled = false;
       if (!theirCa?.equals(ca.crt)) {
-        const r = await ops.pushFile(target, join(pki, ETCD_CA_CRT), ca.crt, { mode: 0o644, backup: true });
+        const r = await ops.pushFile(target, join(pki, ETCD_CA_CRT), ca.crt, like(join(pki, ETCD_CA_CRT), 0o644));
         caInstalled = r.changed;
         if (r.backupPath) backups.push(r.backupPath);
         failpoint('certs.etcd.after-ca', host.name);
@@ -413,9 +430,9 @@ export function createCertActivities(deps: CertActivityDeps) {
           todo.map(async (u) => {
             const c = await issueEtcdMemberCert({ caCertPem, caKeyPem, commonName: host.name, sans: sans[u], usage: u });
             // key first: if we stop in between, the pair no longer matches and the next run re-issues
-            const k = await ops.pushFile(target, join(pki, rel(u, 'key')), c.keyPem, { mode: 0o600, backup: true });
+            const k = await ops.pushFile(target, join(pki, rel(u, 'key')), c.keyPem, like(join(pki, rel(u, 'key')), 0o600));
             failpoint('certs.etcd.after-key', host.name);
-            const w = await ops.pushFile(target, join(pki, rel(u, 'crt')), c.certPem, { mode: 0o644, backup: true });
+            const w = await ops.pushFile(target, join(pki, rel(u, 'crt')), c.certPem, like(join(pki, rel(u, 'crt')), 0o644));
             for (const b of [k.backupPath, w.backupPath]) if (b) backups.push(b);
             issued[u] = c;
           }),

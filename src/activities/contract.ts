@@ -3,11 +3,14 @@
  * workflow imports this type only; src/activities/index.ts builds the real
  * implementation and must satisfy it; test doubles implement it too.
  */
+import type { ClientFix } from '../plan/client-fix';
 import type { Plan } from '../plan/schema';
+import type { RestartOutcome } from './client-fixes';
 import type {
   ComponentName,
   EtcdHealthReport,
   JoinResult,
+  LockBreakResult,
   PreflightReport,
   RemoveResult,
   SnapshotResult,
@@ -22,6 +25,14 @@ export interface VipReport {
 }
 
 export interface MigrationActivities {
+  // the cluster lock (/cpmigrate/lock/<cluster> in the cluster's etcd); the holder is the calling workflow
+  clusterLockAcquire(plan: Plan): Promise<StepOutcome>;
+  /** runs until cancelled, heartbeating, refreshing the lock's lease */
+  clusterLockKeepAlive(plan: Plan): Promise<StepOutcome>;
+  clusterLockRelease(plan: Plan): Promise<StepOutcome>;
+  /** only when the holder workflow no longer runs; recorded */
+  clusterLockBreak(plan: Plan, req: { by: string; reason: string }): Promise<LockBreakResult>;
+
   // preflight (read-only)
   /** 'resume': accept a cluster part-way through an earlier run of this same plan */
   preflight(plan: Plan, mode?: 'fresh' | 'resume'): Promise<PreflightReport>;
@@ -61,6 +72,11 @@ export interface MigrationActivities {
 
   /** decommission: disable an old master's components at boot, move its keepalived config and etcd data dir aside */
   fenceOldMaster(plan: Plan, host: string): Promise<StepOutcome>;
+  // client fixes: only in the client-fixes step, after its checkpoint is approved (src/activities/client-fixes.ts)
+  applyClientFix(plan: Plan, fix: ClientFix): Promise<StepOutcome>;
+  restartClient(plan: Plan, fix: ClientFix, token: string): Promise<RestartOutcome>;
+  waitNodeReady(plan: Plan, node: string, heartbeatBefore?: string): Promise<StepOutcome>;
+  revertClientFix(plan: Plan, fix: ClientFix, token: string): Promise<RestartOutcome>;
 
   // vip
   configureKeepalived(plan: Plan, host: string): Promise<StepOutcome>;

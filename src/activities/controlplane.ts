@@ -12,6 +12,7 @@
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { HostUnreachableError, PlanMismatchError, UnsafeOperationError } from '../errors';
+import { pushOptionsLike, statPaths, type PathMeta } from '../lib/file-meta';
 import { presumedDown } from '../lib/reachability';
 import type { HostOps } from '../lib/hostops';
 import { serviceCommand } from '../lib/services';
@@ -66,6 +67,8 @@ export const componentLabel = (c: ComponentName) => COMPONENT_LABEL[c];
 export interface Source {
   host: MasterHost;
   text: string;
+  /** the file's (and its directory's) mode and owner on the source host */
+  meta?: PathMeta;
 }
 
 /** Reads `path` from the first old master that has it (runbook: copy from an old master). */
@@ -74,7 +77,10 @@ export async function readFromOldMaster(plan: Plan, ops: HostOps, path: string):
   for (const h of plan.oldMasters) {
     try {
       const buf = await ops.readFile(sshTargetOf(plan, h), path);
-      if (buf) return { host: { ...h, side: 'old' }, text: buf.toString('utf8') };
+      if (buf) {
+        const meta = (await statPaths(ops, sshTargetOf(plan, h), [path])).get(path);
+        return { host: { ...h, side: 'old' }, text: buf.toString('utf8'), ...(meta ? { meta } : {}) };
+      }
       why.push(`${h.name}: no such file`);
     } catch (e) {
       why.push(`${h.name}: ${(e as Error).message}`);
@@ -101,10 +107,12 @@ async function ensureReferencedFiles(plan: Plan, ops: HostOps, src: Source, t: S
   const refs = referencedPaths(text).filter((p) => p !== file);
   const pki = `${plan.paths.pkiDir.replace(/\/+$/, '')}/`;
   const copied: string[] = [];
-  for (const p of await missingOn(ops, t, refs.filter((r) => !r.startsWith(pki)))) {
+  const todo = await missingOn(ops, t, refs.filter((r) => !r.startsWith(pki)));
+  const meta = await statPaths(ops, sshTargetOf(plan, src.host), todo);
+  for (const p of todo) {
     const buf = await ops.readFile(sshTargetOf(plan, src.host), p);
     if (!buf) continue;
-    await ops.pushFile(t, p, replaceAddress(buf.toString('utf8'), src.host.address, host.address).text, { mode: 0o600 });
+    await ops.pushFile(t, p, replaceAddress(buf.toString('utf8'), src.host.address, host.address).text, pushOptionsLike(meta.get(p)));
     copied.push(p);
   }
   const missing = await missingOn(ops, t, refs);
@@ -120,8 +128,9 @@ interface Pushed {
   backupPath?: string;
 }
 
-async function push(ops: HostOps, t: SshTarget, path: string, content: string, mode?: number): Promise<Pushed> {
-  const r = await ops.pushFile(t, path, content, { backup: true, ...(mode !== undefined ? { mode } : {}) });
+/** Pushes `content` with the source file's mode and owner (and its directory's, if created). */
+async function push(ops: HostOps, t: SshTarget, path: string, content: string, src: Source): Promise<Pushed> {
+  const r = await ops.pushFile(t, path, content, pushOptionsLike(src.meta, undefined, { backup: true }));
   return { path, changed: r.changed, ...(r.backupPath ? { backupPath: r.backupPath } : {}) };
 }
 
@@ -178,7 +187,7 @@ export function createControlPlaneActivities(deps: ControlPlaneDeps) {
     const { text, notes } = renderApiserverConfig(plan, src, host, etcdServers);
     const copied = await ensureReferencedFiles(plan, ops, src, t, host, text, file);
     failpoint('config.apiserver.after-referenced-files', hostName);
-    const p = await push(ops, t, file, text);
+    const p = await push(ops, t, file, text, src);
     failpoint('config.apiserver.after-write', hostName);
     const restarted = await restartIfRunning(plan, ops, t, host, 'apiserver');
     activityLog().info('apiserver configured', { host: hostName, source: src.host.name, changed: p.changed, restarted });
@@ -196,7 +205,7 @@ export function createControlPlaneActivities(deps: ControlPlaneDeps) {
     const file = plan.paths.nginxConfig;
     const src = await readFromOldMaster(plan, ops, file);
     const { text, servers } = renderNginxConfig(plan, src, host);
-    const p = await push(ops, t, file, text);
+    const p = await push(ops, t, file, text, src);
     failpoint('config.loadBalancer.after-write', hostName);
     const restarted = await restartIfRunning(plan, ops, t, host, 'loadBalancer');
     return {
@@ -210,19 +219,19 @@ export function createControlPlaneActivities(deps: ControlPlaneDeps) {
     const host = masterOf(plan, hostName);
     const ops = deps.hostOps();
     const t = sshTargetOf(plan, host);
-    const files: Array<{ path: string; component: 'controllerManager' | 'scheduler'; mode?: number }> = [
-      { path: plan.paths.controllerManagerKubeconfig, component: 'controllerManager', mode: 0o600 },
-      { path: plan.paths.schedulerKubeconfig, component: 'scheduler', mode: 0o600 },
-      { path: plan.paths.controllerManagerConfig, component: 'controllerManager' },
-      { path: plan.paths.schedulerConfig, component: 'scheduler' },
+    const files: Array<{ path: string; component: 'controllerManager' | 'scheduler'; kubeconfig: boolean }> = [
+      { path: plan.paths.controllerManagerKubeconfig, component: 'controllerManager', kubeconfig: true },
+      { path: plan.paths.schedulerKubeconfig, component: 'scheduler', kubeconfig: true },
+      { path: plan.paths.controllerManagerConfig, component: 'controllerManager', kubeconfig: false },
+      { path: plan.paths.schedulerConfig, component: 'scheduler', kubeconfig: false },
     ];
     const pushed: Array<Pushed & { source: string; component: ComponentName }> = [];
     for (const f of files) {
       const src = await readFromOldMaster(plan, ops, f.path);
       const text = replaceAddress(src.text, src.host.address, host.address).text;
-      const copied = f.mode === undefined ? await ensureReferencedFiles(plan, ops, src, t, host, text, f.path) : [];
+      const copied = !f.kubeconfig ? await ensureReferencedFiles(plan, ops, src, t, host, text, f.path) : [];
       for (const c of copied) pushed.push({ path: c, changed: true, source: src.host.name, component: f.component });
-      pushed.push({ ...(await push(ops, t, f.path, text, f.mode)), source: src.host.name, component: f.component });
+      pushed.push({ ...(await push(ops, t, f.path, text, src)), source: src.host.name, component: f.component });
       failpoint(`config.${f.component}.after-write`, hostName);
       beat({ pushed: f.path });
     }

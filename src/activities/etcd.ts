@@ -15,7 +15,9 @@ import path from 'node:path';
 import { PlanMismatchError, UnsafeOperationError } from '../errors';
 import { failpoint } from '../lib/failpoint';
 import { enableAtBoot } from './component-state';
-import { BOOTSTRAP_ONLY_KEYS, changedKeys, renderEtcdConfig, type ClusterEntry } from '../lib/etcd-config';
+import { BOOTSTRAP_ONLY_KEYS, changedKeys, type ClusterEntry } from '../lib/etcd-config';
+import { QUOTA_HEADROOM, quotaRefusal, versionRefusals, type MemberVersion } from '../lib/etcd-gates';
+import { deriveEtcdMemberConfig, describeDerived, quotaBytesOf, sourceSettings, type DerivedEtcdConfig, type EtcdConfigSource } from '../lib/etcd-member-config';
 import {
   discoverMembers,
   errorText,
@@ -33,12 +35,15 @@ import {
   type EtcdAccess,
   type EtcdMember,
 } from '../lib/etcd';
+import { pushOptionsLike } from '../lib/file-meta';
 import type { HostOps } from '../lib/hostops';
 import { formatProjection, projectMembershipChange, quorumOf, type MembershipChange } from '../lib/quorum';
 import { serviceCommand } from '../lib/services';
 import { allMasters, sshTargetOf, type Side, type SshTarget } from '../plan/hosts';
 import type { Host, Plan } from '../plan/schema';
 import type { MigrationActivities } from './contract';
+import { checkHashKV, readVersions } from './etcd-data';
+import { readEtcdSource, readOldEtcdSource } from './etcd-source';
 import { activityLog, beat, cancelled, workflowExecutionOfActivity } from './heartbeat';
 import type { EtcdHealthReport, JoinResult, RemoveResult, SnapshotResult, StepOutcome } from './types';
 
@@ -179,7 +184,10 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
   function guard(what: string, report: EtcdHealthReport, change: MembershipChange): void {
     const projection = projectMembershipChange(quorumMembersOf(report), change);
     log(`quorum check for ${what}: ${formatProjection(change, projection)}`);
-    const blockers = [...new Set([...projection.reasons, ...report.problems])];
+    const alarmNote = report.alarms.length
+      ? [`active alarm (${report.alarms.join(', ')}): no membership change while an alarm is raised; resolve its cause (NOSPACE: compact, defragment, raise the quota; CORRUPT: replace the member), then \`etcdctl alarm disarm\``]
+      : [];
+    const blockers = [...new Set([...projection.reasons, ...alarmNote, ...report.problems])];
     if (blockers.length === 0) return;
     throw new UnsafeOperationError(
       `refusing to ${what}: etcd quorum safety check failed (voters ${projection.votersBefore} -> ${projection.votersAfter}, ` +
@@ -197,24 +205,52 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
     }
   }
 
-  async function pushConfig(ops: HostOps, plan: Plan, target: SshTarget, host: Host, entries: ClusterEntry[]): Promise<{ changed: boolean; keys: string[]; existed: boolean }> {
+  interface PushedConfig {
+    changed: boolean;
+    keys: string[];
+    existed: boolean;
+    derived: DerivedEtcdConfig;
+    source: EtcdConfigSource;
+  }
+
+  /** The member's config, derived from `source` (a live member's config): only per-member keys change. */
+  async function pushConfig(ops: HostOps, plan: Plan, target: SshTarget, host: Host, entries: ClusterEntry[], source: EtcdConfigSource): Promise<PushedConfig> {
     const file = plan.paths.etcdConfig;
     const before = (await ops.readFile(target, file))?.toString('utf8');
-    const text = renderEtcdConfig({
+    const derived = deriveEtcdMemberConfig(source, {
       name: host.etcd.name,
+      address: host.address,
       dataDir: plan.paths.etcdDataDir,
       peerURL: host.etcd.peerURL,
       clientURL: host.etcd.clientURL,
       initialCluster: entries,
-      state: 'existing',
       pkiDir: plan.paths.pkiDir,
-      existing: before,
       preVote: true,
     });
-    if (before === text) return { changed: false, keys: [], existed: true };
-    await ops.run(target, `mkdir -p ${shq(path.posix.dirname(file))}`, { timeoutMs: t.commandMs });
-    const pushed = await ops.pushFile(target, file, text, { mode: 0o600, backup: true });
-    return { changed: pushed.changed, keys: changedKeys(before, text), existed: before !== undefined };
+    const text = derived.text;
+    if (before === text) return { changed: false, keys: [], existed: true, derived, source };
+    // the source file's mode and owner (and its directory's); a member configured by flags has no file: 0600, as etcd's own files
+    const pushed = await ops.pushFile(target, file, text, pushOptionsLike(source.meta, { mode: 0o600 }, { backup: true }));
+    return { changed: pushed.changed, keys: changedKeys(before, text), existed: before !== undefined, derived, source };
+  }
+
+  /** Versions (learner bug, mixes) and the new member's quota against the database size; UnsafeOperationError listing every refusal. */
+  function gateBeforeAdd(what: string, versions: readonly MemberVersion[], learner: boolean, health: EtcdHealthReport, source: EtcdConfigSource): string {
+    const refusals = versionRefusals(versions, { learnerJoin: learner });
+    const quota = quotaBytesOf(sourceSettings(source));
+    const dbs = health.members.filter((m) => m.dbSize !== undefined).map((m) => ({ label: memberLabel(m), bytes: m.dbSize as number }));
+    const q = quotaRefusal(quota, dbs);
+    if (q) refusals.push(q);
+    if (refusals.length) throw new UnsafeOperationError(`refusing to ${what}:\n  * ${refusals.join('\n  * ')}`, refusals);
+    const biggest = Math.max(0, ...dbs.map((x) => x.bytes));
+    return `versions ${[...new Set(versions.map((v) => v.version))].join(', ')}; quota ${quota} >= ${QUOTA_HEADROOM} x db ${biggest}`;
+  }
+
+  /** A live member's config to start from: an old master's (in plan order), else another started member's. */
+  async function sourceFor(ops: HostOps, plan: Plan, members: readonly EtcdMember[], self: Host): Promise<EtcdConfigSource> {
+    const isLive = (h: Host) => members.some((m) => m.name !== '' && m.peerURLs.includes(h.etcd.peerURL));
+    const candidates = [...plan.oldMasters.filter(isLive), ...plan.newMasters.filter((h) => h.name !== self.name && isLive(h))];
+    return readOldEtcdSource(ops, plan, candidates, t.commandMs);
   }
 
   async function learnerSupport(access: EtcdAccess, endpoints: readonly string[]): Promise<{ supported: boolean; version: string }> {
@@ -369,23 +405,29 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
 
       if (member && !member.isLearner && member.name) {
         const rep = await waitHealthy(access, d.endpoints, `etcd healthy (member ${host.etcd.name} already a voter)`);
+        // a retry after the last join: the HashKV check may not have run yet
+        const allJoined = plan.newMasters.every((h) => rep.members.some((m) => !m.isLearner && m.name !== '' && m.peerURLs.includes(h.etcd.peerURL)));
+        const hk = allJoined ? `; ${(await checkHashKV(access, d.members, `go on after the last join (${host.etcd.name})`)).summary}` : '';
         return {
           memberId: member.id,
           name: member.name,
           alreadyMember: true,
           usedLearner: false,
           members: rep.members.length,
-          summary: `${memberLabel(member)} is already a started voting member: nothing to do; ${rep.members.length} members healthy`,
+          summary: `${memberLabel(member)} is already a started voting member: nothing to do; ${rep.members.length} members healthy${hk}`,
         };
       }
 
       const alreadyMember = member !== undefined;
+      let source: EtcdConfigSource | undefined;
       let initial: EtcdMember[];
       let usedLearner: boolean;
       if (!member) {
         const health = await probeEtcdHealth(access, d.endpoints);
         const { supported, version } = await learnerSupport(access, d.endpoints);
         guard(`add etcd member ${host.etcd.name} (${host.etcd.peerURL})`, health, { kind: supported ? 'addLearner' : 'addVoter' });
+        source = await sourceFor(ops, plan, d.members, host);
+        notes.push(gateBeforeAdd(`add etcd member ${host.etcd.name} (${host.etcd.peerURL})`, await readVersions(access, d.members), supported, health, source));
 
         // Prepare the host before touching the cluster: a failure here leaves no member behind.
         for (const cmd of plan.etcd.prepareDataDir) await ops.run(target, cmd, { timeoutMs: t.commandMs });
@@ -426,7 +468,8 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
       }
       const self = member;
 
-      const cfg = await pushConfig(ops, plan, target, host, clusterEntries(initial, { id: self.id, name: host.etcd.name }));
+      source ??= await sourceFor(ops, plan, initial, host);
+      const cfg = await pushConfig(ops, plan, target, host, clusterEntries(initial, { id: self.id, name: host.etcd.name }), source);
       failpoint('etcd.join.after-config-write', host.name);
       await ops.run(target, serviceCommand(plan.etcd.service, 'start'), { timeoutMs: t.commandMs });
       failpoint('etcd.join.after-start', host.name);
@@ -473,6 +516,9 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
         const fresh = rep.members.find((m) => m.id === self.id);
         if (fresh?.isLearner) {
           guard(`promote etcd learner ${host.etcd.name}`, rep, { kind: 'promote', id: self.id });
+          // the started member's own version joins the mix: refuse a promotion into a mix the upgrade docs forbid
+          const mix = versionRefusals(await readVersions(access, (await discoverMembers(access, seedsOf(plan))).members), { learnerJoin: false });
+          if (mix.length) throw new UnsafeOperationError(`refusing to promote etcd learner ${host.etcd.name}:\n  * ${mix.join('\n  * ')}`, mix);
           await reconfig(`promote ${host.etcd.name}`, async () => {
             try {
               await withEtcdClient(access, d.endpoints, (c) => c.cluster.memberPromote({ ID: self.id }));
@@ -496,6 +542,9 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
         return { done: false, why: rep.problems.join('; ') };
       });
       const voters = final.members.filter((m) => !m.isLearner).length;
+      // after the last join: every member's key-value store must agree before anything is removed
+      const allJoined = plan.newMasters.every((h) => final.members.some((m) => !m.isLearner && m.name !== '' && m.peerURLs.includes(h.etcd.peerURL)));
+      if (allJoined) notes.push((await checkHashKV(access, after.members, `go on after the last join (${host.etcd.name})`)).summary);
       const how = self.isLearner ? `as learner, caught up in ${secs(caughtUp)}${promoted ? ', promoted' : ''}` : 'as voting member';
       return {
         memberId: self.id,
@@ -503,8 +552,14 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
         alreadyMember,
         usedLearner,
         members: final.members.length,
+        config: {
+          source: cfg.source.origin,
+          carried: cfg.derived.carried,
+          changed: cfg.derived.changed.map((c) => c.key),
+          dropped: cfg.derived.dropped.map((x) => x.key),
+        },
         summary:
-          `${host.etcd.name} (${self.id}) joined ${how}; config ${cfg.changed ? 'written' : 'unchanged'}; ` +
+          `${host.etcd.name} (${self.id}) joined ${how}; config ${cfg.changed ? 'written' : 'unchanged'} (${describeDerived(cfg.derived, cfg.source.origin)}); ` +
           `${voters} voting members healthy, ${secs(Date.now() - t0)} in all${notes.length ? `; ${notes.join('; ')}` : ''}`,
       };
     },
@@ -602,6 +657,12 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
       const others = d.endpoints.filter((u) => !member.clientURLs.includes(u));
       const report = await probeEtcdHealth(access, others.length ? others : d.endpoints, { leavingId: member.id });
       guard(`remove etcd member ${memberLabel(member)}`, report, { kind: 'remove', id: member.id });
+      // a dead leaving member cannot answer HashKV: compare the members that do (the guard made sure all others are healthy)
+      const answering = d.members.filter((m) => {
+        const h = report.members.find((x) => x.id === m.id);
+        return !h || isMemberHealthy(h);
+      });
+      const hashes = await checkHashKV(access, answering, `remove etcd member ${memberLabel(member)}`);
 
       const remaining = d.members.filter((m) => m.id !== member.id);
       const remainingURLs = voterEndpoints(remaining);
@@ -658,7 +719,7 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
         alreadyRemoved: false,
         leaderMoved,
         members: final.members.length,
-        summary: `${deadNotes.length ? `${deadNotes.join('; ')}; ` : ''}${moveNote}removed ${memberLabel(member)}; ${stopped}; ${final.members.length} members healthy, leader ${final.leaderId ?? '?'}; ${secs(Date.now() - t0)}`,
+        summary: `${deadNotes.length ? `${deadNotes.join('; ')}; ` : ''}${moveNote}${hashes.summary}; removed ${memberLabel(member)}; ${stopped}; ${final.members.length} members healthy, leader ${final.leaderId ?? '?'}; ${secs(Date.now() - t0)}`,
       };
     },
 
@@ -685,7 +746,8 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
       }
       const live = d.members.filter((m) => m.name !== '' && !m.isLearner);
       const entries = clusterEntries(live, { id: member.id, name: host.etcd.name });
-      const cfg = await pushConfig(ops, plan, target, host, entries);
+      const source = (await readEtcdSource(ops, plan, host, t.commandMs)) ?? (await sourceFor(ops, plan, live, host));
+      const cfg = await pushConfig(ops, plan, target, host, entries, source);
       failpoint('etcd.rewrite.after-write', host.name);
       const listed = live.map((m) => m.name).join(',');
       if (!cfg.changed) {

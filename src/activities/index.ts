@@ -4,26 +4,54 @@
  * satisfy the contract the workflow calls (src/activities/contract.ts).
  */
 import type { HostOps } from '../lib/hostops';
+import { expandPlanPaths, isPlan } from '../lib/paths';
 import { sshHostOps } from '../lib/ssh';
 import { createCertActivities } from './certs';
+import { createClientFixActivities } from './client-fixes';
 import type { MigrationActivities } from './contract';
 import { createControlPlaneActivities } from './controlplane';
 import { createEtcdActivities } from './etcd';
 import { createFenceActivities } from './fence';
 import { createKubeActivities } from './kube';
+import { createKubeClientActivities } from './kube-clients';
+import { createLockActivities, withLockGuard, type LockDeps } from './lock';
+import { withPolicyGuard } from './policy';
 import { createPreflightActivities } from './preflight';
 import { createSshActivities } from './ssh';
 import { createVipActivities } from './vip';
 
 export interface ActivityDeps {
   hostOps?: () => HostOps;
+  lock?: LockDeps;
+}
+
+/**
+ * Every activity whose first argument is the plan gets it with `~/` expanded
+ * in its worker-side paths (src/lib/paths.ts): the one place that does it.
+ */
+export function withExpandedPaths<T extends Record<string, unknown>>(acts: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(acts)) {
+    out[name] =
+      typeof fn === 'function'
+        ? (...args: unknown[]) => (fn as (...a: unknown[]) => unknown)(...(isPlan(args[0]) ? [expandPlanPaths(args[0]), ...args.slice(1)] : args))
+        : fn;
+  }
+  return out as T;
 }
 
 export function createActivities(deps: ActivityDeps = {}) {
+  return withExpandedPaths(createRawActivities(deps));
+}
+
+function createRawActivities(deps: ActivityDeps) {
   const hostOps = deps.hostOps ?? sshHostOps;
   const kube = createKubeActivities();
   const etcd = createEtcdActivities({ hostOps });
-  return {
+  const kubeClients = createKubeClientActivities();
+  const { lock, ensure } = createLockActivities(deps.lock);
+  const all = {
+    ...lock,
     ...kube,
     ...etcd,
     ...createSshActivities({ hostOps }),
@@ -31,6 +59,10 @@ export function createActivities(deps: ActivityDeps = {}) {
     ...createControlPlaneActivities({ hostOps }),
     ...createVipActivities({ hostOps }),
     ...createFenceActivities({ hostOps }),
-    ...createPreflightActivities({ hostOps, kube, etcdHealth: etcd.etcdHealth }),
+    ...createClientFixActivities({ hostOps, kubeClients }),
+    ...createPreflightActivities({ hostOps, kube: { ...kube, ...kubeClients }, etcdHealth: etcd.etcdHealth }),
   } satisfies MigrationActivities; // everything the workflow calls is here, with the right signature
+  // every activity checks the plan against the worker policy (src/activities/policy.ts),
+  // then every mutating one checks the cluster lock (src/activities/lock.ts)
+  return withPolicyGuard(withLockGuard(all, ensure));
 }

@@ -4,6 +4,8 @@
  * renderer of a new master's config that joins the same instance.
  */
 
+import { renderStmt } from './keepalived-carry';
+
 export interface Stmt {
   key: string;
   args: string[];
@@ -56,8 +58,10 @@ export interface VrrpInstance {
   /** virtual_ipaddress lines, verbatim tokens */
   vips: string[][];
   nopreempt: boolean;
-  /** statements cpmigrate does not carry over (track_script, notify, ...) */
+  /** statements the renderer does not set itself (track_script, notify, ...): carried by keepalived-carry.ts */
   others: string[];
+  /** the parsed block */
+  stmt: Stmt;
 }
 
 const KNOWN = new Set(['state', 'interface', 'virtual_router_id', 'priority', 'advert_int', 'unicast_src_ip', 'unicast_peer', 'authentication', 'virtual_ipaddress', 'nopreempt']);
@@ -82,6 +86,7 @@ export function vrrpInstances(stmts: Stmt[]): VrrpInstance[] {
         vips: (one('virtual_ipaddress')?.children ?? []).map((c) => [c.key, ...c.args]),
         nopreempt: kids.some((c) => c.key === 'nopreempt'),
         others: kids.filter((c) => !KNOWN.has(c.key)).map((c) => c.key),
+        stmt: s,
       };
     });
 }
@@ -98,6 +103,10 @@ export interface NewKeepalived {
   unicastPeers?: string[];
   auth?: { type: string; pass: string };
   vips: string[][];
+  /** carried from the old master (keepalived-carry.ts), already remapped */
+  globalDefs?: Stmt[];
+  topBlocks?: Stmt[];
+  instanceExtras?: Stmt[];
 }
 
 export function renderKeepalived(k: NewKeepalived): string {
@@ -105,7 +114,9 @@ export function renderKeepalived(k: NewKeepalived): string {
     `# keepalived on ${k.host}, written by cpmigrate: joins VRRP instance ${k.virtualRouterId} of the old masters`,
     'global_defs {',
     `    router_id ${k.host}`,
+    ...(k.globalDefs ?? []).flatMap((s) => renderStmt(s, '    ')),
     '}',
+    ...(k.topBlocks ?? []).flatMap((s) => renderStmt(s)),
     `vrrp_instance ${k.instance} {`,
     '    state BACKUP',
     `    interface ${k.iface}`,
@@ -115,6 +126,6 @@ export function renderKeepalived(k: NewKeepalived): string {
   ];
   if (k.unicastPeers) lines.push(`    unicast_src_ip ${k.address}`, '    unicast_peer {', ...k.unicastPeers.map((p) => `        ${p}`), '    }');
   if (k.auth) lines.push('    authentication {', `        auth_type ${k.auth.type}`, `        auth_pass ${k.auth.pass}`, '    }');
-  lines.push('    virtual_ipaddress {', ...k.vips.map((v) => `        ${v.join(' ')}`), '    }', '}', '');
+  lines.push('    virtual_ipaddress {', ...k.vips.map((v) => `        ${v.join(' ')}`), '    }', ...(k.instanceExtras ?? []).flatMap((s) => renderStmt(s, '    ')), '}', '');
   return lines.join('\n');
 }

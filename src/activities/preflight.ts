@@ -3,12 +3,14 @@
  * starts, all reported together as named blockers (src/activities/reasons.ts).
  * A probe that fails is itself a blocker with an `...Unknown` reason; nothing
  * here throws except for a plan that cannot be used at all. Fixes are offered
- * as text (`fix`), never applied.
+ * as text (`fix`) and, for clients of the apiserver, as exact changes
+ * (`clientFixes`, src/activities/preflight-clients.ts) that only the approved
+ * client-fixes step applies.
  */
 import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { PlanMismatchError } from '../errors';
 import type { HostOps } from '../lib/hostops';
+import { expandHome } from '../lib/paths';
 import { kubeProxyServerFromData } from '../lib/kube';
 import { shq } from '../lib/ssh';
 import { sshTargetOf } from '../plan/hosts';
@@ -16,12 +18,13 @@ import type { Host, Plan } from '../plan/schema';
 import { createEtcdActivities } from './etcd';
 import { beat } from './heartbeat';
 import { createKubeActivities } from './kube';
+import { createKubeClientActivities } from './kube-clients';
+import { checkClients, type ClientCheckKube } from './preflight-clients';
+import { checkKeepalived, checkPlanSanity, checkRewritable } from './preflight-live';
 import { Reasons, type Reason } from './reasons';
 import type { Blocker, EtcdHealthReport, PreflightReport } from './types';
 
-export interface PreflightKube {
-  /** server URL in the kube-proxy ConfigMap */
-  readKubeProxyServer(plan: Plan): Promise<string>;
+export interface PreflightKube extends ClientCheckKube {
   nodeExists(plan: Plan, node: string): Promise<boolean>;
 }
 
@@ -84,7 +87,7 @@ function serverOf(kubeconfigText: string): string | undefined {
 export function createPreflightActivities(deps: PreflightDeps) {
   async function kube(): Promise<PreflightKube> {
     if (deps.kube) return deps.kube;
-    return createKubeActivities();
+    return { ...createKubeActivities(), ...createKubeClientActivities() };
   }
   async function etcdHealth(plan: Plan): Promise<EtcdHealthReport> {
     if (deps.etcdHealth) return deps.etcdHealth(plan);
@@ -137,56 +140,16 @@ export function createPreflightActivities(deps: PreflightDeps) {
     const onReachable = async (hs: typeof hosts, fn: (h: (typeof hosts)[number]) => Promise<void>) =>
       Promise.all(hs.filter((h) => reachable.has(h.name)).map((h) => fn(h).catch(() => undefined)));
 
-    // kubelet kubeconfigs → the LB
-    const kubeletFile = plan.paths.kubeletKubeconfig;
-    await onReachable(hosts, async (h) => {
-      try {
-        const text = (await ops.readFile(sshTargetOf(plan, h), kubeletFile))?.toString('utf8');
-        if (text === undefined) {
-          r.warn(Reasons.KubeletConfigMissing, h.name, `${h.name}: no ${kubeletFile} (no kubelet on this host?)`);
-          return;
-        }
-        const server = serverOf(text);
-        if (!pointsAt(server, vip, lbPort)) {
-          r.block(
-            Reasons.KubeletNotUsingLB,
-            h.name,
-            `${h.name}: ${kubeletFile} uses server ${server ?? '(none)'}, not the LB ${lbURL}`,
-            `on ${h.name}: sed -i "s#server: https://.*#server: ${lbURL}#" ${kubeletFile} && systemctl restart kubelet`,
-          );
-        }
-      } catch (e) {
-        r.block(Reasons.KubeletConfigUnknown, h.name, `${h.name}: cannot read ${kubeletFile}: ${errText(e)}`);
-      }
-    });
-    done(`${kubeletFile} on every host points at ${lbURL}`);
-
-    // controller-manager and scheduler on the old masters → their local apiserver
-    await onReachable(
-      hosts.filter((h) => h.role === 'old'),
-      async (h) => {
-        for (const [what, file] of [
-          ['controller-manager', plan.paths.controllerManagerKubeconfig],
-          ['scheduler', plan.paths.schedulerKubeconfig],
-        ] as const) {
-          try {
-            const text = (await ops.readFile(sshTargetOf(plan, h), file))?.toString('utf8');
-            if (text === undefined) {
-              r.block(Reasons.ControlPlaneKubeconfigUnknown, h.name, `${h.name}: no ${file} (${what} kubeconfig; plan paths)`);
-              continue;
-            }
-            const server = serverOf(text);
-            const host = server ? new URL(server).hostname : '';
-            if (!['127.0.0.1', 'localhost', '[::1]', '::1', h.address].includes(host)) {
-              r.block(Reasons.ControlPlaneKubeconfigNotLocal, h.name, `${h.name}: ${what} uses ${server ?? '(no server)'} (${file}), not its local apiserver (127.0.0.1 or ${h.address})`);
-            }
-          } catch (e) {
-            r.block(Reasons.ControlPlaneKubeconfigUnknown, h.name, `${h.name}: cannot read ${file}: ${errText(e)}`);
-          }
-        }
-      },
-    );
-    done('controller-manager and scheduler kubeconfigs on the old masters point at the local apiserver');
+    // plan sanity, and the old masters' live configs (keepalived, nginx, kube-apiserver) against what the migration will do
+    checkPlanSanity(plan, r);
+    done('plan: isolation taint key, apiserverURLs on their hosts, absolute host paths');
+    if (mode === 'fresh') {
+      const olds = plan.oldMasters.filter((h) => reachable.has(h.name));
+      await checkKeepalived(plan, ops, olds, r).catch((e: unknown) => r.block(Reasons.KeepalivedConfigUnknown, 'keepalived', `cannot check keepalived: ${errText(e)}`));
+      done(`keepalived on the old masters: VRRP ${plan.keepalived.virtualRouterId} on ${plan.keepalived.interface}, password, peers, priorities, carried blocks`);
+      await checkRewritable(plan, ops, olds, r);
+      done(`nginx upstream ${plan.loadBalancer.upstreamName} and kube-apiserver flags on the old masters can be rewritten`);
+    }
 
     // fstab on the new masters
     await onReachable(
@@ -280,7 +243,7 @@ export function createPreflightActivities(deps: PreflightDeps) {
 
     // the worker's own kubeconfig must survive the decommission
     try {
-      const path = plan.kubeconfig.startsWith('~/') ? `${homedir()}${plan.kubeconfig.slice(1)}` : plan.kubeconfig;
+      const path = expandHome(plan.kubeconfig);
       const server = serverOf(await readFile(path, 'utf8'));
       const host = server ? new URL(server).hostname : '';
       const old = plan.oldMasters.find((h) => h.address === host || h.name === host);
@@ -293,28 +256,15 @@ export function createPreflightActivities(deps: PreflightDeps) {
       r.warn(Reasons.AdminKubeconfigNotUsingLB, 'kubeconfig', `cannot read the plan's kubeconfig ${plan.kubeconfig}: ${errText(e)}`);
     }
 
-    // Kubernetes API: kube-proxy ConfigMap, Nodes
+    // Kubernetes API: Nodes; then every client of the apiserver (kubelets on every Node, kube-proxy, cm/scheduler)
     let k: PreflightKube | undefined;
     try {
       k = await kube();
     } catch (e) {
       r.block(Reasons.KubeProxyConfigUnknown, 'kube', `cannot build a Kubernetes client: ${errText(e)}`);
     }
+    const clients = await checkClients({ plan, ops, kube: k, reachable, sink: { block: (b) => r.blockers.push(b), warn: (b) => r.warnings.push(b), done } });
     if (k) {
-      try {
-        const server = await k.readKubeProxyServer(plan);
-        if (!pointsAt(server, vip, lbPort)) {
-          r.block(
-            Reasons.KubeProxyNotUsingLB,
-            'kube-system/kube-proxy',
-            `ConfigMap kube-system/kube-proxy uses server ${server}, not the LB ${lbURL}`,
-            `kubectl -n kube-system get configmap kube-proxy -o yaml | sed 's#server: https://.*#server: ${lbURL}#' | kubectl apply -f - && kubectl -n kube-system rollout restart daemonset kube-proxy`,
-          );
-        }
-      } catch (e) {
-        r.block(Reasons.KubeProxyConfigUnknown, 'kube-system/kube-proxy', `cannot check the kube-proxy ConfigMap: ${errText(e)}`);
-      }
-      done(`ConfigMap kube-system/kube-proxy points at ${lbURL}`);
       await Promise.all(
         plan.newMasters.map(async (h) => {
           try {
@@ -361,7 +311,7 @@ export function createPreflightActivities(deps: PreflightDeps) {
     }
     done(`etcd: every member started and reachable, one leader, no alarms, no learner, members = ${mode === 'resume' ? "the plan's old and/or new masters (resume)" : 'old masters'}`);
 
-    return { blockers: r.blockers, warnings: r.warnings, checked: r.checked };
+    return { blockers: r.blockers, warnings: r.warnings, checked: r.checked, clientFixes: clients.fixes, nodes: clients.nodes };
   }
 
   return { preflight };

@@ -18,6 +18,11 @@ export const Reasons = {
   /** The kubelet kubeconfig could not be read or parsed. */
   KubeletConfigUnknown: 'KubeletConfigUnknown',
 
+  /** A Node's kubelet kubeconfig could not be read (SSH to its InternalIP failed, unknown host key, no file): listed, never skipped. */
+  KubeletUnverified: 'KubeletUnverified',
+  /** The cluster's Nodes could not be listed: only the plan's hosts were checked. */
+  NodeListUnknown: 'NodeListUnknown',
+
   /** The kube-proxy ConfigMap's kubeconfig does not point at the LB address. */
   KubeProxyNotUsingLB: 'KubeProxyNotUsingLB',
   /** The kube-proxy ConfigMap could not be read (missing, no server, API error). */
@@ -57,6 +62,27 @@ export const Reasons = {
   EtcdPerHostCertsUnknown: 'EtcdPerHostCertsUnknown',
   /** etcd is https but no old master has the etcd CA (pkiDir/etcd/ca.crt + ca.key) to issue member certificates. */
   EtcdCaMissing: 'EtcdCaMissing',
+
+  /** The old masters' live keepalived config does not match the plan (virtual_router_id, interface, authentication). */
+  KeepalivedConfigMismatch: 'KeepalivedConfigMismatch',
+  /** An old master's keepalived config could not be read, or has no VRRP instance carrying the VIP. */
+  KeepalivedConfigUnknown: 'KeepalivedConfigUnknown',
+  /** With the old masters' VRRP transport (unicast peer lists, or unicast and multicast mixed) old and new would not hear each other: split brain. */
+  KeepalivedPeersSplit: 'KeepalivedPeersSplit',
+  /** No new master's priority is above the old masters': the VIP would not move while the old keepalived runs, yet the new side is verified before the old one stops. */
+  KeepalivedPriorityCannotMove: 'KeepalivedPriorityCannotMove',
+  /** A keepalived block (vrrp_script, notify, track_*) names another old master's address: it cannot be remapped to a new master. */
+  KeepalivedBlockNotRemappable: 'KeepalivedBlockNotRemappable',
+  /** An old master's nginx config has no `upstream NAME {` block of the plan's loadBalancer.upstreamName. */
+  NginxUpstreamMissing: 'NginxUpstreamMissing',
+  /** An old master's kube-apiserver config uses a flag form the rewriter cannot handle (e.g. `--etcd-servers VALUE`), or has no --etcd-servers. */
+  ApiserverConfigUnsupported: 'ApiserverConfigUnsupported',
+  /** The plan's isolation taint has the master taint's key: removing it at cleanup would remove the master taint. */
+  PlanTaintKeyConflict: 'PlanTaintKeyConflict',
+  /** A host's apiserverURL is not on the host's own address. */
+  PlanApiserverURLNotOwnAddress: 'PlanApiserverURLNotOwnAddress',
+  /** A path on the hosts starts with ~ (quoted in remote commands, it would not expand). */
+  PlanHostPathNotAbsolute: 'PlanHostPathNotAbsolute',
 
   /** A new master is not registered as a Node. */
   NodeNotFound: 'NodeNotFound',

@@ -16,6 +16,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { PlanMismatchError, UnsafeOperationError } from '../errors';
+import { pushOptionsLike, statPaths, type PathMeta } from '../lib/file-meta';
 import type { HostOps } from '../lib/hostops';
 import { allMasters, sshTargetOf } from '../plan/hosts';
 import type { Plan } from '../plan/schema';
@@ -24,7 +25,8 @@ import { converge } from './component-state';
 import { defaultReadyz, masterOf, readCa, type ReadyzProbe } from './controlplane';
 import { failpoint } from '../lib/failpoint';
 import { activityLog, beat, cancelled } from './heartbeat';
-import { parseKeepalived, renderKeepalived, vrrpInstances, type VrrpInstance } from './keepalived-conf';
+import { carryKeepalived, describeRefused, type Carried } from './keepalived-carry';
+import { parseKeepalived, renderKeepalived, vrrpInstances, type Stmt, type VrrpInstance } from './keepalived-conf';
 import { describeProbe } from './readyz';
 import type { StepOutcome } from './types';
 
@@ -37,9 +39,13 @@ export interface VipDeps {
   readyz?: ReadyzProbe;
 }
 
-interface OldInstance {
+export interface OldInstance {
   host: string;
   instance: VrrpInstance;
+  /** the whole parsed file (global vrrp_script blocks live outside the instance) */
+  stmts: Stmt[];
+  /** keepalived.conf's mode and owner there */
+  meta?: PathMeta;
 }
 
 async function oldInstances(plan: Plan, ops: HostOps): Promise<OldInstance[]> {
@@ -58,12 +64,14 @@ async function oldInstances(plan: Plan, ops: HostOps): Promise<OldInstance[]> {
       why.push(`${h.name}: no ${file}`);
       continue;
     }
-    const inst = vrrpInstances(parseKeepalived(text)).find((i) => i.virtualRouterId === plan.keepalived.virtualRouterId);
+    const stmts = parseKeepalived(text);
+    const inst = vrrpInstances(stmts).find((i) => i.virtualRouterId === plan.keepalived.virtualRouterId);
     if (!inst) throw new PlanMismatchError(`${h.name}:${file} has no vrrp_instance with virtual_router_id ${plan.keepalived.virtualRouterId} (plan keepalived.virtualRouterId)`);
     if (!inst.vips.some((v) => (v[0] ?? '').split('/')[0] === plan.loadBalancer.vip)) {
       throw new PlanMismatchError(`${h.name}:${file}: vrrp_instance ${inst.name} does not carry the VIP ${plan.loadBalancer.vip} (plan loadBalancer.vip)`);
     }
-    out.push({ host: h.name, instance: inst });
+    const meta = (await statPaths(ops, sshTargetOf(plan, h), [file])).get(file);
+    out.push({ host: h.name, instance: inst, stmts, ...(meta ? { meta } : {}) });
   }
   if (!out.length) throw new PlanMismatchError(`cannot read the keepalived config of any old master (${why.join('; ')})`);
   return out;
@@ -120,10 +128,24 @@ async function authFor(plan: Plan, olds: OldInstance[]): Promise<{ type: string;
   return { type, pass };
 }
 
-function defaultPriority(plan: Plan, host: string, maxOld: number): number {
+/** The priority a new master gets when the plan sets none: above every old master (decreasing in plan order). */
+export function defaultPriority(plan: Plan, host: string, maxOld: number): number {
   const i = plan.newMasters.findIndex((h) => h.name === host);
   const n = plan.newMasters.length;
   return Math.min(254 - i, maxOld + 10 * (n - Math.max(i, 0)));
+}
+
+/** The source's scripts, tracking and notify settings for `host`, remapped; PlanMismatchError showing every block that cannot be. */
+export function carriedFrom(plan: Plan, src: OldInstance, host: { name: string; address: string }): Carried {
+  const from = plan.oldMasters.find((h) => h.name === src.host);
+  const ctx = {
+    from: { name: src.host, address: from?.address ?? '', ...(src.instance.interface ? { iface: src.instance.interface } : {}) },
+    to: { name: host.name, address: host.address, iface: plan.keepalived.interface },
+    otherOldAddresses: plan.oldMasters.filter((h) => h.name !== src.host).map((h) => h.address),
+  };
+  const c = carryKeepalived(src.stmts, src.instance.stmt, ctx);
+  if (c.refused.length) throw new PlanMismatchError(describeRefused(c.refused, `${src.host}:${plan.paths.keepalivedConfig}`));
+  return c;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -142,6 +164,7 @@ export function createVipActivities(deps: VipDeps) {
     const priority = host.keepalivedPriority ?? defaultPriority(plan, host.name, maxOld);
     const oldIface = ref.interface;
     const vips = ref.vips.map((v) => v.map((tok, i) => (oldIface && v[i - 1] === 'dev' && tok === oldIface ? plan.keepalived.interface : tok)));
+    const extra = carriedFrom(plan, olds[0] as OldInstance, host);
     const text = renderKeepalived({
       host: host.name,
       address: host.address,
@@ -153,6 +176,9 @@ export function createVipActivities(deps: VipDeps) {
       ...(peers ? { unicastPeers: peers } : {}),
       ...(auth ? { auth } : {}),
       vips,
+      globalDefs: extra.globalDefs,
+      topBlocks: extra.topBlocks,
+      instanceExtras: extra.instanceExtras,
     });
     // the VIP may move here the moment keepalived starts: the API must answer through this host's LB first
     const lb = await readyz(`${host.address}:${plan.loadBalancer.port}`, await readCa(plan, ops, host), plan);
@@ -162,19 +188,21 @@ export function createVipActivities(deps: VipDeps) {
       );
     }
     const file = plan.paths.keepalivedConfig;
-    const pushed = await ops.pushFile(t, file, text, { backup: true, mode: 0o600 });
+    const pushed = await ops.pushFile(t, file, text, pushOptionsLike(olds[0]?.meta, undefined, { backup: true }));
     failpoint('config.keepalived.after-write', hostName);
     // start, or restart when it runs another config than the one now on the host (host state, not this attempt's write)
     const action = await converge(plan, ops, t, host, 'keepalived', { start: true });
     const notes = [
       ...(priority <= maxOld ? [`priority ${priority} is not above the old masters' ${maxOld}: the VIP moves only when they stop`] : []),
-      ...(ref.others.length ? [`not carried over from ${olds[0]?.host}: ${[...new Set(ref.others)].join(', ')}`] : []),
+      ...(extra.notCarried.length ? [`not carried over from ${olds[0]?.host}: ${extra.notCarried.join('; ')}`] : []),
     ];
     activityLog().info('keepalived configured', { host: hostName, priority, transport: peers ? 'unicast' : 'multicast', changed: pushed.changed, action });
     return {
-      summary: `keepalived on ${hostName}: VRRP ${plan.keepalived.virtualRouterId} (${ref.name}), priority ${priority}, ${peers ? `unicast to ${peers.length} peers` : 'multicast'}; config ${pushed.changed ? 'written' : 'unchanged'}; ${action}`,
+      summary:
+        `keepalived on ${hostName}: VRRP ${plan.keepalived.virtualRouterId} (${ref.name}), priority ${priority}, ${peers ? `unicast to ${peers.length} peers` : 'multicast'}; ` +
+        `carried from ${olds[0]?.host}: ${extra.carried.join(', ') || 'nothing else'}; config ${pushed.changed ? 'written' : 'unchanged'}; ${action}`,
       changed: pushed.changed || action !== 'already running',
-      details: { file, priority, transport: peers ? 'unicast' : 'multicast', peers, backupPath: pushed.backupPath, action, notes },
+      details: { file, priority, transport: peers ? 'unicast' : 'multicast', peers, backupPath: pushed.backupPath, action, notes, carried: extra.carried, notCarried: extra.notCarried },
     };
   }
 

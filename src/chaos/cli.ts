@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import { FAILPOINTS } from '../lib/failpoint';
-import { runDemo, renderReport } from '../demo/run';
+import { runDemo, renderReport, type DemoReport } from '../demo/run';
 import { labDown } from '../lab/cli';
 import { paths } from '../lab/layout';
 import { formatMs } from '../plan/duration';
@@ -24,7 +24,7 @@ import { freeLoopbackPort, stopTemporal } from './temporal';
 
 const ROOT = path.join(__dirname, '..', '..');
 
-export async function runScenario(s: Scenario, log: (l: string) => void): Promise<{ assessment: Assessment; report: string }> {
+export async function runScenario(s: Scenario, log: (l: string) => void): Promise<{ assessment: Assessment; report: string; demo: DemoReport }> {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), `cpm-chaos-${s.name}-`));
   const temporalPort = await freeLoopbackPort();
   try {
@@ -37,11 +37,12 @@ export async function runScenario(s: Scenario, log: (l: string) => void): Promis
       maxMinutes: 30,
       log,
       ...(s.failpoints ? { failpoints: s.failpoints } : {}),
-      ...(s.faults ? { faults: s.faults } : {}),
+      ...(s.faults ? { chaosFaults: s.faults } : {}),
       ...(s.rollbackAt ? { rollbackAt: s.rollbackAt } : {}),
+      ...(s.misconfigureClients ? { misconfigureClients: true } : {}),
     });
     const assessment = await assess(s, report, { temporalPort, stateDir, planPath: paths.plan });
-    return { assessment, report: renderReport(report) };
+    return { assessment, report: renderReport(report), demo: report };
   } finally {
     await stopTemporal(temporalPort, stateDir);
   }

@@ -4,7 +4,7 @@
  * with the same list and a shared fired-file, so each death moves on to the
  * next failpoint. Environment faults act on the lab hosts (src/lab/faults.ts).
  */
-import type { Fault, FaultContext } from '../demo/run';
+import type { ChaosFault as Fault, FaultContext } from '../demo/run';
 import { daemonPid, killDaemon, killSshd, linkDown, linkUp, powerOff, reboot, restartSshd } from '../lab/faults';
 import type { MigrationStatus } from '../shared';
 
@@ -14,6 +14,8 @@ export interface Scenario {
   failpoints?: string;
   faults?: Fault[];
   rollbackAt?: 'switch-traffic';
+  /** start with worker-2's kubelet and kube-proxy pointing at an old master; the client-fixes checkpoint fixes them */
+  misconfigureClients?: boolean;
   /** names that must have fired (a scenario that never reaches its fault proves nothing) */
   mustFire?: string[];
 }

@@ -37,6 +37,7 @@ export function renderStatus(s: MigrationStatus, steps?: Step[]): string {
   out.push(table.toString());
   if (s.pendingCheckpoint) {
     const p = s.pendingCheckpoint;
+    if (p.details?.length) out.push(`Checkpoint "${p.gate}" approves:`, ...p.details.map((d) => `  - ${d}`));
     out.push(color.yellow(`Checkpoint "${p.gate}" waiting since ${p.since}${p.overdue ? ' (OVERDUE: past its reminder interval)' : ''}. Approve with:`));
     for (const c of p.approveCommands) out.push(`  ${c}`);
   }

@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { loadPlan, PlanError, formatIssues } from '../plan/load';
 import { planWarnings } from '../plan/semantic';
-import { migrationSteps } from '../plan/steps';
+import { kubeletCoverage, migrationSteps } from '../plan/steps';
+import { countKubeletNodes, type KubeletNodeCount } from './plan-nodes';
 import { writeFile } from 'node:fs/promises';
 import { sshHostOps } from '../lib/ssh';
 import { draftPlan } from './plan-init';
@@ -40,13 +41,14 @@ export function registerPlanCommands(program: Command): void {
       const p = await loadPlanOrExit(file, opts.output === 'json');
       const steps = migrationSteps(p);
       if (opts.output === 'json') {
-        process.stdout.write(`${JSON.stringify({ valid: true, file, cluster: p.cluster, steps: steps.length }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ valid: true, file, cluster: p.cluster, steps: steps.length, kubeletCheck: kubeletCoverage(p) }, null, 2)}\n`);
         return;
       }
       const gates = steps.filter((s) => s.kind === 'checkpoint').map((s) => s.key.replace('checkpoint/', ''));
       process.stdout.write(
         `plan ${file} is valid: cluster ${p.cluster}, ${p.oldMasters.map((h) => h.name).join(', ')} → ${p.newMasters.map((h) => h.name).join(', ')}, ` +
-          `${steps.length} steps, checkpoints: ${gates.join(', ') || 'none'}\n`,
+          `${steps.length} steps, checkpoints: ${gates.join(', ') || 'none'}\n` +
+          `preflight checks the kubelet kubeconfig on ${kubeletCoverage(p)} (\`plan show --live\` counts them)\n`,
       );
     });
   plan
@@ -88,19 +90,22 @@ export function registerPlanCommands(program: Command): void {
       const p = await loadPlanOrExit(file, opts.output === 'json');
       const steps = migrationSteps(p);
       let diffs: LiveDiff[] | undefined;
+      let nodes: KubeletNodeCount | undefined;
       if (opts.live) {
         const ops = sshHostOps();
         try {
           diffs = await liveDiffs(p, ops);
+          nodes = await countKubeletNodes(p);
         } finally {
           await ops.close();
         }
       }
       if (opts.output === 'json') {
-        process.stdout.write(`${JSON.stringify({ cluster: p.cluster, steps, ...(diffs ? { liveDiffs: diffs } : {}) }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ cluster: p.cluster, steps, kubeletCheck: nodes ?? kubeletCoverage(p), ...(diffs ? { liveDiffs: diffs } : {}) }, null, 2)}\n`);
         return;
       }
       process.stdout.write(`${renderPlanShow(p, steps)}\n`);
+      if (nodes) process.stdout.write(`\nKubelet kubeconfigs preflight will check: ${nodes.summary}\n`);
       if (diffs) {
         process.stdout.write('\nFiles the migration will write (diff against the live hosts):\n');
         for (const d of diffs) {

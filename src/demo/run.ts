@@ -8,42 +8,80 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { searchAttributesRegistered } from '../cli/connect';
 import { sshHostOps } from '../lib/ssh';
 import { formatMs } from '../plan/duration';
 import { loadPlan } from '../plan/load';
 import type { Plan } from '../plan/schema';
 import { CpmCluster } from '../search-attributes';
+import { temporalSettings } from '../temporal-config';
 import { TASK_QUEUE, WORKFLOW_TYPE, abortSignal, approveUpdate, statusQuery, workflowIdFor, type MigrationStatus, type StepRecord } from '../shared';
 import { labDown, labUp } from '../lab/cli';
+import { misconfigureClients } from '../lab/misconfigure';
 import { AvailabilityProbe, vipClient, type ProbeReport } from './probe';
 import { SafetyMonitor, renderMonitor, type MonitorReport } from './monitor';
 import { verifyAfterState, verifyBeforeState, type Check } from './verify';
 
 const ROOT = path.join(__dirname, '..', '..');
 
+/** What a fault (or a checkpoint hook) can do to the running demo. */
+export interface DemoContext {
+  log: (line: string) => void;
+  handle: WorkflowHandle;
+  /** pids of the worker processes still running */
+  workerPids(): number[];
+  /**
+   * kill -9 the worker process that runs the activity in flight (waits up to 60 s for one
+   * to be running on a worker of this demo); it is not replaced.
+   */
+  killBusyWorker(): Promise<{ pid: number; activity: string }>;
+}
+
+/** Something done to the system once, right after `afterStep` completes (the next step is then under way). */
+export interface DemoFault {
+  name: string;
+  afterStep: string;
+  /** returns a line for the report */
+  run(ctx: DemoContext): Promise<string | void>;
+}
+
 export interface DemoOptions {
   /** approve every checkpoint automatically */
   yes: boolean;
-  temporalPort: number;
+  /** the dev server's port (started or reused); ignored with temporalEnv */
+  temporalPort?: number;
+  /**
+   * use an existing Temporal instead of the dev server: TEMPORAL_* settings as
+   * src/temporal-config.ts reads them (address, namespace, mTLS); the workers get them too
+   */
+  temporalEnv?: Record<string, string>;
+  /** worker processes on the task queue (default 1) */
+  workers?: number;
   stateDir: string;
   /** kill -9 the worker once, right after this step completes, and start a new one */
   killWorkerAfter?: string;
+  /** faults injected during the migration, each once */
+  faults?: DemoFault[];
+  /** called when a checkpoint becomes pending, before --yes approves it */
+  onCheckpoint?: (gate: string, ctx: DemoContext) => Promise<void>;
   /** keep an existing lab (default: rebuild it so the run starts from the "before" state) */
   reuseLab?: boolean;
   log?: (line: string) => void;
   maxMinutes?: number;
+  /**
+   * point worker-2's kubelet (a Node the plan does not list) and the kube-proxy ConfigMap at an old
+   * master before the migration, and enable the client-fixes checkpoint, which fixes both
+   */
+  misconfigureClients?: boolean;
   /** run the independent safety monitor (etcd quorum margin every 100 ms, VIP holders, a 20 ms probe) instead of the 100 ms probe */
   monitor?: boolean;
   /** CPM_FAILPOINTS for every worker; a worker that dies is replaced at once (the fault-matrix runner) */
   failpoints?: string;
-  /** environment faults, each started once (in the background) when its condition first holds */
-  faults?: Fault[];
-  /** workers on the task queue at once (default 1); the fault matrix runs 2, as production runs several */
-  workers?: number;
-  /** instead of approving this checkpoint, abort with --rollback there */
-  rollbackAt?: 'switch-traffic' | 'decommission' | 'preflight-ack';
+  /** environment faults of the fault matrix, each started once (in the background) when its condition first holds */
+  chaosFaults?: ChaosFault[];
+  /** instead of approving this checkpoint, abort with --rollback there (then the "before" state is checked) */
+  rollbackAt?: string;
 }
 
 export interface FaultContext {
@@ -53,7 +91,8 @@ export interface FaultContext {
   restartTemporal: (downMs: number) => Promise<void>;
 }
 
-export interface Fault {
+/** A fault of the matrix: started in the background when `when` first holds, so the migration runs on meanwhile. */
+export interface ChaosFault {
   name: string;
   when: (s: MigrationStatus) => boolean;
   act: (ctx: FaultContext) => Promise<void>;
@@ -82,9 +121,13 @@ export interface DemoReport {
   probe: ProbeReport;
   checks: Check[];
   workerRestarts: Array<{ afterStep: string; killedPid: number; newPid: number }>;
+  /** every worker process the demo started */
+  workerPids: number[];
+  faults: Array<{ name: string; afterStep: string; at: string; ms: number; detail?: string }>;
+  /** workers that died and were replaced (fault matrix) */
   deaths: WorkerDeath[];
   monitor?: MonitorReport;
-  faults: Array<{ name: string; at: string; ms: number; error?: string }>;
+  chaosFaults: Array<{ name: string; at: string; ms: number; error?: string }>;
   /** the final migration status */
   status?: MigrationStatus;
 }
@@ -103,13 +146,18 @@ async function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise
   if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${code}`);
 }
 
+function temporalEnvOf(opts: DemoOptions): Record<string, string> {
+  return opts.temporalEnv ?? { TEMPORAL_ADDRESS: `127.0.0.1:${opts.temporalPort ?? 7233}` };
+}
+
 export const workerLog = (stateDir: string, n: number) => path.join(stateDir, `worker-${n}.log`);
 
 function startWorker(opts: DemoOptions, n: number): ChildProcess {
   const log = openSync(workerLog(opts.stateDir, n), 'a');
   const armed = opts.failpoints ? { CPM_FAILPOINTS: opts.failpoints, CPM_FAILPOINT_DIR: opts.stateDir } : {};
+  // node itself (not a wrapper that forks), so the pid is the worker's: kill -9 hits it
   return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'worker.ts')], {
-    env: { ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${opts.temporalPort}`, ...armed },
+    env: { ...process.env, ...temporalEnvOf(opts), ...armed },
     stdio: ['ignore', log, log],
   });
 }
@@ -134,6 +182,26 @@ function firstActivityStart(file: string, since: number): number | undefined {
   return undefined;
 }
 
+/** Retry a call to the server through an outage (a restart of the server or its database), bounded. */
+async function throughOutage<T>(what: string, fn: () => Promise<T>, log: (l: string) => void, maxMs = 180_000): Promise<T> {
+  const until = Date.now() + maxMs;
+  let reported = false;
+  for (;;) {
+    try {
+      const r = await fn();
+      if (reported) log(`${what}: the server answers again`);
+      return r;
+    } catch (e) {
+      if (Date.now() > until) throw e;
+      if (!reported) log(`${what}: ${(e as Error).message.split('\n')[0]} (retrying)`);
+      reported = true;
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
+}
+
+const isAlive = (w: ChildProcess) => w.exitCode === null && w.signalCode === null;
+
 function stepLine(s: MigrationStatus): string {
   const c = s.currentStep;
   if (!c) return `[${s.completed.length}/${s.totalSteps}] ${s.state}`;
@@ -146,10 +214,13 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   const log = opts.log ?? ((l: string) => process.stdout.write(`${l}\n`));
   const t0 = Date.now();
   mkdirSync(opts.stateDir, { recursive: true });
-  const env = { ...process.env, TEMPORAL_PORT: String(opts.temporalPort), TEMPORAL_UI_PORT: String(opts.temporalPort + 1000), CPM_STATE_DIR: opts.stateDir };
-
-  if (!(await portOpen(opts.temporalPort))) await run('bash', [path.join(ROOT, 'scripts', 'dev-server.sh'), 'start'], env);
-  else log(`Temporal already on 127.0.0.1:${opts.temporalPort}`);
+  const devPort = opts.temporalPort ?? 7233;
+  if (!opts.temporalEnv) {
+    const env = { ...process.env, TEMPORAL_PORT: String(devPort), TEMPORAL_UI_PORT: String(devPort + 1000), CPM_STATE_DIR: opts.stateDir };
+    if (!(await portOpen(devPort))) await run('bash', [path.join(ROOT, 'scripts', 'dev-server.sh'), 'start'], env);
+    else log(`Temporal already on 127.0.0.1:${devPort}`);
+  }
+  const settings = temporalSettings({ ...temporalEnvOf(opts) });
 
   const tLab = Date.now();
   if (!opts.reuseLab) {
@@ -159,35 +230,44 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   const lab = await labUp({ kube: true, vrrp: 'multicast', log: (m) => log(`lab: ${m}`) });
   const labUpMs = Date.now() - tLab;
   log(`lab: up (${formatMs(labUpMs)}), plan ${lab.plan}`);
-  const plan: Plan = await loadPlan(lab.plan);
+  const loaded: Plan = await loadPlan(lab.plan);
+  let plan = loaded;
+  if (opts.misconfigureClients) {
+    const m = await misconfigureClients();
+    log(`lab: ${m.node}'s kubelet.conf and the kube-proxy ConfigMap now use ${m.server} (an old master); the client-fixes checkpoint is on`);
+    plan = { ...loaded, checkpoints: { ...loaded.checkpoints, 'client-fixes': { ...loaded.checkpoints['client-fixes'], enabled: true } } };
+  }
 
-  const connection = await Connection.connect({ address: `127.0.0.1:${opts.temporalPort}` });
-  const client = new Client({ connection });
+  const connection = await Connection.connect({ address: settings.address, tls: settings.tls, apiKey: settings.apiKey });
+  const client = new Client({ connection, namespace: settings.namespace });
   const workers: ChildProcess[] = [];
-  const deaths: WorkerDeath[] = [];
   const restarts: DemoReport['workerRestarts'] = [];
   const faultsDone: DemoReport['faults'] = [];
-  const faultRuns: Array<Promise<void>> = [];
+  // fault matrix: a worker that dies (at a failpoint) is replaced at once
+  const supervise = opts.failpoints !== undefined || opts.chaosFaults !== undefined;
+  const deaths: WorkerDeath[] = [];
+  const chaosDone: DemoReport['chaosFaults'] = [];
+  const chaosRuns: Array<Promise<void>> = [];
   let currentStep: string | undefined;
   let stopping = false;
   const firedFile = path.join(opts.stateDir, 'fired');
   const fired = () => (existsSync(firedFile) ? readFileSync(firedFile, 'utf8').split('\n').filter(Boolean) : []);
-  /** a worker, replaced at once when it dies (a failpoint, or the fault matrix killing it) */
   const launch = (): ChildProcess => {
     const w = startWorker(opts, workers.length + 1);
     const firedBefore = fired().length;
     workers.push(w);
-    w.once('exit', () => {
-      if (stopping) return;
-      const diedAt = Date.now();
-      const next = launch();
-      const death: WorkerDeath = { pid: w.pid ?? -1, diedAt: new Date(diedAt).toISOString(), failpoints: fired().slice(firedBefore), step: currentStep, newPid: next.pid ?? -1 };
-      deaths.push(death);
-      log(`worker pid ${w.pid} died${death.failpoints.length ? ` at failpoint ${death.failpoints.join(', ')}` : ''} during ${currentStep ?? '?'}; new worker pid ${next.pid}`);
-    });
+    if (supervise) {
+      w.once('exit', () => {
+        if (stopping) return;
+        const next = launch();
+        const death: WorkerDeath = { pid: w.pid ?? -1, diedAt: new Date().toISOString(), failpoints: fired().slice(firedBefore), step: currentStep, newPid: next.pid ?? -1 };
+        deaths.push(death);
+        log(`worker pid ${w.pid} died${death.failpoints.length ? ` at failpoint ${death.failpoints.join(', ')}` : ''} during ${currentStep ?? '?'}; new worker pid ${next.pid}`);
+      });
+    }
     return w;
   };
-  for (let i = 0; i < (opts.workers ?? 1); i++) launch();
+  for (let i = 0; i < Math.max(1, opts.workers ?? 1); i++) launch();
   const monitor = opts.monitor ? new SafetyMonitor(plan, { maxMinutes: opts.maxMinutes ?? 60 }) : undefined;
   const probe = monitor ? undefined : new AvailabilityProbe(vipClient(plan.kubeconfig, plan.loadBalancer.vip, plan.loadBalancer.port), { maxDurationMs: (opts.maxMinutes ?? 60) * 60_000 });
   const faultCtx: FaultContext = {
@@ -198,6 +278,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
       process.kill(pid, 'SIGKILL');
       log(`Temporal dev server pid ${pid} killed with SIGKILL`);
       await new Promise((r) => setTimeout(r, downMs));
+      const env = { ...process.env, TEMPORAL_PORT: String(devPort), TEMPORAL_UI_PORT: String(devPort + 1000), CPM_STATE_DIR: opts.stateDir };
       await run('bash', [path.join(ROOT, 'scripts', 'dev-server.sh'), 'start'], env);
       log('Temporal dev server restarted on the same SQLite file');
     },
@@ -222,63 +303,92 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
       staticSummary: `cpmigrate ${plan.cluster} (lab demo)`,
       ...(sa ? { typedSearchAttributes: [{ key: CpmCluster, value: plan.cluster }] } : {}),
     });
-    log(`migration started: ${workflowId} (Web UI http://127.0.0.1:${opts.temporalPort + 1000}/namespaces/default/workflows/${workflowId})`);
+    log(
+      opts.temporalEnv
+        ? `migration started: ${workflowId} on ${settings.address} (namespace ${settings.namespace}), ${workers.length} worker(s): pids ${workers.map((w) => w.pid).join(', ')}`
+        : `migration started: ${workflowId} (Web UI http://127.0.0.1:${devPort + 1000}/namespaces/default/workflows/${workflowId})`,
+    );
     const tMig = Date.now();
+    const ctx: DemoContext = {
+      log,
+      handle,
+      workerPids: () => workers.filter(isAlive).map((w) => w.pid ?? -1),
+      async killBusyWorker() {
+        const until = Date.now() + 60_000;
+        for (;;) {
+          const desc = await throughOutage('describe', () => handle.describe(), log);
+          for (const a of desc.raw.pendingActivities ?? []) {
+            const pid = Number(/^(\d+)@/.exec(a.lastWorkerIdentity ?? '')?.[1]);
+            const w = workers.find((x) => x.pid === pid && isAlive(x));
+            // state 2 = PENDING_ACTIVITY_STATE_STARTED: an attempt runs on that worker now
+            if (w && Number(a.state) === 2) {
+              w.kill('SIGKILL');
+              await new Promise((r) => (isAlive(w) ? w.once('exit', r) : r(undefined)));
+              return { pid, activity: a.activityType?.name ?? '?' };
+            }
+          }
+          if (Date.now() > until) throw new Error('no activity in flight on a worker of this demo within 60 s');
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      },
+    };
 
     let last = '';
     let announced = '';
-    const started = new Set<string>();
     const deadline = Date.now() + (opts.maxMinutes ?? 60) * 60_000;
     for (;;) {
-      let s: MigrationStatus;
-      let running: boolean;
-      try {
-        const desc = await handle.describe();
-        s = await handle.query(statusQuery);
-        running = desc.status.name === 'RUNNING';
-      } catch (e) {
-        // the Temporal server may be down (a fault of the matrix): wait for it, bounded by the deadline
-        if (Date.now() > deadline) throw e;
-        await new Promise((r) => setTimeout(r, 1_000));
-        continue;
-      }
+      const desc = await throughOutage('describe', () => handle.describe(), log);
+      // a query waits for a worker (on a loaded machine the first one may start late) and fails
+      // while the server or its database restarts: keep asking until the demo's deadline
+      const s = await throughOutage('status query', () => handle.query(statusQuery), log, Math.max(60_000, deadline - Date.now()));
       currentStep = s.currentStep?.key;
       const line = stepLine(s);
       if (line !== last) log(line);
       last = line;
+      for (const f of opts.chaosFaults ?? []) {
+        if (chaosDone.some((d) => d.name === f.name) || !f.when(s)) continue;
+        const at = Date.now();
+        chaosDone.push({ name: f.name, at: new Date(at).toISOString(), ms: -1 });
+        const rec = chaosDone[chaosDone.length - 1] as DemoReport['chaosFaults'][number];
+        log(`fault: ${f.name}`);
+        chaosRuns.push(
+          f.act(faultCtx).then(
+            () => void (rec.ms = Date.now() - at),
+            (e: unknown) => void ((rec.ms = Date.now() - at), (rec.error = (e as Error).message)),
+          ),
+        );
+      }
       if (opts.killWorkerAfter && !restarts.length && s.completed.some((r) => r.key === opts.killWorkerAfter)) {
         const old = workers[workers.length - 1];
         old?.kill('SIGKILL');
-        await new Promise((r) => setTimeout(r, 200));
-        restarts.push({ afterStep: opts.killWorkerAfter, killedPid: old?.pid ?? -1, newPid: workers[workers.length - 1]?.pid ?? -1 });
-        log(`worker pid ${old?.pid} killed with SIGKILL after ${opts.killWorkerAfter}`);
+        const fresh = startWorker(opts, workers.length + 1);
+        workers.push(fresh);
+        restarts.push({ afterStep: opts.killWorkerAfter, killedPid: old?.pid ?? -1, newPid: fresh.pid ?? -1 });
+        log(`worker pid ${old?.pid} killed with SIGKILL after ${opts.killWorkerAfter}; new worker pid ${fresh.pid}`);
       }
       for (const f of opts.faults ?? []) {
-        if (started.has(f.name) || !f.when(s)) continue;
-        started.add(f.name);
-        const at = Date.now();
-        log(`fault: ${f.name}`);
-        faultRuns.push(
-          f.act(faultCtx).then(
-            () => void faultsDone.push({ name: f.name, at: new Date(at).toISOString(), ms: Date.now() - at }),
-            (e: unknown) => void faultsDone.push({ name: f.name, at: new Date(at).toISOString(), ms: Date.now() - at, error: (e as Error).message }),
-          ),
-        );
+        if (faultsDone.some((d) => d.name === f.name) || !s.completed.some((r) => r.key === f.afterStep)) continue;
+        const tf = Date.now();
+        log(`fault "${f.name}" (after ${f.afterStep})`);
+        const detail = (await f.run(ctx)) ?? undefined;
+        faultsDone.push({ name: f.name, afterStep: f.afterStep, at: new Date(tf).toISOString(), ms: Date.now() - tf, detail });
+        log(`fault "${f.name}" done in ${formatMs(Date.now() - tf)}${detail ? `: ${detail}` : ''}`);
       }
       const gate = s.pendingCheckpoint?.gate;
       if (gate && announced !== gate) {
         announced = gate;
         log(`checkpoint "${gate}" waits for approval:`);
         for (const c of s.pendingCheckpoint?.approveCommands ?? []) log(`    ${c}`);
+        if (opts.onCheckpoint) await opts.onCheckpoint(gate, ctx);
         if (opts.rollbackAt === gate) {
-          await handle.signal(abortSignal, { reason: `rollback rehearsal at ${gate}`, by: 'demo', rollback: true });
+          await throughOutage('abort', () => handle.signal(abortSignal, { reason: `rollback rehearsal at ${gate}`, by: 'demo', rollback: true }), log);
           log(`abort --rollback sent at "${gate}"`);
         } else if (opts.yes) {
-          await handle.executeUpdate(approveUpdate, { args: [{ gate, by: 'demo --yes', reason: 'unattended demo run' }] });
+          await throughOutage('approve', () => handle.executeUpdate(approveUpdate, { args: [{ gate, by: 'demo --yes', reason: 'unattended demo run' }] }), log);
           log(`approved "${gate}" (--yes)`);
         }
       }
-      if (!running) break;
+      if (desc.status.name !== 'RUNNING') break;
       if (Date.now() > deadline) throw new Error(`the demo did not finish within ${opts.maxMinutes ?? 60} minutes; last: ${line}`);
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -289,10 +399,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
       error = e instanceof WorkflowFailedError ? (e.cause?.message ?? e.message) : String(e);
     });
     const migrationMs = Date.now() - tMig;
-    await Promise.all(faultRuns);
+    await Promise.all(chaosRuns);
     const monitorReport = monitor ? await monitor.stop() : undefined;
     const probeReport = monitorReport?.probe ?? (await (probe as AvailabilityProbe).stop());
-    const final = await handle.query(statusQuery);
+    const final = await throughOutage('status query', () => handle.query(statusQuery), log);
     const checks = opts.rollbackAt ? await verifyBeforeState(plan, sshHostOps) : outcome === 'completed' ? await verifyAfterState(plan, sshHostOps) : [];
     for (const d of deaths) {
       const since = Date.parse(d.diedAt);
@@ -311,9 +421,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
       probe: probeReport,
       checks,
       workerRestarts: restarts,
+      workerPids: workers.map((w) => w.pid ?? -1),
+      faults: faultsDone,
       deaths,
       monitor: monitorReport,
-      faults: faultsDone,
+      chaosFaults: chaosDone,
       status: final,
     };
     writeFileSync(path.join(opts.stateDir, 'demo-report.json'), JSON.stringify(report, null, 2));
@@ -322,7 +434,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
     stopping = true;
     if (monitor) await monitor.stop().catch(() => undefined);
     else await probe?.stop().catch(() => undefined);
-    for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGTERM');
+    for (const w of workers) if (isAlive(w)) w.kill('SIGTERM');
     await sshHostOps().close();
     await connection.close();
   }
@@ -342,8 +454,9 @@ export function renderReport(r: DemoReport): string {
     `objects written before the migration: ${r.probe.seeded}, missing after: ${r.probe.missingAfter.length}`,
     ...r.probe.firstErrors.map((e) => `  probe error: ${e}`),
     ...r.workerRestarts.map((w) => `worker killed (pid ${w.killedPid}) after ${w.afterStep}; resumed on pid ${w.newPid}`),
+    ...r.faults.map((f) => `fault ${f.name} after ${f.afterStep} (${formatMs(f.ms)})${f.detail ? `: ${f.detail}` : ''}`),
     ...r.deaths.map((d) => `worker pid ${d.pid} died${d.failpoints.length ? ` at ${d.failpoints.join(', ')}` : ''} during ${d.step ?? '?'}; next activity started ${d.recoveryMs ?? '?'} ms later (replacement pid ${d.newPid})`),
-    ...r.faults.map((f) => `fault ${f.name} at ${f.at} (${formatMs(f.ms)})${f.error ? `: FAILED ${f.error}` : ''}`),
+    ...r.chaosFaults.map((f) => `fault ${f.name} at ${f.at} (${formatMs(f.ms)})${f.error ? `: FAILED ${f.error}` : ''}`),
     ...(r.monitor ? ['', ...renderMonitor(r.monitor)] : []),
     '',
     r.checks.some((c) => c.name.startsWith('before:')) ? 'state (rolled back):' : 'after state:',
@@ -361,6 +474,7 @@ async function main(argv: string[]): Promise<number> {
     stateDir: process.env.CPM_STATE_DIR ?? path.join(ROOT, '.cpmigrate'),
     killWorkerAfter: kill,
     reuseLab: argv.includes('--reuse-lab'),
+    misconfigureClients: argv.includes('--misconfigure-clients'),
     // a human may take a while at a checkpoint; unattended runs are bounded tighter
     maxMinutes: yes ? 60 : 24 * 60,
   });

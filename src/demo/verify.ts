@@ -4,6 +4,10 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { createEtcdActivities } from '../activities/etcd';
+import { createKubeActivities } from '../activities/kube';
+import { createKubeClientActivities } from '../activities/kube-clients';
+import { checkClients } from '../activities/preflight-clients';
+import type { Blocker } from '../activities/types';
 import { createVipActivities } from '../activities/vip';
 import { servicePortsOf } from '../activities/controlplane';
 import { HostUnreachableError } from '../errors';
@@ -150,6 +154,31 @@ export async function verifyAfterState(plan: Plan, hostOps: () => HostOps): Prom
     const ep = await core.readNamespacedEndpoints({ name: plan.monitoring.endpoints, namespace: plan.monitoring.namespace });
     const got = (ep.subsets ?? []).flatMap((s) => (s.addresses ?? []).map((a) => a.ip));
     add('the exporter Endpoints point at the new masters', same(got, plan.newMasters.map((h) => h.address)), `addresses ${got.join(', ')}`);
+  });
+  await safely('no client points at an old master', async () => {
+    const blockers: Blocker[] = [];
+    const hosts = [...plan.oldMasters, ...plan.newMasters, ...plan.workerNodes].map((h) => h.name);
+    const r = await checkClients({
+      plan,
+      ops: hostOps(),
+      kube: { ...createKubeActivities(), ...createKubeClientActivities() },
+      reachable: new Set(hosts),
+      sink: { block: (b) => blockers.push(b), warn: () => undefined, done: () => undefined },
+    });
+    const old = new Set(plan.oldMasters.map((h) => h.address));
+    const toOld = r.fixes.filter((f) => f.kind !== 'controlplane' && old.has(new URL(f.from).hostname));
+    add(
+      'no client points at an old master',
+      !toOld.length && !blockers.length && !r.nodes.unverified.length,
+      `kubelets on ${r.nodes.checked} nodes (${r.nodes.fromApi} found through the API) and kube-proxy checked` +
+        `${toOld.length ? `; pointing at an old master: ${toOld.map((f) => `${f.kind === 'kubelet' ? f.node : 'kube-proxy'} → ${f.from}`).join(', ')}` : ''}` +
+        `${blockers.length ? `; ${blockers.map((b) => b.message).join('; ')}` : ''}${r.nodes.unverified.length ? `; unverified: ${r.nodes.unverified.map((u) => u.node).join(', ')}` : ''}`,
+    );
+  });
+  await safely('every Node is Ready', async () => {
+    const nodes = (await core.listNode({})).items;
+    const notReady = nodes.filter((n) => !n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).map((n) => n.metadata?.name ?? '?');
+    add('every Node is Ready', nodes.length > 0 && !notReady.length, notReady.length ? `not Ready: ${notReady.join(', ')}` : `${nodes.length} Nodes Ready`);
   });
   return checks;
 }

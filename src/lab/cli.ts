@@ -15,10 +15,11 @@ import { sshdDown, sshdPid, sshdUp } from './sshd';
 import { installSvc, uninstallSvc } from './svc';
 import { pkiUp } from './pki';
 import { writeConfigs, type VrrpMode } from './configs';
-import { awaitKubeBinaries, daemonStatus, etcdctl, kubeBinDirFor, startEtcd, startKeepalived, startKube, startLb, stopAllDaemons, vipHolders } from './daemons';
+import { awaitKubeBinaries, daemonStatus, etcdctl, kubeBinDirFor, startEtcd, startKeepalived, startKube, startKubelets, startLb, stopAllDaemons, vipHolders } from './daemons';
 import { writePlan } from './plan';
 import { clusterUp } from './cluster';
 import { agentDown, agentUp, agentPid } from './agent';
+import { misconfigureClients } from './misconfigure';
 
 export interface UpOptions {
   kube: boolean;
@@ -92,6 +93,7 @@ export async function labUp(opts: UpOptions): Promise<ReadyMarker & { reused: bo
   const { vipMs } = await phase('keepalived', () => startKeepalived(opts.kube));
   timingsMs.vipAfterKeepalivedStart = vipMs;
   if (opts.kube) {
+    await phase('stand-in kubelets', startKubelets);
     await phase('node agent', agentUp);
     await phase('cluster objects', clusterUp);
   }
@@ -161,8 +163,13 @@ async function main(argv: string[]): Promise<number> {
     case 'status':
       await status();
       return 0;
+    case 'misconfigure-clients': {
+      const m = await misconfigureClients();
+      console.error(`[lab] ${m.node}'s kubelet.conf and ConfigMap kube-system/kube-proxy now use ${m.server} (an old master) instead of the LB`);
+      return 0;
+    }
     default:
-      console.error('usage: npm run lab -- up [--no-kube] [--vrrp multicast|unicast|unicast-old] | down | status');
+      console.error('usage: npm run lab -- up [--no-kube] [--vrrp multicast|unicast|unicast-old] | down | status | misconfigure-clients');
       return 2;
   }
 }

@@ -62,6 +62,26 @@ export async function clusterUp(): Promise<void> {
       body: { metadata: { name: 'calico-config' }, data: { etcd_endpoints: hostsOf('old').map(etcdClientURL).join(','), calico_backend: 'bird', veth_mtu: '1440' } },
     }),
   );
+  await createIfAbsent(() =>
+    apps.createNamespacedDaemonSet({
+      namespace: KS,
+      body: {
+        metadata: { name: 'kube-proxy', labels: { 'k8s-app': 'kube-proxy' } },
+        spec: {
+          selector: { matchLabels: { 'k8s-app': 'kube-proxy' } },
+          updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 2 } },
+          template: {
+            metadata: { labels: { 'k8s-app': 'kube-proxy' } },
+            spec: {
+              ...podSpec('registry.invalid/kube-proxy:lab', everywhere),
+              containers: [{ name: 'kube-proxy', image: 'registry.invalid/kube-proxy:lab', command: ['kube-proxy', '--config=/var/lib/kube-proxy/config.conf'] }],
+              volumes: [{ name: 'kube-proxy', configMap: { name: 'kube-proxy' } }],
+            },
+          },
+        },
+      },
+    }),
+  );
   const calicoEnv = [{ name: 'ETCD_ENDPOINTS', valueFrom: { configMapKeyRef: { name: 'calico-config', key: 'etcd_endpoints' } } }];
   await createIfAbsent(() =>
     apps.createNamespacedDaemonSet({
@@ -139,12 +159,13 @@ export async function clusterUp(): Promise<void> {
   }
 
   const nodes = hostsOf('old').length + hostsOf('new').length + hostsOf('worker').length;
-  await waitFor(`lab pods Ready (calico-node on ${nodes} nodes, calico-policy-controller, demo/web 7/7, scratch pods)`, 90_000, async () => {
+  await waitFor(`lab pods Ready (calico-node and kube-proxy on ${nodes} nodes, calico-policy-controller, demo/web 7/7, scratch pods)`, 90_000, async () => {
     const pods = await core.listPodForAllNamespaces({});
     const ready = (p: (typeof pods.items)[number]) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && !p.metadata?.deletionTimestamp;
     const count = (pred: (p: (typeof pods.items)[number]) => boolean) => pods.items.filter((p) => pred(p) && ready(p)).length;
     const ok =
       count((p) => p.metadata?.labels?.['k8s-app'] === 'calico-node') === nodes &&
+      count((p) => p.metadata?.labels?.['k8s-app'] === 'kube-proxy') === nodes &&
       count((p) => p.metadata?.labels?.['k8s-app'] === 'calico-policy-controller') === 1 &&
       count((p) => p.metadata?.labels?.app === 'web') === 7 &&
       count((p) => p.metadata?.labels?.app === 'scratch') === hostsOf('new').length;

@@ -70,6 +70,11 @@ export async function startKube(): Promise<void> {
   await startAll(old, 'kube-scheduler');
 }
 
+/** The stand-in kubelets (src/lab/kubelet.ts) on every host, talking to the API through the VIP. */
+export async function startKubelets(): Promise<void> {
+  await startAll(HOSTS, 'kubelet');
+}
+
 export async function startLb(): Promise<void> {
   await startAll(hostsOf('old'), 'apiserver-nginx-lb');
 }
@@ -110,7 +115,7 @@ export async function daemonStatus(): Promise<DaemonState[]> {
 
 /** Stops every daemon of every host by its pid file: VIP and LBs first, then the kube components, etcd last. */
 export async function stopAllDaemons(): Promise<void> {
-  const waves: LabComponent[][] = [['keepalived', 'apiserver-nginx-lb'], ['kube-scheduler', 'kube-controller-manager', 'kube-apiserver'], ['etcd']];
+  const waves: LabComponent[][] = [['kubelet', 'keepalived', 'apiserver-nginx-lb'], ['kube-scheduler', 'kube-controller-manager', 'kube-apiserver'], ['etcd']];
   for (const wave of waves) {
     await Promise.all(HOSTS.flatMap((h) => wave.map((c) => stopByPidFile(join(paths.hostDir(h.name), 'run', `${c}.pid`)))));
   }

@@ -13,6 +13,8 @@ export interface LabHost {
   /** host side of the veth pair (max 15 chars) */
   veth: string;
   keepalivedPriority?: number;
+  /** a Node the plan does not list: preflight finds it through the API and reaches it with defaults.ssh */
+  unlisted?: boolean;
 }
 
 export const LAB_DIR = process.env.CPM_LAB_DIR ?? '/var/lib/cpmigrate-lab';
@@ -28,8 +30,8 @@ export const CLUSTER = 'cpm-lab';
 export const SERVICE_CIDR = '10.96.0.0/12';
 export const SERVICE_IP = '10.96.0.1';
 
-function host(name: string, role: Role, last: number, keepalivedPriority?: number): LabHost {
-  return { name, role, address: `${SUBNET_PREFIX}${last}`, veth: `cpm-${name}`.slice(0, 15), keepalivedPriority };
+function host(name: string, role: Role, last: number, keepalivedPriority?: number, unlisted?: boolean): LabHost {
+  return { name, role, address: `${SUBNET_PREFIX}${last}`, veth: `cpm-${name}`.slice(0, 15), keepalivedPriority, ...(unlisted ? { unlisted } : {}) };
 }
 
 export const HOSTS: LabHost[] = [
@@ -40,6 +42,7 @@ export const HOSTS: LabHost[] = [
   host('master-2', 'new', 22, 140),
   host('master-3', 'new', 23, 130),
   host('worker-1', 'worker', 31),
+  host('worker-2', 'worker', 32, undefined, true),
 ];
 
 export const hostsOf = (role: Role): LabHost[] => HOSTS.filter((h) => h.role === role);
@@ -56,6 +59,8 @@ export const ETC_DIRS = ['kubernetes', 'etcd', 'nginx', 'keepalived', 'cpm-lab']
 export const paths = {
   state: LAB_DIR,
   sshKey: join(LAB_DIR, 'ssh', 'id_ed25519'),
+  /** every host's key by address: defaults.ssh for Nodes the plan does not list */
+  knownHosts: join(LAB_DIR, 'ssh', 'known_hosts'),
   pki: join(LAB_DIR, 'pki'),
   plan: join(LAB_DIR, 'plan.yaml'),
   vrrpPass: join(LAB_DIR, 'vrrp-pass'),
@@ -64,6 +69,8 @@ export const paths = {
   ready: join(LAB_DIR, 'ready'),
   createdTargets: join(LAB_DIR, 'created-etc-targets'),
   svcScript: '/usr/local/sbin/cpm-svc',
+  /** the lab's stand-in kubelet (src/lab/kubelet.ts), started by `cpm-svc start kubelet` */
+  kubeletScript: '/usr/local/sbin/cpm-kubelet',
   hostDir: (name: string) => join(LAB_DIR, 'hosts', name),
   etcOf: (name: string) => `/etc/netns/${name}`,
   agentPid: join(LAB_DIR, 'node-agent.pid'),

@@ -8,6 +8,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { startNodeAgent } from '../../test/support/node-agent';
 import { HOSTS, paths } from './layout';
+import { standInKubelet } from './kubelet';
 
 const MASTER_LABEL = { 'node-role.kubernetes.io/master': 'true' };
 
@@ -18,6 +19,12 @@ async function main(): Promise<void> {
     nodes: HOSTS.map((h) => ({ name: h.name, address: h.address, labels: { 'cpm-lab/role': h.role, ...(h.role === 'old' ? MASTER_LABEL : {}) } })),
     intervalMs: 500,
     verbose: true,
+    // each Node is as Ready as its host's stand-in kubelet says (src/lab/kubelet.ts)
+    readiness: async (node) => {
+      const k = await standInKubelet(node);
+      if (!k) return { ready: false, token: 'down', message: 'lab kubelet stand-in is not running' };
+      return { ready: k.ready, token: `${k.ready} ${k.server} ${k.pid}`, message: `lab kubelet stand-in pid ${k.pid}, server ${k.server}: ${k.ready ? 'ready' : 'not ready'}` };
+    },
   });
   process.stderr.write(`[node-agent] ${new Date().toISOString()} serving nodes ${agent.nodes.join(', ')}\n`);
   const stop = () => {

@@ -9,11 +9,12 @@
  * The plan's services are `{type: commands, start: "cpm-svc start etcd", ...}`.
  */
 import { writeFile, rm } from 'node:fs/promises';
+import { KUBELET_SCRIPT } from './kubelet';
 import { paths, type LabHost } from './layout';
 import { inHost, mustInHost } from './sshd';
 import type { ExecResult } from './exec';
 
-export const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'apiserver-nginx-lb', 'keepalived'] as const;
+export const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'apiserver-nginx-lb', 'keepalived', 'kubelet'] as const;
 export type LabComponent = (typeof COMPONENTS)[number];
 
 export const SVC_SCRIPT = String.raw`#!/bin/bash
@@ -21,7 +22,7 @@ export const SVC_SCRIPT = String.raw`#!/bin/bash
 # Installed by \`npm run lab -- up\`; removed by \`lab down\`. Exit codes: 0 ok / running,
 # 1 failed, 2 usage, 3 not running.
 set -u
-ALL="etcd kube-apiserver kube-controller-manager kube-scheduler apiserver-nginx-lb keepalived"
+ALL="etcd kube-apiserver kube-controller-manager kube-scheduler apiserver-nginx-lb keepalived kubelet"
 usage() { echo "usage: cpm-svc start|stop|restart|status|enable|disable COMPONENT  |  cpm-svc boot   (COMPONENT: $ALL)" >&2; exit 2; }
 . /etc/cpm-lab/host.env 2>/dev/null || { echo "cpm-svc: /etc/cpm-lab/host.env missing: not a cpmigrate lab host" >&2; exit 2; }
 export HOST ADDRESS STATE KUBE_BIN
@@ -50,6 +51,8 @@ case $comp in
     cmd='mkdir -p "$STATE/nginx" && exec /usr/sbin/nginx -p "$STATE/nginx/" -c /etc/nginx/nginx.conf -e "$STATE/log/nginx-error.log" -g "daemon off; pid $STATE/run/nginx.master.pid;"' ;;
   keepalived) bin=/usr/sbin/keepalived
     cmd='exec /usr/sbin/keepalived -n -l -D -G -P -f /etc/keepalived/keepalived.conf -p "$STATE/run/keepalived.main.pid" -r "$STATE/run/keepalived.vrrp.pid"' ;;
+  kubelet) bin=/usr/local/sbin/cpm-kubelet
+    cmd='exec /usr/local/sbin/cpm-kubelet' ;;
   *) usage ;;
 esac
 
@@ -101,10 +104,12 @@ esac
 
 export async function installSvc(): Promise<void> {
   await writeFile(paths.svcScript, SVC_SCRIPT, { mode: 0o755 });
+  await writeFile(paths.kubeletScript, KUBELET_SCRIPT, { mode: 0o755 });
 }
 
 export async function uninstallSvc(): Promise<void> {
   await rm(paths.svcScript, { force: true });
+  await rm(paths.kubeletScript, { force: true });
 }
 
 export function svc(h: LabHost, action: 'start' | 'stop' | 'status' | 'restart' | 'enable' | 'disable', comp: LabComponent): Promise<ExecResult> {

@@ -60,6 +60,10 @@ export const FAILPOINTS = {
   'calico.after-patch': 'calico-config points at the new etcd members; calico pods not restarted',
   'calico.rollout.after-restart-request': 'the DaemonSet/Deployment has its restart annotation; the rollout is in progress',
   'monitoring.after-endpoints': 'the exporter Endpoints list the new masters; not recorded',
+  // the cluster lock (/cpmigrate/lock/<cluster> in the cluster's etcd)
+  'lock.acquire.after-put': 'the lock key holds this workflow on a fresh lease; the workflow has not recorded it (the retry finds it already ours)',
+  'lock.release.after-delete': 'the lock key is deleted; its lease not yet revoked (it expires by itself), not recorded',
+  'lock.break.after-delete': 'the stale lock is deleted and the audit record written, in one transaction; not recorded',
   // apiserver config: referenced files, then the main config
   'config.apiserver.after-referenced-files': 'files the apiserver config refers to are copied to the new master; its config not yet written',
   ...componentPoints('apiserver'),
@@ -71,6 +75,11 @@ export const FAILPOINTS = {
   'fence.after-disable': "the old master's components are disabled at boot; its keepalived config and etcd data dir are untouched",
   'fence.after-keepalived-neutralised': "the old master's keepalived config is moved aside; its etcd data dir not yet",
   'fence.after-data-dir-aside': "the old master's etcd data dir is moved aside: the fence is complete, not recorded",
+  // client fixes (the client-fixes step, after its checkpoint): rewrite -> restart -> Ready; kube-proxy: patch -> roll
+  'clientfix.file.after-write': "a kubelet/controller-manager/scheduler kubeconfig points at its new server (backup kept next to it); the running process still uses the old one",
+  'clientfix.service.after-restart': 'the kubelet (or component) was restarted on its fixed kubeconfig; its Node is not yet seen Ready again',
+  'clientfix.kubeproxy.after-patch': 'the kube-proxy ConfigMap points at the LB; its DaemonSet is not rolled, running pods still use the old server',
+  'clientfix.revert.after-restore': 'compensation: the backup kubeconfig is back in place; the client is not restarted on it yet',
 } as const;
 
 export type FailpointName = keyof typeof FAILPOINTS;

@@ -15,8 +15,12 @@ export interface RunOptions {
 }
 
 export interface PushOptions {
+  /** required when the file does not exist yet: cpmigrate never invents a mode (give the source's) */
   mode?: number;
   owner?: string;
+  /** mode and owner of the directory when pushFile has to create it (the source's directory) */
+  dirMode?: number;
+  dirOwner?: string;
   /** keep the previous version as PATH.cpmigrate-bak-<sha8> before replacing */
   backup?: boolean;
 }

@@ -4,7 +4,7 @@
  * reason, and pure functions (label/taint change syntax, drain classification,
  * rollout progress, kubeconfig parsing) that are unit-tested on their own.
  */
-import { homedir } from 'node:os';
+import { expandHome } from './paths';
 import {
   ApiException,
   AppsV1Api,
@@ -22,6 +22,7 @@ import {
 } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import { KubeAuthError, PlanMismatchError } from '../errors';
+import { checkApiServer, enforce } from './policy';
 
 // ---------------------------------------------------------------- clients
 
@@ -36,9 +37,7 @@ export interface KubeClients {
   source: string;
 }
 
-export function expandHome(p: string): string {
-  return p.startsWith('~/') ? `${homedir()}${p.slice(1)}` : p;
-}
+export { expandHome } from './paths';
 
 /** Load a kubeconfig file. A missing or unreadable file is a plan problem, not a transient one. */
 export function loadKubeConfigFile(path: string): KubeConfig {
@@ -48,7 +47,10 @@ export function loadKubeConfigFile(path: string): KubeConfig {
   } catch (err) {
     throw new PlanMismatchError(`cannot load kubeconfig ${path}: ${(err as Error).message}`);
   }
-  if (!kc.getCurrentCluster()) throw new PlanMismatchError(`kubeconfig ${path} has no current context/cluster`);
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new PlanMismatchError(`kubeconfig ${path} has no current context/cluster`);
+  // the worker policy: the admin credentials only go to allowed API addresses
+  enforce((p) => checkApiServer(p, cluster.server, `kubeconfig ${path} server`));
   return kc;
 }
 

@@ -19,6 +19,8 @@ import type { CommandResult, PushResult } from '../activities/types';
 import { HostKeyMismatchError, HostUnreachableError, RemoteCommandError, SshAuthError } from '../errors';
 import type { SshTarget } from '../plan/hosts';
 import type { HostOps, PushOptions, RunOptions } from './hostops';
+import { expandHome } from './paths';
+import { checkSshTarget, enforce } from './policy';
 
 /** Default bound for a command when the caller gives none. */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 10 * 60_000;
@@ -57,10 +59,7 @@ export function stderrTail(stderr: string): string {
   return tail;
 }
 
-export function expandHome(p: string): string {
-  if (p === '~') return os.homedir();
-  return p.startsWith('~/') ? `${os.homedir()}/${p.slice(2)}` : p;
-}
+export { expandHome } from './paths';
 
 // ---------------------------------------------------------------------------
 // known_hosts
@@ -297,13 +296,16 @@ export class SshHostOps implements HostOps {
     const script = [
       'set -eu',
       `p=${p}`,
-      `mkdir -p -- ${shq(dir)}`,
+      opts.dirMode !== undefined || opts.dirOwner
+        ? `if [ ! -d ${shq(dir)} ]; then mkdir -p -- ${shq(dir)}${opts.dirMode !== undefined ? ` && chmod ${(opts.dirMode & 0o7777).toString(8)} -- ${shq(dir)}` : ''}${opts.dirOwner ? ` && chown ${shq(opts.dirOwner)} -- ${shq(dir)}` : ''}; fi`
+        : `mkdir -p -- ${shq(dir)}`,
       `t=$(mktemp -- ${shq(`${dir}/.${base}.cpmigrate-tmp.XXXXXX`)})`,
       `trap 'rm -f -- "$t"' EXIT`,
       'base64 -d > "$t"',
       `got=$(sha256sum < "$t" | cut -c1-64)`,
       `[ "$got" = ${sha} ] || { echo "upload corrupted: sha256 $got, expected ${sha}" >&2; exit 1; }`,
-      mode !== undefined ? `chmod ${mode} -- "$t"` : `if [ -f "$p" ]; then chmod --reference="$p" -- "$t"; else chmod 644 -- "$t"; fi`,
+      // no mode given: keep the replaced file's; a new file without a mode is refused (no default mode, ever)
+      mode !== undefined ? `chmod ${mode} -- "$t"` : `if [ -f "$p" ]; then chmod --reference="$p" -- "$t"; else echo "refusing to create $p without a mode (cpmigrate gives new files their source's mode)" >&2; exit 3; fi`,
       opts.owner ? `chown ${shq(opts.owner)} -- "$t"` : `if [ -f "$p" ]; then chown --reference="$p" -- "$t" 2>/dev/null || true; fi`,
       opts.backup
         ? `if [ -f "$p" ]; then old=$(sha256sum < "$p" | cut -c1-8); b="$p.cpmigrate-bak-$old"; cp -p -- "$p" "$b"; echo "backup=$b"; fi`
@@ -529,6 +531,7 @@ export class SshHostOps implements HostOps {
   }
 
   private async connect(target: SshTarget): Promise<Conn> {
+    enforce((p) => checkSshTarget(p, target)); // the worker policy, before any key is read or packet sent
     const keyPath = expandHome(target.privateKeyPath);
     let keyBuf: Buffer;
     try {

@@ -99,6 +99,39 @@ export const pathsSchema = z
   })
   .strict();
 
+/** Clients of the apiserver that preflight checks (and the client-fixes step can fix). */
+export const clientsSchema = z
+  .object({
+    kubelet: z
+      .object({
+        service: serviceSchema.default({ type: 'systemd', unit: 'kubelet' }).describe('how the client-fixes step restarts a kubelet'),
+        readyTimeout: duration.default('5m').describe('how long a restarted kubelet may take until its Node is Ready again'),
+      })
+      .strict()
+      .default({ service: { type: 'systemd', unit: 'kubelet' }, readyTimeout: '5m' }),
+    kubeProxy: z
+      .object({
+        namespace: nonEmpty.default('kube-system'),
+        configMap: nonEmpty.default('kube-proxy'),
+        daemonSet: nonEmpty.default('kube-proxy'),
+      })
+      .strict()
+      .default({ namespace: 'kube-system', configMap: 'kube-proxy', daemonSet: 'kube-proxy' }),
+    nodes: z
+      .enum(['all', 'plan'])
+      .default('all')
+      .describe("all: every Node the API lists (SSH with defaults.ssh at its InternalIP unless the plan lists it); plan: only the plan's hosts"),
+    unverified: z
+      .enum(['warn', 'block'])
+      .default('warn')
+      .describe('a Node whose kubelet kubeconfig cannot be read: a warning (listed at preflight-ack) or a blocker'),
+    userKubeconfigs: z
+      .array(nonEmpty)
+      .default([])
+      .describe('kubeconfigs of users and tools the migration cannot reach (paths or descriptions): listed at the preflight-ack checkpoint'),
+  })
+  .strict();
+
 export const checkpointSchema = z
   .object({
     enabled: z.boolean().default(true),
@@ -106,7 +139,10 @@ export const checkpointSchema = z
   })
   .strict();
 
-export const GATES = ['preflight-ack', 'switch-traffic', 'decommission'] as const;
+/** A gate that is off unless the plan turns it on (`enabled: true`). */
+const optInCheckpointSchema = checkpointSchema.extend({ enabled: z.boolean().default(false) });
+
+export const GATES = ['preflight-ack', 'switch-traffic', 'decommission', 'client-fixes'] as const;
 export type GateId = (typeof GATES)[number];
 
 export const planSchema = z
@@ -218,13 +254,18 @@ export const planSchema = z
         'preflight-ack': checkpointSchema.default({ enabled: true, remindAfter: '30m' }),
         'switch-traffic': checkpointSchema.default({ enabled: true, remindAfter: '30m' }),
         decommission: checkpointSchema.default({ enabled: true, remindAfter: '30m' }),
+        'client-fixes': optInCheckpointSchema
+          .default({ enabled: false, remindAfter: '30m' })
+          .describe('off by default: when on, preflight\'s client fixes (kubelet, kube-proxy, controller-manager/scheduler kubeconfigs) are applied after this approval'),
       })
       .strict()
       .default({
         'preflight-ack': { enabled: true, remindAfter: '30m' },
         'switch-traffic': { enabled: true, remindAfter: '30m' },
         decommission: { enabled: true, remindAfter: '30m' },
+        'client-fixes': { enabled: false, remindAfter: '30m' },
       }),
+    clients: clientsSchema.default(clientsSchema.parse({})),
   })
   .strict();
 

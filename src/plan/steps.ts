@@ -7,6 +7,7 @@ import type { GateId, Plan } from './schema';
 
 export type Phase =
   | 'preflight'
+  | 'client-fixes'
   | 'prepare-new-nodes'
   | 'etcd-certs'
   | 'etcd-snapshot'
@@ -61,6 +62,38 @@ function gate(plan: Plan, id: GateId, title: string, does: string[]): Checkpoint
   return plan.checkpoints[id].enabled ? [{ kind: 'checkpoint', key: `checkpoint/${id}`, gate: id, title, does }] : [];
 }
 
+/** The client-fixes checkpoint and step (only when the plan enables that gate). */
+function clientFixSteps(plan: Plan, lb: string): Step[] {
+  return [
+    {
+      kind: 'checkpoint',
+      key: 'checkpoint/client-fixes',
+      gate: 'client-fixes',
+      title: 'Checkpoint: apply the client fixes preflight proposed',
+      does: [`an operator approves the exact changes preflight listed (passes by itself when every client already uses ${lb})`],
+    },
+    {
+      kind: 'action',
+      key: 'client-fixes',
+      phase: 'client-fixes',
+      title: 'Point every client at the LB',
+      does: [
+        `kube-proxy: ConfigMap ${plan.clients.kubeProxy.namespace}/${plan.clients.kubeProxy.configMap} server → ${lb}, rollout restart DaemonSet ${plan.clients.kubeProxy.daemonSet}`,
+        `each kubelet that does not use ${lb}, one node at a time: ${plan.paths.kubeletKubeconfig} rewritten atomically (backup kept, mode and owner kept), kubelet restarted, its Node Ready again before the next`,
+        `controller-manager / scheduler kubeconfigs on the old masters → the local apiserver, component restarted and healthy`,
+      ],
+    },
+  ];
+}
+
+/** How many nodes preflight checks the kubelet kubeconfig of, as plan show / validate say it. */
+export function kubeletCoverage(plan: Plan): string {
+  const listed = plan.oldMasters.length + plan.newMasters.length + plan.workerNodes.length;
+  return plan.clients.nodes === 'all'
+    ? `${listed} hosts of the plan + every other Node the API lists (reached at its InternalIP with defaults.ssh)`
+    : `the ${listed} hosts of the plan only (clients.nodes: plan)`;
+}
+
 /** etcd over TLS: the new members need their own certificates (the etcd-certs step). */
 export function etcdUsesTls(plan: Plan): boolean {
   return plan.newMasters.some((h) => h.etcd.clientURL.startsWith('https:') || h.etcd.peerURL.startsWith('https:'));
@@ -69,9 +102,12 @@ export function etcdUsesTls(plan: Plan): boolean {
 export interface StepOptions {
   /** include the etcd-certs step for TLS plans (false only for workflows started before it existed) */
   etcdCerts?: boolean;
+  /** include the client-fixes checkpoint and step (default: the plan's checkpoints.client-fixes.enabled; the workflow gates it with patched()) */
+  clientFixes?: boolean;
 }
 
 export function migrationSteps(plan: Plan, opts: StepOptions = {}): Step[] {
+  const clientFixes = opts.clientFixes ?? plan.checkpoints['client-fixes'].enabled;
   const oldNames = plan.oldMasters.map((h) => h.name);
   const newNames = plan.newMasters.map((h) => h.name);
   const vip = `${plan.loadBalancer.vip}:${plan.loadBalancer.port}`;
@@ -85,15 +121,18 @@ export function migrationSteps(plan: Plan, opts: StepOptions = {}): Step[] {
       title: 'Preflight checks (read-only)',
       does: [
         `SSH to every master with the pinned host key`,
-        `kubelet kubeconfigs (${plan.paths.kubeletKubeconfig}) and the kube-proxy ConfigMap point at the LB ${vip}`,
+        `kubelet kubeconfigs (${plan.paths.kubeletKubeconfig}) on ${kubeletCoverage(plan)} point at the LB ${vip}; unreachable Nodes listed as unverified`,
+        `the kube-proxy ConfigMap points at the LB ${vip}`,
         `controller-manager and scheduler kubeconfigs point at the local apiserver`,
         `${plan.paths.fstab} on the new masters is valid`,
         `etcd healthy: every member started and reachable, one leader, no alarms, no learner`,
         `new masters ${newNames.join(', ')} are registered Nodes`,
       ],
     },
+    ...(clientFixes ? clientFixSteps(plan, `https://${vip}`) : []),
     ...gate(plan, 'preflight-ack', 'Checkpoint: preflight reviewed; users’ kubeconfigs use the LB address', [
       `an operator confirms every user kubeconfig uses https://${vip}`,
+      ...plan.clients.userKubeconfigs.map((k) => `user kubeconfig to confirm: ${k}`),
     ]),
     ...perHost(plan, 'newMasters', 'prepare-new-nodes', (h) => `Drain, label and taint ${h}`, (h) => [
       `drain ${h.name} (ignore DaemonSets, force unmanaged pods, honour PodDisruptionBudgets)`,

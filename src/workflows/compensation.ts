@@ -7,6 +7,7 @@
  */
 import type { Plan } from '../plan/schema';
 import type { ActionStep } from '../plan/steps';
+import { clientFixesCompensation } from './client-fixes';
 import type { Ctx } from './runners';
 
 export interface Compensation {
@@ -19,6 +20,8 @@ export function compensationFor(ctx: Ctx, step: ActionStep): Compensation | unde
   const { plan, quick, long } = ctx;
   const host = step.host;
   switch (step.phase) {
+    case 'client-fixes':
+      return ctx.clientFixes?.length ? clientFixesCompensation(ctx, step.key, ctx.clientFixes) : undefined;
     case 'etcd-join':
       if (!host) return undefined;
       return {

@@ -16,6 +16,8 @@ export function renderDetails(st: MigrationState, steps: Step[]): string {
   }
   if (s.pendingCheckpoint) {
     lines.push('', `**Checkpoint \`${s.pendingCheckpoint.gate}\` needs approval**${s.pendingCheckpoint.overdue ? ' (overdue)' : ''}:`, '');
+    for (const d of s.pendingCheckpoint.details ?? []) lines.push(`- ${d}`);
+    if (s.pendingCheckpoint.details?.length) lines.push('');
     for (const c of s.pendingCheckpoint.approveCommands) lines.push('```', c, '```');
     const early = (s.ignoredApprovals ?? []).filter((a) => a.early && a.gate === s.pendingCheckpoint?.gate);
     if (early.length) lines.push('', `_${early.map((a) => `${a.by ?? '?'} at ${a.at}`).join(', ')} approved this before it was pending: that did not count, approve again._`);

@@ -20,6 +20,8 @@ import {
 import { durationMs } from '../plan/duration';
 import { checkPlan } from '../plan/validate-pure';
 import { etcdUsesTls, migrationSteps, type CheckpointStep, type Step } from '../plan/steps';
+import type { PreflightReport } from '../activities/types';
+import { describeFix, type ClientFix } from '../plan/client-fix';
 import { CpmCluster, CpmPendingGate, CpmStep } from '../search-attributes';
 import {
   abortSignal,
@@ -36,6 +38,7 @@ import { renderDetails } from './details';
 import { Aborted } from './aborted';
 import { compensationFor, type Compensation } from './compensation';
 import { runAction, type Ctx } from './runners';
+import { ClusterLock } from './lock';
 import { MigrationState } from './state';
 
 export interface MigrationResult {
@@ -55,8 +58,19 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
   const plan = checked.plan;
   // patched(): a TLS migration started before the etcd-certs step existed replays without it
   // (test/histories/v2-etcd-tls.json.gz); only TLS plans ask, so plain-http histories are unchanged.
-  const steps = migrationSteps(plan, { etcdCerts: !etcdUsesTls(plan) || patched('etcd-certs-step') });
+  const etcdCerts = !etcdUsesTls(plan) || patched('etcd-certs-step');
+  // the client-fixes gate is opt-in: off, nothing here runs (no marker), so recorded histories replay unchanged
+  const clientFixesOn = plan.checkpoints['client-fixes'].enabled && patched('client-fixes-step');
+  const steps = migrationSteps(plan, { etcdCerts, clientFixes: clientFixesOn });
+  let clientFixes: ClientFix[] = [];
+  let preflightNotes: string[] = [];
   const st = new MigrationState(plan, steps);
+  // patched(): migrations started before the cluster lock existed replay without taking it (asked once, here)
+  const lock = patched('cluster-lock') ? new ClusterLock(plan) : undefined;
+  const releaseLock = async (): Promise<void> => {
+    const summary = await lock?.release();
+    if (summary) st.clusterLock = { held: false, summary, problem: lock?.problem };
+  };
   const resume = input.features?.resume === true;
   // a resumed run cannot know whether the earlier one passed the point of no return: only forward
   if (resume) st.pointOfNoReturnPassed = true;
@@ -150,7 +164,7 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
       checkAbort();
     }
   };
-  const ctx = (): Ctx => ({ plan, progress, beforeIrreversible, ...proxies });
+  const ctx = (): Ctx => ({ plan, progress, beforeIrreversible, ...proxies, clientFixes });
 
   /** Hold before the next step while paused; abort still gets through. */
   const holdIfPaused = async (): Promise<void> => {
@@ -173,6 +187,7 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
         `npx cpmigrate approve ${id} ${step.gate} --by "$USER" --reason "..."`,
         `temporal workflow signal --workflow-id ${id} --name approve --input '{"gate":"${step.gate}","by":"'"$USER"'"}'`,
       ],
+      ...checkpointDetails(step),
     };
     progress(`approval of checkpoint "${step.gate}"`);
     const decided = () => st.isApproved(step.gate) || st.abort !== undefined;
@@ -187,6 +202,16 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
     checkAbort();
     const rec = st.approvals.find((r) => r.gate === step.gate);
     return `approved by ${rec?.by ?? '?'}${rec?.reason ? ` (${rec.reason})` : ''}`;
+  };
+
+  /** What a human approves at this checkpoint, beyond its title: the exact client changes; the user kubeconfigs and unverified Nodes. */
+  const checkpointDetails = (step: CheckpointStep): { details?: string[] } => {
+    if (step.gate === 'client-fixes') return { details: clientFixes.map(describeFix) };
+    if (step.gate === 'preflight-ack') {
+      const details = [...plan.clients.userKubeconfigs.map((k) => `confirm this user kubeconfig uses https://${plan.loadBalancer.vip}:${plan.loadBalancer.port}: ${k}`), ...preflightNotes];
+      return details.length ? { details } : {};
+    }
+    return {};
   };
 
   /** Run one action step; on failure, hold for a human (resume = retry, abort = stop). */
@@ -225,12 +250,24 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
       }
       let summary: string;
       if (step.kind === 'checkpoint') {
-        summary = await waitForApproval(step);
+        // nothing to change: nothing to approve (the checkpoint passes, and says so)
+        summary = step.gate === 'client-fixes' && !clientFixes.length ? 'nothing to fix: every client already uses the LB' : await waitForApproval(step);
       } else if (step.phase === 'preflight') {
-        summary = await preflight(preflightInput, proxies, progress).catch((e: Error) => {
+        // the lock first: a second migration of this cluster fails here, naming the holder, before anything else
+        const locked = lock
+          ? await lock.take().catch((e: Error) => {
+              st.lastError = { step: step.key, message: e.message, type: (e as ApplicationFailure).type ?? e.name, at: new Date().toISOString() };
+              throw e;
+            })
+          : undefined;
+        if (locked) st.clusterLock = { held: true, summary: locked };
+        const pf = await preflight(preflightInput, proxies, progress, clientFixesOn).catch((e: Error) => {
           st.lastError = { step: step.key, message: e.message, type: (e as ApplicationFailure).type ?? e.name, at: new Date().toISOString() };
           throw e;
         });
+        summary = locked ? `${pf.summary}; ${locked}` : pf.summary;
+        if (clientFixesOn) clientFixes = pf.report.clientFixes ?? [];
+        preflightNotes = preflightNotesOf(pf.report);
       } else {
         summary = await runHeld(step);
       }
@@ -243,6 +280,7 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
       const by = st.abort?.by ? ` by ${st.abort.by}` : '';
       const where = st.pointOfNoReturnPassed ? 'after the point of no return' : 'before the point of no return';
       const rollback = st.abort?.rollback ? await rollBack(st, compensations, progress, patched('rollback-holds-on-failure')) : '';
+      await releaseLock();
       st.finished = 'aborted';
       publish();
       throw ApplicationFailure.nonRetryable(
@@ -250,10 +288,12 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
         'MigrationAborted',
       );
     }
+    await releaseLock();
     st.finished = 'failed';
     publish();
     throw err;
   }
+  await releaseLock();
   st.finished = 'completed';
   publish();
   return { cluster: plan.cluster, steps: steps.length, approvals: st.approvals };
@@ -297,10 +337,20 @@ async function rollBack(st: MigrationState, compensations: Compensation[], progr
   return `; rolled back ${st.rolledBack.length} step(s): ${st.rolledBack.join(', ') || 'nothing to undo'}`;
 }
 
-async function preflight(input: MigrationInput, { quick }: Proxies, progress: (w: string) => void): Promise<string> {
+/** Unverified Nodes and other warnings, for the preflight-ack checkpoint's details. */
+function preflightNotesOf(report: PreflightReport): string[] {
+  return report.warnings.map((w) => `warning ${w.reason}${w.subject ? ` [${w.subject}]` : ''}: ${w.message}`);
+}
+
+/**
+ * @param clientFixes the client-fixes step will apply the fixable blockers (after its checkpoint):
+ *   only the others stop the migration here.
+ */
+async function preflight(input: MigrationInput, { quick }: Proxies, progress: (w: string) => void, clientFixes: boolean): Promise<{ summary: string; report: PreflightReport }> {
   progress('preflight checks (read-only)');
   const report = input.features?.resume === true ? await quick.preflight(input.plan, 'resume') : await quick.preflight(input.plan);
-  if (report.blockers.length) {
+  const fixable = clientFixes ? report.blockers.filter((b) => b.fixable) : [];
+  if (report.blockers.length > fixable.length) {
     throw ApplicationFailure.nonRetryable(
       `preflight found ${report.blockers.length} blocker(s); nothing was changed:\n` +
         report.blockers.map((b) => `  * ${b.reason}${b.subject ? ` [${b.subject}]` : ''}: ${b.message}${b.fix ? `\n      fix: ${b.fix}` : ''}`).join('\n'),
@@ -308,5 +358,8 @@ async function preflight(input: MigrationInput, { quick }: Proxies, progress: (w
       report,
     );
   }
-  return `${report.checked.length} checks passed${report.warnings.length ? `, ${report.warnings.length} warning(s)` : ''}`;
+  const n = report.nodes;
+  const nodes = n ? `; kubelets checked on ${n.checked} node(s) (${n.fromApi} found through the API)${n.unverified.length ? `, ${n.unverified.length} unverified` : ''}` : '';
+  const fixes = fixable.length ? `; ${fixable.length} client fix(es) for the client-fixes checkpoint` : '';
+  return { summary: `${report.checked.length} checks passed${report.warnings.length ? `, ${report.warnings.length} warning(s)` : ''}${fixes}${nodes}`, report };
 }

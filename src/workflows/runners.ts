@@ -4,9 +4,11 @@
  */
 import { ApplicationFailure, patched, workflowInfo } from '@temporalio/workflow';
 import { findHost } from '../plan/hosts';
+import type { ClientFix } from '../plan/client-fix';
 import type { Plan } from '../plan/schema';
 import type { ActionStep } from '../plan/steps';
 import type { Proxies } from './activities';
+import { applyClientFixes } from './client-fixes';
 
 export type Progress = (waitingFor: string) => void;
 
@@ -16,6 +18,8 @@ export interface Ctx extends Proxies {
   progress: Progress;
   /** call right before a change that cannot simply be undone: throws on abort, waits while paused */
   beforeIrreversible: (what: string) => Promise<void>;
+  /** the client fixes preflight proposed (client-fixes step only) */
+  clientFixes?: readonly ClientFix[];
 }
 
 function must<T>(v: T | undefined, what: string): T {
@@ -159,6 +163,8 @@ export async function runAction(ctx: Ctx, step: ActionStep): Promise<string> {
   switch (step.phase) {
     case 'preflight':
       throw new Error('internal: preflight runs in the workflow body');
+    case 'client-fixes':
+      return applyClientFixes(ctx, ctx.clientFixes ?? []);
     case 'prepare-new-nodes':
       return prepareNewNode(ctx, must(host, 'host'));
     case 'etcd-certs':

@@ -110,7 +110,8 @@ function makePki(base: string, hostDirs: string[], addresses: string[]): { caFil
   return { caFile: path.join(dir, 'ca.crt'), certFile: path.join(dir, 'client.crt'), keyFile: path.join(dir, 'client.key') };
 }
 
-export async function startEtcdLab(opts: { cluster: string; oldMasters: LabHost[]; newMasters: LabHost[]; tls?: boolean }): Promise<EtcdLab> {
+/** `tuning`: YAML lines added to every old member's config (non-default settings the new members must carry). */
+export async function startEtcdLab(opts: { cluster: string; oldMasters: LabHost[]; newMasters: LabHost[]; tls?: boolean; tuning?: string[] }): Promise<EtcdLab> {
   for (const tool of ['/usr/bin/etcd', '/usr/bin/unshare']) if (!existsSync(tool)) throw new Error(`${tool} is missing (apt-get install etcd-server util-linux)`);
   const base = mkdtempSync(path.join(os.tmpdir(), 'cpmigrate-etcd-'));
   const mount = path.join(base, 'host');
@@ -274,7 +275,7 @@ alive
           state: 'new',
           pkiDir: plan.paths.pkiDir,
           token: `${opts.cluster}-${path.basename(base)}`,
-        }),
+        }) + (opts.tuning ?? []).map((l) => `${l}\n`).join(''),
       );
     }
     await Promise.all(opts.oldMasters.map((h) => lab.start(h.name)));

@@ -7,11 +7,14 @@
 import { createHash } from 'node:crypto';
 import type { CommandResult, PushResult } from '../../src/activities/types';
 import { RemoteCommandError } from '../../src/errors';
+import type { FileMeta } from '../../src/lib/file-meta';
 import type { HostOps, PushOptions, RunOptions } from '../../src/lib/hostops';
 import type { SshTarget } from '../../src/plan/hosts';
 
 export interface FakeHost {
   files: Map<string, string>;
+  /** mode and owner of files and directories (default 0644 / 0755 root:root); `stat -c` answers from here */
+  meta: Map<string, FileMeta>;
   running: Set<string>;
   addrs: string[];
   /** services that die right after start */
@@ -27,7 +30,7 @@ export class FakeHosts implements HostOps {
 
   host(name: string): FakeHost {
     let h = this.hosts.get(name);
-    if (!h) this.hosts.set(name, (h = { files: new Map(), running: new Set(), addrs: [], crashing: new Set() }));
+    if (!h) this.hosts.set(name, (h = { files: new Map(), meta: new Map(), running: new Set(), addrs: [], crashing: new Set() }));
     return h;
   }
 
@@ -55,6 +58,18 @@ export class FakeHosts implements HostOps {
       else if (!h.crashing.has(unit)) h.running.add(unit);
       return ok();
     }
+    if (command.startsWith('stat -c ')) {
+      const lines: string[] = [];
+      for (const m of command.matchAll(/stat -c '(\d+) ([FD]) [^']*' -- '([^']+)'/g)) {
+        const [, i, kind, p = ''] = m;
+        const exists = kind === 'F' ? h.files.has(p) : [...h.files.keys()].some((f) => f.startsWith(`${p}/`));
+        if (!exists) continue;
+        const meta = h.meta.get(p) ?? { mode: kind === 'F' ? 0o644 : 0o755, owner: 'root:root' };
+        const [u, g] = meta.owner.split(':');
+        lines.push(`${i} ${kind} ${meta.mode.toString(8)} ${u} ${g} 0 0`);
+      }
+      return ok(lines.map((l) => `${l}\n`).join(''));
+    }
     if (command === 'ip -4 -o addr show') return ok(h.addrs.map((a, i) => `${i + 2}: eth0    inet ${a}/24 scope global eth0`).join('\n'));
     if (command.startsWith('[ -e ')) {
       const missing = [...command.matchAll(/\[ -e '([^']+)' \]/g)].map((m) => m[1] ?? '').filter((p) => !h.files.has(p));
@@ -69,7 +84,11 @@ export class FakeHosts implements HostOps {
     const text = content.toString();
     const sha256 = createHash('sha256').update(text).digest('hex');
     const before = h.files.get(path);
-    if (before === text) return { path, changed: false, sha256 };
+    const meta = { mode: opts.mode ?? h.meta.get(path)?.mode, owner: opts.owner ?? h.meta.get(path)?.owner ?? 'root:root' };
+    if (before === undefined && opts.mode === undefined) throw new RemoteCommandError(t.name, `push ${path}`, 3, `refusing to create ${path} without a mode`);
+    const metaChanged = h.meta.get(path) !== undefined && (h.meta.get(path)?.mode !== meta.mode || h.meta.get(path)?.owner !== meta.owner);
+    if (meta.mode !== undefined) h.meta.set(path, { mode: meta.mode, owner: meta.owner });
+    if (before === text) return { path, changed: metaChanged, sha256 };
     let backupPath: string | undefined;
     if (before !== undefined && opts.backup) {
       backupPath = `${path}.cpmigrate-bak-${createHash('sha256').update(before).digest('hex').slice(0, 8)}`;

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
+import type { ClientFix } from '../../src/plan/client-fix';
 import { planSchema, type GateId, type Plan, type PlanInput } from '../../src/plan/schema';
 import { abortSignal, approveUpdate, pauseSignal, resumeSignal, statusQuery, type MigrationInput, type MigrationStatus } from '../../src/shared';
 import type { Call } from './recording-activities';
@@ -79,7 +80,15 @@ export interface HistoryVariant {
   failOnce?: (call: Call) => boolean;
   /** the workflow ends failed (aborted) */
   expectFailure?: boolean;
+  /** preflight proposes these client fixes (recordingActivities' clientFixes) */
+  clientFixes?: ClientFix[];
 }
+
+const LB = 'https://10.200.20.241:443';
+const RECORDED_FIXES: ClientFix[] = [
+  { kind: 'kubelet', node: 'worker-2', address: '10.200.20.32', planHost: false, file: '/etc/kubernetes/kubelet.conf', from: 'https://10.200.20.11:8686', to: LB },
+  { kind: 'kube-proxy', namespace: 'kube-system', configMap: 'kube-proxy', key: 'kubeconfig.conf', daemonSet: 'kube-proxy', from: 'https://10.200.20.11:8686', to: LB },
+];
 
 export const HISTORY_VARIANTS: HistoryVariant[] = [
   {
@@ -99,6 +108,16 @@ export const HISTORY_VARIANTS: HistoryVariant[] = [
     what: 'examples/plan.yaml with every component as a static pod (plain http etcd), every checkpoint approved',
     input: () => ({ plan: finish(staticPodInput(), ALL_GATES) }),
     drive: (h) => approveAll(h, ALL_GATES),
+  },
+  {
+    name: 'client-fixes',
+    what: 'examples/plan.yaml with the client-fixes checkpoint on: a kubelet and kube-proxy fixed after its approval, then every checkpoint approved',
+    input: () => {
+      const plan = finish(examplePlanInput(), ALL_GATES);
+      return { plan: { ...plan, checkpoints: { ...plan.checkpoints, 'client-fixes': { enabled: true, remindAfter: '30m' } } } };
+    },
+    drive: (h) => approveAll(h, ['client-fixes', ...ALL_GATES]),
+    clientFixes: RECORDED_FIXES,
   },
   {
     name: 'checkpoints-off',

@@ -13,7 +13,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CommandResult, PushResult } from '../../src/activities/types';
 import { RemoteCommandError } from '../../src/errors';
@@ -107,9 +107,11 @@ export class LocalNamespaceHostOps implements HostOps {
       backupPath = `${p}.cpmigrate-bak-${sha256hex(before).slice(0, 8)}`;
       await writeFile(this.realPath(target, backupPath), before);
     }
+    const mode = opts.mode ?? (before ? (await stat(real)).mode & 0o7777 : undefined);
+    if (mode === undefined) throw new Error(`refusing to create ${p} without a mode (cpmigrate gives new files their source's mode)`);
     const tmp = `${real}.tmp-${process.pid}`;
-    await writeFile(tmp, data, { mode: opts.mode ?? 0o644 });
-    if (opts.mode !== undefined) await chmod(tmp, opts.mode);
+    await writeFile(tmp, data, { mode });
+    await chmod(tmp, mode);
     await rename(tmp, real);
     return backupPath ? { path: p, changed: true, backupPath, sha256 } : { path: p, changed: true, sha256 };
   }

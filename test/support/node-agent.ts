@@ -27,6 +27,19 @@ export interface NodeAgentOptions {
   readyDelayMs?: number;
   /** print errors to stderr */
   verbose?: boolean;
+  /**
+   * the kubelet's state per node, asked on every pass (the lab's stand-in kubelets); when it
+   * changes (`token`), the Node's Ready condition is set from it with a new heartbeat.
+   * Undefined (or no hook): the Node stays Ready, as registered.
+   */
+  readiness?: (node: string) => Promise<NodeReadinessReport | undefined>;
+}
+
+export interface NodeReadinessReport {
+  ready: boolean;
+  /** changes whenever the kubelet changes (restart, other server, ready flips) */
+  token: string;
+  message: string;
 }
 
 export interface NodeAgentEvent {
@@ -48,15 +61,18 @@ export interface NodeAgent {
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const NOT_READY_TAINT = 'node.kubernetes.io/not-ready';
 
-function nodeStatus(address: string, name: string): V1Node['status'] {
+function nodeStatus(address: string, name: string, kubelet?: NodeReadinessReport): V1Node['status'] {
   const now = new Date();
   const cond = (type: string, status: string, reason: string) => ({ type, status, reason, message: 'test node agent', lastHeartbeatTime: now, lastTransitionTime: now });
+  const ready = kubelet
+    ? { ...cond('Ready', kubelet.ready ? 'True' : 'False', kubelet.ready ? 'KubeletReady' : 'KubeletNotReady'), message: kubelet.message }
+    : cond('Ready', 'True', 'KubeletReady');
   const resources = { cpu: '8', memory: '16Gi', pods: '110', 'ephemeral-storage': '100Gi' };
   return {
     capacity: resources,
     allocatable: resources,
     conditions: [
-      cond('Ready', 'True', 'KubeletReady'),
+      ready,
       cond('MemoryPressure', 'False', 'KubeletHasSufficientMemory'),
       cond('DiskPressure', 'False', 'KubeletHasNoDiskPressure'),
       cond('PIDPressure', 'False', 'KubeletHasSufficientPID'),
@@ -94,6 +110,8 @@ export async function startNodeAgent(kc: KubeConfig, opts: NodeAgentOptions): Pr
   const events: NodeAgentEvent[] = [];
   const firstSeen = new Map<string, number>();
   let podIpSeq = 10;
+  const kubeletTokens = new Map<string, string>();
+  const heartbeats = new Map<string, number>();
 
   for (const [i, spec] of specs.entries()) {
     const address = spec.address ?? `192.0.2.${10 + i}`;
@@ -111,7 +129,9 @@ export async function startNodeAgent(kc: KubeConfig, opts: NodeAgentOptions): Pr
     } catch (err) {
       if ((err as { code?: number }).code !== 409) throw err;
     }
-    await core.patchNodeStatus({ name: spec.name, body: { status: nodeStatus(address, spec.name) } }, mergePatch);
+    const kubelet = await opts.readiness?.(spec.name);
+    await core.patchNodeStatus({ name: spec.name, body: { status: nodeStatus(address, spec.name, kubelet) } }, mergePatch);
+    if (kubelet) kubeletTokens.set(spec.name, kubelet.token);
     // The TaintNodesByCondition admission plugin adds not-ready on create; the node
     // lifecycle controller (not running here) would remove it once Ready.
     const n = await core.readNode({ name: spec.name });
@@ -127,7 +147,20 @@ export async function startNodeAgent(kc: KubeConfig, opts: NodeAgentOptions): Pr
   let passesDone = 0;
   let waiters: Array<{ after: number; resolve: () => void }> = [];
 
+  async function nodePass(): Promise<void> {
+    if (!opts.readiness) return;
+    for (const [i, spec] of specs.entries()) {
+      const r = await opts.readiness(spec.name);
+      // a change is reported at once; an unchanged kubelet heartbeats every 10 s (nodeStatusReportFrequency)
+      if (!r || (kubeletTokens.get(spec.name) === r.token && Date.now() - (heartbeats.get(spec.name) ?? 0) < 10_000)) continue;
+      await core.patchNodeStatus({ name: spec.name, body: { status: nodeStatus(spec.address ?? `192.0.2.${10 + i}`, spec.name, r) } }, mergePatch);
+      kubeletTokens.set(spec.name, r.token);
+      heartbeats.set(spec.name, Date.now());
+    }
+  }
+
   async function pass(): Promise<void> {
+    await nodePass();
     const list = await core.listPodForAllNamespaces({});
     const now = Date.now();
     for (const p of list.items) {

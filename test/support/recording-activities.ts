@@ -7,6 +7,7 @@
 import { appendFileSync } from 'node:fs';
 import { Context } from '@temporalio/activity';
 import type { MigrationActivities } from '../../src/activities/contract';
+import { describeFix, fixId, type ClientFix } from '../../src/plan/client-fix';
 import type { Plan } from '../../src/plan/schema';
 
 export interface Call {
@@ -19,12 +20,16 @@ export interface RecordingOptions {
   journal?: string;
   /** called before each activity; may wait (heartbeating) or throw */
   before?: (call: Call) => Promise<void> | void;
+  /** preflight proposes these client fixes (each a fixable blocker) */
+  clientFixes?: ClientFix[];
 }
 
 const outcome = (summary: string) => ({ summary, changed: true });
 
-export function recordingActivities(opts: RecordingOptions = {}): { activities: MigrationActivities; calls: Call[] } {
+export function recordingActivities(opts: RecordingOptions = {}): { activities: MigrationActivities; calls: Call[]; lockCalls: string[] } {
   const calls: Call[] = [];
+  /** the cluster-lock activities, kept apart so call sequences read like the runbook */
+  const lockCalls: string[] = [];
   const record = async (name: string, args: unknown[]): Promise<void> => {
     const call = { name, args };
     let attempt = 1;
@@ -40,9 +45,52 @@ export function recordingActivities(opts: RecordingOptions = {}): { activities: 
   };
   const newURLs = (plan: Plan) => plan.newMasters.map((h) => h.etcd.clientURL);
   const activities: MigrationActivities = {
+    async clusterLockAcquire() {
+      lockCalls.push('acquire');
+      return outcome('lock taken');
+    },
+    async clusterLockKeepAlive() {
+      lockCalls.push('keepalive');
+      const ctx = Context.current();
+      for (;;) {
+        ctx.heartbeat();
+        await Promise.race([ctx.sleep(500), ctx.cancelled]);
+      }
+    },
+    async clusterLockRelease() {
+      lockCalls.push('release');
+      return outcome('lock released');
+    },
+    async clusterLockBreak() {
+      lockCalls.push('break');
+      return { summary: 'nothing to break' };
+    },
     async preflight(_plan, mode) {
       await record('preflight', mode ? [mode] : []);
-      return { blockers: [], warnings: [], checked: ['ssh', 'kubelet', 'kube-proxy', 'fstab', 'etcd'] };
+      const fixes = opts.clientFixes ?? [];
+      return {
+        blockers: fixes.map((f) => ({ reason: f.kind === 'kube-proxy' ? 'KubeProxyNotUsingLB' : 'KubeletNotUsingLB', subject: fixId(f), message: `${fixId(f)} uses ${f.from}`, fix: describeFix(f), fixable: true })),
+        warnings: [],
+        checked: ['ssh', 'kubelet', 'kube-proxy', 'fstab', 'etcd'],
+        clientFixes: fixes,
+        nodes: { checked: 7, fromApi: 1, unverified: [] },
+      };
+    },
+    async applyClientFix(_p, fix) {
+      await record('applyClientFix', [fixId(fix)]);
+      return outcome(`${fixId(fix)}: ${fix.from} → ${fix.to}`);
+    },
+    async restartClient(_p, fix) {
+      await record('restartClient', [fixId(fix)]);
+      return { ...outcome(`${fixId(fix)} restarted`), ...(fix.kind === 'kubelet' ? { heartbeatBefore: '2026-01-01T00:00:00.000Z' } : {}) };
+    },
+    async waitNodeReady(_p, node) {
+      await record('waitNodeReady', [node]);
+      return outcome(`Node ${node} Ready`);
+    },
+    async revertClientFix(_p, fix) {
+      await record('revertClientFix', [fixId(fix)]);
+      return outcome(`${fixId(fix)} reverted`);
     },
     async drainNode(_p, node) {
       await record('drainNode', [node]);
@@ -150,5 +198,5 @@ export function recordingActivities(opts: RecordingOptions = {}): { activities: 
       return { holders: [holder], readyzThroughVip: true, summary: `VIP on ${holder}` };
     },
   };
-  return { activities, calls };
+  return { activities, calls, lockCalls };
 }
