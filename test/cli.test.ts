@@ -47,8 +47,8 @@ beforeAll(async () => {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   server = await startDevServer();
   connection = await NativeConnection.connect({ address: server.address });
-  // etcd joins take a second each so `watch` (polling every 300 ms) surely sees them
-  const { activities } = recordingActivities({ before: (c) => new Promise((r) => setTimeout(r, c.name === 'etcdJoinMember' ? 1_000 : 50)) });
+  // etcd joins take 3 s each so `watch` (polling every 300 ms, slower on a loaded machine) surely sees them
+  const { activities } = recordingActivities({ before: (c) => new Promise((r) => setTimeout(r, c.name === 'etcdJoinMember' ? 3_000 : 50)) });
   worker = await Worker.create({ interceptors: { activity: [livenessInterceptor] }, connection, taskQueue: TASK_QUEUE, workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'), activities });
   running = worker.run();
 });
@@ -136,7 +136,7 @@ describe('cpmigrate CLI against a running migration', () => {
     expect(final.approvals.map((a) => `${a.gate}:${a.by}`)).toEqual(['preflight-ack:tester', 'switch-traffic:tester', 'decommission:tester']);
     const done = await cli(['status', 'test-bj', '--output', 'json']);
     expect(JSON.parse(done.stdout)).toMatchObject({ state: 'completed', execution: 'COMPLETED' });
-  });
+  }, 300_000);
   it('abort reports synchronously whether the workflow took it: accepted before, refused after the point of no return', async () => {
     const client = await server.client();
     const fresh = testPlan({ cluster: 'cli-abort-a', gates: ['switch-traffic'] });

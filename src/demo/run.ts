@@ -252,15 +252,18 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   let stopping = false;
   const firedFile = path.join(opts.stateDir, 'fired');
   const fired = () => (existsSync(firedFile) ? readFileSync(firedFile, 'utf8').split('\n').filter(Boolean) : []);
+  /** fired names already attributed to a death (deaths come one at a time: each owns what fired since the last) */
+  let firedSeen = 0;
   const launch = (): ChildProcess => {
     const w = startWorker(opts, workers.length + 1);
-    const firedBefore = fired().length;
     workers.push(w);
     if (supervise) {
       w.once('exit', () => {
         if (stopping) return;
         const next = launch();
-        const death: WorkerDeath = { pid: w.pid ?? -1, diedAt: new Date().toISOString(), failpoints: fired().slice(firedBefore), step: currentStep, newPid: next.pid ?? -1 };
+        const now = fired();
+        const death: WorkerDeath = { pid: w.pid ?? -1, diedAt: new Date().toISOString(), failpoints: now.slice(firedSeen), step: currentStep, newPid: next.pid ?? -1 };
+        firedSeen = now.length;
         deaths.push(death);
         log(`worker pid ${w.pid} died${death.failpoints.length ? ` at failpoint ${death.failpoints.join(', ')}` : ''} during ${currentStep ?? '?'}; new worker pid ${next.pid}`);
       });

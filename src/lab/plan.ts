@@ -49,9 +49,9 @@ export async function planDocument(): Promise<Record<string, unknown>> {
       schedulerConfig: '/etc/kubernetes/scheduler.env',
     },
     clients: { kubelet: { service: planService('kubelet'), readyTimeout: '2m' } },
-    // a worker that dies mid-activity is noticed after 15 s instead of the default 60 s
-    // every activity heartbeats each second (src/activities/liveness.ts): a dead worker's activity is retried within ~10 s
-    timeouts: { heartbeat: '10s' },
+    // every activity heartbeats each second (src/activities/liveness.ts): a dead worker's activity is retried within
+    // ~10 s; the fault matrix kills the worker up to 6 times inside one etcd join, so more attempts than the default 5
+    timeouts: { heartbeat: '10s', maxAttempts: 10 },
   };
 }
 
