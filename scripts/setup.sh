@@ -6,7 +6,12 @@
 #   - npm dependencies from package-lock.json (npm ci)
 #   - kube-apiserver / controller-manager / scheduler built from the k8s.io/kubernetes
 #     Go module (scripts/build-kube.sh, cached per version)
+#   - PostgreSQL (Debian) for the production Temporal stack of scripts/temporal-cluster.sh
 # Set CPM_SKIP_KUBE_BUILD=1 to skip the Kubernetes build (the kube tests then fail).
+# The Temporal server itself (scripts/build-temporal.sh, ~5 min the first time, cached per
+# version) is built only when it is needed: by `npm run test:production` and
+# `scripts/temporal-cluster.sh up`, or here with CPM_BUILD_TEMPORAL=1. `npm test` (CI) does
+# not use it: it runs on the dev server of the temporal CLI.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -19,6 +24,7 @@ APT_PACKAGES=(
   iproute2 iputils-ping
   openssl curl procps util-linux
   chromium
+  postgresql
 )
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
@@ -69,6 +75,13 @@ else
   t0=$SECONDS
   bash scripts/build-kube.sh >/dev/null || die "scripts/build-kube.sh failed"
   echo "    ready in /var/cache/cpmigrate/kube/$(cat scripts/kube-version)/bin ($((SECONDS - t0))s)"
+fi
+
+if [[ "${CPM_BUILD_TEMPORAL:-}" == 1 ]]; then
+  step "Temporal server + SQL tool (built from the go.temporal.io/server Go module)"
+  t0=$SECONDS
+  bash scripts/build-temporal.sh >/dev/null || die "scripts/build-temporal.sh failed"
+  echo "    ready ($((SECONDS - t0))s)"
 fi
 
 step "setup done"

@@ -2,9 +2,11 @@
  * cpmigrate: the operator CLI.
  *   cpmigrate plan validate FILE | plan show FILE
  *   cpmigrate start FILE | status ID | approve ID GATE | abort ID --reason R | pause ID | resume ID | list
+ *   cpmigrate lock break FILE --reason R
  * Temporal connection from the environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS: see README).
  */
 import { Command } from 'commander';
+import { registerLockCommands } from './cli/lock-commands';
 import { registerMigrationCommands } from './cli/migration-commands';
 import { registerPlanCommands } from './cli/plan-commands';
 
@@ -15,6 +17,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerPlanCommands(program);
   registerMigrationCommands(program);
+  registerLockCommands(program);
   return program;
 }
 

@@ -89,6 +89,38 @@ export class MigrationAbortedError extends Error {
   override readonly name = 'MigrationAbortedError';
 }
 
+/** Thrown when another migration holds the cluster's lock (/cpmigrate/lock/<cluster> in its etcd). */
+export class LockHeldError extends Error {
+  override readonly name = 'LockHeldError';
+  constructor(
+    readonly cluster: string,
+    readonly key: string,
+    readonly holderText: string,
+    readonly holder?: { workflowId: string; runId: string },
+  ) {
+    super(
+      `cluster ${cluster} is locked by another migration: ${holderText} holds ${key}; nothing was changed. ` +
+        `Wait for it, abort it, or, if that workflow no longer exists, break the lock: cpmigrate lock break PLAN --reason "..."`,
+    );
+  }
+}
+
+/** Thrown when `cpmigrate lock break` names a lock whose holder still runs. */
+export class LockHolderAliveError extends Error {
+  override readonly name = 'LockHolderAliveError';
+}
+
+/** Thrown when a plan asks the worker for something its policy file (CPM_WORKER_POLICY) does not allow. */
+export class PolicyViolationError extends Error {
+  override readonly name = 'PolicyViolationError';
+  constructor(
+    readonly rule: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** Error type names Temporal must never retry. */
 export const NON_RETRYABLE_ERROR_TYPES = [
   'PlanMismatchError',
@@ -98,4 +130,7 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   'KubeAuthError',
   'PreflightFailedError',
   'PlanError',
+  'LockHeldError',
+  'LockHolderAliveError',
+  'PolicyViolationError',
 ] as const;

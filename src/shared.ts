@@ -10,6 +10,8 @@ import type { GateId, Plan } from './plan/schema';
 
 export const TASK_QUEUE = 'cpmigrate';
 export const WORKFLOW_TYPE = 'migrateControlPlane';
+/** `cpmigrate lock break`: breaks a stale cluster lock, recorded (src/workflows/lock-break.ts) */
+export const BREAK_LOCK_WORKFLOW_TYPE = 'breakClusterLock';
 
 /** One migration per cluster at a time: the workflow id is derived from the cluster name. */
 export function workflowIdFor(cluster: string): string {
@@ -107,6 +109,8 @@ export interface MigrationStatus {
   ignoredApprovals?: IgnoredApproval[];
   /** how many approvals were ignored in all */
   ignoredApprovalCount?: number;
+  /** the cluster lock (/cpmigrate/lock/<cluster> in the cluster's etcd): taken in preflight, released at the end */
+  clusterLock?: { held: boolean; summary?: string; problem?: string };
 }
 
 export const approveSignal = defineSignal<[Approval]>('approve');

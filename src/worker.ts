@@ -8,9 +8,11 @@ import path from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterString, type LogEntry } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { livenessInterceptor } from './activities/liveness';
+import { activePolicy } from './lib/policy';
 import { sshHostOps } from './lib/ssh';
 import { TASK_QUEUE } from './shared';
 import { temporalSettings } from './temporal-config';
+import { deploymentOptions } from './worker-versioning';
 
 function jsonLogger(): DefaultLogger {
   const level = (process.env.CPM_LOG_LEVEL?.toUpperCase() as 'INFO' | 'DEBUG' | 'WARN' | undefined) ?? 'INFO';
@@ -35,7 +37,9 @@ export async function runWorker(): Promise<void> {
   }).catch((err: unknown) => {
     throw new Error(`cannot reach Temporal at ${settings.address} (namespace ${settings.namespace}): ${(err as Error).message}\n  hint: start it with \`npm run dev\` or set TEMPORAL_ADDRESS`);
   });
+  const policy = activePolicy(); // a bad policy file stops the worker here
   const activities = createActivities();
+  const deployment = deploymentOptions();
   const worker = await Worker.create({
     connection,
     namespace: settings.namespace,
@@ -44,8 +48,16 @@ export async function runWorker(): Promise<void> {
     activities,
     interceptors: { activity: [livenessInterceptor] },
     shutdownGraceTime: '10s',
+    workerDeploymentOptions: deployment,
   });
-  process.stdout.write(`${JSON.stringify({ level: 'info', msg: 'worker started', address: settings.address, namespace: settings.namespace, taskQueue: TASK_QUEUE, pid: process.pid })}\n`);
+  process.stdout.write(`${JSON.stringify({ level: 'info', msg: 'worker started', address: settings.address, namespace: settings.namespace, taskQueue: TASK_QUEUE, pid: process.pid, deployment: deployment ? `${deployment.version.deploymentName}/${deployment.version.buildId} (${deployment.defaultVersioningBehavior})` : 'unversioned' })}\n`);
+  process.stdout.write(
+    `${JSON.stringify(
+      policy
+        ? { level: 'info', msg: 'worker policy', file: process.env.CPM_WORKER_POLICY, clusters: policy.clusters, hostCIDRs: policy.hostCIDRs, apiServerAddresses: policy.apiServerAddresses, allowCommandServices: policy.allowCommandServices }
+        : { level: 'warn', msg: 'no worker policy (CPM_WORKER_POLICY unset): any cluster, host, key and command a plan names is allowed' },
+    )}\n`,
+  );
   try {
     await worker.run();
   } finally {

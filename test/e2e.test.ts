@@ -12,10 +12,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
 import { labDown } from '../src/lab/cli';
 import { renderReport, runDemo } from '../src/demo/run';
 import { freePort } from './support/temporal';
+import { activityHistory } from './support/history';
 
 const stateDir = mkdtempSync(path.join(os.tmpdir(), 'cpm-e2e-'));
 let port = 0;
@@ -64,21 +64,7 @@ describe('the demo on the lab', () => {
     const connection = await Connection.connect({ address: `127.0.0.1:${port}` });
     try {
       const client = new Client({ connection });
-      const history = await client.workflow.getHandle(report.workflowId, report.runId).fetchHistory();
-      const { EventType } = temporal.api.enums.v1;
-      const summaries = new Map<number, string>();
-      const completed = new Map<string, number>();
-      for (const e of history.events ?? []) {
-        if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) {
-          const payload = e.userMetadata?.summary;
-          const text = payload?.data ? Buffer.from(payload.data).toString('utf8').replace(/^"|"$/g, '') : '?';
-          summaries.set(Number(e.eventId), text);
-        }
-        if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED) {
-          const s = summaries.get(Number(e.activityTaskCompletedEventAttributes?.scheduledEventId)) ?? '?';
-          completed.set(s, (completed.get(s) ?? 0) + 1);
-        }
-      }
+      const { completed } = await activityHistory(client, report.workflowId, report.runId);
       for (const key of ['etcdSnapshot', 'etcdJoinMember master-1', 'etcdJoinMember master-2', 'etcdJoinMember master-3', 'etcdRemoveMember oldmaster-1', 'drainNode master-1']) {
         expect(completed.get(key), key).toBe(1);
       }

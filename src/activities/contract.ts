@@ -10,6 +10,7 @@ import type {
   ComponentName,
   EtcdHealthReport,
   JoinResult,
+  LockBreakResult,
   PreflightReport,
   RemoveResult,
   SnapshotResult,
@@ -24,6 +25,14 @@ export interface VipReport {
 }
 
 export interface MigrationActivities {
+  // the cluster lock (/cpmigrate/lock/<cluster> in the cluster's etcd); the holder is the calling workflow
+  clusterLockAcquire(plan: Plan): Promise<StepOutcome>;
+  /** runs until cancelled, heartbeating, refreshing the lock's lease */
+  clusterLockKeepAlive(plan: Plan): Promise<StepOutcome>;
+  clusterLockRelease(plan: Plan): Promise<StepOutcome>;
+  /** only when the holder workflow no longer runs; recorded */
+  clusterLockBreak(plan: Plan, req: { by: string; reason: string }): Promise<LockBreakResult>;
+
   // preflight (read-only)
   /** 'resume': accept a cluster part-way through an earlier run of this same plan */
   preflight(plan: Plan, mode?: 'fresh' | 'resume'): Promise<PreflightReport>;

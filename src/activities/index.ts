@@ -14,12 +14,15 @@ import { createEtcdActivities } from './etcd';
 import { createFenceActivities } from './fence';
 import { createKubeActivities } from './kube';
 import { createKubeClientActivities } from './kube-clients';
+import { createLockActivities, withLockGuard, type LockDeps } from './lock';
+import { withPolicyGuard } from './policy';
 import { createPreflightActivities } from './preflight';
 import { createSshActivities } from './ssh';
 import { createVipActivities } from './vip';
 
 export interface ActivityDeps {
   hostOps?: () => HostOps;
+  lock?: LockDeps;
 }
 
 /**
@@ -46,7 +49,9 @@ function createRawActivities(deps: ActivityDeps) {
   const kube = createKubeActivities();
   const etcd = createEtcdActivities({ hostOps });
   const kubeClients = createKubeClientActivities();
-  return {
+  const { lock, ensure } = createLockActivities(deps.lock);
+  const all = {
+    ...lock,
     ...kube,
     ...etcd,
     ...createSshActivities({ hostOps }),
@@ -57,4 +62,7 @@ function createRawActivities(deps: ActivityDeps) {
     ...createClientFixActivities({ hostOps, kubeClients }),
     ...createPreflightActivities({ hostOps, kube: { ...kube, ...kubeClients }, etcdHealth: etcd.etcdHealth }),
   } satisfies MigrationActivities; // everything the workflow calls is here, with the right signature
+  // every activity checks the plan against the worker policy (src/activities/policy.ts),
+  // then every mutating one checks the cluster lock (src/activities/lock.ts)
+  return withPolicyGuard(withLockGuard(all, ensure));
 }

@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { expandHome } from '../lib/paths';
 import { parse } from 'yaml';
+import { checkApiServer, enforce } from '../lib/policy';
 
 export interface ClientAuth {
   cert?: Buffer;
@@ -81,7 +82,10 @@ export function httpsGet(url: string, opts: { ca?: Buffer | string; auth?: Clien
 export async function probeReadyz(hostPort: string, ca: Buffer | string, auth?: () => Promise<ClientAuth>, timeoutMs = 5_000): Promise<ProbeResult> {
   const url = `https://${hostPort}/readyz`;
   const anon = await httpsGet(url, { ca, timeoutMs });
-  if ((anon.status === 401 || anon.status === 403) && auth) return httpsGet(url, { ca, auth: await auth(), timeoutMs });
+  if ((anon.status === 401 || anon.status === 403) && auth) {
+    enforce((p) => checkApiServer(p, url, 'readyz probe with the kubeconfig credentials to')); // the worker policy
+    return httpsGet(url, { ca, auth: await auth(), timeoutMs });
+  }
   return anon;
 }
 

@@ -100,3 +100,10 @@ export interface StepOutcome {
 }
 
 export type ComponentName = 'etcd' | 'apiserver' | 'controllerManager' | 'scheduler' | 'loadBalancer' | 'keepalived';
+
+/** `cpmigrate lock break`: what was broken, and where the audit record is (in the cluster's etcd). */
+export interface LockBreakResult {
+  summary: string;
+  broken?: { workflowId: string; runId: string; cluster: string; takenAt: string };
+  recordKey?: string;
+}

@@ -8,13 +8,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { searchAttributesRegistered } from '../cli/connect';
 import { sshHostOps } from '../lib/ssh';
 import { formatMs } from '../plan/duration';
 import { loadPlan } from '../plan/load';
 import type { Plan } from '../plan/schema';
 import { CpmCluster } from '../search-attributes';
+import { temporalSettings } from '../temporal-config';
 import { TASK_QUEUE, WORKFLOW_TYPE, approveUpdate, statusQuery, workflowIdFor, type MigrationStatus, type StepRecord } from '../shared';
 import { labDown, labUp } from '../lab/cli';
 import { misconfigureClients } from '../lab/misconfigure';
@@ -24,13 +25,46 @@ import { verifyAfterState, type Check } from './verify';
 
 const ROOT = path.join(__dirname, '..', '..');
 
+/** What a fault (or a checkpoint hook) can do to the running demo. */
+export interface DemoContext {
+  log: (line: string) => void;
+  handle: WorkflowHandle;
+  /** pids of the worker processes still running */
+  workerPids(): number[];
+  /**
+   * kill -9 the worker process that runs the activity in flight (waits up to 60 s for one
+   * to be running on a worker of this demo); it is not replaced.
+   */
+  killBusyWorker(): Promise<{ pid: number; activity: string }>;
+}
+
+/** Something done to the system once, right after `afterStep` completes (the next step is then under way). */
+export interface DemoFault {
+  name: string;
+  afterStep: string;
+  /** returns a line for the report */
+  run(ctx: DemoContext): Promise<string | void>;
+}
+
 export interface DemoOptions {
   /** approve every checkpoint automatically */
   yes: boolean;
-  temporalPort: number;
+  /** the dev server's port (started or reused); ignored with temporalEnv */
+  temporalPort?: number;
+  /**
+   * use an existing Temporal instead of the dev server: TEMPORAL_* settings as
+   * src/temporal-config.ts reads them (address, namespace, mTLS); the workers get them too
+   */
+  temporalEnv?: Record<string, string>;
+  /** worker processes on the task queue (default 1) */
+  workers?: number;
   stateDir: string;
   /** kill -9 the worker once, right after this step completes, and start a new one */
   killWorkerAfter?: string;
+  /** faults injected during the migration, each once */
+  faults?: DemoFault[];
+  /** called when a checkpoint becomes pending, before --yes approves it */
+  onCheckpoint?: (gate: string, ctx: DemoContext) => Promise<void>;
   /** keep an existing lab (default: rebuild it so the run starts from the "before" state) */
   reuseLab?: boolean;
   log?: (line: string) => void;
@@ -54,6 +88,9 @@ export interface DemoReport {
   probe: ProbeReport;
   checks: Check[];
   workerRestarts: Array<{ afterStep: string; killedPid: number; newPid: number }>;
+  /** every worker process the demo started */
+  workerPids: number[];
+  faults: Array<{ name: string; afterStep: string; at: string; ms: number; detail?: string }>;
 }
 
 function portOpen(port: number): Promise<boolean> {
@@ -70,13 +107,38 @@ async function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise
   if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${code}`);
 }
 
+function temporalEnvOf(opts: DemoOptions): Record<string, string> {
+  return opts.temporalEnv ?? { TEMPORAL_ADDRESS: `127.0.0.1:${opts.temporalPort ?? 7233}` };
+}
+
 function startWorker(opts: DemoOptions, n: number): ChildProcess {
   const log = openSync(path.join(opts.stateDir, `worker-${n}.log`), 'a');
+  // node itself (not a wrapper that forks), so the pid is the worker's: kill -9 hits it
   return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'worker.ts')], {
-    env: { ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${opts.temporalPort}` },
+    env: { ...process.env, ...temporalEnvOf(opts) },
     stdio: ['ignore', log, log],
   });
 }
+
+/** Retry a call to the server through an outage (a restart of the server or its database), bounded. */
+async function throughOutage<T>(what: string, fn: () => Promise<T>, log: (l: string) => void, maxMs = 180_000): Promise<T> {
+  const until = Date.now() + maxMs;
+  let reported = false;
+  for (;;) {
+    try {
+      const r = await fn();
+      if (reported) log(`${what}: the server answers again`);
+      return r;
+    } catch (e) {
+      if (Date.now() > until) throw e;
+      if (!reported) log(`${what}: ${(e as Error).message.split('\n')[0]} (retrying)`);
+      reported = true;
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
+}
+
+const isAlive = (w: ChildProcess) => w.exitCode === null && w.signalCode === null;
 
 function stepLine(s: MigrationStatus): string {
   const c = s.currentStep;
@@ -90,10 +152,13 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   const log = opts.log ?? ((l: string) => process.stdout.write(`${l}\n`));
   const t0 = Date.now();
   mkdirSync(opts.stateDir, { recursive: true });
-  const env = { ...process.env, TEMPORAL_PORT: String(opts.temporalPort), TEMPORAL_UI_PORT: String(opts.temporalPort + 1000), CPM_STATE_DIR: opts.stateDir };
-
-  if (!(await portOpen(opts.temporalPort))) await run('bash', [path.join(ROOT, 'scripts', 'dev-server.sh'), 'start'], env);
-  else log(`Temporal already on 127.0.0.1:${opts.temporalPort}`);
+  const devPort = opts.temporalPort ?? 7233;
+  if (!opts.temporalEnv) {
+    const env = { ...process.env, TEMPORAL_PORT: String(devPort), TEMPORAL_UI_PORT: String(devPort + 1000), CPM_STATE_DIR: opts.stateDir };
+    if (!(await portOpen(devPort))) await run('bash', [path.join(ROOT, 'scripts', 'dev-server.sh'), 'start'], env);
+    else log(`Temporal already on 127.0.0.1:${devPort}`);
+  }
+  const settings = temporalSettings({ ...temporalEnvOf(opts) });
 
   const tLab = Date.now();
   if (!opts.reuseLab) {
@@ -111,10 +176,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
     plan = { ...loaded, checkpoints: { ...loaded.checkpoints, 'client-fixes': { ...loaded.checkpoints['client-fixes'], enabled: true } } };
   }
 
-  const connection = await Connection.connect({ address: `127.0.0.1:${opts.temporalPort}` });
-  const client = new Client({ connection });
-  const workers: ChildProcess[] = [startWorker(opts, 1)];
+  const connection = await Connection.connect({ address: settings.address, tls: settings.tls, apiKey: settings.apiKey });
+  const client = new Client({ connection, namespace: settings.namespace });
+  const workers: ChildProcess[] = [];
+  for (let i = 0; i < Math.max(1, opts.workers ?? 1); i++) workers.push(startWorker(opts, i + 1));
   const restarts: DemoReport['workerRestarts'] = [];
+  const faultsDone: DemoReport['faults'] = [];
   const probe = new AvailabilityProbe(vipClient(plan.kubeconfig, plan.loadBalancer.vip, plan.loadBalancer.port), { maxDurationMs: (opts.maxMinutes ?? 60) * 60_000 });
   try {
     await probe.seed(50);
@@ -132,20 +199,44 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
       staticSummary: `cpmigrate ${plan.cluster} (lab demo)`,
       ...(sa ? { typedSearchAttributes: [{ key: CpmCluster, value: plan.cluster }] } : {}),
     });
-    log(`migration started: ${workflowId} (Web UI http://127.0.0.1:${opts.temporalPort + 1000}/namespaces/default/workflows/${workflowId})`);
+    log(
+      opts.temporalEnv
+        ? `migration started: ${workflowId} on ${settings.address} (namespace ${settings.namespace}), ${workers.length} worker(s): pids ${workers.map((w) => w.pid).join(', ')}`
+        : `migration started: ${workflowId} (Web UI http://127.0.0.1:${devPort + 1000}/namespaces/default/workflows/${workflowId})`,
+    );
     const tMig = Date.now();
+    const ctx: DemoContext = {
+      log,
+      handle,
+      workerPids: () => workers.filter(isAlive).map((w) => w.pid ?? -1),
+      async killBusyWorker() {
+        const until = Date.now() + 60_000;
+        for (;;) {
+          const desc = await throughOutage('describe', () => handle.describe(), log);
+          for (const a of desc.raw.pendingActivities ?? []) {
+            const pid = Number(/^(\d+)@/.exec(a.lastWorkerIdentity ?? '')?.[1]);
+            const w = workers.find((x) => x.pid === pid && isAlive(x));
+            // state 2 = PENDING_ACTIVITY_STATE_STARTED: an attempt runs on that worker now
+            if (w && Number(a.state) === 2) {
+              w.kill('SIGKILL');
+              await new Promise((r) => (isAlive(w) ? w.once('exit', r) : r(undefined)));
+              return { pid, activity: a.activityType?.name ?? '?' };
+            }
+          }
+          if (Date.now() > until) throw new Error('no activity in flight on a worker of this demo within 60 s');
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      },
+    };
 
     let last = '';
     let announced = '';
     const deadline = Date.now() + (opts.maxMinutes ?? 60) * 60_000;
     for (;;) {
-      const desc = await handle.describe();
-      // a query waits for a worker: on a loaded machine the first one may start late; keep polling
-      const s = await handle.query(statusQuery).catch((e: unknown) => {
-        if (desc.status.name === 'RUNNING' && Date.now() < deadline && /DEADLINE_EXCEEDED|timed out/i.test(String((e as Error & { cause?: Error }).cause?.message ?? (e as Error).message))) return undefined;
-        throw e;
-      });
-      if (!s) continue;
+      const desc = await throughOutage('describe', () => handle.describe(), log);
+      // a query waits for a worker (on a loaded machine the first one may start late) and fails
+      // while the server or its database restarts: keep asking until the demo's deadline
+      const s = await throughOutage('status query', () => handle.query(statusQuery), log, Math.max(60_000, deadline - Date.now()));
       const line = stepLine(s);
       if (line !== last) log(line);
       last = line;
@@ -157,13 +248,22 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
         restarts.push({ afterStep: opts.killWorkerAfter, killedPid: old?.pid ?? -1, newPid: fresh.pid ?? -1 });
         log(`worker pid ${old?.pid} killed with SIGKILL after ${opts.killWorkerAfter}; new worker pid ${fresh.pid}`);
       }
+      for (const f of opts.faults ?? []) {
+        if (faultsDone.some((d) => d.name === f.name) || !s.completed.some((r) => r.key === f.afterStep)) continue;
+        const tf = Date.now();
+        log(`fault "${f.name}" (after ${f.afterStep})`);
+        const detail = (await f.run(ctx)) ?? undefined;
+        faultsDone.push({ name: f.name, afterStep: f.afterStep, at: new Date(tf).toISOString(), ms: Date.now() - tf, detail });
+        log(`fault "${f.name}" done in ${formatMs(Date.now() - tf)}${detail ? `: ${detail}` : ''}`);
+      }
       const gate = s.pendingCheckpoint?.gate;
       if (gate && announced !== gate) {
         announced = gate;
         log(`checkpoint "${gate}" waits for approval:`);
         for (const c of s.pendingCheckpoint?.approveCommands ?? []) log(`    ${c}`);
+        if (opts.onCheckpoint) await opts.onCheckpoint(gate, ctx);
         if (opts.yes) {
-          await handle.executeUpdate(approveUpdate, { args: [{ gate, by: 'demo --yes', reason: 'unattended demo run' }] });
+          await throughOutage('approve', () => handle.executeUpdate(approveUpdate, { args: [{ gate, by: 'demo --yes', reason: 'unattended demo run' }] }), log);
           log(`approved "${gate}" (--yes)`);
         }
       }
@@ -179,7 +279,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
     });
     const migrationMs = Date.now() - tMig;
     const probeReport = await probe.stop();
-    const final = await handle.query(statusQuery);
+    const final = await throughOutage('status query', () => handle.query(statusQuery), log);
     const checks = outcome === 'completed' ? [...(await verifyAfterState(plan, sshHostOps)), ...(await verifyCarried(plan, sshHostOps))] : [];
     const report: DemoReport = {
       workflowId,
@@ -193,12 +293,14 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
       probe: probeReport,
       checks,
       workerRestarts: restarts,
+      workerPids: workers.map((w) => w.pid ?? -1),
+      faults: faultsDone,
     };
     writeFileSync(path.join(opts.stateDir, 'demo-report.json'), JSON.stringify(report, null, 2));
     return report;
   } finally {
     await probe.stop().catch(() => undefined);
-    for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGTERM');
+    for (const w of workers) if (isAlive(w)) w.kill('SIGTERM');
     await sshHostOps().close();
     await connection.close();
   }
@@ -218,6 +320,7 @@ export function renderReport(r: DemoReport): string {
     `objects written before the migration: ${r.probe.seeded}, missing after: ${r.probe.missingAfter.length}`,
     ...r.probe.firstErrors.map((e) => `  probe error: ${e}`),
     ...r.workerRestarts.map((w) => `worker killed (pid ${w.killedPid}) after ${w.afterStep}; resumed on pid ${w.newPid}`),
+    ...r.faults.map((f) => `fault ${f.name} after ${f.afterStep} (${formatMs(f.ms)})${f.detail ? `: ${f.detail}` : ''}`),
     '',
     'after state:',
     ...r.checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`),

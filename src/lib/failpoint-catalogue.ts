@@ -60,6 +60,10 @@ export const FAILPOINTS = {
   'calico.after-patch': 'calico-config points at the new etcd members; calico pods not restarted',
   'calico.rollout.after-restart-request': 'the DaemonSet/Deployment has its restart annotation; the rollout is in progress',
   'monitoring.after-endpoints': 'the exporter Endpoints list the new masters; not recorded',
+  // the cluster lock (/cpmigrate/lock/<cluster> in the cluster's etcd)
+  'lock.acquire.after-put': 'the lock key holds this workflow on a fresh lease; the workflow has not recorded it (the retry finds it already ours)',
+  'lock.release.after-delete': 'the lock key is deleted; its lease not yet revoked (it expires by itself), not recorded',
+  'lock.break.after-delete': 'the stale lock is deleted and the audit record written, in one transaction; not recorded',
   // apiserver config: referenced files, then the main config
   'config.apiserver.after-referenced-files': 'files the apiserver config refers to are copied to the new master; its config not yet written',
   ...componentPoints('apiserver'),

@@ -22,6 +22,7 @@ import {
 } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import { KubeAuthError, PlanMismatchError } from '../errors';
+import { checkApiServer, enforce } from './policy';
 
 // ---------------------------------------------------------------- clients
 
@@ -46,7 +47,10 @@ export function loadKubeConfigFile(path: string): KubeConfig {
   } catch (err) {
     throw new PlanMismatchError(`cannot load kubeconfig ${path}: ${(err as Error).message}`);
   }
-  if (!kc.getCurrentCluster()) throw new PlanMismatchError(`kubeconfig ${path} has no current context/cluster`);
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new PlanMismatchError(`kubeconfig ${path} has no current context/cluster`);
+  // the worker policy: the admin credentials only go to allowed API addresses
+  enforce((p) => checkApiServer(p, cluster.server, `kubeconfig ${path} server`));
   return kc;
 }
 

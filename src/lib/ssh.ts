@@ -20,6 +20,7 @@ import { HostKeyMismatchError, HostUnreachableError, RemoteCommandError, SshAuth
 import type { SshTarget } from '../plan/hosts';
 import type { HostOps, PushOptions, RunOptions } from './hostops';
 import { expandHome } from './paths';
+import { checkSshTarget, enforce } from './policy';
 
 /** Default bound for a command when the caller gives none. */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 10 * 60_000;
@@ -530,6 +531,7 @@ export class SshHostOps implements HostOps {
   }
 
   private async connect(target: SshTarget): Promise<Conn> {
+    enforce((p) => checkSshTarget(p, target)); // the worker policy, before any key is read or packet sent
     const keyPath = expandHome(target.privateKeyPath);
     let keyBuf: Buffer;
     try {

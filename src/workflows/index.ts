@@ -1,1 +1,2 @@
 export { migrateControlPlane } from './migration';
+export { breakClusterLock } from './lock-break';

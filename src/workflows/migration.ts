@@ -38,6 +38,7 @@ import { renderDetails } from './details';
 import { Aborted } from './aborted';
 import { compensationFor, type Compensation } from './compensation';
 import { runAction, type Ctx } from './runners';
+import { ClusterLock } from './lock';
 import { MigrationState } from './state';
 
 export interface MigrationResult {
@@ -64,6 +65,12 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
   let clientFixes: ClientFix[] = [];
   let preflightNotes: string[] = [];
   const st = new MigrationState(plan, steps);
+  // patched(): migrations started before the cluster lock existed replay without taking it (asked once, here)
+  const lock = patched('cluster-lock') ? new ClusterLock(plan) : undefined;
+  const releaseLock = async (): Promise<void> => {
+    const summary = await lock?.release();
+    if (summary) st.clusterLock = { held: false, summary, problem: lock?.problem };
+  };
   const resume = input.features?.resume === true;
   // a resumed run cannot know whether the earlier one passed the point of no return: only forward
   if (resume) st.pointOfNoReturnPassed = true;
@@ -246,11 +253,19 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
         // nothing to change: nothing to approve (the checkpoint passes, and says so)
         summary = step.gate === 'client-fixes' && !clientFixes.length ? 'nothing to fix: every client already uses the LB' : await waitForApproval(step);
       } else if (step.phase === 'preflight') {
+        // the lock first: a second migration of this cluster fails here, naming the holder, before anything else
+        const locked = lock
+          ? await lock.take().catch((e: Error) => {
+              st.lastError = { step: step.key, message: e.message, type: (e as ApplicationFailure).type ?? e.name, at: new Date().toISOString() };
+              throw e;
+            })
+          : undefined;
+        if (locked) st.clusterLock = { held: true, summary: locked };
         const pf = await preflight(preflightInput, proxies, progress, clientFixesOn).catch((e: Error) => {
           st.lastError = { step: step.key, message: e.message, type: (e as ApplicationFailure).type ?? e.name, at: new Date().toISOString() };
           throw e;
         });
-        summary = pf.summary;
+        summary = locked ? `${pf.summary}; ${locked}` : pf.summary;
         if (clientFixesOn) clientFixes = pf.report.clientFixes ?? [];
         preflightNotes = preflightNotesOf(pf.report);
       } else {
@@ -265,6 +280,7 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
       const by = st.abort?.by ? ` by ${st.abort.by}` : '';
       const where = st.pointOfNoReturnPassed ? 'after the point of no return' : 'before the point of no return';
       const rollback = st.abort?.rollback ? await rollBack(st, compensations, progress, patched('rollback-holds-on-failure')) : '';
+      await releaseLock();
       st.finished = 'aborted';
       publish();
       throw ApplicationFailure.nonRetryable(
@@ -272,10 +288,12 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
         'MigrationAborted',
       );
     }
+    await releaseLock();
     st.finished = 'failed';
     publish();
     throw err;
   }
+  await releaseLock();
   st.finished = 'completed';
   publish();
   return { cluster: plan.cluster, steps: steps.length, approvals: st.approvals };

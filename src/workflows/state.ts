@@ -33,6 +33,7 @@ export class MigrationState {
   ignoredApprovalCount = 0;
   rolledBack: string[] = [];
   abortRefused?: string;
+  clusterLock?: MigrationStatus['clusterLock'];
   /** aborts received after the first one: during a held rollback, "stop rolling back" */
   abortRepeats = 0;
 
@@ -166,6 +167,7 @@ export class MigrationState {
       rolledBack: this.rolledBack.length ? [...this.rolledBack] : undefined,
       ignoredApprovals: this.ignoredApprovals.length ? this.ignoredApprovals.map((a) => ({ ...a })) : undefined,
       ignoredApprovalCount: this.ignoredApprovalCount || undefined,
+      clusterLock: this.clusterLock ? { ...this.clusterLock } : undefined,
     };
   }
 }

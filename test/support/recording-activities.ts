@@ -26,8 +26,10 @@ export interface RecordingOptions {
 
 const outcome = (summary: string) => ({ summary, changed: true });
 
-export function recordingActivities(opts: RecordingOptions = {}): { activities: MigrationActivities; calls: Call[] } {
+export function recordingActivities(opts: RecordingOptions = {}): { activities: MigrationActivities; calls: Call[]; lockCalls: string[] } {
   const calls: Call[] = [];
+  /** the cluster-lock activities, kept apart so call sequences read like the runbook */
+  const lockCalls: string[] = [];
   const record = async (name: string, args: unknown[]): Promise<void> => {
     const call = { name, args };
     let attempt = 1;
@@ -43,6 +45,26 @@ export function recordingActivities(opts: RecordingOptions = {}): { activities: 
   };
   const newURLs = (plan: Plan) => plan.newMasters.map((h) => h.etcd.clientURL);
   const activities: MigrationActivities = {
+    async clusterLockAcquire() {
+      lockCalls.push('acquire');
+      return outcome('lock taken');
+    },
+    async clusterLockKeepAlive() {
+      lockCalls.push('keepalive');
+      const ctx = Context.current();
+      for (;;) {
+        ctx.heartbeat();
+        await Promise.race([ctx.sleep(500), ctx.cancelled]);
+      }
+    },
+    async clusterLockRelease() {
+      lockCalls.push('release');
+      return outcome('lock released');
+    },
+    async clusterLockBreak() {
+      lockCalls.push('break');
+      return { summary: 'nothing to break' };
+    },
     async preflight(_plan, mode) {
       await record('preflight', mode ? [mode] : []);
       const fixes = opts.clientFixes ?? [];
@@ -176,5 +198,5 @@ export function recordingActivities(opts: RecordingOptions = {}): { activities: 
       return { holders: [holder], readyzThroughVip: true, summary: `VIP on ${holder}` };
     },
   };
-  return { activities, calls };
+  return { activities, calls, lockCalls };
 }
