@@ -49,6 +49,16 @@ describe('the demo on the lab', () => {
     expect(fixes?.summary).toMatch(/kubelet\/worker-2: \/etc\/kubernetes\/kubelet\.conf server https:\/\/198\.18\.0\.11:6443 → https:\/\/198\.18\.0\.100:443 \(backup .*\); kubelet restarted; Node worker-2 Ready again .*server https:\/\/198\.18\.0\.100:443/);
     expect(report.checks.find((c) => c.name === 'no client points at an old master')?.ok).toBe(true);
     expect(report.checks.find((c) => c.name === 'every Node is Ready')?.detail).toBe('8 Nodes Ready');
+    // the old masters' non-default settings are carried (src/demo/carried.ts), and the data gates ran
+    for (const name of ['etcd carries the old members', 'kube-apiserver carries audit policy', 'keepalived carries chk_apiserver_lb']) {
+      expect(report.checks.filter((c) => c.name.includes(name) && c.ok), name).toHaveLength(3);
+    }
+    expect(report.checks.find((c) => c.name === 'the Secret written before the migration still decrypts')?.ok).toBe(true);
+    expect(report.checks.find((c) => c.name === 'the Secret is stored encrypted (aescbc) in the new etcd members')?.ok).toBe(true);
+    const summaryOf = (key: string) => report.steps.find((s) => s.key === key)?.summary ?? '';
+    expect(summaryOf('etcd-join/master-1')).toMatch(/carried \d+ settings from oldmaster-1:.*quota-backend-bytes/);
+    expect(summaryOf('etcd-join/master-3')).toMatch(/HashKV agrees on 6 members at revision \d+/);
+    for (const h of ['oldmaster-1', 'oldmaster-2', 'oldmaster-3']) expect(summaryOf(`decommission-old/${h}`)).toMatch(/HashKV agrees on \d members at revision \d+/);
 
     // From the event history: every activity call (by its summary) completed once.
     const connection = await Connection.connect({ address: `127.0.0.1:${port}` });

@@ -20,6 +20,7 @@ import { TASK_QUEUE, WORKFLOW_TYPE, approveUpdate, statusQuery, workflowIdFor, t
 import { labDown, labUp } from '../lab/cli';
 import { misconfigureClients } from '../lab/misconfigure';
 import { AvailabilityProbe, vipClient, type ProbeReport } from './probe';
+import { seedSecret, verifyCarried } from './carried';
 import { verifyAfterState, type Check } from './verify';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -184,6 +185,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   const probe = new AvailabilityProbe(vipClient(plan.kubeconfig, plan.loadBalancer.vip, plan.loadBalancer.port), { maxDurationMs: (opts.maxMinutes ?? 60) * 60_000 });
   try {
     await probe.seed(50);
+    await seedSecret(plan);
     probe.start();
     log(`probe: reading and writing through https://${plan.loadBalancer.vip}:${plan.loadBalancer.port} every 100 ms (50 objects written before)`);
 
@@ -278,7 +280,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
     const migrationMs = Date.now() - tMig;
     const probeReport = await probe.stop();
     const final = await throughOutage('status query', () => handle.query(statusQuery), log);
-    const checks = outcome === 'completed' ? await verifyAfterState(plan, sshHostOps) : [];
+    const checks = outcome === 'completed' ? [...(await verifyAfterState(plan, sshHostOps)), ...(await verifyCarried(plan, sshHostOps))] : [];
     const report: DemoReport = {
       workflowId,
       runId: handle.firstExecutionRunId,
