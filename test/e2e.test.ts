@@ -41,6 +41,17 @@ describe('the fault matrix subset on the lab', () => {
     expect(fixes?.summary).toMatch(/kubelet\/worker-2: \/etc\/kubernetes\/kubelet\.conf server https:\/\/198\.18\.0\.11:6443 → https:\/\/198\.18\.0\.100:443 \(backup .*\); kubelet restarted; Node worker-2 Ready again .*server https:\/\/198\.18\.0\.100:443/);
     expect(demo.checks.find((c) => c.name === 'no client points at an old master')?.ok).toBe(true);
     expect(demo.checks.find((c) => c.name === 'every Node is Ready')?.detail).toBe('8 Nodes Ready');
+    // the old masters' non-default settings are carried (src/demo/carried.ts), and the data gates ran
+    for (const name of ['etcd carries the old members', 'kube-apiserver carries audit policy', 'keepalived carries chk_apiserver_lb']) {
+      expect(demo.checks.filter((c) => c.name.includes(name) && c.ok), name).toHaveLength(3);
+    }
+    expect(demo.checks.find((c) => c.name === 'the Secret written before the migration still decrypts')?.ok).toBe(true);
+    expect(demo.checks.find((c) => c.name === 'the Secret is stored encrypted (aescbc) in the new etcd members')?.ok).toBe(true);
+    const summaryOf = (key: string) => demo.steps.find((s) => s.key === key)?.summary ?? '';
+    // (master-1's join and oldmaster-1's removal are where the failpoints fire: their retries report the short "already done" path)
+    expect(summaryOf('etcd-join/master-2')).toMatch(/carried \d+ settings from oldmaster-1:.*quota-backend-bytes/);
+    expect(summaryOf('etcd-join/master-3')).toMatch(/HashKV agrees on 6 members at revision \d+/);
+    for (const h of ['oldmaster-2', 'oldmaster-3']) expect(summaryOf(`decommission-old/${h}`)).toMatch(/HashKV agrees on \d members at revision \d+/);
   }, 45 * 60_000);
 
   it('rolls back to the "before" state with the worker dying inside the compensations', async () => {

@@ -52,6 +52,26 @@ export const MUTATING_ACTIVITIES = [
   'applyClientFix',
   'restartClient',
   'revertClientFix',
+  'cordonNode',
+  'runOnHost',
+] as const;
+
+/** Activities that only read (or are the lock itself): not guarded. test/lock-guard.test.ts keeps both lists complete. */
+export const UNGUARDED_ACTIVITIES = [
+  'clusterLockAcquire',
+  'clusterLockKeepAlive',
+  'clusterLockRelease',
+  'clusterLockBreak',
+  'readKubeProxyServer',
+  'nodeExists',
+  'apiserverReadyz',
+  'etcdHealth',
+  'etcdClientURLs',
+  'checkSshAccess',
+  'waitComponentHealthy',
+  'verifyVip',
+  'waitNodeReady',
+  'preflight',
 ] as const;
 
 export function lockTtlSeconds(env = process.env): number {

@@ -20,6 +20,7 @@ import { TASK_QUEUE, WORKFLOW_TYPE, abortSignal, approveUpdate, statusQuery, wor
 import { labDown, labUp } from '../lab/cli';
 import { misconfigureClients } from '../lab/misconfigure';
 import { AvailabilityProbe, vipClient, type ProbeReport } from './probe';
+import { seedSecret, verifyCarried } from './carried';
 import { SafetyMonitor, renderMonitor, type MonitorReport } from './monitor';
 import { verifyAfterState, verifyBeforeState, type Check } from './verify';
 
@@ -289,9 +290,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   try {
     if (monitor) {
       await monitor.start(50);
+      await seedSecret(plan);
       log(`safety monitor: etcd quorum margin every 100 ms, VIP holders from kernel events, 20 ms probe through https://${plan.loadBalancer.vip}:${plan.loadBalancer.port} (50 objects written before)`);
     } else if (probe) {
       await probe.seed(50);
+      await seedSecret(plan);
       probe.start();
       log(`probe: reading and writing through https://${plan.loadBalancer.vip}:${plan.loadBalancer.port} every 100 ms (50 objects written before)`);
     }
@@ -406,7 +409,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
     const monitorReport = monitor ? await monitor.stop() : undefined;
     const probeReport = monitorReport?.probe ?? (await (probe as AvailabilityProbe).stop());
     const final = await throughOutage('status query', () => handle.query(statusQuery), log);
-    const checks = opts.rollbackAt ? await verifyBeforeState(plan, sshHostOps) : outcome === 'completed' ? await verifyAfterState(plan, sshHostOps) : [];
+    const checks = opts.rollbackAt
+      ? await verifyBeforeState(plan, sshHostOps)
+      : outcome === 'completed'
+        ? [...(await verifyAfterState(plan, sshHostOps)), ...(await verifyCarried(plan, sshHostOps))]
+        : [];
     for (const d of deaths) {
       const since = Date.parse(d.diedAt);
       const starts = workers.map((_, n) => firstActivityStart(workerLog(opts.stateDir, n + 1), since)).filter((x): x is number => x !== undefined);

@@ -16,6 +16,43 @@ export const etcdPeerURL = (h: LabHost) => `http://${h.address}:2380`;
 /** multicast (keepalived's default); unicast listing all six masters; unicast listing only the old ones (split-brain risk, for tests) */
 export type VrrpMode = 'multicast' | 'unicast' | 'unicast-old';
 
+/** The old members' non-default etcd settings (quota 4 GiB, slower election, bigger snapshots, compaction, request size). */
+export const LAB_ETCD_TUNING = [
+  'quota-backend-bytes: 4294967296',
+  'heartbeat-interval: 150',
+  'election-timeout: 1500',
+  'snapshot-count: 20000',
+  'auto-compaction-mode: periodic',
+  'auto-compaction-retention: "2h"',
+  'max-request-bytes: 3145728',
+];
+export const AUDIT_POLICY = '/etc/kubernetes/audit-policy.yaml';
+export const ENCRYPTION_CONFIG = '/etc/kubernetes/encryption-config.yaml';
+/** the vrrp_script of the old masters' keepalived: is the local LB answering? */
+export const LB_CHECK = 'chk_apiserver_lb';
+
+export function auditPolicy(): string {
+  return ['# audit policy (lab): metadata for everything', 'apiVersion: audit.k8s.io/v1', 'kind: Policy', 'rules:', '  - level: Metadata', ''].join('\n');
+}
+
+/** Secrets encrypted at rest with aescbc; the key is generated once per lab (paths.encryptionKey). */
+export function encryptionConfig(key: string): string {
+  return [
+    '# encryption at rest (lab): Secrets with aescbc',
+    'apiVersion: apiserver.config.k8s.io/v1',
+    'kind: EncryptionConfiguration',
+    'resources:',
+    '  - resources: [secrets]',
+    '    providers:',
+    '      - aescbc:',
+    '          keys:',
+    '            - name: key1',
+    `              secret: ${key}`,
+    '      - identity: {}',
+    '',
+  ].join('\n');
+}
+
 export function etcdConf(h: LabHost): string {
   return [
     `# etcd member ${h.name} (lab; read by cpm-svc start etcd)`,
@@ -29,6 +66,8 @@ export function etcdConf(h: LabHost): string {
     'initial-cluster-state: new',
     `initial-cluster-token: ${CLUSTER}`,
     'strict-reconfig-check: true',
+    // non-default settings, as real clusters have them: the new members must carry every one (test/e2e.test.ts)
+    ...LAB_ETCD_TUNING,
     '',
   ].join('\n');
 }
@@ -55,6 +94,9 @@ export function apiserverEnv(h: LabHost): string {
     `--service-cluster-ip-range=${SERVICE_CIDR}`,
     '--enable-admission-plugins=NodeRestriction',
     '--profiling=false',
+    `--audit-policy-file=${AUDIT_POLICY}`,
+    '--audit-log-path=-',
+    `--encryption-provider-config=${ENCRYPTION_CONFIG}`,
   ]);
 }
 
@@ -122,6 +164,16 @@ export function keepalivedConf(h: LabHost, pass: string, mode: VrrpMode, peers: 
     `# keepalived on ${h.name}: holds the apiserver VIP ${VIP} (VRRP instance shared by all masters)`,
     'global_defs {',
     `    router_id ${h.name}`,
+    '    script_user root',
+    '    enable_script_security',
+    '}',
+    // the LB on this host answers TLS (any HTTP status): a failing check lowers the priority a little
+    `vrrp_script ${LB_CHECK} {`,
+    `    script "/usr/bin/curl -sk -o /dev/null --max-time 2 https://${h.address}:${LB_PORT}/healthz"`,
+    '    interval 2',
+    '    fall 3',
+    '    rise 1',
+    '    weight -2',
     '}',
     'vrrp_instance VI_APISERVER {',
     `    state ${first ? 'MASTER' : 'BACKUP'}`,
@@ -139,9 +191,17 @@ export function keepalivedConf(h: LabHost, pass: string, mode: VrrpMode, peers: 
     '    virtual_ipaddress {',
     `        ${VIP}/24 dev ${IFACE}`,
     '    }',
+    '    track_script {',
+    `        ${LB_CHECK}`,
+    '    }',
     '}',
     '',
   ].join('\n');
+}
+
+export async function encryptionKey(): Promise<string> {
+  if (!existsSync(paths.encryptionKey)) await writeFile(paths.encryptionKey, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+  return (await readFile(paths.encryptionKey, 'utf8')).trim();
 }
 
 export async function vrrpPass(): Promise<string> {
@@ -158,6 +218,7 @@ async function put(h: LabHost, rel: string, content: string, mode = 0o644): Prom
 /** Writes every host's "before" files. Old masters get the whole control plane. */
 export async function writeConfigs(mode: VrrpMode): Promise<void> {
   const pass = await vrrpPass();
+  const key = await encryptionKey();
   const lb = `https://${VIP}:${LB_PORT}`;
   const local = `https://127.0.0.1:${APISERVER_PORT}`;
   await writeFile(paths.adminKubeconfig, await kubeconfig(lb, 'kubernetes-admin', 'admin'), { mode: 0o600 });
@@ -166,14 +227,17 @@ export async function writeConfigs(mode: VrrpMode): Promise<void> {
     if (h.role !== 'old') continue;
     for (const f of ['ca.crt', 'apiserver.crt', 'sa.pub']) await put(h, `kubernetes/pki/${f}`, await pkiFile(f));
     for (const f of ['ca.key', 'apiserver.key', 'sa.key']) await put(h, `kubernetes/pki/${f}`, await pkiFile(f), 0o600);
-    await put(h, 'etcd/etcd.conf.yml', etcdConf(h));
-    await put(h, 'kubernetes/apiserver.env', apiserverEnv(h));
-    await put(h, 'kubernetes/controller-manager.env', controllerManagerEnv(h));
-    await put(h, 'kubernetes/scheduler.env', schedulerEnv(h));
+    // 0600 configs, as hardened clusters have them: the new masters must get the same modes
+    await put(h, 'etcd/etcd.conf.yml', etcdConf(h), 0o600);
+    await put(h, 'kubernetes/apiserver.env', apiserverEnv(h), 0o600);
+    await put(h, 'kubernetes/audit-policy.yaml', auditPolicy(), 0o600);
+    await put(h, 'kubernetes/encryption-config.yaml', encryptionConfig(key), 0o600);
+    await put(h, 'kubernetes/controller-manager.env', controllerManagerEnv(h), 0o600);
+    await put(h, 'kubernetes/scheduler.env', schedulerEnv(h), 0o600);
     await put(h, 'kubernetes/admin.conf', await kubeconfig(lb, 'kubernetes-admin', 'admin'), 0o600);
     await put(h, 'kubernetes/controller-manager.conf', await kubeconfig(local, 'system:kube-controller-manager', 'controller-manager'), 0o600);
     await put(h, 'kubernetes/scheduler.conf', await kubeconfig(local, 'system:kube-scheduler', 'scheduler'), 0o600);
-    await put(h, 'nginx/nginx.conf', nginxConf(OLD()));
+    await put(h, 'nginx/nginx.conf', nginxConf(OLD()), 0o600);
     await put(h, 'keepalived/keepalived.conf', keepalivedConf(h, pass, mode, mode === 'unicast' ? [...OLD(), ...hostsOf('new')] : OLD()), 0o600);
   }
 }

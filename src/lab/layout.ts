@@ -64,6 +64,8 @@ export const paths = {
   pki: join(LAB_DIR, 'pki'),
   plan: join(LAB_DIR, 'plan.yaml'),
   vrrpPass: join(LAB_DIR, 'vrrp-pass'),
+  /** aescbc key of the apiservers' encryption at rest */
+  encryptionKey: join(LAB_DIR, 'encryption-key'),
   adminKubeconfig: join(LAB_DIR, 'admin.conf'),
   snapshot: join(LAB_DIR, 'backup', 'etcd-before-migration.db'),
   ready: join(LAB_DIR, 'ready'),
