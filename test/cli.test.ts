@@ -108,7 +108,7 @@ describe('cpmigrate CLI against a running migration', () => {
 
     // watch in JSON mode while approving the remaining gates as they come
     const frames: WatchFrame[] = [];
-    const w = spawn(process.execPath, [CLI, 'watch', 'test-bj', '--output', 'json', '--interval', '300', '--max', '120'], {
+    const w = spawn(process.execPath, [CLI, 'watch', 'test-bj', '--output', 'json', '--interval', '300', '--max', '280'], {
       env: { ...process.env, TEMPORAL_ADDRESS: server.address, NO_COLOR: '1' },
     });
     let buf = '';
