@@ -120,7 +120,7 @@ describe('cpmigrate CLI against a running migration', () => {
     });
     const exited = new Promise<number | null>((r) => w.once('exit', r));
     for (const gate of ['switch-traffic', 'decommission']) {
-      await until(async () => (frames.some((f) => f.pendingGate === gate) ? true : undefined), `watch shows ${gate}`, 60_000);
+      await until(async () => (frames.some((f) => f.pendingGate === gate) ? true : undefined), `watch shows ${gate}`, 120_000);
       expect((await cli(['approve', 'test-bj', gate])).code).toBe(0);
     }
     expect(await exited).toBe(0);
