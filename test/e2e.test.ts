@@ -30,6 +30,9 @@ describe('the fault matrix subset on the lab', () => {
     const { assessment, report, demo } = await runScenario({ ...CI_SCENARIO, misconfigureClients: true }, (l) => console.log(l));
     console.log(report);
     expect(assessment.problems).toEqual([]);
+    // no secret in the worker logs either (every incarnation's file was read; assess() lists any leak as a problem)
+    expect(assessment.logScan?.files).toBeGreaterThanOrEqual(1);
+    expect(assessment.logScan?.bytes).toBeGreaterThan(10_000);
     expect(assessment.fired.length).toBeGreaterThanOrEqual(10);
     expect(assessment.deaths).toBe(assessment.fired.length);
     expect(assessment.minQuorumMargin).toBeGreaterThanOrEqual(0);
