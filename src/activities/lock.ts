@@ -70,6 +70,7 @@ export const UNGUARDED_ACTIVITIES = [
   'checkSshAccess',
   'waitComponentHealthy',
   'verifyVip',
+  'inventoryOldMasterRefs',
   'waitNodeReady',
   'preflight',
 ] as const;
