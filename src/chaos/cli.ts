@@ -24,7 +24,7 @@ import { freeLoopbackPort, stopTemporal } from './temporal';
 
 const ROOT = path.join(__dirname, '..', '..');
 
-export async function runScenario(s: Scenario, log: (l: string) => void): Promise<{ assessment: Assessment; report: string; demo: DemoReport }> {
+export async function runScenario(s: Scenario, log: (l: string) => void, maxMinutes = 90): Promise<{ assessment: Assessment; report: string; demo: DemoReport }> {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), `cpm-chaos-${s.name}-`));
   const temporalPort = await freeLoopbackPort();
   try {
@@ -34,7 +34,7 @@ export async function runScenario(s: Scenario, log: (l: string) => void): Promis
       stateDir,
       monitor: true,
       workers: 2,
-      maxMinutes: 30,
+      maxMinutes,
       log,
       ...(s.failpoints ? { failpoints: s.failpoints } : {}),
       ...(s.faults ? { chaosFaults: s.faults } : {}),
@@ -55,8 +55,11 @@ async function main(argv: string[]): Promise<number> {
     .option('--write', 'write docs/chaos-results.md even for a --scenario selection')
     .option('--ci', 'the subset npm test runs')
     .option('--no-write', 'do not write docs/chaos-results.md')
+    .option('--max-minutes <n>', 'give each scenario this long before it counts as failed (a loaded 2-core machine needs about 60 for worker-failpoints)', '90')
     .parse(argv, { from: 'user' });
-  const o = cmd.opts<{ only?: string; scenario?: string; ci?: boolean; write: boolean }>();
+  const o = cmd.opts<{ only?: string; scenario?: string; ci?: boolean; write: boolean; maxMinutes: string }>();
+  const maxMinutes = Number(o.maxMinutes);
+  if (!Number.isInteger(maxMinutes) || maxMinutes < 5) throw new Error(`--max-minutes ${o.maxMinutes}: expected a whole number of minutes, at least 5`);
   const writeDoc = argv.includes('--write') || (!argv.includes('--no-write') && !o.only && !o.scenario);
   if (process.getuid?.() !== 0) throw new Error('the fault matrix runs on the lab: run as root');
   let chosen: Scenario[] = o.ci ? [CI_SCENARIO, ...SCENARIOS.filter((s) => s.name === 'rollback')] : SCENARIOS;
@@ -75,7 +78,11 @@ async function main(argv: string[]): Promise<number> {
   let saved = writeDoc ? loadRows(`${base}.json`) : [];
   for (const s of chosen) {
     process.stdout.write(`\n=== scenario ${s.name}: ${s.what}\n`);
-    const { assessment, report } = await runScenario(s, (l) => process.stdout.write(`  ${l}\n`));
+    const { assessment, report } = await runScenario(s, (l) => process.stdout.write(`  ${l}\n`), maxMinutes).catch((err: Error) => ({
+      // A scenario that could not finish (the deadline, the lab) is a failed row, and the matrix goes on.
+      assessment: { scenario: s.name, ok: false, problems: [err.message], fired: [], deaths: 0, longestGapMs: 0, migrationMs: 0 } satisfies Assessment,
+      report: `scenario ${s.name} did not finish: ${err.message}`,
+    }));
     process.stdout.write(`${report}\n`);
     process.stdout.write(`=== ${s.name}: ${assessment.ok ? 'CONVERGED' : `FAILED\n  * ${assessment.problems.join('\n  * ')}`}\n`);
     rows.push(assessment);
