@@ -18,7 +18,7 @@ import { runDemo, renderReport, type DemoReport } from '../demo/run';
 import { labDown } from '../lab/cli';
 import { paths } from '../lab/layout';
 import { assess, type Assessment } from './assess';
-import { CI_SCENARIO, ENVIRONMENT, SCENARIOS, type Scenario } from './scenarios';
+import { CI_SCENARIO, ENVIRONMENT, MATRIX, SCENARIOS, type Scenario } from './scenarios';
 import { loadRows, renderTable, saveRows, upsertRow } from './results';
 import { freeLoopbackPort, stopTemporal } from './temporal';
 
@@ -51,7 +51,7 @@ export async function runScenario(s: Scenario, log: (l: string) => void, maxMinu
 async function main(argv: string[]): Promise<number> {
   const cmd = new Command('chaos')
     .option('--only <glob>', 'arm only these worker failpoints (worker-failpoints scenario)')
-    .option('--scenario <names>', `comma-separated: ${SCENARIOS.map((s) => s.name).join(', ')}, environment (all environment faults in one run), ci-subset`)
+    .option('--scenario <names>', `comma-separated: ${SCENARIOS.map((s) => s.name).join(', ')}, environment (all environment faults in one run), matrix (the default with rollback: every failpoint and every environment fault in one run), separate (every scenario on its own), ci-subset`)
     .option('--write', 'write docs/chaos-results.md even for a --scenario selection')
     .option('--ci', 'the subset npm test runs')
     .option('--no-write', 'do not write docs/chaos-results.md')
@@ -62,10 +62,11 @@ async function main(argv: string[]): Promise<number> {
   if (!Number.isInteger(maxMinutes) || maxMinutes < 5) throw new Error(`--max-minutes ${o.maxMinutes}: expected a whole number of minutes, at least 5`);
   const writeDoc = argv.includes('--write') || (!argv.includes('--no-write') && !o.only && !o.scenario);
   if (process.getuid?.() !== 0) throw new Error('the fault matrix runs on the lab: run as root');
-  let chosen: Scenario[] = o.ci ? [CI_SCENARIO, ...SCENARIOS.filter((s) => s.name === 'rollback')] : SCENARIOS;
+  const rollback = SCENARIOS.filter((s) => s.name === 'rollback');
+  let chosen: Scenario[] = o.ci ? [CI_SCENARIO, ...rollback] : [MATRIX, ...rollback];
   if (o.scenario) {
-    const names = o.scenario.split(',');
-    const all = [...SCENARIOS, ENVIRONMENT, CI_SCENARIO];
+    const names = o.scenario.split(',').flatMap((n) => (n === 'separate' ? SCENARIOS.map((s) => s.name) : [n]));
+    const all = [...SCENARIOS, ENVIRONMENT, MATRIX, CI_SCENARIO];
     const unknown = names.filter((n) => !all.some((s) => s.name === n));
     if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${all.map((s) => s.name).join(', ')}`);
     chosen = names.map((n) => all.find((s) => s.name === n) as Scenario);

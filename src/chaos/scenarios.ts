@@ -142,6 +142,20 @@ export const ENVIRONMENT: Scenario = {
   ]),
 };
 
+/**
+ * The whole matrix in two migrations, which is what `npm run chaos` runs by
+ * default: every worker failpoint the forward path reaches together with
+ * every environment fault (each at its own step), then the rollback with the
+ * compensations' failpoints. The separate scenarios above isolate one fault
+ * each when one of these fails.
+ */
+export const MATRIX: Scenario = {
+  name: 'matrix',
+  what: `every worker failpoint the forward path reaches, once each, and in the same migration every environment fault (${ENVIRONMENT.faults?.map((f) => f.name).join('; ')})`,
+  failpoints: '*',
+  faults: ENVIRONMENT.faults ?? [],
+};
+
 /** What e2e.test.ts runs in `npm test`: a dozen failpoints and the server kill in one migration. */
 export const CI_SCENARIO: Scenario = {
   name: 'ci-subset',
