@@ -37,7 +37,7 @@ export async function runScenario(s: Scenario, log: (l: string) => void, maxMinu
       maxMinutes,
       log,
       ...(s.failpoints ? { failpoints: s.failpoints } : {}),
-      ...(s.faults ? { chaosFaults: s.faults } : {}),
+      ...(s.faults ? { faults: s.faults } : {}),
       ...(s.rollbackAt ? { rollbackAt: s.rollbackAt } : {}),
       ...(s.misconfigureClients ? { misconfigureClients: true } : {}),
     });

@@ -4,7 +4,7 @@
  * with the same list and a shared fired-file, so each death moves on to the
  * next failpoint. Environment faults act on the lab hosts (src/lab/faults.ts).
  */
-import type { ChaosFault as Fault, FaultContext } from '../demo/run';
+import { afterStep as after, atStep as at, type Fault, type FaultContext } from '../demo/faults';
 import { daemonPid, killDaemon, killSshd, linkDown, linkUp, powerOff, reboot, restartSshd } from '../lab/faults';
 import type { MigrationStatus } from '../shared';
 
@@ -21,8 +21,6 @@ export interface Scenario {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const at = (key: string) => (s: MigrationStatus) => s.currentStep?.key === key;
-const after = (key: string) => (s: MigrationStatus) => s.completed.some((c) => c.key === key);
 
 /** Spread over etcd, certs, control plane, VIP, decommission, calico, cleanup: what `npm test` runs. */
 export const CI_FAILPOINTS = [
