@@ -113,7 +113,7 @@ function makePki(base: string, hostDirs: string[], addresses: string[]): { caFil
 /** `tuning`: YAML lines added to every old member's config (non-default settings the new members must carry). */
 /**
  * `etcdBinary`: the etcd every old master runs (default Debian's /usr/bin/etcd, 3.4); `newEtcdBinary`: what the new
- * masters' start command runs (default the same). Each host gets MOUNT/bin/etcd → its binary, beside its start script.
+ * masters' start command runs (default the same). Each host gets MOUNT/bin/etcd → its binary; BIN/etcd, beside the start script, runs it.
  */
 export async function startEtcdLab(opts: {
   cluster: string;
@@ -140,7 +140,7 @@ M=${mount}
 ${aliveFn}
 mkdir -p "$M/run"
 if alive; then exit 0; fi
-setsid "$M/bin/etcd" --config-file "$M/etc/etcd/etcd.conf.yml" >>"$M/run/etcd.log" 2>&1 </dev/null &
+setsid ${bin}/etcd --config-file "$M/etc/etcd/etcd.conf.yml" >>"$M/run/etcd.log" 2>&1 </dev/null &
 echo $! > "$M/run/etcd.pid"
 `,
     'etcd-stop': `#!/bin/bash
@@ -160,14 +160,14 @@ alive
 `,
   };
   for (const [name, text] of Object.entries(scripts)) await writeFile(path.join(bin, name), text, { mode: 0o755 });
-  // per host: MOUNT/bin/etcd (its binary) beside MOUNT/bin/etcd-{start,stop,status}; the plan starts MOUNT/bin/etcd-start,
-  // so each host runs its own binary and the version probe finds it next to the start script
+  // BIN/etcd runs the host's own binary, MOUNT/bin/etcd (a link made here for the hosts given), else Debian's: the plan
+  // starts BIN/etcd-start, and the version probe finds BIN/etcd beside it and asks the same binary the host runs
+  await writeFile(path.join(bin, 'etcd'), `#!/bin/bash\nM=${mount}\nif [ -x "$M/bin/etcd" ]; then exec "$M/bin/etcd" "$@"; fi\nexec /usr/bin/etcd "$@"\n`, { mode: 0o755 });
   const binaryOf = (h: LabHost) => (opts.oldMasters.includes(h) ? opts.etcdBinary : (opts.newEtcdBinary ?? opts.etcdBinary)) ?? '/usr/bin/etcd';
   for (const h of [...opts.oldMasters, ...opts.newMasters]) {
     const hb = path.join(hostDir(h.name), 'bin');
     await mkdir(hb, { recursive: true });
     await symlink(binaryOf(h), path.join(hb, 'etcd'));
-    for (const name of Object.keys(scripts)) await symlink(path.join(bin, name), path.join(hb, name));
   }
 
   const scheme = opts.tls ? 'https' : 'http';
@@ -191,7 +191,7 @@ alive
       snapshotPath: path.join(base, 'backups', `${opts.cluster}-before-migration.db`),
       prepareDataDir: [`mkdir -p -m 700 ${mount}/var/lib/etcd`],
       maxRaftIndexLag: 1000,
-      service: { type: 'commands', start: `${mount}/bin/etcd-start`, stop: `${mount}/bin/etcd-stop`, status: `${mount}/bin/etcd-status` },
+      service: { type: 'commands', start: `${bin}/etcd-start`, stop: `${bin}/etcd-stop`, status: `${bin}/etcd-status` },
     },
     apiserver: { service: { type: 'systemd', unit: 'kube-apiserver' } },
     controllerManager: { service: { type: 'systemd', unit: 'kube-controller-manager' } },
