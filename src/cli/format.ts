@@ -5,7 +5,14 @@ import { formatMs } from '../plan/duration';
 import type { Step } from '../plan/steps';
 import type { MigrationStatus } from '../shared';
 
-export const color = process.stdout.isTTY && !process.env.NO_COLOR ? pc : pc.createColors(false);
+/** Colour on a terminal unless --no-color or NO_COLOR; FORCE_COLOR (not 0/false) forces it on. */
+export function colorEnabled(env: NodeJS.ProcessEnv = process.env, argv: readonly string[] = process.argv, tty: boolean | undefined = process.stdout.isTTY): boolean {
+  if (argv.includes('--no-color') || (env.NO_COLOR ?? '') !== '') return false;
+  if (env.FORCE_COLOR !== undefined && !['0', 'false'].includes(env.FORCE_COLOR)) return true;
+  return tty === true && env.TERM !== 'dumb';
+}
+
+export const color = pc.createColors(colorEnabled());
 
 function stateColor(state: string): string {
   if (state === 'completed') return color.green(state);

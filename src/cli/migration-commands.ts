@@ -1,6 +1,5 @@
 /** `cpmigrate start|status|approve|abort|pause|resume|list`: talk to the workflow. */
-import os from 'node:os';
-import type { Command } from 'commander';
+import { Argument, type Command } from 'commander';
 import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { GATES, type GateId } from '../plan/schema';
 import { CpmCluster, CpmPendingGate, CpmStep } from '../search-attributes';
@@ -18,9 +17,9 @@ import {
 import { connectClient, resolveId, searchAttributesRegistered } from './connect';
 import { renderStatus } from './format';
 import { watch } from './watch';
-import { loadPlanOrExit, type OutputOpts } from './plan-commands';
-
-const me = (): string => process.env.CPM_USER || os.userInfo().username;
+import { loadPlanOrExit } from './plan-commands';
+import { EXIT } from './exit-codes';
+import { durationOption, operatorName as me, outputOption, type OutputOpts } from './options';
 
 async function withClient<T>(fn: (c: Client) => Promise<T>): Promise<T> {
   const { client, close } = await connectClient();
@@ -39,7 +38,7 @@ export function registerMigrationCommands(program: Command): void {
   program
     .command('start')
     .argument('<file>', 'plan file')
-    .option('-o, --output <format>', 'text or json', 'text')
+    .addOption(outputOption())
     .option('--resume', 'the cluster is part-way through an earlier run of this plan (its workflow was terminated or lost): re-run every step idempotently, only forward')
     .description('validate the plan, then start the migration (one per cluster at a time)')
     .action(async (file: string, opts: OutputOpts & { resume?: boolean }) => {
@@ -62,7 +61,7 @@ export function registerMigrationCommands(program: Command): void {
         } catch (err) {
           if (err instanceof WorkflowExecutionAlreadyStartedError) {
             process.stderr.write(`refused: a migration of cluster ${plan.cluster} is already running as ${workflowId}; see \`cpmigrate status ${workflowId}\`\n`);
-            process.exit(5);
+            process.exit(EXIT.alreadyRunning);
           }
           throw err;
         }
@@ -72,7 +71,7 @@ export function registerMigrationCommands(program: Command): void {
   program
     .command('status')
     .argument('<id>', 'workflow id or cluster name')
-    .option('-o, --output <format>', 'text or json', 'text')
+    .addOption(outputOption())
     .description('current step, completed steps with times and summaries, pending checkpoint, last error')
     .action(async (id: string, opts: OutputOpts) => {
       await withClient(async (client) => {
@@ -86,16 +85,12 @@ export function registerMigrationCommands(program: Command): void {
   program
     .command('approve')
     .argument('<id>', 'workflow id or cluster name')
-    .argument('<gate>', `checkpoint: ${GATES.join(' | ')}`)
+    .addArgument(new Argument('<gate>', 'the pending checkpoint').choices(GATES))
     .option('--by <name>', 'who approves', me())
     .option('--reason <text>', 'why (ticket, note)')
-    .option('-o, --output <format>', 'text or json', 'text')
+    .addOption(outputOption())
     .description('approve the pending checkpoint (synchronous: rejected if it is not the pending one)')
     .action(async (id: string, gate: string, opts: OutputOpts & { by: string; reason?: string }) => {
-      if (!(GATES as readonly string[]).includes(gate)) {
-        process.stderr.write(`unknown checkpoint "${gate}": one of ${GATES.join(', ')}\n`);
-        process.exit(2);
-      }
       await withClient(async (client) => {
         try {
           const rec = await client.workflow.getHandle(resolveId(id)).executeUpdate(approveUpdate, { args: [{ gate: gate as GateId, by: opts.by, reason: opts.reason }] });
@@ -103,7 +98,7 @@ export function registerMigrationCommands(program: Command): void {
         } catch (err) {
           if (err instanceof WorkflowUpdateFailedError) {
             process.stderr.write(`rejected: ${err.cause?.message ?? err.message}\n`);
-            process.exit(6);
+            process.exit(EXIT.approvalRejected);
           }
           throw err;
         }
@@ -116,7 +111,7 @@ export function registerMigrationCommands(program: Command): void {
     .requiredOption('--reason <text>', 'why (recorded)')
     .option('--by <name>', 'who aborts', me())
     .option('--rollback', 'undo completed steps newest first (refused after the point of no return)')
-    .option('-o, --output <format>', 'text or json', 'text')
+    .addOption(outputOption())
     .description('stop the migration (at the next step boundary or before the next irreversible change); before the point of no return only: after it the abort is refused and the migration pauses')
     .action(async (id: string, opts: OutputOpts & { reason: string; by: string; rollback?: boolean }) => {
       await withClient(async (client) => {
@@ -133,7 +128,7 @@ export function registerMigrationCommands(program: Command): void {
           else await new Promise((r) => setTimeout(r, 250));
         }
         print(opts.output === 'json', { workflowId: resolveId(id), signal: 'abort', ...request, outcome, detail }, outcome === 'unknown' ? `abort sent to ${resolveId(id)}; see \`cpmigrate status\`` : `${outcome}: ${detail}`);
-        if (outcome === 'refused') process.exitCode = 7;
+        if (outcome === 'refused') process.exitCode = EXIT.abortRefused;
       });
     });
 
@@ -145,7 +140,7 @@ export function registerMigrationCommands(program: Command): void {
       .command(name)
       .argument('<id>', 'workflow id or cluster name')
       .option('--by <name>', 'who', me())
-      .option('-o, --output <format>', 'text or json', 'text')
+      .addOption(outputOption())
       .description(what)
       .action(async (id: string, opts: OutputOpts & { by: string }) => {
         await withClient(async (client) => {
@@ -158,24 +153,24 @@ export function registerMigrationCommands(program: Command): void {
   program
     .command('watch')
     .argument('<id>', 'workflow id or cluster name')
-    .option('-o, --output <format>', 'text or json (one object per change)', 'text')
-    .option('--interval <ms>', 'poll interval', '1000')
-    .option('--max <seconds>', 'stop watching after this long', '86400')
+    .addOption(outputOption('text or json (one object per change)'))
+    .addOption(durationOption('--interval <duration>', 'poll interval', '1s', 200))
+    .addOption(durationOption('--max <duration>', 'stop watching after this long', '24h', 1))
     .description('live progress until the migration ends (progress bar on a TTY, plain lines otherwise)')
-    .action(async (id: string, opts: OutputOpts & { interval: string; max: string }) => {
+    .action(async (id: string, opts: OutputOpts & { interval: number; max: number }) => {
       await withClient(async (client) => {
         const frame = await watch(client, client.workflow.getHandle(resolveId(id)), {
           json: opts.output === 'json',
-          intervalMs: Math.max(200, Number(opts.interval) || 1000),
-          maxMs: Math.max(1, Number(opts.max) || 86400) * 1000,
+          intervalMs: opts.interval,
+          maxMs: opts.max,
         });
-        if (frame.execution !== 'COMPLETED' && frame.execution !== 'RUNNING') process.exitCode = 1;
+        if (frame.execution !== 'COMPLETED' && frame.execution !== 'RUNNING') process.exitCode = EXIT.migrationNotCompleted;
       });
     });
 
   program
     .command('list')
-    .option('-o, --output <format>', 'text or json', 'text')
+    .addOption(outputOption())
     .description('migrations and their states')
     .action(async (opts: OutputOpts) => {
       await withClient(async (client) => {
