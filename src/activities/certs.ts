@@ -11,7 +11,8 @@ import { HostKeyMismatchError, PlanMismatchError, SshAuthError, UnsafeOperationE
 import type { HostOps } from '../lib/hostops';
 import { sha256hex } from '../lib/digest';
 import { shq } from '../lib/shell';
-import { ETCD_MEMBER_USAGES, formatSan, inspectServingCert, issueEtcdMemberCert, reissueServingCert, sanFromText, unionSans, type EtcdCertUsage, type NewCert, type ServingCertStatus } from '../lib/x509';
+import { formatSan, inspectServingCert, sanFromText, unionSans, type NewCert, type ServingCertStatus } from '../lib/x509';
+import { ETCD_MEMBER_USAGES, issueEtcdMemberCert, reissueServingCert, type EtcdCertUsage } from './cert-policies';
 import { findHost, sshTargetOf, type SshTarget } from '../plan/hosts';
 import type { Host, Plan } from '../plan/schema';
 import { activityLog, beat } from './heartbeat';
