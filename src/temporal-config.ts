@@ -77,7 +77,8 @@ function tlsOf(profile: ClientConfigProfile, names: Map<string, string>): TLSCon
   if (t?.disabled === true) return undefined;
   const certName = names.get('TEMPORAL_TLS_CLIENT_CERT_PATH');
   const keyName = names.get('TEMPORAL_TLS_CLIENT_KEY_PATH');
-  if (Boolean(t?.clientCert) !== Boolean(t?.clientKey)) throw new TemporalConfigError(`set both ${certName ?? 'TEMPORAL_TLS_CERT'} and ${keyName ?? 'TEMPORAL_TLS_KEY'}, or neither`);
+  if (Boolean(t?.clientCert) !== Boolean(t?.clientKey))
+    throw new TemporalConfigError(`set both ${certName ?? 'TEMPORAL_TLS_CERT'} and ${keyName ?? 'TEMPORAL_TLS_KEY'}, or neither`);
   const ca = dataOf(t?.serverCACert, names.get('TEMPORAL_TLS_SERVER_CA_CERT_PATH') ?? 'tls.server_ca_cert_path');
   const serverNameOverride = t?.serverName || undefined;
   if (t?.clientCert && t.clientKey) {
@@ -102,7 +103,8 @@ export function temporalSettings(env: NodeJS.ProcessEnv = process.env, overrides
     throw new TemporalConfigError(`Temporal client configuration (${vars.TEMPORAL_CONFIG_FILE ?? 'temporal.toml'}): ${(e as Error).message}`);
   }
   const address = profile.address?.trim() || 'localhost:7233';
-  if (!/^[^:\s]+:\d+$/.test(address)) throw new TemporalConfigError(`${overrides.address ? '--address' : 'TEMPORAL_ADDRESS'} must be host:port, got "${address}"`);
+  if (!/^[^:\s]+:\d+$/.test(address))
+    throw new TemporalConfigError(`${overrides.address ? '--address' : 'TEMPORAL_ADDRESS'} must be host:port, got "${address}"`);
   const namespace = profile.namespace?.trim() || 'default';
   return { address, namespace, tls: tlsOf(profile, names), apiKey: profile.apiKey || undefined };
 }

@@ -17,7 +17,10 @@ const out = mkdtempSync(path.join(os.tmpdir(), 'cpm-build-'));
 const dist = path.join(out, 'dist');
 
 beforeAll(() => {
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', dist], { cwd: ROOT, stdio: 'pipe' });
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', dist], {
+    cwd: ROOT,
+    stdio: 'pipe',
+  });
   copyFileSync(path.join(ROOT, 'package.json'), path.join(out, 'package.json'));
   symlinkSync(path.join(ROOT, 'node_modules'), path.join(out, 'node_modules'));
 }, 600_000);
@@ -50,7 +53,10 @@ describe('npm run build', () => {
   });
 
   it('the workflow bundle builds from the compiled workflows', async () => {
-    const { code } = await bundleWorkflowCode({ workflowsPath: path.join(dist, 'workflows', 'index.js'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never });
+    const { code } = await bundleWorkflowCode({
+      workflowsPath: path.join(dist, 'workflows', 'index.js'),
+      logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never,
+    });
     expect(code).toContain('migrateControlPlane');
     expect(code).toContain('breakClusterLock');
   });

@@ -126,7 +126,10 @@ export async function issueEtcdMemberCert(input: EtcdMemberCertInput): Promise<N
     extensions: () => [
       new x509.BasicConstraintsExtension(false, undefined, true),
       defaultKeyUsage(x509, spec),
-      new x509.ExtendedKeyUsageExtension(ETCD_MEMBER_USAGES[input.usage].map((u) => EKU_OID[u]), false),
+      new x509.ExtendedKeyUsageExtension(
+        ETCD_MEMBER_USAGES[input.usage].map((u) => EKU_OID[u]),
+        false,
+      ),
     ],
   });
 }

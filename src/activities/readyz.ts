@@ -37,7 +37,15 @@ export async function clientAuthFromKubeconfig(path: string): Promise<ClientAuth
 export async function httpsGet(url: string, opts: { ca?: Buffer | string; auth?: ClientAuth; timeoutMs?: number }): Promise<ProbeResult> {
   const headers: Record<string, string> = { accept: 'text/plain' };
   if (opts.auth?.token) headers.authorization = `Bearer ${opts.auth.token}`;
-  const { cause: _cause, ...r } = await httpGet(url, { ca: opts.ca, cert: opts.auth?.cert, key: opts.auth?.key, headers, agent: false, timeoutMs: opts.timeoutMs ?? 5_000, maxBodyChars: 4096 });
+  const { cause: _cause, ...r } = await httpGet(url, {
+    ca: opts.ca,
+    cert: opts.auth?.cert,
+    key: opts.auth?.key,
+    headers,
+    agent: false,
+    timeoutMs: opts.timeoutMs ?? 5_000,
+    maxBodyChars: 4096,
+  });
   return r.body === undefined ? r : { ...r, body: r.body.trim() };
 }
 
@@ -56,5 +64,15 @@ export async function probeReadyz(hostPort: string, ca: Buffer | string, auth?: 
 export function describeProbe(r: ProbeResult): string {
   if (r.ok) return 'ok';
   if (r.error) return r.error;
-  return `HTTP ${r.status ?? '?'}${r.body ? `: ${r.body.split('\n').filter((l) => l.includes('failed')).slice(0, 3).join('; ') || r.body.slice(0, 200)}` : ''}`;
+  return `HTTP ${r.status ?? '?'}${
+    r.body
+      ? `: ${
+          r.body
+            .split('\n')
+            .filter((l) => l.includes('failed'))
+            .slice(0, 3)
+            .join('; ') || r.body.slice(0, 200)
+        }`
+      : ''
+  }`;
 }

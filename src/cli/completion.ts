@@ -40,7 +40,13 @@ function tree(program: Command): Node[] {
   const out: Node[] = [];
   // the program's own options (connection, colour) hold for every command; -V/--version only at the top
   const globals = program.options.filter((o) => o.long !== '--version');
-  out.push({ path: '', subcommands: program.commands.map((c) => c.name()), options: [...program.options.flatMap(optionWords), '--help'], choices: {}, argChoices: [] });
+  out.push({
+    path: '',
+    subcommands: program.commands.map((c) => c.name()),
+    options: [...program.options.flatMap(optionWords), '--help'],
+    choices: {},
+    argChoices: [],
+  });
   for (const c of program.commands) walk(c, [c.name()], out, globals);
   return out;
 }
@@ -103,7 +109,11 @@ _cpmigrate() {
 ${nodes
   .map((n) => {
     const prev = Object.entries(n.choices).map(([o, c]) => `        ${o}) compadd -- ${sq(c)}; return ;;`);
-    return [`    "${n.path}")`, ...(prev.length ? ['      case "$prev" in', ...prev, '      esac'] : []), `      compadd -- ${sq([...n.subcommands, ...n.argChoices, ...n.options])}; _files ;;`].join('\n');
+    return [
+      `    "${n.path}")`,
+      ...(prev.length ? ['      case "$prev" in', ...prev, '      esac'] : []),
+      `      compadd -- ${sq([...n.subcommands, ...n.argChoices, ...n.options])}; _files ;;`,
+    ].join('\n');
   })
   .join('\n')}
   esac

@@ -17,7 +17,10 @@ export async function connectClient(): Promise<{ client: Client; close: () => Pr
   try {
     connection = await Connection.connect({ address: s.address, tls: s.tls, apiKey: s.apiKey, connectTimeout: '5s' });
   } catch (err) {
-    throw new CliExit(EXIT.temporalUnavailable, `cannot reach Temporal at ${s.address} (namespace ${s.namespace}): ${(err as Error).message}\n  hint: start it with \`npm run dev\`, or pass --address / set TEMPORAL_ADDRESS`);
+    throw new CliExit(
+      EXIT.temporalUnavailable,
+      `cannot reach Temporal at ${s.address} (namespace ${s.namespace}): ${(err as Error).message}\n  hint: start it with \`npm run dev\`, or pass --address / set TEMPORAL_ADDRESS`,
+    );
   }
   return { client: new Client({ connection, namespace: s.namespace }), close: () => connection.close() };
 }

@@ -14,7 +14,7 @@ import { EXIT } from './exit-codes';
 import { operatorName, outputOption, type OutputOpts } from './options';
 
 export function registerLockCommands(program: Command): void {
-  const lock = program.command('lock').description('the per-cluster lock in the cluster\'s etcd (/cpmigrate/lock/<cluster>)');
+  const lock = program.command('lock').description("the per-cluster lock in the cluster's etcd (/cpmigrate/lock/<cluster>)");
   lock
     .command('break')
     .argument('<file>', 'plan file (names the cluster and its etcd)')
@@ -33,7 +33,9 @@ export function registerLockCommands(program: Command): void {
           args: [{ plan, by: opts.by, reason: opts.reason }],
           staticSummary: `cpmigrate lock break ${plan.cluster} by ${opts.by}: ${opts.reason}`,
         })) as LockBreakResult;
-        process.stdout.write(opts.output === 'json' ? `${JSON.stringify({ workflowId, ...result }, null, 2)}\n` : `${result.summary}\n  recorded in workflow ${workflowId}\n`);
+        process.stdout.write(
+          opts.output === 'json' ? `${JSON.stringify({ workflowId, ...result }, null, 2)}\n` : `${result.summary}\n  recorded in workflow ${workflowId}\n`,
+        );
       } catch (err) {
         if (err instanceof WorkflowFailedError) {
           const cause = (err.cause as (Error & { cause?: Error }) | undefined)?.cause ?? err.cause;

@@ -3,17 +3,7 @@ import { Argument, type Command } from 'commander';
 import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { GATES, type GateId } from '../plan/schema';
 import { CpmCluster, CpmPendingGate, CpmStep } from '../search-attributes';
-import {
-  TASK_QUEUE,
-  WORKFLOW_TYPE,
-  abortSignal,
-  approveUpdate,
-  pauseSignal,
-  resumeSignal,
-  statusQuery,
-  workflowIdFor,
-  type MigrationInput,
-} from '../shared';
+import { TASK_QUEUE, WORKFLOW_TYPE, abortSignal, approveUpdate, pauseSignal, resumeSignal, statusQuery, workflowIdFor, type MigrationInput } from '../shared';
 import { connectClient, resolveId, searchAttributesRegistered } from './connect';
 import { renderStatus } from './format';
 import { watch } from './watch';
@@ -39,7 +29,10 @@ export function registerMigrationCommands(program: Command): void {
     .command('start')
     .argument('<file>', 'plan file')
     .addOption(outputOption())
-    .option('--resume', 'the cluster is part-way through an earlier run of this plan (its workflow was terminated or lost): re-run every step idempotently, only forward')
+    .option(
+      '--resume',
+      'the cluster is part-way through an earlier run of this plan (its workflow was terminated or lost): re-run every step idempotently, only forward',
+    )
     .description('validate the plan, then start the migration (one per cluster at a time)')
     .action(async (file: string, opts: OutputOpts & { resume?: boolean }) => {
       const plan = await loadPlanOrExit(file, opts.output === 'json');
@@ -57,10 +50,16 @@ export function registerMigrationCommands(program: Command): void {
             staticDetails: `Control-plane migration of **${plan.cluster}**.\n\nOld masters: ${plan.oldMasters.map((h) => `${h.name} (${h.address})`).join(', ')}\n\nNew masters: ${plan.newMasters.map((h) => `${h.name} (${h.address})`).join(', ')}\n\nVIP: ${plan.loadBalancer.vip}:${plan.loadBalancer.port}`,
             ...(sa ? { typedSearchAttributes: [{ key: CpmCluster, value: plan.cluster }] } : {}),
           });
-          print(opts.output === 'json', { workflowId, runId: handle.firstExecutionRunId, searchAttributes: sa }, `started ${workflowId} (run ${handle.firstExecutionRunId})\n  watch:  npx cpmigrate status ${workflowId}${sa ? '' : '\n  note: cpmigrate search attributes are not registered on this namespace; see README (Production)'}`);
+          print(
+            opts.output === 'json',
+            { workflowId, runId: handle.firstExecutionRunId, searchAttributes: sa },
+            `started ${workflowId} (run ${handle.firstExecutionRunId})\n  watch:  npx cpmigrate status ${workflowId}${sa ? '' : '\n  note: cpmigrate search attributes are not registered on this namespace; see README (Production)'}`,
+          );
         } catch (err) {
           if (err instanceof WorkflowExecutionAlreadyStartedError) {
-            process.stderr.write(`refused: a migration of cluster ${plan.cluster} is already running as ${workflowId}; see \`cpmigrate status ${workflowId}\`\n`);
+            process.stderr.write(
+              `refused: a migration of cluster ${plan.cluster} is already running as ${workflowId}; see \`cpmigrate status ${workflowId}\`\n`,
+            );
             process.exit(EXIT.alreadyRunning);
           }
           throw err;
@@ -93,7 +92,9 @@ export function registerMigrationCommands(program: Command): void {
     .action(async (id: string, gate: string, opts: OutputOpts & { by: string; reason?: string }) => {
       await withClient(async (client) => {
         try {
-          const rec = await client.workflow.getHandle(resolveId(id)).executeUpdate(approveUpdate, { args: [{ gate: gate as GateId, by: opts.by, reason: opts.reason }] });
+          const rec = await client.workflow
+            .getHandle(resolveId(id))
+            .executeUpdate(approveUpdate, { args: [{ gate: gate as GateId, by: opts.by, reason: opts.reason }] });
           print(opts.output === 'json', rec, `approved ${rec.gate} by ${rec.by} at ${rec.at}`);
         } catch (err) {
           if (err instanceof WorkflowUpdateFailedError) {
@@ -112,7 +113,9 @@ export function registerMigrationCommands(program: Command): void {
     .option('--by <name>', 'who aborts', me())
     .option('--rollback', 'undo completed steps newest first (refused after the point of no return)')
     .addOption(outputOption())
-    .description('stop the migration (at the next step boundary or before the next irreversible change); before the point of no return only: after it the abort is refused and the migration pauses')
+    .description(
+      'stop the migration (at the next step boundary or before the next irreversible change); before the point of no return only: after it the abort is refused and the migration pauses',
+    )
     .action(async (id: string, opts: OutputOpts & { reason: string; by: string; rollback?: boolean }) => {
       await withClient(async (client) => {
         const request = { reason: opts.reason, by: opts.by, rollback: opts.rollback === true };
@@ -127,7 +130,11 @@ export function registerMigrationCommands(program: Command): void {
           else if (s?.abortReason) [outcome, detail] = ['accepted', `aborting: ${s.abortReason}${request.rollback ? ' (rolling back completed steps)' : ''}`];
           else await new Promise((r) => setTimeout(r, 250));
         }
-        print(opts.output === 'json', { workflowId: resolveId(id), signal: 'abort', ...request, outcome, detail }, outcome === 'unknown' ? `abort sent to ${resolveId(id)}; see \`cpmigrate status\`` : `${outcome}: ${detail}`);
+        print(
+          opts.output === 'json',
+          { workflowId: resolveId(id), signal: 'abort', ...request, outcome, detail },
+          outcome === 'unknown' ? `abort sent to ${resolveId(id)}; see \`cpmigrate status\`` : `${outcome}: ${detail}`,
+        );
         if (outcome === 'refused') process.exitCode = EXIT.abortRefused;
       });
     });
@@ -189,10 +196,11 @@ export function registerMigrationCommands(program: Command): void {
           if (rows.length >= 500) break;
         }
         const text = rows
-          .map((r) => `${r.workflowId.padEnd(40)} ${r.status.padEnd(11)} ${(r.step ?? '').padEnd(32)} ${r.pendingGate ? `waits for ${r.pendingGate}` : ''}`.trimEnd())
+          .map((r) =>
+            `${r.workflowId.padEnd(40)} ${r.status.padEnd(11)} ${(r.step ?? '').padEnd(32)} ${r.pendingGate ? `waits for ${r.pendingGate}` : ''}`.trimEnd(),
+          )
           .join('\n');
         print(opts.output === 'json', rows, text || 'no migrations');
       });
     });
 }
-

@@ -23,7 +23,10 @@ export async function loadPlanOrExit(file: string, json = false): Promise<Awaite
   } catch (err) {
     if (err instanceof PlanError) {
       if (json) process.stdout.write(`${JSON.stringify({ valid: false, file, kind: err.kind, issues: err.issues }, null, 2)}\n`);
-      else process.stderr.write(`plan ${file} is ${err.kind === 'invalid' ? 'invalid' : err.kind}: ${err.issues.length} problem(s)\n${formatIssues(err.issues)}\n`);
+      else
+        process.stderr.write(
+          `plan ${file} is ${err.kind === 'invalid' ? 'invalid' : err.kind}: ${err.issues.length} problem(s)\n${formatIssues(err.issues)}\n`,
+        );
       process.exit(err.exitCode);
     }
     throw err;
@@ -62,21 +65,38 @@ export function registerPlanCommands(program: Command): void {
     .option('--out <file>', 'write the draft here instead of stdout')
     .addOption(outputOption('text (the YAML draft) or json ({ plan, found, warnings, wrote })'))
     .description('draft a plan from the live cluster; only the new masters and access details are left to fill')
-    .action(async (opts: OutputOpts & { kubeconfig: string; etcdEndpoints: string; etcdCa?: string; etcdCert?: string; etcdKey?: string; cluster?: string; out?: string }) => {
-      const tls = opts.etcdCa && opts.etcdCert && opts.etcdKey ? { caFile: opts.etcdCa, certFile: opts.etcdCert, keyFile: opts.etcdKey } : undefined;
-      const r = await draftPlan({ kubeconfig: opts.kubeconfig, etcdEndpoints: opts.etcdEndpoints.split(',').map((s) => s.trim()).filter(Boolean), etcdTls: tls, cluster: opts.cluster });
-      if (opts.out) await writeFile(opts.out, r.yaml, { flag: 'wx' }).catch((e: NodeJS.ErrnoException) => {
-        throw new Error(e.code === 'EEXIST' ? `${opts.out} exists: not overwriting it` : e.message);
-      });
-      if (opts.output === 'json') {
-        process.stdout.write(`${JSON.stringify({ plan: parseYaml(r.yaml) as unknown, found: r.found, warnings: r.warnings, ...(opts.out ? { wrote: opts.out } : {}) }, null, 2)}\n`);
-        return;
-      }
-      if (!opts.out) process.stdout.write(r.yaml);
-      process.stderr.write(`found ${r.found.masters.length} control-plane nodes (${r.found.masters.join(', ')}), ${r.found.etcdMembers.length} etcd members, LB ${r.found.lb ?? 'unknown'}\n`);
-      for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
-      if (opts.out) process.stderr.write(`wrote ${opts.out}; fill in the TODOs, then: npx cpmigrate plan validate ${opts.out}\n`);
-    });
+    .action(
+      async (
+        opts: OutputOpts & { kubeconfig: string; etcdEndpoints: string; etcdCa?: string; etcdCert?: string; etcdKey?: string; cluster?: string; out?: string },
+      ) => {
+        const tls = opts.etcdCa && opts.etcdCert && opts.etcdKey ? { caFile: opts.etcdCa, certFile: opts.etcdCert, keyFile: opts.etcdKey } : undefined;
+        const r = await draftPlan({
+          kubeconfig: opts.kubeconfig,
+          etcdEndpoints: opts.etcdEndpoints
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+          etcdTls: tls,
+          cluster: opts.cluster,
+        });
+        if (opts.out)
+          await writeFile(opts.out, r.yaml, { flag: 'wx' }).catch((e: NodeJS.ErrnoException) => {
+            throw new Error(e.code === 'EEXIST' ? `${opts.out} exists: not overwriting it` : e.message);
+          });
+        if (opts.output === 'json') {
+          process.stdout.write(
+            `${JSON.stringify({ plan: parseYaml(r.yaml) as unknown, found: r.found, warnings: r.warnings, ...(opts.out ? { wrote: opts.out } : {}) }, null, 2)}\n`,
+          );
+          return;
+        }
+        if (!opts.out) process.stdout.write(r.yaml);
+        process.stderr.write(
+          `found ${r.found.masters.length} control-plane nodes (${r.found.masters.join(', ')}), ${r.found.etcdMembers.length} etcd members, LB ${r.found.lb ?? 'unknown'}\n`,
+        );
+        for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
+        if (opts.out) process.stderr.write(`wrote ${opts.out}; fill in the TODOs, then: npx cpmigrate plan validate ${opts.out}\n`);
+      },
+    );
   plan
     .command('render')
     .argument('<file>', 'plan file (YAML or JSON)')
@@ -106,7 +126,9 @@ export function registerPlanCommands(program: Command): void {
         }
       }
       if (opts.output === 'json') {
-        process.stdout.write(`${JSON.stringify({ cluster: p.cluster, steps, kubeletCheck: nodes ?? kubeletCoverage(p), ...(diffs ? { liveDiffs: diffs } : {}) }, null, 2)}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ cluster: p.cluster, steps, kubeletCheck: nodes ?? kubeletCoverage(p), ...(diffs ? { liveDiffs: diffs } : {}) }, null, 2)}\n`,
+        );
         return;
       }
       process.stdout.write(`${renderPlanShow(p, steps)}\n`);

@@ -27,7 +27,7 @@ let lib: Promise<typeof X509> | undefined;
 /** @peculiar/x509 with Node's webcrypto as its provider (loaded once). */
 export function x509lib(): Promise<typeof X509> {
   lib ??= (async () => {
-        const m = await import('@peculiar/x509');
+    const m = await import('@peculiar/x509');
     const x = ((m as unknown as { default?: typeof X509 }).default ?? m) as typeof X509;
     // Node's webcrypto is a full WebCrypto; its type differs from the DOM `Crypto` the library declares
     x.cryptoProvider.set(webcrypto as never);
@@ -97,7 +97,10 @@ function curveName(nodeCurve: string | undefined): 'P-256' | 'P-384' | 'P-521' |
 const CURVE_HASH = { 'P-256': 'SHA-256', 'P-384': 'SHA-384', 'P-521': 'SHA-512' } as const;
 
 /** WebCrypto view of a PEM private key (PKCS#1, SEC1 or PKCS#8), for signing. */
-async function importSigningKey(pem: string, what: string): Promise<{ key: webcrypto.CryptoKey; signingAlgorithm: webcrypto.Algorithm | webcrypto.EcdsaParams; spki: Buffer }> {
+async function importSigningKey(
+  pem: string,
+  what: string,
+): Promise<{ key: webcrypto.CryptoKey; signingAlgorithm: webcrypto.Algorithm | webcrypto.EcdsaParams; spki: Buffer }> {
   let k: KeyObject;
   try {
     k = createPrivateKey(pem);
@@ -271,7 +274,8 @@ export async function loadSigningCa(
 ): Promise<LoadedCa> {
   const ca = parseCert(x509, input.caCertPem, `${label} certificate`);
   const signer = await importSigningKey(input.caKeyPem, `${label} key`);
-  if (!sameBytes(signer.spki, ca.publicKey.rawData)) throw new UnsafeOperationError(`the ${label} key does not belong to the ${label} certificate (ca.key vs ca.crt); refusing to sign`);
+  if (!sameBytes(signer.spki, ca.publicKey.rawData))
+    throw new UnsafeOperationError(`the ${label} key does not belong to the ${label} certificate (ca.key vs ca.crt); refusing to sign`);
   const caBc = ca.getExtension(x509.BasicConstraintsExtension);
   if (caBc && !caBc.ca) throw new UnsafeOperationError(`the ${label} certificate (${ca.subject}) is not a CA (basicConstraints CA:FALSE)`);
   const minCa = (input.minCaRemainingDays ?? 30) * DAY_MS;
@@ -289,17 +293,29 @@ export async function loadSigningCa(
 export async function signLeaf(
   x509: typeof X509,
   ca: LoadedCa,
-  leaf: { subject: X509.Name; spec: NewKeySpec; extensions: (publicKey: webcrypto.CryptoKey) => X509.Extension[]; sans: SanEntry[]; now: Date; validityDays?: number },
+  leaf: {
+    subject: X509.Name;
+    spec: NewKeySpec;
+    extensions: (publicKey: webcrypto.CryptoKey) => X509.Extension[];
+    sans: SanEntry[];
+    now: Date;
+    validityDays?: number;
+  },
 ): Promise<NewCert> {
   const keys = (await webcrypto.subtle.generateKey(leaf.spec.gen, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const exts = leaf.extensions(keys.publicKey);
-  exts.push(new x509.SubjectAlternativeNameExtension(leaf.sans.map((s) => ({ type: s.type, value: s.value })), false));
+  exts.push(
+    new x509.SubjectAlternativeNameExtension(
+      leaf.sans.map((s) => ({ type: s.type, value: s.value })),
+      false,
+    ),
+  );
   exts.push(await x509.SubjectKeyIdentifierExtension.create(keys.publicKey));
   const caSki = ca.cert.getExtension(x509.SubjectKeyIdentifierExtension);
   exts.push(caSki ? new x509.AuthorityKeyIdentifierExtension(caSki.keyId) : await x509.AuthorityKeyIdentifierExtension.create(ca.cert.publicKey));
 
   const serial = randomBytes(16);
-  serial[0] = ((serial[0] ?? 1) & 0x7f) || 1;
+  serial[0] = (serial[0] ?? 1) & 0x7f || 1;
   const now = leaf.now.getTime();
   const notBefore = new Date(Math.max(now - 5 * 60_000, ca.cert.notBefore.getTime()));
   const notAfter = new Date(Math.min(now + (leaf.validityDays ?? 365) * DAY_MS, ca.cert.notAfter.getTime()));

@@ -8,7 +8,17 @@
 import type { V1Eviction, V1Pod } from '@kubernetes/client-node';
 import { UnsafeOperationError } from '../../errors';
 import { failpoint } from '../../lib/failpoint';
-import { classifyForDrain, isConflict, isNotFound, kubeCall, KubeApiError, pdbFromEvictionError, podRef, type DrainClass, type KubeClients } from '../../lib/kube';
+import {
+  classifyForDrain,
+  isConflict,
+  isNotFound,
+  kubeCall,
+  KubeApiError,
+  pdbFromEvictionError,
+  podRef,
+  type DrainClass,
+  type KubeClients,
+} from '../../lib/kube';
 import { sleepUnlessCancelled as sleep } from '../../lib/sleep';
 import { durationMs, formatMs } from '../../plan/duration';
 import { activityLog, beat } from '../heartbeat';
@@ -199,7 +209,12 @@ export function drainActivities(ctx: KubeContext) {
       deadline: started + timeoutMs,
       timeoutMs,
       records: toEvict.map((p) => ({ pod: podRef(p), uid: p.metadata?.uid ?? '', attempts: 0, blocked: 0 })),
-      waitFor: new Map([...toEvict, ...byClass.terminating].map((p) => [p.metadata?.uid ?? podRef(p), { ns: p.metadata?.namespace ?? 'default', name: p.metadata?.name ?? '' }])),
+      waitFor: new Map(
+        [...toEvict, ...byClass.terminating].map((p) => [
+          p.metadata?.uid ?? podRef(p),
+          { ns: p.metadata?.namespace ?? 'default', name: p.metadata?.name ?? '' },
+        ]),
+      ),
     };
     const heartbeat = setInterval(() => beat(progressOf(d)), 2_000);
     try {

@@ -1,6 +1,17 @@
 /** Node activities: cordon, uncordon, labels, taints, existence. Idempotent: an unchanged Node says so. */
 import { failpoint } from '../../lib/failpoint';
-import { applyTaintChanges, formatTaint, isConflict, isNotFound, kubeCall, labelPatch, mergePatch, parseLabelChange, parseTaintChange, sameTaints } from '../../lib/kube';
+import {
+  applyTaintChanges,
+  formatTaint,
+  isConflict,
+  isNotFound,
+  kubeCall,
+  labelPatch,
+  mergePatch,
+  parseLabelChange,
+  parseTaintChange,
+  sameTaints,
+} from '../../lib/kube';
 import type { StepOutcome } from '../types';
 import { readNodeOrFail, setUnschedulable, type KubeContext, type KubePlan } from './context';
 
@@ -38,7 +49,10 @@ export function nodeActivities(ctx: KubeContext) {
       if (sameTaints(current, next)) return { summary: `${node}: taints already ${changes.join(' ')}`, changed: false };
       try {
         await kubeCall(k, `taint Node ${node}`, () =>
-          k.core.patchNode({ name: node, body: { metadata: { resourceVersion: n.metadata?.resourceVersion }, spec: { taints: next.length ? next : null } } }, mergePatch),
+          k.core.patchNode(
+            { name: node, body: { metadata: { resourceVersion: n.metadata?.resourceVersion }, spec: { taints: next.length ? next : null } } },
+            mergePatch,
+          ),
         );
         failpoint('kube.taint.after-patch', node);
         return { summary: `${node}: tainted ${changes.join(' ')}`, changed: true, details: { taints: next.map(formatTaint) } };

@@ -52,7 +52,8 @@ export function workloadActivities(ctx: KubeContext) {
     try {
       cm = await kubeCall(k, 'read ConfigMap kube-system/kube-proxy', () => k.core.readNamespacedConfigMap({ name: 'kube-proxy', namespace: 'kube-system' }));
     } catch (err) {
-      if (isNotFound(err)) throw new PlanMismatchError(`ConfigMap kube-system/kube-proxy does not exist at ${k.server} (is kube-proxy configured another way?)`);
+      if (isNotFound(err))
+        throw new PlanMismatchError(`ConfigMap kube-system/kube-proxy does not exist at ${k.server} (is kube-proxy configured another way?)`);
       throw err;
     }
     const server = kubeProxyServerFromData(cm.data);
@@ -75,7 +76,9 @@ export function workloadActivities(ctx: KubeContext) {
     }
     const before = cm.data?.etcd_endpoints;
     if (before === value) return { summary: `${ref}: etcd_endpoints already ${value}`, changed: false };
-    await kubeCall(k, `patch ${ref} etcd_endpoints`, () => k.core.patchNamespacedConfigMap({ name: configMap, namespace, body: { data: { etcd_endpoints: value } } }, mergePatch));
+    await kubeCall(k, `patch ${ref} etcd_endpoints`, () =>
+      k.core.patchNamespacedConfigMap({ name: configMap, namespace, body: { data: { etcd_endpoints: value } } }, mergePatch),
+    );
     failpoint('calico.after-patch');
     return { summary: `${ref}: etcd_endpoints ${before ?? '(unset)'} → ${value}`, changed: true, details: { before, after: value } };
   }
@@ -85,7 +88,13 @@ export function workloadActivities(ctx: KubeContext) {
    * value: the workflow passes a fixed one so a retried activity does not
    * restart twice (the annotation already equal → only wait).
    */
-  async function rolloutRestart(plan: KubePlan, kind: 'DaemonSet' | 'Deployment', name: string, token: string, opts: RolloutOptions = {}): Promise<StepOutcome> {
+  async function rolloutRestart(
+    plan: KubePlan,
+    kind: 'DaemonSet' | 'Deployment',
+    name: string,
+    token: string,
+    opts: RolloutOptions = {},
+  ): Promise<StepOutcome> {
     const namespace = opts.namespace ?? plan.calico.namespace;
     const ref = `${kind} ${namespace}/${name}`;
     const timeoutMs = opts.timeoutMs ?? DEFAULT_ROLLOUT_TIMEOUT_MS;
@@ -95,14 +104,18 @@ export function workloadActivities(ctx: KubeContext) {
     if (kind === 'DaemonSet') {
       const strategy = (obj as V1DaemonSet).spec?.updateStrategy?.type ?? 'RollingUpdate';
       if (strategy !== 'RollingUpdate') {
-        throw new PlanMismatchError(`${ref} uses updateStrategy ${strategy}: a restart would not replace its pods; switch it to RollingUpdate or restart its pods by hand`);
+        throw new PlanMismatchError(
+          `${ref} uses updateStrategy ${strategy}: a restart would not replace its pods; switch it to RollingUpdate or restart its pods by hand`,
+        );
       }
     }
     const already = obj.spec?.template?.metadata?.annotations?.[RESTARTED_AT_ANNOTATION] === token;
     if (!already) {
       const body = { spec: { template: { metadata: { annotations: { [RESTARTED_AT_ANNOTATION]: token } } } } };
       await kubeCall(k, `restart ${ref}`, async (): Promise<unknown> =>
-        kind === 'DaemonSet' ? k.apps.patchNamespacedDaemonSet({ name, namespace, body }, mergePatch) : k.apps.patchNamespacedDeployment({ name, namespace, body }, mergePatch),
+        kind === 'DaemonSet'
+          ? k.apps.patchNamespacedDaemonSet({ name, namespace, body }, mergePatch)
+          : k.apps.patchNamespacedDeployment({ name, namespace, body }, mergePatch),
       );
       failpoint('calico.rollout.after-restart-request', `${kind}/${name}`);
     }
