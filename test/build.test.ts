@@ -6,7 +6,7 @@
  * checkout's own dist/ is left alone.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
@@ -38,7 +38,7 @@ describe('npm run build', () => {
   it('the CLI runs from dist/ with plain node: --version, validate a plan, exit codes', () => {
     const version = node([path.join(dist, 'client.js'), '--version']);
     expect(version.status, version.stderr).toBe(0);
-    expect(version.stdout.trim()).toBe((require(path.join(ROOT, 'package.json')) as { version: string }).version);
+    expect(version.stdout.trim()).toBe((JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
     const ok = node([path.join(dist, 'client.js'), 'plan', 'validate', path.join(ROOT, 'examples', 'plan.yaml')]);
     expect(ok.status, ok.stderr).toBe(0);
     expect(ok.stdout).toContain('is valid');
