@@ -65,6 +65,7 @@ export const UNGUARDED_ACTIVITIES = [
   'etcdClientURLs',
   'waitComponentHealthy',
   'verifyVip',
+  'inventoryOldMasterRefs',
   'waitNodeReady',
   'preflight',
 ] as const;

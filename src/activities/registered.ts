@@ -26,6 +26,7 @@ export const CONTRACT_ACTIVITIES = [
   'etcdRewriteConfig',
   'etcdSnapshot',
   'fenceOldMaster',
+  'inventoryOldMasterRefs',
   'issueEtcdMemberCerts',
   'labelNode',
   'patchCalicoEtcdEndpoints',

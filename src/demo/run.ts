@@ -294,7 +294,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
     };
 
     let last = '';
-    let announced = '';
+    let announced: string | undefined;
     const deadline = Date.now() + (opts.maxMinutes ?? 60) * 60_000;
     for (;;) {
       const desc = await throughOutage('describe', () => handle.describe(), log);
@@ -307,17 +307,22 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
       last = line;
       await faults.poll(s, ctx);
       const gate = s.pendingCheckpoint?.gate;
-      if (gate && announced !== gate) {
-        announced = gate;
+      // a checkpoint that waits again (an approval revoked: the inventory changed) is announced again
+      const waiting = gate ? `${gate}@${s.pendingCheckpoint?.since ?? ''}` : undefined;
+      if (gate && announced !== waiting) {
+        announced = waiting;
         log(`checkpoint "${gate}" waits for approval:`);
+        for (const d of s.pendingCheckpoint?.details ?? []) log(`  - ${d}`);
         for (const c of s.pendingCheckpoint?.approveCommands ?? []) log(`    ${c}`);
         if (opts.onCheckpoint) await opts.onCheckpoint(gate, ctx);
         if (opts.rollbackAt === gate) {
           await throughOutage('abort', () => handle.signal(abortSignal, { reason: `rollback rehearsal at ${gate}`, by: 'demo', rollback: true }), log);
           log(`abort --rollback sent at "${gate}"`);
         } else if (opts.yes) {
-          await throughOutage('approve', () => handle.executeUpdate(approveUpdate, { args: [{ gate, by: 'demo --yes', reason: 'unattended demo run' }] }), log);
-          log(`approved "${gate}" (--yes)`);
+          // unattended: the references the inventory lists are acknowledged (and logged above), as an operator would after reading them
+          const ack = s.pendingCheckpoint?.toAcknowledge ?? [];
+          await throughOutage('approve', () => handle.executeUpdate(approveUpdate, { args: [{ gate, by: 'demo --yes', reason: 'unattended demo run', ...(ack.length ? { ack } : {}) }] }), log);
+          log(`approved "${gate}" (--yes)${ack.length ? `, acknowledging ${ack.join(', ')}` : ''}`);
         }
       }
       if (desc.status.name !== 'RUNNING') break;
