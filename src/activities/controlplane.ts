@@ -20,6 +20,7 @@ import { findHost, sshTargetOf, type SshTarget } from '../plan/hosts';
 import type { Host, Plan } from '../plan/schema';
 import { converge, isRunning, serviceOf, stopService, type ManagedComponent, type MasterHost } from './component-state';
 import { failpoint } from '../lib/failpoint';
+import { waitTimer } from '../lib/waits';
 import { activityLog, beat, cancelled } from './heartbeat';
 import { clientAuthFromKubeconfig, describeProbe, httpsGet, probeReadyz, type ProbeResult } from './readyz';
 import { RewriteError, flagValues, referencedPaths, replaceAddress, rewriteApiserverConfig, rewriteNginxUpstream } from './rewrite';
@@ -340,15 +341,19 @@ export function createControlPlaneActivities(deps: ControlPlaneDeps) {
     const t0 = Date.now();
     let last: ProbeResult = { ok: false, error: 'not probed yet' };
     let notRunningSince: number | undefined;
+    const timer = waitTimer(`${componentLabel(c)} on ${hostName} ready`);
     for (let attempt = 1; ; attempt++) {
+      timer.check();
       try {
         last = await probe(plan, ops, host, c, ca);
       } catch (e) {
         last = { ok: false, error: (e as Error).message };
       }
       if (last.ok) {
+        timer.done();
         return { summary: `${componentLabel(c)} on ${hostName} healthy after ${((Date.now() - t0) / 1000).toFixed(1)} s`, changed: false, details: { attempts: attempt } };
       }
+      timer.notYet();
       const notRunning = last.error?.startsWith('not running') ?? false;
       notRunningSince = notRunning ? (notRunningSince ?? Date.now()) : undefined;
       if (notRunningSince !== undefined && Date.now() - notRunningSince > (deps.notRunningGraceMs ?? 15_000)) {

@@ -40,6 +40,7 @@ import {
   type KubeClients,
   type RolloutProgress,
 } from '../lib/kube';
+import { waitTimer } from '../lib/waits';
 import { activityLog, beat, cancelled } from './heartbeat';
 import type { StepOutcome } from './types';
 
@@ -184,6 +185,7 @@ export function createKubeActivities(deps: KubeActivityDeps = {}) {
       beat(progress());
       // Evict with bounded concurrency; a 429 (PodDisruptionBudget) is retried with backoff, never forced.
       const queue = toEvict.map((p, i) => ({ p, rec: records[i] as EvictionRecord }));
+      const evictions = waitTimer(`evictions from ${node} (PodDisruptionBudgets)`);
       const evictOne = async (p: V1Pod, rec: EvictionRecord): Promise<void> => {
         const ns = p.metadata?.namespace ?? 'default';
         const name = p.metadata?.name ?? '';
@@ -196,6 +198,7 @@ export function createKubeActivities(deps: KubeActivityDeps = {}) {
         let backoff = EVICTION_BACKOFF_START_MS;
         for (;;) {
           rec.attempts++;
+          evictions.check();
           try {
             await kubeCall(k, `evict Pod ${ns}/${name} from ${node}`, () => k.core.createNamespacedPodEviction({ name, namespace: ns, body }));
             rec.evictedAt = new Date().toISOString();
@@ -209,6 +212,7 @@ export function createKubeActivities(deps: KubeActivityDeps = {}) {
               return;
             }
             if (err instanceof KubeApiError && err.code === 429) {
+              evictions.notYet();
               rec.blocked++;
               rec.pdb = pdbFromEvictionError(err) ?? rec.pdb;
               rec.lastMessage = err.apiMessage;
@@ -228,6 +232,7 @@ export function createKubeActivities(deps: KubeActivityDeps = {}) {
         for (let item = queue.shift(); item; item = queue.shift()) await evictOne(item.p, item.rec);
       });
       await Promise.all(workers);
+      evictions.done();
 
       const stuck = records.filter((r) => r.stuck);
       if (stuck.length) {
@@ -239,7 +244,9 @@ export function createKubeActivities(deps: KubeActivityDeps = {}) {
       }
 
       // Wait until every evicted (or already terminating) pod is really gone.
+      const gone = waitTimer(`evicted pods gone from ${node}`);
       for (;;) {
+        gone.check();
         for (const [uid, ref] of [...waitFor]) {
           try {
             const p = await kubeCall(k, `read Pod ${ref.ns}/${ref.name}`, () => k.core.readNamespacedPod({ name: ref.name, namespace: ref.ns }));
@@ -250,7 +257,11 @@ export function createKubeActivities(deps: KubeActivityDeps = {}) {
           }
         }
         beat(progress());
-        if (waitFor.size === 0) break;
+        if (waitFor.size === 0) {
+          gone.done();
+          break;
+        }
+        gone.notYet();
         if (Date.now() > deadline) {
           throw new Error(
             `drain ${node}: ${waitFor.size} evicted pod(s) not yet deleted after ${formatMs(timeoutMs)}: ` +
