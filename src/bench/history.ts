@@ -196,3 +196,27 @@ export function stepSpans(h: JsonHistory): Array<{ step: string; from: number; t
   }
   return marks.map((m, i) => ({ step: m.step, from: m.at, to: marks[i + 1]?.at ?? end }));
 }
+
+/** Every awaited activity: type, the one-line summary the workflow gave it, scheduled → closed. */
+export function activitySpans(h: JsonHistory): Array<{ type: string; summary: string; from: number; to: number }> {
+  const scheduled = new Map<string, { type: string; summary: string; from: number }>();
+  const out: Array<{ type: string; summary: string; from: number; to: number }> = [];
+  for (const e of h.events) {
+    const t = type(e);
+    const a = attrs(e);
+    if (t === 'ACTIVITY_TASK_SCHEDULED') {
+      const name = String((a.activityType as { name?: string } | undefined)?.name ?? '');
+      const data = (e.userMetadata as { summary?: { data?: string } } | undefined)?.summary?.data;
+      let summary = name;
+      if (data) {
+        const s = JSON.parse(Buffer.from(data, 'base64').toString('utf8')) as unknown;
+        if (typeof s === 'string') summary = s;
+      }
+      if (!BACKGROUND_ACTIVITIES.includes(name)) scheduled.set(e.eventId, { type: name, summary, from: T(e) });
+    } else if (ACTIVITY_CLOSED.has(t)) {
+      const s = scheduled.get(String(a.scheduledEventId));
+      if (s) out.push({ ...s, to: T(e) });
+    }
+  }
+  return out;
+}

@@ -38,6 +38,8 @@ export interface MonitorReport {
   minMarginDetail?: string;
   /** distinct leader ids seen, in order (a change = an election or a leader move) */
   leaders: string[];
+  /** when each leader in `leaders` was first seen */
+  leaderChanges: Array<{ at: string; leader: string }>;
   vip: VipWatchReport;
   probe: ProbeReport;
   /** why the run is unsafe; empty when safe */
@@ -55,6 +57,7 @@ export class SafetyMonitor {
   private minAt?: string;
   private minDetail?: string;
   private readonly leaders: string[] = [];
+  private readonly leaderChanges: MonitorReport['leaderChanges'] = [];
   private lastList: Awaited<ReturnType<typeof listMembers>> | undefined;
   private lastListAt = 0;
   /** last time each member id answered with a leader */
@@ -108,7 +111,10 @@ export class SafetyMonitor {
     const healthy = voters.filter((m) => now - (this.lastOk.get(m.id) ?? 0) <= HEALTH_WINDOW_MS).length;
     const margin = healthy - quorumOf(voters.length);
     const leader = rows.find((r) => r.st && r.st.leader !== '0')?.st?.leader;
-    if (leader && this.leaders.at(-1) !== leader) this.leaders.push(leader);
+    if (leader && this.leaders.at(-1) !== leader) {
+      this.leaders.push(leader);
+      this.leaderChanges.push({ at: new Date(now).toISOString(), leader });
+    }
     this.record(margin, `${healthy} healthy of ${voters.length} voters (quorum ${quorumOf(voters.length)}), ${list.length - voters.length} learner(s)`);
   }
 
@@ -145,6 +151,7 @@ export class SafetyMonitor {
       minMarginAt: this.minAt,
       minMarginDetail: this.minDetail,
       leaders: this.leaders,
+      leaderChanges: this.leaderChanges,
       vip,
       probe,
       violations,
