@@ -1,5 +1,7 @@
 /** The benchmark's tables, in Markdown (printed as is and written to docs/bench.md). */
+import type { GapCause } from './availability';
 import type { FleetResult } from './fleet';
+import type { LabRun } from './lab';
 import type { OverheadReport } from './history';
 import { mib, millis, seconds } from './stats';
 import { markdownTable } from './table';
@@ -41,7 +43,6 @@ export function marginalMemory(results: readonly Pick<FleetResult, 'migrations' 
 }
 
 export function overheadTable(runs: ReadonlyArray<{ name: string; report: OverheadReport; load?: string }>): string {
-  const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
   return markdownTable(
     ['run', 'wall', 'activities', 'operator (checkpoints)', 'timers', 'orchestration', 'overhead share', 'activity calls (retried)', 'load'],
     runs.map(({ name, report: r, load }) => [
@@ -55,5 +56,62 @@ export function overheadTable(runs: ReadonlyArray<{ name: string; report: Overhe
       `${r.activities} (${r.retried})`,
       load ?? '-',
     ]),
+  );
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+
+/** One row per lab migration: time, overhead, critical path ratio, API availability. */
+export function labRunsTable(runs: readonly LabRun[]): string {
+  const rows = runs.map((r) => {
+    const wall = r.steps.reduce((s, x) => s + x.wallMs, 0);
+    const needed = r.steps.reduce((s, x) => s + x.unavoidableMs, 0);
+    const p = r.probe;
+    return [
+      String(r.run),
+      r.outcome === 'completed' ? 'completed' : `${r.outcome}: ${(r.error ?? '').slice(0, 80)}`,
+      seconds(r.migrationMs),
+      pct(r.overhead.overheadShare),
+      seconds(needed),
+      seconds(wall),
+      needed > 0 ? `${(wall / needed).toFixed(2)} ×` : '-',
+      `${r.availability.longestGapMs} ms (${r.availability.longestGapCause ?? '-'})`,
+      `${p.failedReads}/${p.failedWrites}`,
+      `${p.failedReadsAfterRetry}/${p.failedWritesAfterRetry}`,
+      String(p.sent),
+      String(r.leaderChanges),
+      `${r.vipNoHolderMaxMs} ms`,
+      r.violations.length ? `UNSAFE: ${r.violations.join('; ')}` : 'safe',
+      r.loadBefore.replace(/ on .*/, ''),
+    ];
+  });
+  return markdownTable(
+    ['run', 'outcome', 'migration', 'orchestration overhead', 'unavoidable waits', 'wall (no checkpoints)', 'wall / unavoidable', 'longest API gap (cause)', 'failed reads/writes', 'after one retry', 'probe requests', 'etcd leader changes', 'longest VIP with no holder', 'monitor', 'load (1/5/15 min)'],
+    rows,
+  );
+}
+
+/** The critical path of one run, step by step. */
+export function stepTable(r: LabRun): string {
+  return markdownTable(
+    ['step', 'wall (no checkpoints)', 'unavoidable waits', 'waited (incl. poll latency)', 'everything else', 'biggest waits: needed/took'],
+    r.steps.map((s) => [s.step, seconds(s.wallMs), seconds(s.unavoidableMs), seconds(s.waitedMs), seconds(Math.max(0, s.wallMs - s.unavoidableMs)), s.top.join('; ') || '-']),
+  );
+}
+
+/** API gaps of >= 100 ms over all runs, by cause: how many, the longest, and what it was. */
+export function gapCauseTable(runs: readonly LabRun[]): string {
+  const all = new Map<GapCause, { count: number; maxMs: number; detail: string; run: number }>();
+  for (const r of runs) {
+    for (const [cause, v] of Object.entries(r.availability.byCause) as Array<[GapCause, { count: number; maxMs: number; detail: string }]>) {
+      const c = all.get(cause) ?? { count: 0, maxMs: 0, detail: '', run: r.run };
+      c.count += v.count;
+      if (v.maxMs > c.maxMs) Object.assign(c, { maxMs: v.maxMs, detail: v.detail, run: r.run });
+      all.set(cause, c);
+    }
+  }
+  return markdownTable(
+    ['cause', 'gaps >= 100 ms', 'longest', 'longest was (run)'],
+    [...all.entries()].sort((a, b) => b[1].maxMs - a[1].maxMs).map(([cause, c]) => [cause, String(c.count), `${c.maxMs} ms`, `${c.detail.slice(0, 120)} (run ${c.run})`]),
   );
 }
