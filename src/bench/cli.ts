@@ -5,8 +5,10 @@
  *   lab [--runs 5]                                 lab migrations: overhead, critical path, API gaps
  *                                                  (root, under the lab lock:
  *                                                   flock /tmp/cpmigrate-lab.lock npm run bench -- lab)
+ *   drain                                          kubectl drain vs cpmigrate's drain, 200 pods + PDBs
+ *                                                  (on the lab, under the lab lock)
  *   history FILE...                                orchestration overhead of recorded histories
- *   all (default)                                  lab and fleet, written to docs/bench.md (lab lock)
+ *   all (default)                                  lab, drain and fleet, written to docs/bench.md (lab lock)
  *
  * Every measurement is printed with the load average beside it: on a shared
  * 2-core machine the numbers are pessimistic.
@@ -14,11 +16,12 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
+import { runDrainBench } from './drain';
 import { runFleet, type FleetResult } from './fleet';
 import { orchestrationOverhead } from './history';
 import { runLabMigration, type LabRun } from './lab';
 import { readHistoryFile } from './read-history';
-import { fleetTable, gapCauseTable, labRunsTable, overheadTable, stepTable } from './report';
+import { drainTable, fleetTable, gapCauseTable, labRunsTable, overheadTable, stepTable } from './report';
 import { loadAverage } from './stats';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -67,6 +70,18 @@ async function labSection(runs: number): Promise<string> {
   ].join('\n');
 }
 
+async function drainSection(): Promise<string> {
+  const d = await runDrainBench(log);
+  return [
+    `## Drain side by side`,
+    '',
+    `The same node, the same ${d.pods} pods (10 Deployments × 20 replicas, a PodDisruptionBudget of maxUnavailable 5 each), the same lab apiserver, one run: \`kubectl drain --ignore-daemonsets --force\` (${d.kubectl}, built from the k8s.io/kubernetes module by scripts/build-kube.sh) and cpmigrate's drainNode; the pods are put back on the node between the two. Goal: no slower than kubectl.`,
+    '',
+    drainTable(d),
+    '',
+  ].join('\n');
+}
+
 function historySection(files: string[]): string {
   const runs = files.map((f) => ({ name: path.basename(f), report: orchestrationOverhead(readHistoryFile(f)) }));
   return [`## Orchestration overhead from event histories`, '', overheadTable(runs), ''].join('\n');
@@ -109,6 +124,12 @@ program
     process.stdout.write(`${await labSection(runs ?? 5)}\n`);
   });
 program
+  .command('drain')
+  .description("kubectl drain against cpmigrate's drain (on the lab, under the lab lock)")
+  .action(async () => {
+    process.stdout.write(`${await drainSection()}\n`);
+  });
+program
   .command('history')
   .description('orchestration overhead of recorded event histories (proto JSON, .json or .json.gz)')
   .argument('<files...>')
@@ -117,13 +138,13 @@ program
   });
 program
   .command('all', { isDefault: true })
-  .description('lab and fleet benchmarks, written to docs/bench.md (root, under the lab lock)')
+  .description('lab, drain and fleet benchmarks, written to docs/bench.md (root, under the lab lock)')
   .option('--runs <n>', 'lab migrations', '5')
   .option('--sizes <list>', 'fleet sizes', '50,100,200')
   .option('--out <file>', 'where to write', path.join(ROOT, 'docs', 'bench.md'))
   .action(async (o: { runs: string; sizes: string; out: string }) => {
     const [runs] = positiveInts('--runs', o.runs);
-    const doc = [header(), await labSection(runs ?? 5), await fleetSection(positiveInts('--sizes', o.sizes), 0)].join('\n');
+    const doc = [header(), await labSection(runs ?? 5), await drainSection(), await fleetSection(positiveInts('--sizes', o.sizes), 0)].join('\n');
     writeFileSync(o.out, doc);
     process.stdout.write(doc);
     log(`wrote ${o.out}`);

@@ -1,5 +1,6 @@
 /** The benchmark's tables, in Markdown (printed as is and written to docs/bench.md). */
 import type { GapCause } from './availability';
+import type { DrainBench } from './drain';
 import type { FleetResult } from './fleet';
 import type { LabRun } from './lab';
 import type { OverheadReport } from './history';
@@ -113,5 +114,13 @@ export function gapCauseTable(runs: readonly LabRun[]): string {
   return markdownTable(
     ['cause', 'gaps >= 100 ms', 'longest', 'longest was (run)'],
     [...all.entries()].sort((a, b) => b[1].maxMs - a[1].maxMs).map(([cause, c]) => [cause, String(c.count), `${c.maxMs} ms`, `${c.detail.slice(0, 120)} (run ${c.run})`]),
+  );
+}
+
+/** kubectl drain against cpmigrate's drain on the same node, pods and apiserver. */
+export function drainTable(d: DrainBench): string {
+  return markdownTable(
+    ['tool', `drain ${d.node} (${d.pods} pods, 10 PDBs)`, 'what happened', 'load (1/5/15 min)'],
+    d.runs.map((r) => [r.tool, seconds(r.ms), r.detail.slice(0, 200), r.load.replace(/ on .*/, '')]),
   );
 }
