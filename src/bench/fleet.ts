@@ -22,7 +22,7 @@ import { planSchema, type Plan, type PlanInput } from '../plan/schema';
 import { CpmCluster } from '../search-attributes';
 import { approveSignal, TASK_QUEUE, WORKFLOW_TYPE, workflowIdFor, type MigrationInput } from '../shared';
 import { workflowTaskLatencies, type JsonHistory } from './history';
-import { processMemory } from './proc';
+import { processCpuMs, processMemory } from './proc';
 import { loadAverage, percentile } from './stats';
 import { startBenchServer } from './temporal-server';
 
@@ -49,6 +49,8 @@ export interface FleetResult {
   /** (RSS with all N parked − RSS when ready) / N */
   bytesPerMigration: number;
   activitySlots: number;
+  /** worker CPU time (user + system) from the first start to the last completion, per workflow task: load-independent */
+  cpuMsPerWorkflowTask: number;
   loadBefore: string;
   loadAfter: string;
   /** set when the fleet did not finish within its deadline */
@@ -137,6 +139,7 @@ export async function runFleet(n: number, opts: FleetOptions = {}): Promise<Flee
     const w = worker;
     await sleep(1_000);
     const rssStart = processMemory(w.pid)?.rss ?? Number.NaN;
+    const cpuStart = processCpuMs(w.pid) ?? Number.NaN;
     let rssPeak = rssStart;
     const sample = () => {
       const m = processMemory(w.pid);
@@ -180,6 +183,7 @@ export async function runFleet(n: number, opts: FleetOptions = {}): Promise<Flee
       stalled = await until(`all ${n} completed`, deadline, done, sample, failed);
       tDone = Date.now();
     }
+    const cpuUsed = (processCpuMs(w.pid) ?? Number.NaN) - cpuStart;
     completed = (await client.workflow.count(`ExecutionStatus = 'Completed'`)).count;
     await sleep(1_000);
     const rssEnd = processMemory(w.pid)?.rss ?? Number.NaN;
@@ -210,6 +214,7 @@ export async function runFleet(n: number, opts: FleetOptions = {}): Promise<Flee
       rssPeak,
       bytesPerMigration: (rssParked - rssStart) / n,
       activitySlots: w.activitySlots,
+      cpuMsPerWorkflowTask: cpuUsed / Math.max(1, latencies.length),
       loadBefore,
       loadAfter: loadAverage(),
       ...(stalled ? { stalled } : {}),

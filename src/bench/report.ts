@@ -22,10 +22,11 @@ export function fleetTable(results: readonly FleetResult[]): string {
     mib(r.rssParked),
     mib(r.rssEnd),
     `${(r.bytesPerMigration / 1024).toFixed(0)} KiB`,
+    Number.isFinite(r.cpuMsPerWorkflowTask) ? `${r.cpuMsPerWorkflowTask.toFixed(1)} ms` : '-',
     r.loadBefore.replace(/ on .*/, ''),
   ]);
   const table = markdownTable(
-    ['migrations', 'completed', 'total', 'to checkpoint', 'after approval', 'workflow tasks', 'WFT p50', 'WFT p99', 'WFT queued p99', 'RSS ready', `RSS all parked`, 'RSS end', 'RSS per migration', 'load (1/5/15 min)'],
+    ['migrations', 'completed', 'total', 'to checkpoint', 'after approval', 'workflow tasks', 'WFT p50', 'WFT p99', 'WFT queued p99', 'RSS ready', `RSS all parked`, 'RSS end', 'RSS per migration', 'worker CPU per WFT', 'load (1/5/15 min)'],
     rows,
   );
   const slope = marginalMemory(results);
