@@ -121,6 +121,17 @@ export class PolicyViolationError extends Error {
   }
 }
 
+/** Thrown when a control-plane component on a new master runs with flags that differ from the old master's in a way that is not per-host. */
+export class FlagParityError extends Error {
+  override readonly name = 'FlagParityError';
+  constructor(
+    message: string,
+    readonly differences: readonly string[],
+  ) {
+    super(message);
+  }
+}
+
 /** Error type names Temporal must never retry. */
 export const NON_RETRYABLE_ERROR_TYPES = [
   'PlanMismatchError',
@@ -133,4 +144,5 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   'LockHeldError',
   'LockHolderAliveError',
   'PolicyViolationError',
+  'FlagParityError',
 ] as const;
