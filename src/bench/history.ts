@@ -82,6 +82,10 @@ export interface OverheadReport {
   activities: number;
   /** activities whose last attempt was not the first (their retries are inside "activity") */
   retried: number;
+  /** the first workflow task, Scheduled → Completed: a worker that has just started bundles the workflow code then */
+  firstTaskMs: number;
+  /** the overhead share without that first task (a worker already running when the migration starts) */
+  overheadShareAfterFirstTask: number;
   /** the longest orchestration segments, with the events around them (where to look for waste) */
   longestOrchestration: Array<{ ms: number; after: string; before: string }>;
 }
@@ -179,8 +183,22 @@ export function orchestrationOverhead(h: JsonHistory): OverheadReport {
     .sort((a, b) => b.to - b.from - (a.to - a.from))
     .slice(0, 5)
     .map((s) => ({ ms: s.to - s.from, after: near(s.from, -1), before: near(s.to, 1) }));
-  return { wallMs, byCause, overheadShare: busy > 0 ? byCause.orchestration / busy : 0, activities, retried, longestOrchestration };
+  const firstTaskMs = workflowTaskLatencies(h)[0]?.total ?? 0;
+  const after = Math.max(0, byCause.orchestration - firstTaskMs);
+  return {
+    wallMs,
+    byCause,
+    overheadShare: busy > 0 ? byCause.orchestration / busy : 0,
+    activities,
+    retried,
+    firstTaskMs,
+    overheadShareAfterFirstTask: busy - firstTaskMs > 0 ? after / (busy - firstTaskMs) : 0,
+    longestOrchestration,
+  };
 }
+
+/** CpmStep values that are no step: the gap between two steps, and the end states. */
+const NOT_STEPS: readonly string[] = ['between-steps', 'completed', 'failed', 'aborted'];
 
 /** The step each migration was on, from its CpmStep search-attribute upserts (searchAttributes on): [step, from, to]. */
 export function stepSpans(h: JsonHistory): Array<{ step: string; from: number; to: number }> {
@@ -194,7 +212,7 @@ export function stepSpans(h: JsonHistory): Array<{ step: string; from: number; t
     const step = JSON.parse(Buffer.from(data, 'base64').toString('utf8')) as unknown;
     if (typeof step === 'string' && marks[marks.length - 1]?.step !== step) marks.push({ step, at: T(e) });
   }
-  return marks.map((m, i) => ({ step: m.step, from: m.at, to: marks[i + 1]?.at ?? end }));
+  return marks.map((m, i) => ({ step: m.step, from: m.at, to: marks[i + 1]?.at ?? end })).filter((s) => !NOT_STEPS.includes(s.step));
 }
 
 /** Every awaited activity: type, the one-line summary the workflow gave it, scheduled → closed. */

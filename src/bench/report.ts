@@ -46,7 +46,7 @@ export function marginalMemory(results: readonly Pick<FleetResult, 'migrations' 
 
 export function overheadTable(runs: ReadonlyArray<{ name: string; report: OverheadReport; load?: string }>): string {
   return markdownTable(
-    ['run', 'wall', 'activities', 'operator (checkpoints)', 'timers', 'orchestration', 'overhead share', 'activity calls (retried)', 'load'],
+    ['run', 'wall', 'activities', 'operator (checkpoints)', 'timers', 'orchestration', 'overhead share', 'first workflow task', 'overhead without it', 'activity calls (retried)', 'load'],
     runs.map(({ name, report: r, load }) => [
       name,
       seconds(r.wallMs),
@@ -55,6 +55,8 @@ export function overheadTable(runs: ReadonlyArray<{ name: string; report: Overhe
       seconds(r.byCause.timer),
       seconds(r.byCause.orchestration),
       pct(r.overheadShare),
+      seconds(r.firstTaskMs),
+      pct(r.overheadShareAfterFirstTask),
       `${r.activities} (${r.retried})`,
       load ?? '-',
     ]),
@@ -73,7 +75,7 @@ export function labRunsTable(runs: readonly LabRun[]): string {
       String(r.run),
       r.outcome === 'completed' ? 'completed' : `${r.outcome}: ${(r.error ?? '').slice(0, 80)}`,
       seconds(r.migrationMs),
-      pct(r.overhead.overheadShare),
+      `${pct(r.overhead.overheadShare)} (${pct(r.overhead.overheadShareAfterFirstTask)} after the first task)`,
       seconds(needed),
       seconds(wall),
       needed > 0 ? `${(wall / needed).toFixed(2)} ×` : '-',
