@@ -18,10 +18,10 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { runDrainBench } from './drain';
 import { runFleet, type FleetResult } from './fleet';
-import { orchestrationOverhead } from './history';
+import { orchestrationOverhead, stepSpans } from './history';
 import { runLabMigration, type LabRun } from './lab';
 import { readHistoryFile } from './read-history';
-import { drainTable, fleetTable, gapCauseTable, labRunsTable, overheadTable, stepTable } from './report';
+import { drainTable, fleetTable, gapCauseTable, historyStepTable, labRunsTable, overheadTable, stepTable } from './report';
 import { loadAverage } from './stats';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -83,8 +83,10 @@ async function drainSection(): Promise<string> {
 }
 
 function historySection(files: string[]): string {
-  const runs = files.map((f) => ({ name: path.basename(f), report: orchestrationOverhead(readHistoryFile(f)) }));
-  return [`## Orchestration overhead from event histories`, '', overheadTable(runs), ''].join('\n');
+  const histories = files.map((f) => ({ name: path.basename(f), h: readHistoryFile(f) }));
+  const runs = histories.map(({ name, h }) => ({ name, report: orchestrationOverhead(h) }));
+  const steps = histories.filter(({ h }) => stepSpans(h).length).map(({ name, h }) => [`### Steps of ${name}`, '', historyStepTable(h), '']);
+  return [`## Orchestration overhead from event histories`, '', overheadTable(runs), '', ...steps.flat()].join('\n');
 }
 
 function header(): string {

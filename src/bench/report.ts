@@ -3,7 +3,7 @@ import type { GapCause } from './availability';
 import type { DrainBench } from './drain';
 import type { FleetResult } from './fleet';
 import type { LabRun } from './lab';
-import type { OverheadReport } from './history';
+import { stepSpans, timeline, type JsonHistory, type OverheadReport } from './history';
 import { mib, millis, seconds } from './stats';
 import { markdownTable } from './table';
 
@@ -125,5 +125,15 @@ export function drainTable(d: DrainBench): string {
   return markdownTable(
     ['tool', `drain ${d.node} (${d.pods} pods, 10 PDBs)`, 'what happened', 'load (1/5/15 min)'],
     d.runs.map((r) => [r.tool, seconds(r.ms), r.detail.slice(0, 200), r.load.replace(/ on .*/, '')]),
+  );
+}
+
+/** Per step of one history: its span, and how much of it was activities, checkpoint waits and orchestration. */
+export function historyStepTable(h: JsonHistory): string {
+  const segs = timeline(h);
+  const inside = (from: number, to: number, cause: string) => segs.filter((x) => x.cause === cause).reduce((a, x) => a + Math.max(0, Math.min(to, x.to) - Math.max(from, x.from)), 0);
+  return markdownTable(
+    ['step', 'span', 'activities', 'checkpoint wait', 'orchestration'],
+    stepSpans(h).map((s) => [s.step, seconds(s.to - s.from), seconds(inside(s.from, s.to, 'activity')), seconds(inside(s.from, s.to, 'operator')), `${((inside(s.from, s.to, 'orchestration')) / 1000).toFixed(2)} s`]),
   );
 }
