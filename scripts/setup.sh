@@ -6,6 +6,8 @@
 #   - npm dependencies from package-lock.json (npm ci)
 #   - kube-apiserver / controller-manager / scheduler built from the k8s.io/kubernetes
 #     Go module (scripts/build-kube.sh, cached per version)
+#   - etcd 3.5 / 3.6 servers built from the go.etcd.io/etcd/server/v3 Go module
+#     (scripts/build-etcd.sh, versions in scripts/etcd-versions, cached per version)
 #   - PostgreSQL (Debian) for the production Temporal stack of scripts/temporal-cluster.sh
 # Set CPM_SKIP_KUBE_BUILD=1 to skip the Kubernetes build (the kube tests then fail).
 # The Temporal server itself (scripts/build-temporal.sh, ~5 min the first time, cached per
@@ -75,6 +77,16 @@ else
   t0=$SECONDS
   bash scripts/build-kube.sh >/dev/null || die "scripts/build-kube.sh failed"
   echo "    ready in /var/cache/cpmigrate/kube/$(cat scripts/kube-version)/bin ($((SECONDS - t0))s)"
+fi
+
+step "etcd servers of the versions clusters run ($(tr '\n' ' ' < scripts/etcd-versions); built from the Go module)"
+if [[ "${CPM_SKIP_ETCD_BUILD:-}" == 1 ]]; then
+  echo "    skipped (CPM_SKIP_ETCD_BUILD=1; test/etcd-versions.test.ts then fails)"
+else
+  command -v go >/dev/null || die "Go is required to build the etcd 3.5/3.6 servers"
+  t0=$SECONDS
+  bash scripts/build-etcd.sh >/dev/null || die "scripts/build-etcd.sh failed"
+  echo "    ready in /var/cache/cpmigrate/etcd ($((SECONDS - t0))s)"
 fi
 
 if [[ "${CPM_BUILD_TEMPORAL:-}" == 1 ]]; then

@@ -33,7 +33,17 @@ export class HostKeyMismatchError extends Error {
   }
 }
 
-/** Thrown when a host refuses our SSH key, or the key file cannot be read. */
+/**
+ * Thrown when no fingerprint is pinned and known_hosts has no entry for the
+ * host. Same type name as HostKeyMismatchError, so it is non-retryable too.
+ */
+export class UnknownHostKeyError extends HostKeyMismatchError {
+  constructor(host: string, got: string, message: string) {
+    super(host, '(nothing pinned or known)', got);
+    this.message = message;
+  }
+}
+
 /** Thrown when a host does not answer on its SSH port at all (refused, no route, no handshake): retryable. */
 export class HostUnreachableError extends Error {
   override readonly name = 'HostUnreachableError';
@@ -45,6 +55,7 @@ export class HostUnreachableError extends Error {
   }
 }
 
+/** Thrown when a host refuses our SSH key, or the key file cannot be read. */
 export class SshAuthError extends Error {
   override readonly name = 'SshAuthError';
   constructor(

@@ -14,7 +14,7 @@
 import { FlagParityError } from '../errors';
 import { compareFlags, describeDifference, flagsOfConfigText, parseArgv, type FlagMap, type ParityResult, type PerHostRule } from '../lib/component-flags';
 import type { HostOps } from '../lib/hostops';
-import { shq } from '../lib/ssh';
+import { shq } from '../lib/shell';
 import { sshTargetOf } from '../plan/hosts';
 import type { Host, Plan } from '../plan/schema';
 import type { ComponentName } from './types';

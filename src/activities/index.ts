@@ -12,6 +12,7 @@ import type { MigrationActivities } from './contract';
 import { createControlPlaneActivities } from './controlplane';
 import { createEtcdActivities } from './etcd';
 import { createFenceActivities } from './fence';
+import { createInventoryActivities } from './inventory';
 import { createKubeActivities } from './kube';
 import { createKubeClientActivities } from './kube-clients';
 import { createLockActivities, withLockGuard, type LockDeps } from './lock';
@@ -59,6 +60,7 @@ function createRawActivities(deps: ActivityDeps) {
     ...createControlPlaneActivities({ hostOps }),
     ...createVipActivities({ hostOps }),
     ...createFenceActivities({ hostOps }),
+    ...createInventoryActivities({ hostOps }),
     ...createClientFixActivities({ hostOps, kubeClients }),
     ...createPreflightActivities({ hostOps, kube: { ...kube, ...kubeClients }, etcdHealth: etcd.etcdHealth }),
   } satisfies MigrationActivities; // everything the workflow calls is here, with the right signature

@@ -89,17 +89,20 @@ export function registerMigrationCommands(program: Command): void {
     .argument('<gate>', `checkpoint: ${GATES.join(' | ')}`)
     .option('--by <name>', 'who approves', me())
     .option('--reason <text>', 'why (ticket, note)')
+    .option('--ack <ref>', 'decommission: acknowledge a reference to an old master listed in the checkpoint details (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('-o, --output <format>', 'text or json', 'text')
     .description('approve the pending checkpoint (synchronous: rejected if it is not the pending one)')
-    .action(async (id: string, gate: string, opts: OutputOpts & { by: string; reason?: string }) => {
+    .action(async (id: string, gate: string, opts: OutputOpts & { by: string; reason?: string; ack: string[] }) => {
       if (!(GATES as readonly string[]).includes(gate)) {
         process.stderr.write(`unknown checkpoint "${gate}": one of ${GATES.join(', ')}\n`);
         process.exit(2);
       }
       await withClient(async (client) => {
         try {
-          const rec = await client.workflow.getHandle(resolveId(id)).executeUpdate(approveUpdate, { args: [{ gate: gate as GateId, by: opts.by, reason: opts.reason }] });
-          print(opts.output === 'json', rec, `approved ${rec.gate} by ${rec.by} at ${rec.at}`);
+          const rec = await client.workflow.getHandle(resolveId(id)).executeUpdate(approveUpdate, {
+            args: [{ gate: gate as GateId, by: opts.by, reason: opts.reason, ...(opts.ack.length ? { ack: opts.ack } : {}) }],
+          });
+          print(opts.output === 'json', rec, `approved ${rec.gate} by ${rec.by} at ${rec.at}${rec.ack?.length ? `, acknowledging ${rec.ack.join(', ')}` : ''}`);
         } catch (err) {
           if (err instanceof WorkflowUpdateFailedError) {
             process.stderr.write(`rejected: ${err.cause?.message ?? err.message}\n`);
