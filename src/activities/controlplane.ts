@@ -16,6 +16,7 @@ import { pushOptionsLike, statPaths, type PathMeta } from '../lib/file-meta';
 import { presumedDown } from '../lib/reachability';
 import type { HostOps } from '../lib/hostops';
 import { serviceCommand } from '../lib/services';
+import { shq } from '../lib/shell';
 import { findHost, sshTargetOf, type SshTarget } from '../plan/hosts';
 import type { Host, Plan } from '../plan/schema';
 import { assertParity, componentParity, describeParity, PARITY_COMPONENTS, type ParityComponent } from './component-parity';
@@ -90,8 +91,6 @@ export async function readFromOldMaster(plan: Plan, ops: HostOps, path: string):
   }
   throw new PlanMismatchError(`cannot copy ${path} from any old master (${why.join('; ')}); check the plan's paths`);
 }
-
-const shq = (p: string) => `'${p.replace(/'/g, `'\\''`)}'`;
 
 async function missingOn(ops: HostOps, t: SshTarget, paths: string[]): Promise<string[]> {
   if (!paths.length) return [];

@@ -11,7 +11,7 @@
  */
 import { parse } from 'yaml';
 import type { HostOps } from '../lib/hostops';
-import { shq } from '../lib/ssh';
+import { shq } from '../lib/shell';
 import { sshTargetOf } from '../plan/hosts';
 import type { Host, Plan } from '../plan/schema';
 

@@ -4,7 +4,10 @@ import type { Step } from '../plan/steps';
 import { color } from './format';
 
 export function renderPlanShow(plan: Plan, steps: Step[]): string {
-  const out: string[] = [color.bold(`Migration of ${plan.cluster}: ${plan.oldMasters.map((h) => h.name).join(', ')} → ${plan.newMasters.map((h) => h.name).join(', ')}`), ''];
+  const out: string[] = [
+    color.bold(`Migration of ${plan.cluster}: ${plan.oldMasters.map((h) => h.name).join(', ')} → ${plan.newMasters.map((h) => h.name).join(', ')}`),
+    '',
+  ];
   steps.forEach((s, i) => {
     const n = String(i + 1).padStart(2);
     if (s.kind === 'checkpoint') {

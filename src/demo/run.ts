@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { tcpAnswers } from '../lib/net';
 import path from 'node:path';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { searchAttributesRegistered } from '../cli/connect';
@@ -93,13 +93,6 @@ export interface DemoReport {
   status?: MigrationStatus;
 }
 
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => (s.destroy(), resolve(true)));
-    s.once('error', () => resolve(false));
-  });
-}
 
 async function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const p = spawn(cmd, args, { env, stdio: ['ignore', 'inherit', 'inherit'] });
@@ -178,7 +171,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   const devPort = opts.temporalPort ?? 7233;
   if (!opts.temporalEnv) {
     const env = { ...process.env, TEMPORAL_PORT: String(devPort), TEMPORAL_UI_PORT: String(devPort + 1000), CPM_STATE_DIR: opts.stateDir };
-    if (!(await portOpen(devPort))) await run('bash', [path.join(ROOT, 'scripts', 'dev-server.sh'), 'start'], env);
+    if (!(await tcpAnswers('127.0.0.1', devPort))) await run('bash', [path.join(ROOT, 'scripts', 'dev-server.sh'), 'start'], env);
     else log(`Temporal already on 127.0.0.1:${devPort}`);
   }
   const settings = temporalSettings({ ...temporalEnvOf(opts) });
