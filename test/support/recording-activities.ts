@@ -146,7 +146,7 @@ export function recordingActivities(opts: RecordingOptions = {}): { activities: 
     },
     async etcdClientURLs(plan) {
       await record('etcdClientURLs', []);
-      return [...plan.oldMasters.map((h) => h.etcd.clientURL), ...newURLs(plan)].sort();
+      return [...new Set([...plan.oldMasters.map((h) => h.etcd.clientURL), ...newURLs(plan)])].sort();
     },
     async copyPki(_p, from, to) {
       await record('copyPki', [from, to]);
