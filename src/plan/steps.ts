@@ -72,6 +72,19 @@ export function shapeProjection(plan: Plan): ShapeProjection {
   return projectShape(shapeOf(plan));
 }
 
+/**
+ * Rolling: the old members that leave as soon as a new one joined (etcd-leave steps, before the
+ * VIP switch) — every removal the planner puts before its last join. The removals after the last
+ * join wait for decommission (after the switch), as in grow-then-shrink: until the VIP moves, the
+ * old apiservers need an old etcd member in their --etcd-servers. Same membership order either way.
+ */
+export function earlyLeavers(plan: Plan): string[] {
+  const shape = shapeProjection(plan);
+  if (shape.strategy !== 'rolling') return [];
+  const lastAdd = shape.steps.map((p) => p.op).lastIndexOf('add');
+  return shape.steps.filter((p, i) => p.op === 'remove' && i < lastAdd).map((p) => p.host);
+}
+
 /** The client-fixes checkpoint and step (only when the plan enables that gate). */
 function clientFixSteps(plan: Plan, lb: string): Step[] {
   return [
@@ -119,7 +132,6 @@ export interface StepOptions {
 export function migrationSteps(plan: Plan, opts: StepOptions = {}): Step[] {
   const clientFixes = opts.clientFixes ?? plan.checkpoints['client-fixes'].enabled;
   const shape = shapeProjection(plan);
-  const rolling = shape.strategy === 'rolling';
   const oldNames = plan.oldMasters.map((h) => h.name);
   const added = addedMasters(plan);
   const addedNames = added.map((h) => h.name);
@@ -134,10 +146,12 @@ export function migrationSteps(plan: Plan, opts: StepOptions = {}): Step[] {
     const p = shape.steps[i];
     return p ? { etcdMembersAfter: [...p.members], etcdAfter: { members: [...p.members], voters: p.voters, quorum: p.quorum, tolerates: p.tolerates, belowStart: p.belowStart } } : {};
   };
+  const early = new Set(earlyLeavers(plan));
   let firstRemoval = true;
   const membership = (op: 'remove-failed' | 'add' | 'remove', gtsDecommission: boolean): Step[] =>
     shape.steps.flatMap((p, i): Step[] => {
-      if (p.op !== op && !(rolling && op === 'add' && p.op === 'remove')) return [];
+      const wanted = op === 'add' ? p.op === 'add' || (p.op === 'remove' && early.has(p.host)) : op === 'remove' ? p.op === 'remove' && !early.has(p.host) : p.op === op;
+      if (!wanted) return [];
       const h = byHost.get(p.host);
       if (!h) return [];
       if (p.op === 'remove-failed') {
@@ -201,7 +215,11 @@ export function migrationSteps(plan: Plan, opts: StepOptions = {}): Step[] {
             pointOfNoReturn: ponr,
             ...after(i),
           };
-      const checkpoint = ponr && !gtsDecommission ? gate(plan, 'decommission', 'Checkpoint: remove the first old etcd member (rolling)', [`an operator approves removing old etcd members one at a time as new ones join (after this, only forward)`]) : [];
+      const checkpoint = !ponr
+        ? []
+        : gtsDecommission
+          ? gate(plan, 'decommission', 'Checkpoint: decommission the old control plane', [`an operator approves removing the old masters (after this, only forward)`])
+          : gate(plan, 'decommission', 'Checkpoint: remove the first old etcd member (rolling)', [`an operator approves removing old etcd members one at a time as new ones join (after this, only forward)`]);
       return [...checkpoint, leave];
     });
 
@@ -291,21 +309,22 @@ export function migrationSteps(plan: Plan, opts: StepOptions = {}): Step[] {
         `verify exactly one new master holds the VIP and /readyz answers through it`,
       ],
     },
-    ...(rolling || !leaving.length
-      ? []
-      : gate(plan, 'decommission', 'Checkpoint: decommission the old control plane', [`an operator approves removing the old masters (after this, only forward)`])),
-    ...(rolling
-      ? leaving.map(
-          (h): ActionStep => ({
-            kind: 'action',
-            key: `decommission-old/${h.name}`,
-            phase: 'decommission-old',
-            host: h.name,
-            title: `Decommission ${h.name}`,
-            does: [`stop apiserver-nginx-lb, controller-manager, scheduler and kube-apiserver on ${h.name}`, `its etcd member was removed by etcd-leave/${h.name} (checked again)`],
-          }),
-        )
-      : membership('remove', true)),
+    // rolling's early leavers: their member already left in etcd-leave; here only their services stop
+    ...leaving
+      .filter((h) => early.has(h.name))
+      .map(
+        (h): ActionStep => ({
+          kind: 'action',
+          key: `decommission-old/${h.name}`,
+          phase: 'decommission-old',
+          host: h.name,
+          title: `Decommission ${h.name}`,
+          does: [`stop apiserver-nginx-lb, controller-manager, scheduler and kube-apiserver on ${h.name}`, `its etcd member left in etcd-leave/${h.name}; fence it`],
+        }),
+      ),
+    // every other leaving master: the whole decommission, its member removed in the planner's order
+    // (the decommission checkpoint comes before the first removal, wherever that is)
+    ...membership('remove', true),
     ...perHost(added, 'etcd-config', (h) => `etcd config on ${h} without old members`, () => [
       `rewrite ${plan.paths.etcdConfig}: initial-cluster lists only the new members`,
     ]),

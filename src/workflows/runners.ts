@@ -6,7 +6,7 @@ import { ApplicationFailure, patched, workflowInfo } from '@temporalio/workflow'
 import { addedMasters, findHost, keptMasters, leavingMasters, liveOldMasters } from '../plan/hosts';
 import type { ClientFix } from '../plan/client-fix';
 import type { Plan } from '../plan/schema';
-import type { ActionStep } from '../plan/steps';
+import { earlyLeavers, type ActionStep } from '../plan/steps';
 import type { Proxies } from './activities';
 import { applyClientFixes } from './client-fixes';
 
@@ -155,6 +155,12 @@ async function decommission({ plan, quick, long, progress, beforeIrreversible }:
   for (const c of order) {
     progress(`stopping ${c} on ${host}`);
     await quick.stopComponent(plan, host, c);
+  }
+  // rolling: an early leaver's member already left in its etcd-leave step (a completed step before this one)
+  if (earlyLeavers(plan).includes(host)) {
+    progress(`fencing ${host}: disable at boot, keepalived config and etcd data dir aside`);
+    const f = await quick.fenceOldMaster(plan, host);
+    return `old components stopped; its etcd member left in etcd-leave/${host}; ${f.summary}`;
   }
   await beforeIrreversible(`remove the etcd member of ${host}`);
   progress(`removing etcd member of ${host}`);
