@@ -33,7 +33,17 @@ export class HostKeyMismatchError extends Error {
   }
 }
 
-/** Thrown when a host refuses our SSH key, or the key file cannot be read. */
+/**
+ * Thrown when no fingerprint is pinned and known_hosts has no entry for the
+ * host. Same type name as HostKeyMismatchError, so it is non-retryable too.
+ */
+export class UnknownHostKeyError extends HostKeyMismatchError {
+  constructor(host: string, got: string, message: string) {
+    super(host, '(nothing pinned or known)', got);
+    this.message = message;
+  }
+}
+
 /** Thrown when a host does not answer on its SSH port at all (refused, no route, no handshake): retryable. */
 export class HostUnreachableError extends Error {
   override readonly name = 'HostUnreachableError';
@@ -45,6 +55,7 @@ export class HostUnreachableError extends Error {
   }
 }
 
+/** Thrown when a host refuses our SSH key, or the key file cannot be read. */
 export class SshAuthError extends Error {
   override readonly name = 'SshAuthError';
   constructor(
@@ -121,6 +132,17 @@ export class PolicyViolationError extends Error {
   }
 }
 
+/** Thrown when a control-plane component on a new master runs with flags that differ from the old master's in a way that is not per-host. */
+export class FlagParityError extends Error {
+  override readonly name = 'FlagParityError';
+  constructor(
+    message: string,
+    readonly differences: readonly string[],
+  ) {
+    super(message);
+  }
+}
+
 /** Error type names Temporal must never retry. */
 export const NON_RETRYABLE_ERROR_TYPES = [
   'PlanMismatchError',
@@ -133,4 +155,5 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   'LockHeldError',
   'LockHolderAliveError',
   'PolicyViolationError',
+  'FlagParityError',
 ] as const;

@@ -33,7 +33,7 @@ import {
 } from '../src/lib/kube';
 import { KubeAuthError, PlanMismatchError, UnsafeOperationError } from '../src/errors';
 import { kubeControlPlaneUnavailable, startKubeControlPlane, type KubeControlPlane } from './support/kube-control-plane';
-import { startNodeAgent, type NodeAgent } from './support/node-agent';
+import { startNodeAgent, type NodeAgent } from '../src/lab/node-agent';
 
 const K = { server: 'https://10.0.0.1:6443', source: 'kubeconfig /x' };
 

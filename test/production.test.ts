@@ -22,7 +22,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { labDown } from '../src/lab/cli';
-import { renderReport, runDemo, type DemoFault } from '../src/demo/run';
+import { afterStep, type Fault } from '../src/demo/faults';
+import { renderReport, runDemo } from '../src/demo/run';
 import { temporalSettings } from '../src/temporal-config';
 import { activityHistory, expectLabActivitiesOnce } from './support/history';
 import { makeTemporalTls } from './support/temporal-tls';
@@ -186,11 +187,12 @@ describe('production Temporal (server built from the Go module, PostgreSQL, mTLS
       return Number(m?.[1] ?? 0);
     };
     let killedWorker: { pid: number; activity: string; at: number } | undefined;
-    const faults: DemoFault[] = [
+    const faults: Fault[] = [
       {
         name: 'worker-kill-9',
-        afterStep: 'etcd-join/master-1',
-        async run(ctx) {
+        when: afterStep('etcd-join/master-1'),
+        blocking: true,
+        async act(ctx) {
           const k = await ctx.killBusyWorker();
           killedWorker = { ...k, at: Date.now() };
           return `worker pid ${k.pid} killed -9 while it ran ${k.activity}; left: ${ctx.workerPids().join(', ')}`;
@@ -198,8 +200,9 @@ describe('production Temporal (server built from the Go module, PostgreSQL, mTLS
       },
       {
         name: 'temporal-server-kill-9',
-        afterStep: 'certificates/master-1',
-        async run() {
+        when: afterStep('certificates/master-1'),
+        blocking: true,
+        async act() {
           const before = await pidOf('server');
           await cluster('server-stop', '--kill');
           await new Promise((r) => setTimeout(r, 3_000));
@@ -209,8 +212,9 @@ describe('production Temporal (server built from the Go module, PostgreSQL, mTLS
       },
       {
         name: 'postgresql-restart',
-        afterStep: 'apiserver/master-3',
-        async run() {
+        when: afterStep('apiserver/master-3'),
+        blocking: true,
+        async act() {
           const before = await pidOf('postgres');
           await cluster('postgres-stop', '--immediate');
           await new Promise((r) => setTimeout(r, 5_000));

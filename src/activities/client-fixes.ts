@@ -21,12 +21,13 @@ import { failpoint } from '../lib/failpoint';
 import type { HostOps } from '../lib/hostops';
 import { KubeconfigRewriteError, kubeconfigServer, rewriteKubeconfigServer } from '../lib/kubeconfig-server';
 import { serviceCommand } from '../lib/services';
-import { shq } from '../lib/ssh';
+import { shq } from '../lib/shell';
 import { fixId, type ClientFix, type ControlPlaneKubeconfigFix, type KubeletFix } from '../plan/client-fix';
 import { durationMs, formatMs } from '../plan/duration';
 import { findHost, sshTargetOf, type SshTarget } from '../plan/hosts';
 import type { Plan } from '../plan/schema';
-import { beat, cancelled } from './heartbeat';
+import { sleepUnlessCancelled as sleep } from '../lib/sleep';
+import { beat } from './heartbeat';
 import { createKubeActivities } from './kube';
 import { createKubeClientActivities, type KubeClientActivities } from './kube-clients';
 import type { StepOutcome } from './types';
@@ -49,14 +50,6 @@ type FileFix = KubeletFix | ControlPlaneKubeconfigFix;
 
 const COMPONENT_UNIT = { controllerManager: 'kube-controller-manager', scheduler: 'kube-scheduler' } as const;
 
-async function sleep(ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))), cancelled()]);
-  } finally {
-    if (timer) clearTimeout(timer);
-  }
-}
 
 /** Where a fix's file lives: the plan host (its own ssh settings) or the Node at the address preflight used. */
 function targetOf(plan: Plan, fix: FileFix): SshTarget {

@@ -18,6 +18,7 @@ import type { HostOps } from '../lib/hostops';
 import { serviceCommand } from '../lib/services';
 import { findHost, isFailed, reachableMasters, type SshTarget, sshTargetOf } from '../plan/hosts';
 import type { Host, Plan } from '../plan/schema';
+import { assertParity, componentParity, describeParity, PARITY_COMPONENTS, type ParityComponent } from './component-parity';
 import { converge, isRunning, serviceOf, stopService, type ManagedComponent, type MasterHost } from './component-state';
 import { failpoint } from '../lib/failpoint';
 import { activityLog, beat, cancelled } from './heartbeat';
@@ -348,7 +349,9 @@ export function createControlPlaneActivities(deps: ControlPlaneDeps) {
         last = { ok: false, error: (e as Error).message };
       }
       if (last.ok) {
-        return { summary: `${componentLabel(c)} on ${hostName} healthy after ${((Date.now() - t0) / 1000).toFixed(1)} s`, changed: false, details: { attempts: attempt } };
+        const healthy = `${componentLabel(c)} on ${hostName} healthy after ${((Date.now() - t0) / 1000).toFixed(1)} s`;
+        const parity = await parityOf(plan, ops, host, c);
+        return { summary: parity ? `${healthy}; ${parity.line}` : healthy, changed: false, details: { attempts: attempt, ...(parity ? { parity: parity.details } : {}) } };
       }
       const notRunning = last.error?.startsWith('not running') ?? false;
       notRunningSince = notRunning ? (notRunningSince ?? Date.now()) : undefined;
@@ -361,6 +364,19 @@ export function createControlPlaneActivities(deps: ControlPlaneDeps) {
       beat({ component: c, host: hostName, attempt, last: describeProbe(last) });
       await Promise.race([sleep(pollMs), cancelled()]);
     }
+  }
+
+  /** A new master's apiserver / controller-manager / scheduler, once healthy: its flags against an old master's (throws FlagParityError). */
+  async function parityOf(plan: Plan, ops: HostOps, host: MasterHost, c: ComponentName): Promise<{ line: string; details: unknown } | undefined> {
+    if (host.side !== 'new' || !(PARITY_COMPONENTS as readonly ComponentName[]).includes(c)) return undefined;
+    const p = await componentParity(ops, plan, host, c as ParityComponent);
+    if ('skipped' in p) {
+      activityLog().warn('flag parity not checked', { host: host.name, component: c, why: p.skipped });
+      return { line: p.skipped, details: p };
+    }
+    activityLog().info('flag parity', { host: host.name, component: c, against: p.against, perHost: p.perHost.length, blocking: p.blocking.length });
+    assertParity(p);
+    return { line: describeParity(p), details: p };
   }
 
   return {

@@ -11,7 +11,7 @@ import { etcdEnvOf, etcdFlagsToConfig } from '../lib/etcd-flags';
 import type { EtcdConfigSource } from '../lib/etcd-member-config';
 import { statPaths } from '../lib/file-meta';
 import type { HostOps } from '../lib/hostops';
-import { shq } from '../lib/ssh';
+import { shq } from '../lib/shell';
 import { sshTargetOf } from '../plan/hosts';
 import type { Host, Plan } from '../plan/schema';
 

@@ -13,7 +13,7 @@ import { failpoint } from '../lib/failpoint';
 import type { HostOps } from '../lib/hostops';
 import { presumedDown } from '../lib/reachability';
 import { bootCommand, serviceCommand } from '../lib/services';
-import { shq } from '../lib/ssh';
+import { shq } from '../lib/shell';
 import { allMasters, sshTargetOf } from '../plan/hosts';
 import type { Plan } from '../plan/schema';
 import { isRunning, serviceOf } from './component-state';

@@ -40,7 +40,8 @@ import {
   type KubeClients,
   type RolloutProgress,
 } from '../lib/kube';
-import { activityLog, beat, cancelled } from './heartbeat';
+import { sleepUnlessCancelled as sleep } from '../lib/sleep';
+import { activityLog, beat } from './heartbeat';
 import type { StepOutcome } from './types';
 
 /** The parts of the plan these activities read. */
@@ -74,15 +75,6 @@ const DEFAULT_ROLLOUT_TIMEOUT_MS = 10 * 60_000;
 const EVICTION_BACKOFF_START_MS = 500;
 const EVICTION_BACKOFF_MAX_MS = 5_000;
 
-/** Sleep that ends early (rejecting) when the activity is cancelled. */
-async function sleep(ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))), cancelled()]);
-  } finally {
-    if (timer) clearTimeout(timer);
-  }
-}
 
 interface EvictionRecord {
   pod: string;

@@ -13,7 +13,8 @@
  */
 import { Context } from '@temporalio/activity';
 import { LockHolderAliveError } from '../errors';
-import { discoverMembers, etcdAccess, sleep, withEtcdClient, type EtcdAccess } from '../lib/etcd';
+import { discoverMembers, etcdAccess, withEtcdClient, type EtcdAccess } from '../lib/etcd';
+import { sleep } from '../lib/sleep';
 import { failpoint } from '../lib/failpoint';
 import { breakLock, describeHolder, ensureLock, readLock, releaseLock, renewLock, takeLock, type LockHolder } from '../lib/etcd-lock';
 import type { Plan } from '../plan/schema';

@@ -12,7 +12,7 @@ import { PlanMismatchError } from '../errors';
 import type { HostOps } from '../lib/hostops';
 import { expandHome } from '../lib/paths';
 import { kubeProxyServerFromData } from '../lib/kube';
-import { shq } from '../lib/ssh';
+import { shq } from '../lib/shell';
 import { addedMasters, isFailed, keptMasters, liveOldMasters, sshTargetOf } from '../plan/hosts';
 import type { Host, Plan } from '../plan/schema';
 import { createEtcdActivities } from './etcd';

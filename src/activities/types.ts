@@ -1,6 +1,9 @@
 /** Result shapes of activities, shared by activities, workflow (type-only) and CLI. */
 import type { ClientFix } from '../plan/client-fix';
 
+export type { CommandResult, PushResult } from '../lib/hostops';
+export type { EtcdHealthReport, EtcdMemberHealth } from '../lib/etcd';
+
 export interface Blocker {
   /** stable reason name, e.g. EtcdMemberUnhealthy */
   reason: string;
@@ -32,27 +35,6 @@ export interface PreflightReport {
   nodes?: NodeCoverage;
 }
 
-export interface EtcdMemberHealth {
-  id: string; // decimal uint64
-  name: string;
-  peerURLs: string[];
-  clientURLs: string[];
-  isLearner: boolean;
-  reachable: boolean;
-  raftIndex?: string;
-  dbSize?: number;
-  error?: string;
-}
-
-export interface EtcdHealthReport {
-  healthy: boolean;
-  leaderId?: string;
-  members: EtcdMemberHealth[];
-  alarms: string[];
-  /** reasons the cluster is not healthy; empty when healthy */
-  problems: string[];
-}
-
 export interface SnapshotResult {
   path: string;
   sizeBytes: number;
@@ -77,19 +59,6 @@ export interface RemoveResult {
   leaderMoved: boolean;
   members: number;
   summary: string;
-}
-
-export interface CommandResult {
-  stdout: string;
-  stderr: string;
-  exitCode: number;
-}
-
-export interface PushResult {
-  path: string;
-  changed: boolean;
-  backupPath?: string;
-  sha256: string;
 }
 
 export interface StepOutcome {

@@ -41,8 +41,8 @@ export async function assess(s: Scenario, r: DemoReport, o: { temporalPort: numb
   for (const v of r.monitor?.violations ?? []) problems.push(`safety monitor: ${v}`);
   const repeated = r.steps.map((x) => x.key).filter((k, i, all) => all.indexOf(k) !== i);
   if (repeated.length) problems.push(`steps completed twice: ${repeated.join(', ')}`);
-  for (const f of r.chaosFaults.filter((x) => x.error)) problems.push(`fault ${f.name} failed: ${f.error}`);
-  if ((s.faults?.length ?? 0) !== r.chaosFaults.length) problems.push(`${s.faults?.length ?? 0} fault(s) planned, ${r.chaosFaults.length} injected`);
+  for (const f of r.faults.filter((x) => x.error)) problems.push(`fault ${f.name} failed: ${f.error}`);
+  if ((s.faults?.length ?? 0) !== r.faults.length) problems.push(`${s.faults?.length ?? 0} fault(s) planned, ${r.faults.length} injected`);
 
   let fired: string[] = [];
   try {

@@ -9,7 +9,7 @@
  * quorum margin and the longest double VIP. --only narrows the worker
  * failpoints (e.g. 'etcd.*'); --ci runs the subset `npm test` runs.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
@@ -17,14 +17,14 @@ import { FAILPOINTS } from '../lib/failpoint';
 import { runDemo, renderReport, type DemoReport } from '../demo/run';
 import { labDown } from '../lab/cli';
 import { paths } from '../lab/layout';
-import { formatMs } from '../plan/duration';
 import { assess, type Assessment } from './assess';
-import { CI_SCENARIO, ENVIRONMENT, SCENARIOS, type Scenario } from './scenarios';
+import { CI_SCENARIO, ENVIRONMENT, MATRIX, SCENARIOS, type Scenario } from './scenarios';
+import { loadRows, renderTable, saveRows, upsertRow } from './results';
 import { freeLoopbackPort, stopTemporal } from './temporal';
 
 const ROOT = path.join(__dirname, '..', '..');
 
-export async function runScenario(s: Scenario, log: (l: string) => void): Promise<{ assessment: Assessment; report: string; demo: DemoReport }> {
+export async function runScenario(s: Scenario, log: (l: string) => void, maxMinutes = 90): Promise<{ assessment: Assessment; report: string; demo: DemoReport }> {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), `cpm-chaos-${s.name}-`));
   const temporalPort = await freeLoopbackPort();
   try {
@@ -34,10 +34,10 @@ export async function runScenario(s: Scenario, log: (l: string) => void): Promis
       stateDir,
       monitor: true,
       workers: 2,
-      maxMinutes: 30,
+      maxMinutes,
       log,
       ...(s.failpoints ? { failpoints: s.failpoints } : {}),
-      ...(s.faults ? { chaosFaults: s.faults } : {}),
+      ...(s.faults ? { faults: s.faults } : {}),
       ...(s.rollbackAt ? { rollbackAt: s.rollbackAt } : {}),
       ...(s.misconfigureClients ? { misconfigureClients: true } : {}),
       ...(s.shape ? { shape: s.shape } : {}),
@@ -49,35 +49,25 @@ export async function runScenario(s: Scenario, log: (l: string) => void): Promis
   }
 }
 
-export function renderTable(rows: Assessment[], totalMs: number): string {
-  const ms = (x: number | undefined) => (x === undefined ? '–' : `${x} ms`);
-  return [
-    `| scenario | outcome | failpoints fired | worker deaths | worst recovery | longest API gap | min quorum margin | longest double VIP | migration |`,
-    `|---|---|---|---|---|---|---|---|---|`,
-    ...rows.map(
-      (r) =>
-        `| ${r.scenario} | ${r.ok ? 'converged' : `FAILED: ${r.problems.join('; ').replace(/\|/g, '/')}`} | ${r.fired.length} | ${r.deaths} | ${ms(r.worstRecoveryMs)} | ${ms(r.longestGapMs)} | ${r.minQuorumMargin ?? '–'} | ${ms(r.maxVipDoubleMs)} | ${formatMs(r.migrationMs)} |`,
-    ),
-    '',
-    `${rows.length} scenario(s), ${rows.filter((r) => r.ok).length} converged, ${rows.reduce((n, r) => n + r.fired.length, 0)} failpoint deaths, in ${formatMs(totalMs)}.`,
-  ].join('\n');
-}
-
 async function main(argv: string[]): Promise<number> {
   const cmd = new Command('chaos')
     .option('--only <glob>', 'arm only these worker failpoints (worker-failpoints scenario)')
-    .option('--scenario <names>', `comma-separated: ${SCENARIOS.map((s) => s.name).join(', ')}, environment (all environment faults in one run), ci-subset`)
+    .option('--scenario <names>', `comma-separated: ${SCENARIOS.map((s) => s.name).join(', ')}, environment (all environment faults in one run), matrix (the default with rollback: every failpoint and every environment fault in one run), separate (every scenario on its own), ci-subset`)
     .option('--write', 'write docs/chaos-results.md even for a --scenario selection')
     .option('--ci', 'the subset npm test runs')
     .option('--no-write', 'do not write docs/chaos-results.md')
+    .option('--max-minutes <n>', 'give each scenario this long before it counts as failed (a loaded 2-core machine needs about 60 for worker-failpoints)', '90')
     .parse(argv, { from: 'user' });
-  const o = cmd.opts<{ only?: string; scenario?: string; ci?: boolean; write: boolean }>();
+  const o = cmd.opts<{ only?: string; scenario?: string; ci?: boolean; write: boolean; maxMinutes: string }>();
+  const maxMinutes = Number(o.maxMinutes);
+  if (!Number.isInteger(maxMinutes) || maxMinutes < 5) throw new Error(`--max-minutes ${o.maxMinutes}: expected a whole number of minutes, at least 5`);
   const writeDoc = argv.includes('--write') || (!argv.includes('--no-write') && !o.only && !o.scenario);
   if (process.getuid?.() !== 0) throw new Error('the fault matrix runs on the lab: run as root');
-  let chosen: Scenario[] = o.ci ? [CI_SCENARIO, ...SCENARIOS.filter((s) => s.name === 'rollback')] : SCENARIOS;
+  const rollback = SCENARIOS.filter((s) => s.name === 'rollback');
+  let chosen: Scenario[] = o.ci ? [CI_SCENARIO, ...rollback] : [MATRIX, ...rollback];
   if (o.scenario) {
-    const names = o.scenario.split(',');
-    const all = [...SCENARIOS, ENVIRONMENT, CI_SCENARIO];
+    const names = o.scenario.split(',').flatMap((n) => (n === 'separate' ? SCENARIOS.map((s) => s.name) : [n]));
+    const all = [...SCENARIOS, ENVIRONMENT, MATRIX, CI_SCENARIO];
     const unknown = names.filter((n) => !all.some((s) => s.name === n));
     if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${all.map((s) => s.name).join(', ')}`);
     chosen = names.map((n) => all.find((s) => s.name === n) as Scenario);
@@ -85,32 +75,26 @@ async function main(argv: string[]): Promise<number> {
   if (o.only) chosen = chosen.map((s) => (s.name === 'worker-failpoints' ? { ...s, failpoints: o.only } : s));
   const t0 = Date.now();
   const rows: Assessment[] = [];
+  const base = path.join(ROOT, 'docs', o.ci ? 'chaos-results-ci' : 'chaos-results');
+  const command = `npm run chaos -- ${argv.join(' ')}`.trim().replace(/ --$/, '');
+  let saved = writeDoc ? loadRows(`${base}.json`) : [];
   for (const s of chosen) {
     process.stdout.write(`\n=== scenario ${s.name}: ${s.what}\n`);
-    const { assessment, report } = await runScenario(s, (l) => process.stdout.write(`  ${l}\n`));
+    const { assessment, report } = await runScenario(s, (l) => process.stdout.write(`  ${l}\n`), maxMinutes).catch((err: Error) => ({
+      // A scenario that could not finish (the deadline, the lab) is a failed row, and the matrix goes on.
+      assessment: { scenario: s.name, ok: false, problems: [err.message], fired: [], deaths: 0, longestGapMs: 0, migrationMs: 0 } satisfies Assessment,
+      report: `scenario ${s.name} did not finish: ${err.message}`,
+    }));
     process.stdout.write(`${report}\n`);
     process.stdout.write(`=== ${s.name}: ${assessment.ok ? 'CONVERGED' : `FAILED\n  * ${assessment.problems.join('\n  * ')}`}\n`);
     rows.push(assessment);
+    if (writeDoc) {
+      saved = upsertRow(saved, assessment, s.what);
+      saveRows(`${base}.json`, `${base}.md`, saved, Object.keys(FAILPOINTS).length, command);
+    }
   }
   await labDown();
-  const table = renderTable(rows, Date.now() - t0);
-  process.stdout.write(`\n${table}\n`);
-  if (writeDoc) {
-    const doc = [
-      '# Fault matrix results',
-      '',
-      `Generated by \`npm run chaos${o.ci ? ' -- --ci' : ''}\` on the lab (${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores). ` +
-        `${Object.keys(FAILPOINTS).length} failpoints in the catalogue (docs/failpoints.md); each scenario is one migration with the safety monitor.`,
-      '',
-      ...chosen.map((s) => `- **${s.name}**: ${s.what}`),
-      '',
-      table,
-      '',
-      ...rows.map((r) => `- ${r.scenario} fired: ${r.fired.join(', ') || 'none'}`),
-      '',
-    ].join('\n');
-    writeFileSync(path.join(ROOT, 'docs', o.ci ? 'chaos-results-ci.md' : 'chaos-results.md'), doc);
-  }
+  process.stdout.write(`\n${renderTable(rows, Date.now() - t0)}\n`);
   return rows.every((r) => r.ok) ? 0 : 1;
 }
 

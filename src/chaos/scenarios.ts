@@ -4,7 +4,7 @@
  * with the same list and a shared fired-file, so each death moves on to the
  * next failpoint. Environment faults act on the lab hosts (src/lab/faults.ts).
  */
-import type { ChaosFault as Fault, FaultContext } from '../demo/run';
+import { afterStep as after, atStep as at, type Fault, type FaultContext } from '../demo/faults';
 import type { LabShape } from '../lab/layout';
 import { daemonPid, killDaemon, killSshd, linkDown, linkUp, powerOff, reboot, restartSshd } from '../lab/faults';
 import type { MigrationStatus } from '../shared';
@@ -24,8 +24,6 @@ export interface Scenario {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const at = (key: string) => (s: MigrationStatus) => s.currentStep?.key === key;
-const after = (key: string) => (s: MigrationStatus) => s.completed.some((c) => c.key === key);
 
 /** Spread over etcd, certs, control plane, VIP, decommission, calico, cleanup: what `npm test` runs. */
 export const CI_FAILPOINTS = [
@@ -143,6 +141,20 @@ export const ENVIRONMENT: Scenario = {
       },
     },
   ]),
+};
+
+/**
+ * The whole matrix in two migrations, which is what `npm run chaos` runs by
+ * default: every worker failpoint the forward path reaches together with
+ * every environment fault (each at its own step), then the rollback with the
+ * compensations' failpoints. The separate scenarios above isolate one fault
+ * each when one of these fails.
+ */
+export const MATRIX: Scenario = {
+  name: 'matrix',
+  what: `every worker failpoint the forward path reaches, once each, and in the same migration every environment fault (${ENVIRONMENT.faults?.map((f) => f.name).join('; ')})`,
+  failpoints: '*',
+  faults: ENVIRONMENT.faults ?? [],
 };
 
 /** What e2e.test.ts runs in `npm test`: a dozen failpoints and the server kill in one migration. */

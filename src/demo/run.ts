@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { searchAttributesRegistered } from '../cli/connect';
 import { sshHostOps } from '../lib/ssh';
 import { formatMs } from '../plan/duration';
@@ -22,31 +22,11 @@ import type { LabShape } from '../lab/layout';
 import { misconfigureClients } from '../lab/misconfigure';
 import { AvailabilityProbe, vipClient, type ProbeReport } from './probe';
 import { seedSecret, verifyCarried } from './carried';
+import { FaultRunner, afterStep, type Fault, type FaultContext, type FaultRecord } from './faults';
 import { SafetyMonitor, renderMonitor, type MonitorReport } from './monitor';
 import { verifyAfterState, verifyBeforeState, type Check } from './verify';
 
 const ROOT = path.join(__dirname, '..', '..');
-
-/** What a fault (or a checkpoint hook) can do to the running demo. */
-export interface DemoContext {
-  log: (line: string) => void;
-  handle: WorkflowHandle;
-  /** pids of the worker processes still running */
-  workerPids(): number[];
-  /**
-   * kill -9 the worker process that runs the activity in flight (waits up to 60 s for one
-   * to be running on a worker of this demo); it is not replaced.
-   */
-  killBusyWorker(): Promise<{ pid: number; activity: string }>;
-}
-
-/** Something done to the system once, right after `afterStep` completes (the next step is then under way). */
-export interface DemoFault {
-  name: string;
-  afterStep: string;
-  /** returns a line for the report */
-  run(ctx: DemoContext): Promise<string | void>;
-}
 
 export interface DemoOptions {
   /** approve every checkpoint automatically */
@@ -61,12 +41,10 @@ export interface DemoOptions {
   /** worker processes on the task queue (default 1) */
   workers?: number;
   stateDir: string;
-  /** kill -9 the worker once, right after this step completes, and start a new one */
-  killWorkerAfter?: string;
-  /** faults injected during the migration, each once */
-  faults?: DemoFault[];
+  /** faults injected during the migration, each once (src/demo/faults.ts) */
+  faults?: Fault[];
   /** called when a checkpoint becomes pending, before --yes approves it */
-  onCheckpoint?: (gate: string, ctx: DemoContext) => Promise<void>;
+  onCheckpoint?: (gate: string, ctx: FaultContext) => Promise<void>;
   /** keep an existing lab (default: rebuild it so the run starts from the "before" state) */
   reuseLab?: boolean;
   /** the lab's shape (default: the runbook's 3 → 3) */
@@ -82,24 +60,8 @@ export interface DemoOptions {
   monitor?: boolean;
   /** CPM_FAILPOINTS for every worker; a worker that dies is replaced at once (the fault-matrix runner) */
   failpoints?: string;
-  /** environment faults of the fault matrix, each started once (in the background) when its condition first holds */
-  chaosFaults?: ChaosFault[];
   /** instead of approving this checkpoint, abort with --rollback there (then the "before" state is checked) */
   rollbackAt?: string;
-}
-
-export interface FaultContext {
-  plan: Plan;
-  log: (line: string) => void;
-  /** kill -9 the Temporal dev server and start it again on the same SQLite file */
-  restartTemporal: (downMs: number) => Promise<void>;
-}
-
-/** A fault of the matrix: started in the background when `when` first holds, so the migration runs on meanwhile. */
-export interface ChaosFault {
-  name: string;
-  when: (s: MigrationStatus) => boolean;
-  act: (ctx: FaultContext) => Promise<void>;
 }
 
 export interface WorkerDeath {
@@ -124,14 +86,12 @@ export interface DemoReport {
   steps: Array<{ key: string; ms: number; summary?: string }>;
   probe: ProbeReport;
   checks: Check[];
-  workerRestarts: Array<{ afterStep: string; killedPid: number; newPid: number }>;
   /** every worker process the demo started */
   workerPids: number[];
-  faults: Array<{ name: string; afterStep: string; at: string; ms: number; detail?: string }>;
+  faults: FaultRecord[];
   /** workers that died and were replaced (fault matrix) */
   deaths: WorkerDeath[];
   monitor?: MonitorReport;
-  chaosFaults: Array<{ name: string; at: string; ms: number; error?: string }>;
   /** the final migration status */
   status?: MigrationStatus;
 }
@@ -245,13 +205,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   const connection = await Connection.connect({ address: settings.address, tls: settings.tls, apiKey: settings.apiKey });
   const client = new Client({ connection, namespace: settings.namespace });
   const workers: ChildProcess[] = [];
-  const restarts: DemoReport['workerRestarts'] = [];
-  const faultsDone: DemoReport['faults'] = [];
+  const faults = new FaultRunner(opts.faults ?? [], log);
   // fault matrix: a worker that dies (at a failpoint) is replaced at once
-  const supervise = opts.failpoints !== undefined || opts.chaosFaults !== undefined;
+  const supervise = opts.failpoints !== undefined;
   const deaths: WorkerDeath[] = [];
-  const chaosDone: DemoReport['chaosFaults'] = [];
-  const chaosRuns: Array<Promise<void>> = [];
   let currentStep: string | undefined;
   let stopping = false;
   const firedFile = path.join(opts.stateDir, 'fired');
@@ -277,19 +234,6 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   for (let i = 0; i < Math.max(1, opts.workers ?? 1); i++) launch();
   const monitor = opts.monitor ? new SafetyMonitor(plan, { maxMinutes: opts.maxMinutes ?? 60 }) : undefined;
   const probe = monitor ? undefined : new AvailabilityProbe(vipClient(plan.kubeconfig, plan.loadBalancer.vip, plan.loadBalancer.port), { maxDurationMs: (opts.maxMinutes ?? 60) * 60_000 });
-  const faultCtx: FaultContext = {
-    plan,
-    log,
-    restartTemporal: async (downMs) => {
-      const pid = Number(readFileSync(path.join(opts.stateDir, 'temporal.pid'), 'utf8'));
-      process.kill(pid, 'SIGKILL');
-      log(`Temporal dev server pid ${pid} killed with SIGKILL`);
-      await new Promise((r) => setTimeout(r, downMs));
-      const env = { ...process.env, TEMPORAL_PORT: String(devPort), TEMPORAL_UI_PORT: String(devPort + 1000), CPM_STATE_DIR: opts.stateDir };
-      await run('bash', [path.join(ROOT, 'scripts', 'dev-server.sh'), 'start'], env);
-      log('Temporal dev server restarted on the same SQLite file');
-    },
-  };
   try {
     if (monitor) {
       await monitor.start(50);
@@ -318,7 +262,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
         : `migration started: ${workflowId} (Web UI http://127.0.0.1:${devPort + 1000}/namespaces/default/workflows/${workflowId})`,
     );
     const tMig = Date.now();
-    const ctx: DemoContext = {
+    const ctx: FaultContext = {
+      plan,
       log,
       handle,
       workerPids: () => workers.filter(isAlive).map((w) => w.pid ?? -1),
@@ -340,6 +285,22 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
           await new Promise((r) => setTimeout(r, 200));
         }
       },
+      async replaceWorker() {
+        const old = workers.filter(isAlive).pop();
+        old?.kill('SIGKILL');
+        const fresh = startWorker(opts, workers.length + 1);
+        workers.push(fresh);
+        return { killedPid: old?.pid ?? -1, newPid: fresh.pid ?? -1 };
+      },
+      async restartTemporal(downMs) {
+        const pid = Number(readFileSync(path.join(opts.stateDir, 'temporal.pid'), 'utf8'));
+        process.kill(pid, 'SIGKILL');
+        log(`Temporal dev server pid ${pid} killed with SIGKILL`);
+        await new Promise((r) => setTimeout(r, downMs));
+        const env = { ...process.env, TEMPORAL_PORT: String(devPort), TEMPORAL_UI_PORT: String(devPort + 1000), CPM_STATE_DIR: opts.stateDir };
+        await run('bash', [path.join(ROOT, 'scripts', 'dev-server.sh'), 'start'], env);
+        log('Temporal dev server restarted on the same SQLite file');
+      },
     };
 
     let last = '';
@@ -354,35 +315,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
       const line = stepLine(s);
       if (line !== last) log(line);
       last = line;
-      for (const f of opts.chaosFaults ?? []) {
-        if (chaosDone.some((d) => d.name === f.name) || !f.when(s)) continue;
-        const at = Date.now();
-        chaosDone.push({ name: f.name, at: new Date(at).toISOString(), ms: -1 });
-        const rec = chaosDone[chaosDone.length - 1] as DemoReport['chaosFaults'][number];
-        log(`fault: ${f.name}`);
-        chaosRuns.push(
-          f.act(faultCtx).then(
-            () => void (rec.ms = Date.now() - at),
-            (e: unknown) => void ((rec.ms = Date.now() - at), (rec.error = (e as Error).message)),
-          ),
-        );
-      }
-      if (opts.killWorkerAfter && !restarts.length && s.completed.some((r) => r.key === opts.killWorkerAfter)) {
-        const old = workers[workers.length - 1];
-        old?.kill('SIGKILL');
-        const fresh = startWorker(opts, workers.length + 1);
-        workers.push(fresh);
-        restarts.push({ afterStep: opts.killWorkerAfter, killedPid: old?.pid ?? -1, newPid: fresh.pid ?? -1 });
-        log(`worker pid ${old?.pid} killed with SIGKILL after ${opts.killWorkerAfter}; new worker pid ${fresh.pid}`);
-      }
-      for (const f of opts.faults ?? []) {
-        if (faultsDone.some((d) => d.name === f.name) || !s.completed.some((r) => r.key === f.afterStep)) continue;
-        const tf = Date.now();
-        log(`fault "${f.name}" (after ${f.afterStep})`);
-        const detail = (await f.run(ctx)) ?? undefined;
-        faultsDone.push({ name: f.name, afterStep: f.afterStep, at: new Date(tf).toISOString(), ms: Date.now() - tf, detail });
-        log(`fault "${f.name}" done in ${formatMs(Date.now() - tf)}${detail ? `: ${detail}` : ''}`);
-      }
+      await faults.poll(s, ctx);
       const gate = s.pendingCheckpoint?.gate;
       if (gate && announced !== gate) {
         announced = gate;
@@ -408,7 +341,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
       error = e instanceof WorkflowFailedError ? (e.cause?.message ?? e.message) : String(e);
     });
     const migrationMs = Date.now() - tMig;
-    await Promise.all(chaosRuns);
+    await faults.settle();
     const monitorReport = monitor ? await monitor.stop() : undefined;
     const probeReport = monitorReport?.probe ?? (await (probe as AvailabilityProbe).stop());
     const final = await throughOutage('status query', () => handle.query(statusQuery), log);
@@ -433,12 +366,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
       steps: final.completed.map((r) => ({ key: r.key, ms: durationOf(r), summary: r.summary })),
       probe: probeReport,
       checks,
-      workerRestarts: restarts,
       workerPids: workers.map((w) => w.pid ?? -1),
-      faults: faultsDone,
+      faults: faults.done,
       deaths,
       monitor: monitorReport,
-      chaosFaults: chaosDone,
       status: final,
     };
     writeFileSync(path.join(opts.stateDir, 'demo-report.json'), JSON.stringify(report, null, 2));
@@ -466,16 +397,27 @@ export function renderReport(r: DemoReport): string {
     `availability probe through the VIP: ${r.probe.sent} requests, ${r.probe.failed} failed, longest gap without a successful answer ${r.probe.longestGapMs} ms${r.probe.longestGapAt ? ` (at ${r.probe.longestGapAt})` : ''}`,
     `objects written before the migration: ${r.probe.seeded}, missing after: ${r.probe.missingAfter.length}`,
     ...r.probe.firstErrors.map((e) => `  probe error: ${e}`),
-    ...r.workerRestarts.map((w) => `worker killed (pid ${w.killedPid}) after ${w.afterStep}; resumed on pid ${w.newPid}`),
-    ...r.faults.map((f) => `fault ${f.name} after ${f.afterStep} (${formatMs(f.ms)})${f.detail ? `: ${f.detail}` : ''}`),
+    ...r.faults.map((f) => `fault ${f.name} at ${f.at} (${formatMs(f.ms)})${f.error ? `: FAILED ${f.error}` : f.detail ? `: ${f.detail}` : ''}`),
     ...r.deaths.map((d) => `worker pid ${d.pid} died${d.failpoints.length ? ` at ${d.failpoints.join(', ')}` : ''} during ${d.step ?? '?'}; next activity started ${d.recoveryMs ?? '?'} ms later (replacement pid ${d.newPid})`),
-    ...r.chaosFaults.map((f) => `fault ${f.name} at ${f.at} (${formatMs(f.ms)})${f.error ? `: FAILED ${f.error}` : ''}`),
     ...(r.monitor ? ['', ...renderMonitor(r.monitor)] : []),
     '',
     r.checks.some((c) => c.name.startsWith('before:')) ? 'state (rolled back):' : 'after state:',
     ...r.checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`),
   ];
   return lines.join('\n');
+}
+
+/** `--kill-worker-after STEP`: kill -9 the worker right after STEP completes and start a new one. */
+function killWorkerAfter(step: string): Fault {
+  return {
+    name: `worker kill -9 after ${step}`,
+    when: afterStep(step),
+    blocking: true,
+    async act(ctx) {
+      const { killedPid, newPid } = await ctx.replaceWorker();
+      return `worker pid ${killedPid} killed with SIGKILL; new worker pid ${newPid}`;
+    },
+  };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -485,7 +427,7 @@ async function main(argv: string[]): Promise<number> {
     yes,
     temporalPort: Number(process.env.TEMPORAL_PORT ?? 7233),
     stateDir: process.env.CPM_STATE_DIR ?? path.join(ROOT, '.cpmigrate'),
-    killWorkerAfter: kill,
+    ...(kill ? { faults: [killWorkerAfter(kill)] } : {}),
     reuseLab: argv.includes('--reuse-lab'),
     misconfigureClients: argv.includes('--misconfigure-clients'),
     // a human may take a while at a checkpoint; unattended runs are bounded tighter

@@ -3,10 +3,10 @@
  * `lab up` (pid file, stopped by `lab down`): registers every lab host as a
  * Node, marks pods bound to them Running/Ready and completes their deletions.
  * Reaches the API through the VIP, like kubelets do. The logic is the test
- * node agent (test/support/node-agent.ts); this file only runs it.
+ * node agent (src/lab/node-agent.ts, also used by test/kube.test.ts); this file only runs it.
  */
 import { KubeConfig } from '@kubernetes/client-node';
-import { startNodeAgent } from '../../test/support/node-agent';
+import { startNodeAgent } from './node-agent';
 import { HOSTS, paths } from './layout';
 import { standInKubelet } from './kubelet';
 

@@ -17,7 +17,7 @@
 import path from 'node:path';
 import type { SshTarget } from '../plan/hosts';
 import type { HostOps } from './hostops';
-import { sha256hex } from './ssh';
+import { sha256hex } from './digest';
 
 export interface AppliedState {
   /** digest of the config files on the host now */

@@ -20,9 +20,33 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConstantBackoff, handleWhen, noop, retry } from 'cockatiel';
 import { Etcd3, isRecoverableError, type IMember, type IStatusResponse } from 'etcd3';
-import type { EtcdHealthReport, EtcdMemberHealth } from '../activities/types';
 import type { Plan } from '../plan/schema';
 import type { QuorumMember } from './quorum';
+import { sleep } from './sleep';
+
+/** @deprecated import sleep from lib/sleep (kept while activities/etcd is being split) */
+export { sleep };
+
+export interface EtcdMemberHealth {
+  id: string; // decimal uint64
+  name: string;
+  peerURLs: string[];
+  clientURLs: string[];
+  isLearner: boolean;
+  reachable: boolean;
+  raftIndex?: string;
+  dbSize?: number;
+  error?: string;
+}
+
+export interface EtcdHealthReport {
+  healthy: boolean;
+  leaderId?: string;
+  members: EtcdMemberHealth[];
+  alarms: string[];
+  /** reasons the cluster is not healthy; empty when healthy */
+  problems: string[];
+}
 
 export interface EtcdAccess {
   /** client TLS material, paths on the worker; read each time a client is made */
@@ -305,9 +329,6 @@ export interface RetryOptions {
   retryable?: (err: unknown) => boolean;
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /**
  * Retry a membership change (add / promote / remove / move-leader) while the

@@ -5,7 +5,7 @@
  */
 import type { SshTarget } from '../plan/hosts';
 import type { HostOps, PushOptions } from './hostops';
-import { shq } from './ssh';
+import { shq } from './shell';
 
 export interface FileMeta {
   /** permission bits, e.g. 0o600 */

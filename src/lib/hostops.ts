@@ -4,7 +4,19 @@
  * in the lab; a test may inject a local implementation for one concern.
  */
 import type { SshTarget } from '../plan/hosts';
-import type { CommandResult, PushResult } from '../activities/types';
+
+export interface CommandResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+export interface PushResult {
+  path: string;
+  changed: boolean;
+  backupPath?: string;
+  sha256: string;
+}
 
 export interface RunOptions {
   timeoutMs?: number;

@@ -4,26 +4,24 @@
  * commands). Pure: returns strings, runs nothing.
  */
 import type { Service } from '../plan/schema';
+import { shq } from './shell';
 
 export type ServiceAction = 'start' | 'stop' | 'status' | 'restart';
 export type BootAction = 'enable' | 'disable';
 
-function q(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
 
 export function serviceCommand(service: Service, action: ServiceAction): string {
   switch (service.type) {
     case 'systemd':
-      if (action === 'status') return `systemctl is-active --quiet ${q(service.unit)}`;
-      return `systemctl ${action} ${q(service.unit)}`;
+      if (action === 'status') return `systemctl is-active --quiet ${shq(service.unit)}`;
+      return `systemctl ${action} ${shq(service.unit)}`;
     case 'staticPod': {
       const parked = `${service.disabledDir ?? '/etc/kubernetes/manifests-disabled'}/${service.manifest.split('/').pop() ?? 'manifest.yaml'}`;
       // The kubelet starts what is in its manifest dir and stops what leaves it.
-      if (action === 'start') return `test -f ${q(service.manifest)} || mv ${q(parked)} ${q(service.manifest)}`;
-      if (action === 'stop') return `if test -f ${q(service.manifest)}; then mkdir -p ${q(parked.replace(/\/[^/]+$/, ''))} && mv ${q(service.manifest)} ${q(parked)}; fi`;
-      if (action === 'restart') return `touch ${q(service.manifest)}`;
-      return `test -f ${q(service.manifest)}`;
+      if (action === 'start') return `test -f ${shq(service.manifest)} || mv ${shq(parked)} ${shq(service.manifest)}`;
+      if (action === 'stop') return `if test -f ${shq(service.manifest)}; then mkdir -p ${shq(parked.replace(/\/[^/]+$/, ''))} && mv ${shq(service.manifest)} ${shq(parked)}; fi`;
+      if (action === 'restart') return `touch ${shq(service.manifest)}`;
+      return `test -f ${shq(service.manifest)}`;
     }
     case 'commands':
       if (action === 'restart') return `(${service.stop}) && (${service.start})`;
@@ -39,7 +37,7 @@ export function serviceCommand(service: Service, action: ServiceAction): string 
 export function bootCommand(service: Service, action: BootAction): string | undefined {
   switch (service.type) {
     case 'systemd':
-      return `systemctl ${action} ${q(service.unit)}`;
+      return `systemctl ${action} ${shq(service.unit)}`;
     case 'staticPod':
       return action === 'disable' ? serviceCommand(service, 'stop') : 'true';
     case 'commands':

@@ -2,7 +2,7 @@
  * TEST SUPPORT: a real, throwaway Kubernetes control plane on one loopback
  * address: etcd (single member) + kube-apiserver (TLS, client-cert auth, RBAC)
  * + kube-controller-manager (disruption, daemonset, deployment, replicaset) +
- * kube-scheduler. No kubelet: pair it with test/support/node-agent.ts.
+ * kube-scheduler. No kubelet: pair it with src/lab/node-agent.ts.
  *
  * Binaries come from scripts/build-kube.sh
  * (/var/cache/cpmigrate/kube/<scripts/kube-version>/bin, or $CPM_KUBE_BIN);

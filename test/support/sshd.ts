@@ -12,6 +12,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { shq } from '../../src/lib/shell';
 import type { SshTarget } from '../../src/plan/hosts';
 import { freePort } from './net';
 
@@ -84,9 +85,6 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-function shq(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
 
 export async function startSshd(opts: StartSshdOptions): Promise<TestSshd> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'cpm-sshd-'));

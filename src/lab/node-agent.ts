@@ -1,5 +1,5 @@
 /**
- * TEST-ONLY NODE AGENT: stands in for kubelets, since no kubelet runs in the
+ * DEV-ONLY NODE AGENT (lab and tests): stands in for kubelets, since no kubelet runs in the
  * tests. It registers Node objects (Ready, with capacity), and for pods bound
  * to its nodes it does what a kubelet would do, instantly:
  *   - marks them Running and Ready (status subresource), optionally after a delay;
