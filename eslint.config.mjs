@@ -5,7 +5,26 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import { workflowBundleFiles } from './scripts/workflow-files.mjs';
 
-const NODE_BUILTINS = ['node:*', 'fs', 'fs/*', 'path', 'child_process', 'net', 'os', 'crypto', 'http', 'https', 'dns', 'tls', 'util', 'stream', 'events', 'timers', 'worker_threads', 'process'];
+const NODE_BUILTINS = [
+  'node:*',
+  'fs',
+  'fs/*',
+  'path',
+  'child_process',
+  'net',
+  'os',
+  'crypto',
+  'http',
+  'https',
+  'dns',
+  'tls',
+  'util',
+  'stream',
+  'events',
+  'timers',
+  'worker_threads',
+  'process',
+];
 const workflowBundle = workflowBundleFiles(import.meta.dirname);
 
 export default tseslint.config(
@@ -23,7 +42,10 @@ export default tseslint.config(
   {
     files: ['src/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/test/**', '../test', '../../test'], message: 'src/ never imports test/ (the image ships without it)' }] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/test/**', '../test', '../../test'], message: 'src/ never imports test/ (the image ships without it)' }] },
+      ],
     },
   },
   {

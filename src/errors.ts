@@ -95,11 +95,6 @@ export class PreflightFailedError extends Error {
   }
 }
 
-/** Thrown when the operator aborts the migration. */
-export class MigrationAbortedError extends Error {
-  override readonly name = 'MigrationAbortedError';
-}
-
 /** Thrown when another migration holds the cluster's lock (/cpmigrate/lock/<cluster> in its etcd). */
 export class LockHeldError extends Error {
   override readonly name = 'LockHeldError';

@@ -24,6 +24,8 @@ export interface Approval {
   by?: string;
   /** why (ticket, note) */
   reason?: string;
+  /** decommission: references to old masters the operator accepts leaving as they are (ids from the checkpoint's details) */
+  ack?: string[];
 }
 
 export interface AbortRequest {
@@ -61,6 +63,8 @@ export interface ApprovalRecord {
   by: string;
   reason?: string;
   at: string;
+  /** references to old masters acknowledged with this approval (decommission) */
+  ack?: string[];
 }
 
 /** An approval that did not count (sent by signal, or an update that got past validation), kept for status. */
@@ -81,8 +85,10 @@ export interface PendingCheckpoint {
   overdue: boolean;
   /** the exact commands that approve it */
   approveCommands: string[];
-  /** what exactly is approved (client-fixes: every change; preflight-ack: user kubeconfigs to confirm, warnings) */
+  /** what exactly is approved (client-fixes: every change; preflight-ack: user kubeconfigs to confirm, warnings; decommission: the inventory) */
   details?: string[];
+  /** decommission: the references to old masters the approval must acknowledge (`--ack`) unless they are fixed first */
+  toAcknowledge?: string[];
 }
 
 export interface MigrationStatus {

@@ -1,18 +1,23 @@
 /**
- * Where the Temporal server is, from the environment (validated at the edge):
+ * Where the Temporal server is: @temporalio/envconfig's standard sources (the
+ * `temporal` CLI's profiles in temporal.toml — TEMPORAL_CONFIG_FILE, else
+ * ~/.config/temporalio/temporal.toml; TEMPORAL_PROFILE picks one — and the
+ * TEMPORAL_* variables over them), then the CLI's --address/--namespace/--profile
+ * over everything. Validated at the edge.
  *   TEMPORAL_ADDRESS      host:port             (default localhost:7233)
  *   TEMPORAL_NAMESPACE    namespace             (default default)
- *   TEMPORAL_TLS_CERT / TEMPORAL_TLS_KEY   mTLS client cert and key paths
- *   TEMPORAL_TLS_CA       server CA path (optional)
- *   TEMPORAL_TLS_SERVER_NAME   SNI override (optional)
- *   or the `temporal` CLI's names for the same paths, so one set of variables serves
- *   the worker, cpmigrate and the CLI: TEMPORAL_TLS_CLIENT_CERT_PATH,
- *   TEMPORAL_TLS_CLIENT_KEY_PATH, TEMPORAL_TLS_SERVER_CA_CERT_PATH
+ *   TEMPORAL_TLS_CLIENT_CERT_PATH / TEMPORAL_TLS_CLIENT_KEY_PATH   mTLS client pair
+ *   TEMPORAL_TLS_SERVER_CA_CERT_PATH   server CA (optional)
+ *   TEMPORAL_TLS_SERVER_NAME           SNI override (optional)
  *   TEMPORAL_API_KEY      API key (Temporal Cloud); implies TLS
  *   TEMPORAL_TLS=true     TLS with system roots and no client cert
+ * cpmigrate's earlier names keep working: TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY,
+ * TEMPORAL_TLS_CA (the same paths as the three above; both set to different
+ * paths is an error).
  */
 import { readFileSync } from 'node:fs';
 import type { TLSConfig } from '@temporalio/client';
+import { loadClientConfigProfile, type ClientConfigProfile, type ConfigDataSource } from '@temporalio/envconfig';
 
 export interface TemporalSettings {
   address: string;
@@ -21,47 +26,97 @@ export interface TemporalSettings {
   apiKey?: string;
 }
 
+/** Command-line settings, over the environment and the profile. */
+export interface ConnectionOverrides {
+  address?: string;
+  namespace?: string;
+  profile?: string;
+}
+
 export class TemporalConfigError extends Error {
   override readonly name = 'TemporalConfigError';
 }
 
-function readPath(env: string, path: string): Buffer {
+/** cpmigrate's earlier variable -> the `temporal` CLI's (and envconfig's) name for the same path. */
+const LEGACY_PATH_VARS = [
+  ['TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_CLIENT_CERT_PATH'],
+  ['TEMPORAL_TLS_KEY', 'TEMPORAL_TLS_CLIENT_KEY_PATH'],
+  ['TEMPORAL_TLS_CA', 'TEMPORAL_TLS_SERVER_CA_CERT_PATH'],
+] as const;
+
+function readPath(what: string, path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (e) {
-    throw new TemporalConfigError(`${env}=${path}: cannot read (${(e as Error).message})`);
+    throw new TemporalConfigError(`${what}=${path}: cannot read (${(e as Error).message})`);
   }
 }
 
-/** cpmigrate's variable, or the `temporal` CLI's name for it; both set to different paths is an error. */
-function pathVar(env: NodeJS.ProcessEnv, ours: string, cli: string): { name: string; path: string } | undefined {
-  const a = env[ours]?.trim();
-  const b = env[cli]?.trim();
-  if (a && b && a !== b) throw new TemporalConfigError(`${ours}=${a} and ${cli}=${b} disagree: set one of them`);
-  if (a) return { name: ours, path: a };
-  if (b) return { name: cli, path: b };
+/** The environment envconfig sees: blank values dropped, earlier names mapped; `names` records which variable set each path. */
+function normalizedEnv(env: NodeJS.ProcessEnv, names: Map<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v.trim() !== '') out[k] = v.trim();
+  for (const [ours, cli] of LEGACY_PATH_VARS) {
+    const a = out[ours];
+    const b = out[cli];
+    if (a && b && a !== b) throw new TemporalConfigError(`${ours}=${a} and ${cli}=${b} disagree: set one of them`);
+    delete out[ours];
+    if (a) out[cli] = a;
+    if (a || b) names.set(cli, a ? ours : cli);
+  }
+  return out;
+}
+
+function dataOf(src: ConfigDataSource | undefined, what: string): Buffer | undefined {
+  if (!src) return undefined;
+  return 'path' in src ? readPath(what, src.path) : Buffer.from(src.data);
+}
+
+function tlsOf(profile: ClientConfigProfile, names: Map<string, string>): TLSConfig | boolean | undefined {
+  const t = profile.tls;
+  if (t?.disabled === true) return undefined;
+  const certName = names.get('TEMPORAL_TLS_CLIENT_CERT_PATH');
+  const keyName = names.get('TEMPORAL_TLS_CLIENT_KEY_PATH');
+  if (Boolean(t?.clientCert) !== Boolean(t?.clientKey))
+    throw new TemporalConfigError(`set both ${certName ?? 'TEMPORAL_TLS_CERT'} and ${keyName ?? 'TEMPORAL_TLS_KEY'}, or neither`);
+  const ca = dataOf(t?.serverCACert, names.get('TEMPORAL_TLS_SERVER_CA_CERT_PATH') ?? 'tls.server_ca_cert_path');
+  const serverNameOverride = t?.serverName || undefined;
+  if (t?.clientCert && t.clientKey) {
+    const crt = dataOf(t.clientCert, certName ?? 'tls.client_cert_path') as Buffer;
+    const key = dataOf(t.clientKey, keyName ?? 'tls.client_key_path') as Buffer;
+    return { clientCertPair: { crt, key }, serverRootCACertificate: ca, serverNameOverride };
+  }
+  if (ca) return { serverRootCACertificate: ca, serverNameOverride };
+  if (t?.disabled === false || profile.apiKey) return true;
   return undefined;
 }
 
-export function temporalSettings(env: NodeJS.ProcessEnv = process.env): TemporalSettings {
-  const address = env.TEMPORAL_ADDRESS?.trim() || 'localhost:7233';
-  if (!/^[^:\s]+:\d+$/.test(address)) throw new TemporalConfigError(`TEMPORAL_ADDRESS must be host:port, got "${address}"`);
-  const namespace = env.TEMPORAL_NAMESPACE?.trim() || 'default';
-  const cert = pathVar(env, 'TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_CLIENT_CERT_PATH');
-  const key = pathVar(env, 'TEMPORAL_TLS_KEY', 'TEMPORAL_TLS_CLIENT_KEY_PATH');
-  const ca = pathVar(env, 'TEMPORAL_TLS_CA', 'TEMPORAL_TLS_SERVER_CA_CERT_PATH');
-  if (Boolean(cert) !== Boolean(key)) throw new TemporalConfigError(`set both ${cert?.name ?? 'TEMPORAL_TLS_CERT'} and ${key?.name ?? 'TEMPORAL_TLS_KEY'}, or neither`);
-  let tls: TLSConfig | boolean | undefined;
-  if (cert && key) {
-    tls = {
-      clientCertPair: { crt: readPath(cert.name, cert.path), key: readPath(key.name, key.path) },
-      serverRootCACertificate: ca ? readPath(ca.name, ca.path) : undefined,
-      serverNameOverride: env.TEMPORAL_TLS_SERVER_NAME || undefined,
-    };
-  } else if (ca) {
-    tls = { serverRootCACertificate: readPath(ca.name, ca.path), serverNameOverride: env.TEMPORAL_TLS_SERVER_NAME || undefined };
-  } else if (env.TEMPORAL_TLS === 'true' || env.TEMPORAL_API_KEY) {
-    tls = true;
+export function temporalSettings(env: NodeJS.ProcessEnv = process.env, overrides: ConnectionOverrides = {}): TemporalSettings {
+  const names = new Map<string, string>();
+  const vars = normalizedEnv(env, names);
+  if (overrides.address) vars.TEMPORAL_ADDRESS = overrides.address;
+  if (overrides.namespace) vars.TEMPORAL_NAMESPACE = overrides.namespace;
+  let profile: ClientConfigProfile;
+  try {
+    profile = loadClientConfigProfile({ overrideEnvVars: vars, ...(overrides.profile ? { profile: overrides.profile } : {}) });
+  } catch (e) {
+    throw new TemporalConfigError(`Temporal client configuration (${vars.TEMPORAL_CONFIG_FILE ?? 'temporal.toml'}): ${(e as Error).message}`);
   }
-  return { address, namespace, tls, apiKey: env.TEMPORAL_API_KEY || undefined };
+  const address = profile.address?.trim() || 'localhost:7233';
+  if (!/^[^:\s]+:\d+$/.test(address))
+    throw new TemporalConfigError(`${overrides.address ? '--address' : 'TEMPORAL_ADDRESS'} must be host:port, got "${address}"`);
+  const namespace = profile.namespace?.trim() || 'default';
+  return { address, namespace, tls: tlsOf(profile, names), apiKey: profile.apiKey || undefined };
+}
+
+let cliOverrides: ConnectionOverrides = {};
+
+/** The CLI's --address/--namespace/--profile, set once before a command runs. */
+export function setConnectionOverrides(o: ConnectionOverrides): void {
+  cliOverrides = { ...o };
+}
+
+/** The settings the CLI connects with: the environment and profile, under the command line's flags. */
+export function cliTemporalSettings(): TemporalSettings {
+  return temporalSettings(process.env, cliOverrides);
 }

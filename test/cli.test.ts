@@ -100,7 +100,7 @@ describe('cpmigrate CLI against a running migration', () => {
     expect(wrong.code).toBe(6);
     expect(wrong.stderr).toContain('the pending checkpoint is "preflight-ack", not "decommission"');
     const unknown = await cli(['approve', 'test-bj', 'nope']);
-    expect(unknown.code).toBe(2);
+    expect(unknown.code).toBe(64); // usage: not a checkpoint name
 
     const ok = await cli(['approve', 'test-bj', 'preflight-ack', '--reason', 'kubeconfigs checked', '--output', 'json']);
     expect(ok.code).toBe(0);
@@ -108,7 +108,7 @@ describe('cpmigrate CLI against a running migration', () => {
 
     // watch in JSON mode while approving the remaining gates as they come
     const frames: WatchFrame[] = [];
-    const w = spawn(process.execPath, [CLI, 'watch', 'test-bj', '--output', 'json', '--interval', '300', '--max', '280'], {
+    const w = spawn(process.execPath, [CLI, 'watch', 'test-bj', '--output', 'json', '--interval', '300ms', '--max', '280s'], {
       env: { ...process.env, TEMPORAL_ADDRESS: server.address, NO_COLOR: '1' },
     });
     let buf = '';

@@ -116,12 +116,25 @@ describe('docker-compose.yml (production stack)', () => {
     expect(local.DB).toBe(stack.CPM_TEMPORAL_DB_PLUGIN);
   });
 
-  it('builds the worker from a Dockerfile whose entry point exists', () => {
+  it('builds the worker from a multi-stage Dockerfile on a current Node LTS that runs the build (dist/) as non-root', () => {
     const dockerfile = readFileSync(path.join(ROOT, compose.services.worker?.build ?? '.', 'Dockerfile'), 'utf8');
-    const cmd = /CMD \[(.*)\]/.exec(dockerfile)?.[1] ?? '';
-    const entry = /"(src\/[^"]+)"/.exec(cmd)?.[1];
-    expect(entry).toBe('src/worker.ts');
-    expect(existsSync(path.join(ROOT, entry ?? ''))).toBe(true);
-    expect(dockerfile).toMatch(/npm ci/);
+    const stages = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1] ?? '');
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    const nodeVersion = Number(/^ARG NODE_VERSION=(\d+)$/m.exec(dockerfile)?.[1]);
+    expect(nodeVersion % 2, 'an LTS line is even').toBe(0);
+    expect(nodeVersion).toBeGreaterThanOrEqual(24); // 20 reached end of life in April 2026, 22 is in maintenance
+    for (const s of stages) expect(s).toBe('node:${NODE_VERSION}-trixie-slim');
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(runtime)?.[1] ?? '[]') as string[];
+    expect(cmd).toEqual(['node', 'dist/worker.js']);
+    expect(runtime).toMatch(/^USER node$/m);
+    expect(runtime).not.toMatch(/COPY src|tsx|COPY test/);
+    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+    // what the image builds is what `npm run build` builds; dist/worker.js is its output for src/worker.ts
+    expect(JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.build).toBe('tsc -p tsconfig.build.json');
+    expect(existsSync(path.join(ROOT, 'src', 'worker.ts'))).toBe(true);
+    const tsdeps = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    expect(Object.keys(tsdeps.dependencies)).not.toContain('tsx');
+    expect(compose.services.worker?.volumes).toContain('${CPM_SSH_DIR:-~/.ssh}:/home/node/.ssh:ro');
   });
 });

@@ -59,6 +59,13 @@ describe('cpmigrate plan init', () => {
     expect(issues.length).toBeGreaterThan(0);
     expect(issues.every((p) => p.startsWith('newMasters['))).toBe(true);
 
+    // --output json: the same draft as an object, with what was found
+    const j = await exec(process.execPath, [CLI, 'plan', 'init', '--kubeconfig', cp.kubeconfigPath, '--etcd-endpoints', cp.etcdURL, '--cluster', 'prod-sh', '--output', 'json']);
+    const drafted = JSON.parse(j.stdout) as { plan: Record<string, any>; found: { masters: string[] }; warnings: string[] }; // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(drafted.plan).toEqual(doc);
+    expect(drafted.found.masters).toEqual(['oldmaster-1', 'oldmaster-2', 'oldmaster-3']);
+    expect(drafted.warnings.join('\n')).toContain("no etcd member has a peer URL on oldmaster-2's address 10.9.0.12");
+
     // never overwrites an existing file
     const again = await exec(process.execPath, [CLI, 'plan', 'init', '--kubeconfig', cp.kubeconfigPath, '--etcd-endpoints', cp.etcdURL, '--out', out]).catch((e: { code: number; stderr: string }) => e);
     expect((again as { code: number }).code).toBe(1);

@@ -348,7 +348,7 @@ describe('host key and authentication', () => {
 });
 
 describe('ssh activities', () => {
-  it('runOnHost runs on the named host; checkSshAccess reports every master', async () => {
+  it('checkSshAccess reports every master: reachable, unreachable, wrong host key, refused key', async () => {
     const closedPort = await freePort('127.0.2.2');
     const doc = testPlanDoc({
       defaultsSsh: { privateKeyPath: sshd.clientKeyPath, port: sshd.port, hostKeyFingerprint: sshd.fingerprint },
@@ -366,9 +366,7 @@ describe('ssh activities', () => {
     const v = validatePlan(doc);
     if (!v.ok) throw new Error(JSON.stringify(v.issues));
     const acts = createSshActivities({ hostOps: () => ops });
-    const r = await acts.runOnHost(v.plan, 'master-3', 'hostname >/dev/null; echo hi');
-    expect(r).toEqual({ stdout: 'hi\n', stderr: '', exitCode: 0 });
-    await expect(acts.runOnHost(v.plan, 'nobody', 'true')).rejects.toThrow(/not in the plan/);
+    expect(Object.keys(acts)).toEqual(['checkSshAccess']); // no activity takes a shell command
 
     const t0 = Date.now();
     const access = await acts.checkSshAccess(v.plan);

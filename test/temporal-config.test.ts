@@ -22,7 +22,14 @@ describe('temporalSettings', () => {
   });
 
   it("reads mTLS from cpmigrate's names and from the temporal CLI's names alike", () => {
-    const ours = temporalSettings({ TEMPORAL_ADDRESS: '127.0.0.1:7300', TEMPORAL_NAMESPACE: 'prod', TEMPORAL_TLS_CERT: cert, TEMPORAL_TLS_KEY: key, TEMPORAL_TLS_CA: ca, TEMPORAL_TLS_SERVER_NAME: 'temporal.example' });
+    const ours = temporalSettings({
+      TEMPORAL_ADDRESS: '127.0.0.1:7300',
+      TEMPORAL_NAMESPACE: 'prod',
+      TEMPORAL_TLS_CERT: cert,
+      TEMPORAL_TLS_KEY: key,
+      TEMPORAL_TLS_CA: ca,
+      TEMPORAL_TLS_SERVER_NAME: 'temporal.example',
+    });
     const cli = temporalSettings({
       TEMPORAL_ADDRESS: '127.0.0.1:7300',
       TEMPORAL_NAMESPACE: 'prod',
@@ -42,7 +49,46 @@ describe('temporalSettings', () => {
     expect(() => temporalSettings({ TEMPORAL_TLS_CLIENT_CERT_PATH: cert })).toThrow(/TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_KEY/);
     expect(() => temporalSettings({ TEMPORAL_TLS_CERT: cert, TEMPORAL_TLS_CLIENT_CERT_PATH: ca, TEMPORAL_TLS_KEY: key })).toThrow(TemporalConfigError);
     expect(() => temporalSettings({ TEMPORAL_TLS_CERT: cert, TEMPORAL_TLS_CLIENT_CERT_PATH: cert, TEMPORAL_TLS_KEY: key })).not.toThrow();
-    expect(() => temporalSettings({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: path.join(dir, 'missing.pem') })).toThrow(/TEMPORAL_TLS_SERVER_CA_CERT_PATH=.*cannot read/);
+    expect(() => temporalSettings({ TEMPORAL_TLS_SERVER_CA_CERT_PATH: path.join(dir, 'missing.pem') })).toThrow(
+      /TEMPORAL_TLS_SERVER_CA_CERT_PATH=.*cannot read/,
+    );
     expect(() => temporalSettings({ TEMPORAL_ADDRESS: 'no-port' })).toThrow(/host:port/);
+  });
+});
+
+describe('temporalSettings: envconfig profiles and command-line overrides', () => {
+  const toml = path.join(dir, 'temporal.toml');
+  writeFileSync(
+    toml,
+    [
+      '[profile.default]',
+      'address = "10.0.0.1:7233"',
+      'namespace = "from-default"',
+      '',
+      '[profile.prod]',
+      'address = "prod.example:7233"',
+      'namespace = "prod"',
+      '[profile.prod.tls]',
+      `server_ca_cert_path = "${ca}"`,
+      '',
+    ].join('\n'),
+  );
+
+  it('reads the temporal CLI profile (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE), variables over it, flags over both', () => {
+    expect(temporalSettings({ TEMPORAL_CONFIG_FILE: toml })).toMatchObject({ address: '10.0.0.1:7233', namespace: 'from-default' });
+    const prod = temporalSettings({ TEMPORAL_CONFIG_FILE: toml, TEMPORAL_PROFILE: 'prod' });
+    expect(prod).toMatchObject({ address: 'prod.example:7233', namespace: 'prod' });
+    expect((prod.tls as TLSConfig).serverRootCACertificate?.toString()).toBe('ca.pem contents');
+    expect(temporalSettings({ TEMPORAL_CONFIG_FILE: toml, TEMPORAL_ADDRESS: '127.0.0.1:7400' }).address).toBe('127.0.0.1:7400');
+    const flags = temporalSettings(
+      { TEMPORAL_CONFIG_FILE: toml, TEMPORAL_ADDRESS: '127.0.0.1:7400' },
+      { address: '127.0.0.1:7500', namespace: 'ns2', profile: 'prod' },
+    );
+    expect(flags).toMatchObject({ address: '127.0.0.1:7500', namespace: 'ns2' });
+    expect(() => temporalSettings({ TEMPORAL_CONFIG_FILE: toml }, { profile: 'nope' })).toThrow(/Profile 'nope' not found/);
+  });
+
+  it('a blank variable counts as unset', () => {
+    expect(temporalSettings({ TEMPORAL_ADDRESS: ' ', TEMPORAL_NAMESPACE: '' })).toMatchObject({ address: 'localhost:7233', namespace: 'default' });
   });
 });

@@ -11,7 +11,8 @@ import { HostKeyMismatchError, PlanMismatchError, SshAuthError, UnsafeOperationE
 import type { HostOps } from '../lib/hostops';
 import { sha256hex } from '../lib/digest';
 import { shq } from '../lib/shell';
-import { ETCD_MEMBER_USAGES, formatSan, inspectServingCert, issueEtcdMemberCert, reissueServingCert, sanFromText, unionSans, type EtcdCertUsage, type NewCert, type ServingCertStatus } from '../lib/x509';
+import { formatSan, inspectServingCert, sanFromText, unionSans, type NewCert, type ServingCertStatus } from '../lib/x509';
+import { ETCD_MEMBER_USAGES, issueEtcdMemberCert, reissueServingCert, type EtcdCertUsage } from './cert-policies';
 import { findHost, sshTargetOf, type SshTarget } from '../plan/hosts';
 import type { Host, Plan } from '../plan/schema';
 import { activityLog, beat } from './heartbeat';
@@ -168,7 +169,8 @@ async function etcdCaFromOldMasters(ops: HostOps, plan: Plan): Promise<{ from: s
       continue;
     }
     if (crt && key) {
-      if (unreachable.length) activityLog().warn('old masters skipped while looking for the etcd CA', { skipped: unreachable.map((u) => `${u.host}: ${u.error.message}`) });
+      if (unreachable.length)
+        activityLog().warn('old masters skipped while looking for the etcd CA', { skipped: unreachable.map((u) => `${u.host}: ${u.error.message}`) });
       return { from: h.name, crt, key };
     }
     lacking.push(`${h.name} (${[crt ? '' : ETCD_CA_CRT, key ? '' : ETCD_CA_KEY].filter(Boolean).join(' and ')} missing)`);
@@ -218,7 +220,10 @@ export function createCertActivities(deps: CertActivityDeps) {
       // directories first, with the source's mode and owner when created (existing ones are left as they are)
       const newDirs = srcInv.filter((e) => e.type === 'd' && !there.has(`d:${e.rel}`)).sort((a, b) => a.rel.length - b.rel.length);
       if (newDirs.length) {
-        await ops.run(dst, newDirs.map((d) => `mkdir -p -m ${d.mode.toString(8)} -- ${shq(join(pki, d.rel))} && chown ${shq(d.owner)} -- ${shq(join(pki, d.rel))}`).join(' && '));
+        await ops.run(
+          dst,
+          newDirs.map((d) => `mkdir -p -m ${d.mode.toString(8)} -- ${shq(join(pki, d.rel))} && chown ${shq(d.owner)} -- ${shq(join(pki, d.rel))}`).join(' && '),
+        );
       }
       failpoint('certs.pki.after-dirs', to.name);
 
@@ -268,7 +273,19 @@ export function createCertActivities(deps: CertActivityDeps) {
           `${missingPerHost.length ? `, ${missingPerHost.length} per-host missing on ${to.name}, not copied (${missingPerHost.join(', ')})` : ''}` +
           `${links.length ? `, ${links.length} symlink(s) skipped` : ''}`,
         changed: copied > 0,
-        details: { from: from.name, to: to.name, pkiDir: pki, files: files.length, copied, unchanged, changedFiles, keptPerHost: kept, missingPerHost, skippedSymlinks: links, backups },
+        details: {
+          from: from.name,
+          to: to.name,
+          pkiDir: pki,
+          files: files.length,
+          copied,
+          unchanged,
+          changedFiles,
+          keptPerHost: kept,
+          missingPerHost,
+          skippedSymlinks: links,
+          backups,
+        },
       };
     },
 
@@ -290,7 +307,12 @@ export function createCertActivities(deps: CertActivityDeps) {
         crt: join(pki, 'apiserver.crt'),
         key: join(pki, 'apiserver.key'),
       };
-      const [caCrt, caKey, crt, key] = await Promise.all([ops.readFile(target, p.caCrt), ops.readFile(target, p.caKey), ops.readFile(target, p.crt), ops.readFile(target, p.key)]);
+      const [caCrt, caKey, crt, key] = await Promise.all([
+        ops.readFile(target, p.caCrt),
+        ops.readFile(target, p.caKey),
+        ops.readFile(target, p.crt),
+        ops.readFile(target, p.key),
+      ]);
       const missing = Object.entries({ [p.caCrt]: caCrt, [p.caKey]: caKey, [p.crt]: crt })
         .filter(([, v]) => v === undefined)
         .map(([k]) => k);
@@ -322,7 +344,12 @@ export function createCertActivities(deps: CertActivityDeps) {
       // the pair gets the metadata of the files it replaces (copied from an old master with theirs); a missing key takes the certificate's owner, mode 0600
       const meta = await statPaths(ops, target, [p.key, p.crt]);
       const crtMeta = meta.get(p.crt)?.file;
-      const k = await ops.pushFile(target, p.key, issued.keyPem, pushOptionsLike(meta.get(p.key), { mode: 0o600, ...(crtMeta ? { owner: crtMeta.owner } : {}) }, { backup: true }));
+      const k = await ops.pushFile(
+        target,
+        p.key,
+        issued.keyPem,
+        pushOptionsLike(meta.get(p.key), { mode: 0o600, ...(crtMeta ? { owner: crtMeta.owner } : {}) }, { backup: true }),
+      );
       failpoint('certs.apiserver.after-key', host.name);
       const c = await ops.pushFile(target, p.crt, issued.certPem, pushOptionsLike(meta.get(p.crt), undefined, { backup: true }));
       failpoint('certs.apiserver.after-cert', host.name);
@@ -359,9 +386,16 @@ export function createCertActivities(deps: CertActivityDeps) {
      */
     async issueEtcdMemberCerts(plan: Plan, hostName: string): Promise<StepOutcome> {
       const host = masterOf(plan, hostName);
-      if (host.side === 'old') throw new UnsafeOperationError(`refusing to issue etcd member certificates on ${host.name}: it is an old master (its etcd certificates are left as they are)`);
+      if (host.side === 'old')
+        throw new UnsafeOperationError(
+          `refusing to issue etcd member certificates on ${host.name}: it is an old master (its etcd certificates are left as they are)`,
+        );
       if (!isHttps(host.etcd.clientURL) && !isHttps(host.etcd.peerURL)) {
-        return { summary: 'etcd is plain http: no member certificates needed', changed: false, details: { host: host.name, clientURL: host.etcd.clientURL, peerURL: host.etcd.peerURL } };
+        return {
+          summary: 'etcd is plain http: no member certificates needed',
+          changed: false,
+          details: { host: host.name, clientURL: host.etcd.clientURL, peerURL: host.etcd.peerURL },
+        };
       }
       const ops = deps.hostOps();
       const target = sshTargetOf(plan, host);
@@ -406,7 +440,10 @@ export function createCertActivities(deps: CertActivityDeps) {
       // metadata: the same file on the CA's old master (its mode and owner), else the file being replaced
       const metaPaths = [ETCD_CA_CRT, ...usages.flatMap((u) => [rel(u, 'crt'), rel(u, 'key')])].map((r) => join(pki, r));
       const caHost = plan.oldMasters.find((h) => h.name === ca.from);
-      const [srcMeta, dstMeta] = await Promise.all([caHost ? statPaths(ops, sshTargetOf(plan, caHost), metaPaths) : new Map<string, PathMeta>(), statPaths(ops, target, metaPaths)]);
+      const [srcMeta, dstMeta] = await Promise.all([
+        caHost ? statPaths(ops, sshTargetOf(plan, caHost), metaPaths) : new Map<string, PathMeta>(),
+        statPaths(ops, target, metaPaths),
+      ]);
       const like = (file: string, fallbackMode: number) => {
         const m = srcMeta.get(file)?.file ? srcMeta.get(file) : dstMeta.get(file);
         return pushOptionsLike(m, { mode: fallbackMode }, { backup: true });
@@ -443,7 +480,9 @@ export function createCertActivities(deps: CertActivityDeps) {
       const issuedFiles = todo.flatMap((u) => [rel(u, 'crt'), rel(u, 'key')]);
       const keptFiles = usages.filter((u) => status[u].ok).flatMap((u) => [rel(u, 'crt'), rel(u, 'key')]);
       const sanText =
-        sans.server.join() === sans.peer.join() ? `SANs ${sanList('server').join(', ')}` : `server SANs ${sanList('server').join(', ')}; peer SANs ${sanList('peer').join(', ')}`;
+        sans.server.join() === sans.peer.join()
+          ? `SANs ${sanList('server').join(', ')}`
+          : `server SANs ${sanList('server').join(', ')}; peer SANs ${sanList('peer').join(', ')}`;
       const keptNames = usages.filter((u) => status[u].ok);
       const what =
         todo.length === 0
@@ -471,7 +510,10 @@ export function createCertActivities(deps: CertActivityDeps) {
           certificates: Object.fromEntries(
             usages.map((u) => {
               const c = issued[u];
-              return [u, c ? { serial: c.serial, notAfter: c.notAfter, keyAlgorithm: c.keyAlgorithm } : { serial: status[u].serial, notAfter: status[u].notAfter }];
+              return [
+                u,
+                c ? { serial: c.serial, notAfter: c.notAfter, keyAlgorithm: c.keyAlgorithm } : { serial: status[u].serial, notAfter: status[u].notAfter },
+              ];
             }),
           ),
           caInstalled,

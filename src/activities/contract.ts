@@ -6,6 +6,7 @@
 import type { ClientFix } from '../plan/client-fix';
 import type { Plan } from '../plan/schema';
 import type { RestartOutcome } from './client-fixes';
+import type { Inventory } from './inventory';
 import type {
   ComponentName,
   EtcdHealthReport,
@@ -69,6 +70,9 @@ export interface MigrationActivities {
   stopComponent(plan: Plan, host: string, component: ComponentName): Promise<StepOutcome>;
   /** waits (heartbeating) until the component on that host is healthy */
   waitComponentHealthy(plan: Plan, host: string, component: ComponentName): Promise<StepOutcome>;
+
+  /** read-only: everything that still names an old master (before the decommission checkpoint) */
+  inventoryOldMasterRefs(plan: Plan): Promise<Inventory>;
 
   /** decommission: disable an old master's components at boot, move its keepalived config and etcd data dir aside */
   fenceOldMaster(plan: Plan, host: string): Promise<StepOutcome>;

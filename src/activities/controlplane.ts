@@ -16,7 +16,8 @@ import { pushOptionsLike, statPaths, type PathMeta } from '../lib/file-meta';
 import { presumedDown } from '../lib/reachability';
 import type { HostOps } from '../lib/hostops';
 import { serviceCommand } from '../lib/services';
-import { findHost, isFailed, reachableMasters, type SshTarget, sshTargetOf } from '../plan/hosts';
+import { shq } from '../lib/shell';
+import { findHost, isFailed, reachableMasters, sshTargetOf, type SshTarget } from '../plan/hosts';
 import type { Host, Plan } from '../plan/schema';
 import { assertParity, componentParity, describeParity, PARITY_COMPONENTS, type ParityComponent } from './component-parity';
 import { converge, isRunning, serviceOf, stopService, type ManagedComponent, type MasterHost } from './component-state';
@@ -90,8 +91,6 @@ export async function readFromOldMaster(plan: Plan, ops: HostOps, path: string):
   }
   throw new PlanMismatchError(`cannot copy ${path} from any old master (${why.join('; ')}); check the plan's paths`);
 }
-
-const shq = (p: string) => `'${p.replace(/'/g, `'\\''`)}'`;
 
 async function missingOn(ops: HostOps, t: SshTarget, paths: string[]): Promise<string[]> {
   if (!paths.length) return [];

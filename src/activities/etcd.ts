@@ -42,6 +42,7 @@ import { serviceCommand } from '../lib/services';
 import { allMasters, isFailed, sshTargetOf, type Side, type SshTarget } from '../plan/hosts';
 import type { Host, Plan } from '../plan/schema';
 import type { MigrationActivities } from './contract';
+import { joiningBinaryVersion } from './etcd-binary';
 import { checkHashKV, readVersions } from './etcd-data';
 import { readEtcdSource, readOldEtcdSource } from './etcd-source';
 import { activityLog, beat, cancelled, workflowExecutionOfActivity } from './heartbeat';
@@ -430,7 +431,11 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
         const { supported, version } = await learnerSupport(access, d.endpoints);
         guard(`add etcd member ${host.etcd.name} (${host.etcd.peerURL})`, health, { kind: supported ? 'addLearner' : 'addVoter' });
         source = await sourceFor(ops, plan, d.members, host);
-        notes.push(gateBeforeAdd(`add etcd member ${host.etcd.name} (${host.etcd.peerURL})`, await readVersions(access, d.members), supported, health, source));
+        // the binary the new member will run joins the version gate before the add (a 3.4 leader panics when a 3.6 member connects)
+        const joining = await joiningBinaryVersion(ops, plan, host, t.commandMs);
+        const versions = [...(await readVersions(access, d.members)), ...('version' in joining ? [{ label: `${host.etcd.name} (to join; ${joining.how})`, version: joining.version }] : [])];
+        notes.push(gateBeforeAdd(`add etcd member ${host.etcd.name} (${host.etcd.peerURL})`, versions, supported, health, source));
+        if ('unknown' in joining) notes.push(`version of the joining binary unknown (${joining.unknown}): checked again once it runs`);
 
         // Prepare the host before touching the cluster: a failure here leaves no member behind.
         for (const cmd of plan.etcd.prepareDataDir) await ops.run(target, cmd, { timeoutMs: t.commandMs });

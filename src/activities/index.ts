@@ -12,12 +12,14 @@ import type { MigrationActivities } from './contract';
 import { createControlPlaneActivities } from './controlplane';
 import { createEtcdActivities } from './etcd';
 import { createFenceActivities } from './fence';
+import { createInventoryActivities } from './inventory';
 import { createKubeActivities } from './kube';
 import { createKubeClientActivities } from './kube-clients';
 import { createLockActivities, withLockGuard, type LockDeps } from './lock';
 import { withPolicyGuard } from './policy';
 import { createPreflightActivities } from './preflight';
 import { createSshActivities } from './ssh';
+import { contractActivities } from './registered';
 import { createVipActivities } from './vip';
 
 export interface ActivityDeps {
@@ -29,7 +31,7 @@ export interface ActivityDeps {
  * Every activity whose first argument is the plan gets it with `~/` expanded
  * in its worker-side paths (src/lib/paths.ts): the one place that does it.
  */
-export function withExpandedPaths<T extends Record<string, unknown>>(acts: T): T {
+export function withExpandedPaths<T extends object>(acts: T): T {
   const out: Record<string, unknown> = {};
   for (const [name, fn] of Object.entries(acts)) {
     out[name] =
@@ -40,8 +42,9 @@ export function withExpandedPaths<T extends Record<string, unknown>>(acts: T): T
   return out as T;
 }
 
-export function createActivities(deps: ActivityDeps = {}) {
-  return withExpandedPaths(createRawActivities(deps));
+/** What the worker registers: exactly the contract (src/activities/registered.ts), paths expanded, policy- and lock-guarded. */
+export function createActivities(deps: ActivityDeps = {}): MigrationActivities {
+  return withExpandedPaths(contractActivities(createRawActivities(deps)));
 }
 
 function createRawActivities(deps: ActivityDeps) {
@@ -59,6 +62,7 @@ function createRawActivities(deps: ActivityDeps) {
     ...createControlPlaneActivities({ hostOps }),
     ...createVipActivities({ hostOps }),
     ...createFenceActivities({ hostOps }),
+    ...createInventoryActivities({ hostOps }),
     ...createClientFixActivities({ hostOps, kubeClients }),
     ...createPreflightActivities({ hostOps, kube: { ...kube, ...kubeClients }, etcdHealth: etcd.etcdHealth }),
   } satisfies MigrationActivities; // everything the workflow calls is here, with the right signature

@@ -53,8 +53,6 @@ export const MUTATING_ACTIVITIES = [
   'applyClientFix',
   'restartClient',
   'revertClientFix',
-  'cordonNode',
-  'runOnHost',
 ] as const;
 
 /** Activities that only read (or are the lock itself): not guarded. test/lock-guard.test.ts keeps both lists complete. */
@@ -63,14 +61,11 @@ export const UNGUARDED_ACTIVITIES = [
   'clusterLockKeepAlive',
   'clusterLockRelease',
   'clusterLockBreak',
-  'readKubeProxyServer',
-  'nodeExists',
-  'apiserverReadyz',
   'etcdHealth',
   'etcdClientURLs',
-  'checkSshAccess',
   'waitComponentHealthy',
   'verifyVip',
+  'inventoryOldMasterRefs',
   'waitNodeReady',
   'preflight',
 ] as const;

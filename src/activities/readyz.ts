@@ -5,10 +5,9 @@
  * system:public-info-viewer role), then with the plan kubeconfig's credentials
  * if the apiserver answers 401/403.
  */
-import { readFile } from 'node:fs/promises';
-import { request } from 'node:https';
+import { KubeConfig } from '@kubernetes/client-node';
+import { httpGet, type HttpGetResult } from '../lib/http';
 import { expandHome } from '../lib/paths';
-import { parse } from 'yaml';
 import { checkApiServer, enforce } from '../lib/policy';
 
 export interface ClientAuth {
@@ -18,64 +17,36 @@ export interface ClientAuth {
   ca?: Buffer;
 }
 
-export interface ProbeResult {
-  ok: boolean;
-  status?: number;
-  body?: string;
-  error?: string;
-}
+export type ProbeResult = Omit<HttpGetResult, 'cause'>;
 
-const expand = expandHome;
-
-async function dataOrFile(data: unknown, file: unknown): Promise<Buffer | undefined> {
-  if (typeof data === 'string' && data) return Buffer.from(data, 'base64');
-  if (typeof file === 'string' && file) return readFile(expand(file));
-  return undefined;
-}
-
-interface Named<T> {
-  name?: string;
-  [k: string]: T | string | undefined;
-}
-
-/** Credentials of the current context of a kubeconfig file on the worker. */
+/**
+ * Credentials of the current context of a kubeconfig file on the worker, as
+ * @kubernetes/client-node loads them: inline data or files, a token or token
+ * file, an exec credential plugin.
+ */
 export async function clientAuthFromKubeconfig(path: string): Promise<ClientAuth> {
-  const doc = parse(await readFile(expand(path), 'utf8')) as {
-    'current-context'?: string;
-    contexts?: Named<{ cluster?: string; user?: string }>[];
-    clusters?: Named<Record<string, string>>[];
-    users?: Named<Record<string, string>>[];
-  };
-  const ctx = doc.contexts?.find((c) => c.name === doc['current-context'])?.context as { cluster?: string; user?: string } | undefined;
-  const cluster = (doc.clusters?.find((c) => c.name === ctx?.cluster)?.cluster ?? {}) as Record<string, string>;
-  const user = (doc.users?.find((u) => u.name === ctx?.user)?.user ?? {}) as Record<string, string>;
-  return {
-    ca: await dataOrFile(cluster['certificate-authority-data'], cluster['certificate-authority']),
-    cert: await dataOrFile(user['client-certificate-data'], user['client-certificate']),
-    key: await dataOrFile(user['client-key-data'], user['client-key']),
-    token: user.token,
-  };
+  const kc = new KubeConfig();
+  kc.loadFromFile(expandHome(path));
+  const opts: { ca?: Buffer | string; cert?: Buffer | string; key?: Buffer | string; headers?: Record<string, string> } = {};
+  await kc.applyToHTTPSOptions(opts);
+  const buf = (v: Buffer | string | undefined) => (v === undefined ? undefined : Buffer.isBuffer(v) ? v : Buffer.from(v));
+  const bearer = /^Bearer (.+)$/.exec(opts.headers?.Authorization ?? opts.headers?.authorization ?? '')?.[1];
+  return { ca: buf(opts.ca), cert: buf(opts.cert), key: buf(opts.key), ...(bearer ? { token: bearer } : {}) };
 }
 
-export function httpsGet(url: string, opts: { ca?: Buffer | string; auth?: ClientAuth; timeoutMs?: number }): Promise<ProbeResult> {
-  return new Promise((resolve) => {
-    const headers: Record<string, string> = { accept: 'text/plain' };
-    if (opts.auth?.token) headers.authorization = `Bearer ${opts.auth.token}`;
-    const req = request(
-      url,
-      { method: 'GET', ca: opts.ca, cert: opts.auth?.cert, key: opts.auth?.key, headers, agent: false, timeout: opts.timeoutMs ?? 5_000 },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body.length < 4096 ? (body += c) : undefined));
-        res.on('end', () => resolve({ ok: res.statusCode === 200, status: res.statusCode, body: body.trim() }));
-        res.on('error', (e) => resolve({ ok: false, error: e.message }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${opts.timeoutMs ?? 5_000} ms`)));
-    req.on('error', (e) => resolve({ ok: false, error: `${(e as NodeJS.ErrnoException).code ?? ''} ${e.message}`.trim() }));
-    req.end();
+export async function httpsGet(url: string, opts: { ca?: Buffer | string; auth?: ClientAuth; timeoutMs?: number }): Promise<ProbeResult> {
+  const headers: Record<string, string> = { accept: 'text/plain' };
+  if (opts.auth?.token) headers.authorization = `Bearer ${opts.auth.token}`;
+  const { cause: _cause, ...r } = await httpGet(url, {
+    ca: opts.ca,
+    cert: opts.auth?.cert,
+    key: opts.auth?.key,
+    headers,
+    agent: false,
+    timeoutMs: opts.timeoutMs ?? 5_000,
+    maxBodyChars: 4096,
   });
+  return r.body === undefined ? r : { ...r, body: r.body.trim() };
 }
 
 /** GET https://HOSTPORT/readyz trusting `ca`; retries with `auth()` credentials on 401/403. */
@@ -93,5 +64,15 @@ export async function probeReadyz(hostPort: string, ca: Buffer | string, auth?: 
 export function describeProbe(r: ProbeResult): string {
   if (r.ok) return 'ok';
   if (r.error) return r.error;
-  return `HTTP ${r.status ?? '?'}${r.body ? `: ${r.body.split('\n').filter((l) => l.includes('failed')).slice(0, 3).join('; ') || r.body.slice(0, 200)}` : ''}`;
+  return `HTTP ${r.status ?? '?'}${
+    r.body
+      ? `: ${
+          r.body
+            .split('\n')
+            .filter((l) => l.includes('failed'))
+            .slice(0, 3)
+            .join('; ') || r.body.slice(0, 200)
+        }`
+      : ''
+  }`;
 }

@@ -1,13 +1,12 @@
 /**
- * SSH activities: run a command on a host of the plan, and check that every
- * master is reachable with a verified host key (used by preflight).
+ * SSH activities: check that every master is reachable with a verified host
+ * key (used by preflight). There is deliberately no "run this command on a
+ * host" activity: nothing on the task queue takes a shell command.
  */
-import { PlanMismatchError } from '../errors';
 import type { HostOps } from '../lib/hostops';
 import { allMasters, sshTargetOf, type Side } from '../plan/hosts';
-import type { Host, Plan } from '../plan/schema';
+import type { Plan } from '../plan/schema';
 import { activityLog, beat } from './heartbeat';
-import type { CommandResult } from './types';
 
 export interface SshActivityDeps {
   hostOps: () => HostOps;
@@ -25,25 +24,8 @@ export interface SshAccessResult {
   latencyMs: number;
 }
 
-/** A master or worker node of the plan, by name; PlanMismatchError if absent. */
-export function planHost(plan: Plan, hostName: string): Pick<Host, 'name' | 'address' | 'ssh'> {
-  const h = [...plan.oldMasters, ...plan.newMasters, ...plan.workerNodes].find((x) => x.name === hostName);
-  if (!h) {
-    throw new PlanMismatchError(
-      `host "${hostName}" is not in the plan (old: ${plan.oldMasters.map((x) => x.name).join(', ')}; new: ${plan.newMasters.map((x) => x.name).join(', ')})`,
-    );
-  }
-  return h;
-}
-
 export function createSshActivities(deps: SshActivityDeps) {
   return {
-    /** Run one command on a host; non-zero exit throws RemoteCommandError (retryable). */
-    async runOnHost(plan: Plan, hostName: string, command: string, timeoutMs?: number): Promise<CommandResult> {
-      const target = sshTargetOf(plan, planHost(plan, hostName));
-      return deps.hostOps().run(target, command, timeoutMs !== undefined ? { timeoutMs } : {});
-    },
-
     /** Connect to every old and new master, verify its host key, run `true`. Never throws per host. */
     async checkSshAccess(plan: Plan): Promise<SshAccessResult[]> {
       const ops = deps.hostOps();

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { DemoReport } from '../demo/run';
-import { completedActivities, secretsInHistory, secretsOf } from '../demo/history-checks';
+import { completedActivities, secretsInHistory, secretsInLogs, secretsOf, workerLogsIn } from '../demo/history-checks';
 import { addedMasters, keptMasters } from '../plan/hosts';
 import { loadPlan } from '../plan/load';
 import type { Scenario } from './scenarios';
@@ -26,6 +26,8 @@ export interface Assessment {
   minQuorumMargin?: number;
   maxVipDoubleMs?: number;
   migrationMs: number;
+  /** the worker logs scanned for secrets: files, bytes, secret strings looked for */
+  logScan?: { files: number; bytes: number; secrets: number };
 }
 
 export async function assess(s: Scenario, r: DemoReport, o: { temporalPort: number; stateDir: string; planPath: string }): Promise<Assessment> {
@@ -55,6 +57,7 @@ export async function assess(s: Scenario, r: DemoReport, o: { temporalPort: numb
   if (fired.length !== r.deaths.filter((d) => d.failpoints.length).length) problems.push(`${fired.length} failpoints fired but ${r.deaths.length} worker deaths seen`);
 
   const plan = await loadPlan(o.planPath);
+  let logScan: Assessment['logScan'];
   const connection = await Connection.connect({ address: `127.0.0.1:${o.temporalPort}` });
   try {
     const client = new Client({ connection });
@@ -62,8 +65,15 @@ export async function assess(s: Scenario, r: DemoReport, o: { temporalPort: numb
     // every shape: each added master joined once; each old master that goes (decommissioned or failed) removed once; kept ones neither
     const once = ['etcdSnapshot', ...addedMasters(plan).map((h) => `etcdJoinMember ${h.name}`), ...(rollback ? [] : plan.oldMasters.filter((h) => !keptMasters(plan).includes(h)).map((h) => `etcdRemoveMember ${h.name}`))];
     for (const k of once) if (done.get(k) !== 1) problems.push(`${k} completed ${done.get(k) ?? 0} times (expected once)`);
-    const leaks = await secretsInHistory(client, r.workflowId, r.runId, secretsOf(plan, [plan.keepalived.authPassFile, plan.defaults.ssh.privateKeyPath].filter((x): x is string => Boolean(x))));
+    const secrets = secretsOf(plan, [plan.keepalived.authPassFile, plan.defaults.ssh.privateKeyPath, plan.etcd.tls?.keyFile].filter((x): x is string => Boolean(x)));
+    const leaks = await secretsInHistory(client, r.workflowId, r.runId, secrets);
     if (leaks.length) problems.push(`secrets in the workflow history: ${leaks.join(', ')}`);
+    // the worker's log too (issue 14): every incarnation's file
+    const logs = workerLogsIn(o.stateDir);
+    const inLogs = secretsInLogs(logs, secrets);
+    logScan = { files: logs.length, bytes: inLogs.bytes, secrets: secrets.length };
+    if (!logs.length || inLogs.bytes === 0) problems.push(`no worker log to scan for secrets in ${o.stateDir}`);
+    if (inLogs.leaks.length) problems.push(`secrets in the worker logs: ${inLogs.leaks.join(', ')}`);
   } finally {
     await connection.close();
   }
@@ -79,5 +89,6 @@ export async function assess(s: Scenario, r: DemoReport, o: { temporalPort: numb
     minQuorumMargin: r.monitor?.minQuorumMargin,
     maxVipDoubleMs: r.monitor?.vip.maxDoubleMs,
     migrationMs: r.migrationMs,
+    ...(logScan ? { logScan } : {}),
   };
 }

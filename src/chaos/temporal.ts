@@ -1,17 +1,10 @@
 /** A free loopback port for a scenario's own Temporal dev server, and stopping it by its pid file. */
 import { spawnSync } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
+import { freePort } from '../lib/net';
 
 export function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
+  return freePort('127.0.0.1');
 }
 
 export async function stopTemporal(port: number, stateDir: string): Promise<void> {

@@ -1,16 +1,26 @@
-/** A Temporal client for the CLI, from the environment. */
+/** A Temporal client for the CLI: --address/--namespace/--profile over the environment and temporal.toml. */
 import { Client, Connection } from '@temporalio/client';
-import { temporalSettings } from '../temporal-config';
+import { cliTemporalSettings, TemporalConfigError, type TemporalSettings } from '../temporal-config';
+import { CliExit, EXIT } from './exit-codes';
 import { SEARCH_ATTRIBUTES } from '../search-attributes';
 import { workflowIdFor } from '../shared';
 
 export async function connectClient(): Promise<{ client: Client; close: () => Promise<void> }> {
-  const s = temporalSettings();
+  let s: TemporalSettings;
+  try {
+    s = cliTemporalSettings();
+  } catch (err) {
+    if (err instanceof TemporalConfigError) throw new CliExit(EXIT.temporalUnavailable, err.message);
+    throw err;
+  }
   let connection: Connection;
   try {
     connection = await Connection.connect({ address: s.address, tls: s.tls, apiKey: s.apiKey, connectTimeout: '5s' });
   } catch (err) {
-    throw new Error(`cannot reach Temporal at ${s.address} (namespace ${s.namespace}): ${(err as Error).message}\n  hint: start it with \`npm run dev\` or set TEMPORAL_ADDRESS`);
+    throw new CliExit(
+      EXIT.temporalUnavailable,
+      `cannot reach Temporal at ${s.address} (namespace ${s.namespace}): ${(err as Error).message}\n  hint: start it with \`npm run dev\`, or pass --address / set TEMPORAL_ADDRESS`,
+    );
   }
   return { client: new Client({ connection, namespace: s.namespace }), close: () => connection.close() };
 }

@@ -5,7 +5,18 @@ import { formatMs } from '../plan/duration';
 import type { Step } from '../plan/steps';
 import type { MigrationStatus } from '../shared';
 
-export const color = process.stdout.isTTY && !process.env.NO_COLOR ? pc : pc.createColors(false);
+/** Colour on a terminal unless --no-color or NO_COLOR; FORCE_COLOR (not 0/false) forces it on. */
+export function colorEnabled(
+  env: NodeJS.ProcessEnv = process.env,
+  argv: readonly string[] = process.argv,
+  tty: boolean | undefined = process.stdout.isTTY,
+): boolean {
+  if (argv.includes('--no-color') || (env.NO_COLOR ?? '') !== '') return false;
+  if (env.FORCE_COLOR !== undefined && !['0', 'false'].includes(env.FORCE_COLOR)) return true;
+  return tty === true && env.TERM !== 'dumb';
+}
+
+export const color = pc.createColors(colorEnabled());
 
 function stateColor(state: string): string {
   if (state === 'completed') return color.green(state);
@@ -21,7 +32,12 @@ function hhmmss(iso?: string): string {
 export function renderStatus(s: MigrationStatus, steps?: Step[]): string {
   const out: string[] = [];
   out.push(`${color.bold(s.workflowId)}  cluster ${s.cluster}  state ${stateColor(s.state)}  ${s.completed.length}/${s.totalSteps} steps`);
-  const table = new Table({ head: ['#', 'step', 'host', 'state', 'start', 'end', 'took', 'summary'], style: { head: [], border: [] }, wordWrap: true, colWidths: [4, 30, 14, 18, 10, 10, 8, 60] });
+  const table = new Table({
+    head: ['#', 'step', 'host', 'state', 'start', 'end', 'took', 'summary'],
+    style: { head: [], border: [] },
+    wordWrap: true,
+    colWidths: [4, 30, 14, 18, 10, 10, 8, 60],
+  });
   const done = new Map(s.completed.map((r) => [r.key, r]));
   const keys =
     steps?.map((x) => ({ key: x.key, host: x.kind === 'action' ? x.host : undefined })) ??
@@ -32,7 +48,16 @@ export function renderStatus(s: MigrationStatus, steps?: Step[]): string {
     const cur = s.currentStep?.key === key ? s.currentStep : undefined;
     const state = r ? 'completed' : cur ? (s.pendingCheckpoint ? 'waiting-approval' : s.lastError?.step === key ? 'blocked' : 'running') : 'pending';
     const took = r?.endedAt ? formatMs(Date.parse(r.endedAt) - Date.parse(r.startedAt)) : '';
-    table.push([String(i + 1), key.startsWith('checkpoint/') ? key : key.replace(/\/.*$/, ''), host ?? '', stateColor(state), hhmmss(r?.startedAt ?? cur?.startedAt), hhmmss(r?.endedAt), took, r?.summary ?? cur?.waitingFor ?? '']);
+    table.push([
+      String(i + 1),
+      key.startsWith('checkpoint/') ? key : key.replace(/\/.*$/, ''),
+      host ?? '',
+      stateColor(state),
+      hhmmss(r?.startedAt ?? cur?.startedAt),
+      hhmmss(r?.endedAt),
+      took,
+      r?.summary ?? cur?.waitingFor ?? '',
+    ]);
   });
   out.push(table.toString());
   if (s.pendingCheckpoint) {

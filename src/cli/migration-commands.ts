@@ -1,26 +1,15 @@
 /** `cpmigrate start|status|approve|abort|pause|resume|list`: talk to the workflow. */
-import os from 'node:os';
-import type { Command } from 'commander';
+import { Argument, type Command } from 'commander';
 import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { GATES, type GateId } from '../plan/schema';
 import { CpmCluster, CpmPendingGate, CpmStep } from '../search-attributes';
-import {
-  TASK_QUEUE,
-  WORKFLOW_TYPE,
-  abortSignal,
-  approveUpdate,
-  pauseSignal,
-  resumeSignal,
-  statusQuery,
-  workflowIdFor,
-  type MigrationInput,
-} from '../shared';
+import { TASK_QUEUE, WORKFLOW_TYPE, abortSignal, approveUpdate, pauseSignal, resumeSignal, statusQuery, workflowIdFor, type MigrationInput } from '../shared';
 import { connectClient, resolveId, searchAttributesRegistered } from './connect';
 import { renderStatus } from './format';
 import { watch } from './watch';
-import { loadPlanOrExit, type OutputOpts } from './plan-commands';
-
-const me = (): string => process.env.CPM_USER || os.userInfo().username;
+import { loadPlanOrExit } from './plan-commands';
+import { EXIT } from './exit-codes';
+import { durationOption, operatorName as me, outputOption, type OutputOpts } from './options';
 
 async function withClient<T>(fn: (c: Client) => Promise<T>): Promise<T> {
   const { client, close } = await connectClient();
@@ -39,8 +28,11 @@ export function registerMigrationCommands(program: Command): void {
   program
     .command('start')
     .argument('<file>', 'plan file')
-    .option('-o, --output <format>', 'text or json', 'text')
-    .option('--resume', 'the cluster is part-way through an earlier run of this plan (its workflow was terminated or lost): re-run every step idempotently, only forward')
+    .addOption(outputOption())
+    .option(
+      '--resume',
+      'the cluster is part-way through an earlier run of this plan (its workflow was terminated or lost): re-run every step idempotently, only forward',
+    )
     .description('validate the plan, then start the migration (one per cluster at a time)')
     .action(async (file: string, opts: OutputOpts & { resume?: boolean }) => {
       const plan = await loadPlanOrExit(file, opts.output === 'json');
@@ -58,11 +50,17 @@ export function registerMigrationCommands(program: Command): void {
             staticDetails: `Control-plane migration of **${plan.cluster}**.\n\nOld masters: ${plan.oldMasters.map((h) => `${h.name} (${h.address})`).join(', ')}\n\nNew masters: ${plan.newMasters.map((h) => `${h.name} (${h.address})`).join(', ')}\n\nVIP: ${plan.loadBalancer.vip}:${plan.loadBalancer.port}`,
             ...(sa ? { typedSearchAttributes: [{ key: CpmCluster, value: plan.cluster }] } : {}),
           });
-          print(opts.output === 'json', { workflowId, runId: handle.firstExecutionRunId, searchAttributes: sa }, `started ${workflowId} (run ${handle.firstExecutionRunId})\n  watch:  npx cpmigrate status ${workflowId}${sa ? '' : '\n  note: cpmigrate search attributes are not registered on this namespace; see README (Production)'}`);
+          print(
+            opts.output === 'json',
+            { workflowId, runId: handle.firstExecutionRunId, searchAttributes: sa },
+            `started ${workflowId} (run ${handle.firstExecutionRunId})\n  watch:  npx cpmigrate status ${workflowId}${sa ? '' : '\n  note: cpmigrate search attributes are not registered on this namespace; see README (Production)'}`,
+          );
         } catch (err) {
           if (err instanceof WorkflowExecutionAlreadyStartedError) {
-            process.stderr.write(`refused: a migration of cluster ${plan.cluster} is already running as ${workflowId}; see \`cpmigrate status ${workflowId}\`\n`);
-            process.exit(5);
+            process.stderr.write(
+              `refused: a migration of cluster ${plan.cluster} is already running as ${workflowId}; see \`cpmigrate status ${workflowId}\`\n`,
+            );
+            process.exit(EXIT.alreadyRunning);
           }
           throw err;
         }
@@ -72,7 +70,7 @@ export function registerMigrationCommands(program: Command): void {
   program
     .command('status')
     .argument('<id>', 'workflow id or cluster name')
-    .option('-o, --output <format>', 'text or json', 'text')
+    .addOption(outputOption())
     .description('current step, completed steps with times and summaries, pending checkpoint, last error')
     .action(async (id: string, opts: OutputOpts) => {
       await withClient(async (client) => {
@@ -86,24 +84,23 @@ export function registerMigrationCommands(program: Command): void {
   program
     .command('approve')
     .argument('<id>', 'workflow id or cluster name')
-    .argument('<gate>', `checkpoint: ${GATES.join(' | ')}`)
+    .addArgument(new Argument('<gate>', 'the pending checkpoint').choices(GATES))
     .option('--by <name>', 'who approves', me())
     .option('--reason <text>', 'why (ticket, note)')
-    .option('-o, --output <format>', 'text or json', 'text')
+    .option('--ack <ref>', 'decommission: acknowledge a reference to an old master listed in the checkpoint details (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .addOption(outputOption())
     .description('approve the pending checkpoint (synchronous: rejected if it is not the pending one)')
-    .action(async (id: string, gate: string, opts: OutputOpts & { by: string; reason?: string }) => {
-      if (!(GATES as readonly string[]).includes(gate)) {
-        process.stderr.write(`unknown checkpoint "${gate}": one of ${GATES.join(', ')}\n`);
-        process.exit(2);
-      }
+    .action(async (id: string, gate: string, opts: OutputOpts & { by: string; reason?: string; ack: string[] }) => {
       await withClient(async (client) => {
         try {
-          const rec = await client.workflow.getHandle(resolveId(id)).executeUpdate(approveUpdate, { args: [{ gate: gate as GateId, by: opts.by, reason: opts.reason }] });
-          print(opts.output === 'json', rec, `approved ${rec.gate} by ${rec.by} at ${rec.at}`);
+          const rec = await client.workflow.getHandle(resolveId(id)).executeUpdate(approveUpdate, {
+            args: [{ gate: gate as GateId, by: opts.by, reason: opts.reason, ...(opts.ack.length ? { ack: opts.ack } : {}) }],
+          });
+          print(opts.output === 'json', rec, `approved ${rec.gate} by ${rec.by} at ${rec.at}${rec.ack?.length ? `, acknowledging ${rec.ack.join(', ')}` : ''}`);
         } catch (err) {
           if (err instanceof WorkflowUpdateFailedError) {
             process.stderr.write(`rejected: ${err.cause?.message ?? err.message}\n`);
-            process.exit(6);
+            process.exit(EXIT.approvalRejected);
           }
           throw err;
         }
@@ -116,8 +113,10 @@ export function registerMigrationCommands(program: Command): void {
     .requiredOption('--reason <text>', 'why (recorded)')
     .option('--by <name>', 'who aborts', me())
     .option('--rollback', 'undo completed steps newest first (refused after the point of no return)')
-    .option('-o, --output <format>', 'text or json', 'text')
-    .description('stop the migration (at the next step boundary or before the next irreversible change); before the point of no return only: after it the abort is refused and the migration pauses')
+    .addOption(outputOption())
+    .description(
+      'stop the migration (at the next step boundary or before the next irreversible change); before the point of no return only: after it the abort is refused and the migration pauses',
+    )
     .action(async (id: string, opts: OutputOpts & { reason: string; by: string; rollback?: boolean }) => {
       await withClient(async (client) => {
         const request = { reason: opts.reason, by: opts.by, rollback: opts.rollback === true };
@@ -132,8 +131,12 @@ export function registerMigrationCommands(program: Command): void {
           else if (s?.abortReason) [outcome, detail] = ['accepted', `aborting: ${s.abortReason}${request.rollback ? ' (rolling back completed steps)' : ''}`];
           else await new Promise((r) => setTimeout(r, 250));
         }
-        print(opts.output === 'json', { workflowId: resolveId(id), signal: 'abort', ...request, outcome, detail }, outcome === 'unknown' ? `abort sent to ${resolveId(id)}; see \`cpmigrate status\`` : `${outcome}: ${detail}`);
-        if (outcome === 'refused') process.exitCode = 7;
+        print(
+          opts.output === 'json',
+          { workflowId: resolveId(id), signal: 'abort', ...request, outcome, detail },
+          outcome === 'unknown' ? `abort sent to ${resolveId(id)}; see \`cpmigrate status\`` : `${outcome}: ${detail}`,
+        );
+        if (outcome === 'refused') process.exitCode = EXIT.abortRefused;
       });
     });
 
@@ -145,7 +148,7 @@ export function registerMigrationCommands(program: Command): void {
       .command(name)
       .argument('<id>', 'workflow id or cluster name')
       .option('--by <name>', 'who', me())
-      .option('-o, --output <format>', 'text or json', 'text')
+      .addOption(outputOption())
       .description(what)
       .action(async (id: string, opts: OutputOpts & { by: string }) => {
         await withClient(async (client) => {
@@ -158,24 +161,24 @@ export function registerMigrationCommands(program: Command): void {
   program
     .command('watch')
     .argument('<id>', 'workflow id or cluster name')
-    .option('-o, --output <format>', 'text or json (one object per change)', 'text')
-    .option('--interval <ms>', 'poll interval', '1000')
-    .option('--max <seconds>', 'stop watching after this long', '86400')
+    .addOption(outputOption('text or json (one object per change)'))
+    .addOption(durationOption('--interval <duration>', 'poll interval', '1s', 200))
+    .addOption(durationOption('--max <duration>', 'stop watching after this long', '24h', 1))
     .description('live progress until the migration ends (progress bar on a TTY, plain lines otherwise)')
-    .action(async (id: string, opts: OutputOpts & { interval: string; max: string }) => {
+    .action(async (id: string, opts: OutputOpts & { interval: number; max: number }) => {
       await withClient(async (client) => {
         const frame = await watch(client, client.workflow.getHandle(resolveId(id)), {
           json: opts.output === 'json',
-          intervalMs: Math.max(200, Number(opts.interval) || 1000),
-          maxMs: Math.max(1, Number(opts.max) || 86400) * 1000,
+          intervalMs: opts.interval,
+          maxMs: opts.max,
         });
-        if (frame.execution !== 'COMPLETED' && frame.execution !== 'RUNNING') process.exitCode = 1;
+        if (frame.execution !== 'COMPLETED' && frame.execution !== 'RUNNING') process.exitCode = EXIT.migrationNotCompleted;
       });
     });
 
   program
     .command('list')
-    .option('-o, --output <format>', 'text or json', 'text')
+    .addOption(outputOption())
     .description('migrations and their states')
     .action(async (opts: OutputOpts) => {
       await withClient(async (client) => {
@@ -194,10 +197,11 @@ export function registerMigrationCommands(program: Command): void {
           if (rows.length >= 500) break;
         }
         const text = rows
-          .map((r) => `${r.workflowId.padEnd(40)} ${r.status.padEnd(11)} ${(r.step ?? '').padEnd(32)} ${r.pendingGate ? `waits for ${r.pendingGate}` : ''}`.trimEnd())
+          .map((r) =>
+            `${r.workflowId.padEnd(40)} ${r.status.padEnd(11)} ${(r.step ?? '').padEnd(32)} ${r.pendingGate ? `waits for ${r.pendingGate}` : ''}`.trimEnd(),
+          )
           .join('\n');
         print(opts.output === 'json', rows, text || 'no migrations');
       });
     });
 }
-

@@ -5,14 +5,14 @@ import { planWarnings } from '../plan/semantic';
 import { kubeletCoverage, migrationSteps, shapeProjection } from '../plan/steps';
 import { countKubeletNodes, type KubeletNodeCount } from './plan-nodes';
 import { writeFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
 import { sshHostOps } from '../lib/ssh';
 import { draftPlan } from './plan-init';
 import { liveDiffs, type LiveDiff } from './plan-live';
 import { renderPlanShow } from './plan-show';
+import { outputOption, type OutputOpts } from './options';
 
-export interface OutputOpts {
-  output?: 'text' | 'json';
-}
+export type { OutputOpts } from './options';
 
 /** Load a plan or exit with the plan's exit code and every issue printed. */
 export async function loadPlanOrExit(file: string, json = false): Promise<Awaited<ReturnType<typeof loadPlan>>> {
@@ -23,7 +23,10 @@ export async function loadPlanOrExit(file: string, json = false): Promise<Awaite
   } catch (err) {
     if (err instanceof PlanError) {
       if (json) process.stdout.write(`${JSON.stringify({ valid: false, file, kind: err.kind, issues: err.issues }, null, 2)}\n`);
-      else process.stderr.write(`plan ${file} is ${err.kind === 'invalid' ? 'invalid' : err.kind}: ${err.issues.length} problem(s)\n${formatIssues(err.issues)}\n`);
+      else
+        process.stderr.write(
+          `plan ${file} is ${err.kind === 'invalid' ? 'invalid' : err.kind}: ${err.issues.length} problem(s)\n${formatIssues(err.issues)}\n`,
+        );
       process.exit(err.exitCode);
     }
     throw err;
@@ -35,7 +38,7 @@ export function registerPlanCommands(program: Command): void {
   plan
     .command('validate')
     .argument('<file>', 'plan file (YAML or JSON)')
-    .option('-o, --output <format>', 'text or json', 'text')
+    .addOption(outputOption())
     .description('check a plan: every error at once with its field path and a hint; exits 2 invalid, 3 unreadable, 4 bad syntax')
     .action(async (file: string, opts: OutputOpts) => {
       const p = await loadPlanOrExit(file, opts.output === 'json');
@@ -60,18 +63,40 @@ export function registerPlanCommands(program: Command): void {
     .option('--etcd-key <path>', 'etcd client TLS: key')
     .option('--cluster <name>', 'cluster name (default: the kubeconfig cluster name)')
     .option('--out <file>', 'write the draft here instead of stdout')
+    .addOption(outputOption('text (the YAML draft) or json ({ plan, found, warnings, wrote })'))
     .description('draft a plan from the live cluster; only the new masters and access details are left to fill')
-    .action(async (opts: { kubeconfig: string; etcdEndpoints: string; etcdCa?: string; etcdCert?: string; etcdKey?: string; cluster?: string; out?: string }) => {
-      const tls = opts.etcdCa && opts.etcdCert && opts.etcdKey ? { caFile: opts.etcdCa, certFile: opts.etcdCert, keyFile: opts.etcdKey } : undefined;
-      const r = await draftPlan({ kubeconfig: opts.kubeconfig, etcdEndpoints: opts.etcdEndpoints.split(',').map((s) => s.trim()).filter(Boolean), etcdTls: tls, cluster: opts.cluster });
-      if (opts.out) await writeFile(opts.out, r.yaml, { flag: 'wx' }).catch((e: NodeJS.ErrnoException) => {
-        throw new Error(e.code === 'EEXIST' ? `${opts.out} exists: not overwriting it` : e.message);
-      });
-      else process.stdout.write(r.yaml);
-      process.stderr.write(`found ${r.found.masters.length} control-plane nodes (${r.found.masters.join(', ')}), ${r.found.etcdMembers.length} etcd members, LB ${r.found.lb ?? 'unknown'}\n`);
-      for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
-      if (opts.out) process.stderr.write(`wrote ${opts.out}; fill in the TODOs, then: npx cpmigrate plan validate ${opts.out}\n`);
-    });
+    .action(
+      async (
+        opts: OutputOpts & { kubeconfig: string; etcdEndpoints: string; etcdCa?: string; etcdCert?: string; etcdKey?: string; cluster?: string; out?: string },
+      ) => {
+        const tls = opts.etcdCa && opts.etcdCert && opts.etcdKey ? { caFile: opts.etcdCa, certFile: opts.etcdCert, keyFile: opts.etcdKey } : undefined;
+        const r = await draftPlan({
+          kubeconfig: opts.kubeconfig,
+          etcdEndpoints: opts.etcdEndpoints
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+          etcdTls: tls,
+          cluster: opts.cluster,
+        });
+        if (opts.out)
+          await writeFile(opts.out, r.yaml, { flag: 'wx' }).catch((e: NodeJS.ErrnoException) => {
+            throw new Error(e.code === 'EEXIST' ? `${opts.out} exists: not overwriting it` : e.message);
+          });
+        if (opts.output === 'json') {
+          process.stdout.write(
+            `${JSON.stringify({ plan: parseYaml(r.yaml) as unknown, found: r.found, warnings: r.warnings, ...(opts.out ? { wrote: opts.out } : {}) }, null, 2)}\n`,
+          );
+          return;
+        }
+        if (!opts.out) process.stdout.write(r.yaml);
+        process.stderr.write(
+          `found ${r.found.masters.length} control-plane nodes (${r.found.masters.join(', ')}), ${r.found.etcdMembers.length} etcd members, LB ${r.found.lb ?? 'unknown'}\n`,
+        );
+        for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
+        if (opts.out) process.stderr.write(`wrote ${opts.out}; fill in the TODOs, then: npx cpmigrate plan validate ${opts.out}\n`);
+      },
+    );
   plan
     .command('render')
     .argument('<file>', 'plan file (YAML or JSON)')
@@ -83,7 +108,7 @@ export function registerPlanCommands(program: Command): void {
   plan
     .command('show')
     .argument('<file>', 'plan file (YAML or JSON)')
-    .option('-o, --output <format>', 'text or json', 'text')
+    .addOption(outputOption())
     .option('--live', 'connect to the hosts (read-only) and diff the files the migration would write against the live ones')
     .description('print step by step and host by host what the migration will do')
     .action(async (file: string, opts: OutputOpts & { live?: boolean }) => {
@@ -101,7 +126,9 @@ export function registerPlanCommands(program: Command): void {
         }
       }
       if (opts.output === 'json') {
-        process.stdout.write(`${JSON.stringify({ cluster: p.cluster, shape: shapeProjection(p), steps, kubeletCheck: nodes ?? kubeletCoverage(p), ...(diffs ? { liveDiffs: diffs } : {}) }, null, 2)}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ cluster: p.cluster, shape: shapeProjection(p), steps, kubeletCheck: nodes ?? kubeletCoverage(p), ...(diffs ? { liveDiffs: diffs } : {}) }, null, 2)}\n`,
+        );
         return;
       }
       process.stdout.write(`${renderPlanShow(p, steps)}\n`);

@@ -25,7 +25,6 @@ function internalIP(node: k8s.V1Node): string | undefined {
   return node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
 }
 
-
 export interface InitResult {
   yaml: string;
   found: { masters: string[]; etcdMembers: string[]; lb?: string };

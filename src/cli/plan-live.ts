@@ -46,7 +46,14 @@ export async function liveDiffs(plan: Plan, ops: HostOps): Promise<LiveDiff[]> {
           file,
           source: src.host.name,
           changed,
-          diff: changed ? createTwoFilesPatch(`${h.name}:${file} (now${have === undefined ? ': missing' : ''})`, `${h.name}:${file} (after, from ${src.host.name})`, have ?? '', want) : undefined,
+          diff: changed
+            ? createTwoFilesPatch(
+                `${h.name}:${file} (now${have === undefined ? ': missing' : ''})`,
+                `${h.name}:${file} (after, from ${src.host.name})`,
+                have ?? '',
+                want,
+              )
+            : undefined,
         });
       } catch (e) {
         out.push({ host: h.name, file, changed: false, error: (e as Error).message });

@@ -23,7 +23,11 @@ export function renderShape(plan: Plan): string[] {
 }
 
 export function renderPlanShow(plan: Plan, steps: Step[]): string {
-  const out: string[] = [color.bold(`Migration of ${plan.cluster}: ${plan.oldMasters.map((h) => h.name).join(', ')} → ${plan.newMasters.map((h) => h.name).join(', ')}`), ...renderShape(plan), ''];
+  const out: string[] = [
+    color.bold(`Migration of ${plan.cluster}: ${plan.oldMasters.map((h) => h.name).join(', ')} → ${plan.newMasters.map((h) => h.name).join(', ')}`),
+    ...renderShape(plan),
+    '',
+  ];
   steps.forEach((s, i) => {
     const n = String(i + 1).padStart(2);
     if (s.kind === 'checkpoint') {

@@ -65,7 +65,10 @@ export function frameLine(f: WatchFrame): string {
   const parts = [`[${f.done}/${f.total}]`, f.state];
   if (f.step) parts.push(f.step);
   if (f.waitingFor) parts.push(`- ${f.waitingFor}`);
-  if (f.activity) parts.push(`(${f.activity.type}${f.activity.attempt > 1 ? ` attempt ${f.activity.attempt}` : ''}${f.activity.heartbeat ? `: ${describeHeartbeat(f.activity.heartbeat)}` : ''})`);
+  if (f.activity)
+    parts.push(
+      `(${f.activity.type}${f.activity.attempt > 1 ? ` attempt ${f.activity.attempt}` : ''}${f.activity.heartbeat ? `: ${describeHeartbeat(f.activity.heartbeat)}` : ''})`,
+    );
   if (f.lastError) parts.push(`ERROR: ${f.lastError}`);
   return parts.join(' ');
 }
@@ -73,7 +76,10 @@ export function frameLine(f: WatchFrame): string {
 export async function watch(client: Client, handle: WorkflowHandle, opts: { json: boolean; intervalMs: number; maxMs: number }): Promise<WatchFrame> {
   const tty = process.stdout.isTTY && !opts.json;
   const bar = tty
-    ? new cliProgress.SingleBar({ format: `${color.cyan('{bar}')} {value}/{total} steps | {line}`, hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic)
+    ? new cliProgress.SingleBar(
+        { format: `${color.cyan('{bar}')} {value}/{total} steps | {line}`, hideCursor: true, clearOnComplete: false },
+        cliProgress.Presets.shades_classic,
+      )
     : undefined;
   let last = '';
   let frame = await snapshot(client, handle);

@@ -3,7 +3,8 @@
  * step's activities completed once (a worker that died mid-activity may have
  * attempted one twice, but completed it once), and no secret material.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import YAML from 'yaml';
@@ -61,4 +62,30 @@ export async function secretsInHistory(client: Client, workflowId: string, runId
   const json = JSON.stringify(temporal.api.history.v1.History.toObject(temporal.api.history.v1.History.create(history), { bytes: String }));
   const decoded = json.replace(/"data":"([A-Za-z0-9+/=]+)"/g, (_, b64: string) => JSON.stringify(Buffer.from(b64, 'base64').toString('utf8')));
   return secrets.filter((s) => decoded.includes(s.text) || json.includes(s.text)).map((s) => s.what);
+}
+
+/** The worker logs of a demo/chaos run: STATE_DIR/worker-N.log (every worker incarnation appends to its own file). */
+export function workerLogsIn(stateDir: string): string[] {
+  try {
+    return readdirSync(stateDir)
+      .filter((f) => /^worker-\d+\.log$/.test(f))
+      .sort()
+      .map((f) => path.join(stateDir, f));
+  } catch {
+    return [];
+  }
+}
+
+/** Secrets found in log files (as written, and JSON-escaped: the worker logs JSON lines); `bytes` says how much was read. */
+export function secretsInLogs(files: readonly string[], secrets: Array<{ what: string; text: string }>): { leaks: string[]; bytes: number } {
+  let bytes = 0;
+  const leaks = new Set<string>();
+  for (const f of files) {
+    const text = readFileSync(f, 'utf8');
+    bytes += Buffer.byteLength(text);
+    for (const s of secrets) {
+      if (text.includes(s.text) || text.includes(JSON.stringify(s.text).slice(1, -1))) leaks.add(`${s.what} (in ${path.basename(f)})`);
+    }
+  }
+  return { leaks: [...leaks], bytes };
 }

@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { tcpAnswers } from '../lib/net';
 import path from 'node:path';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { searchAttributesRegistered } from '../cli/connect';
@@ -96,13 +96,6 @@ export interface DemoReport {
   status?: MigrationStatus;
 }
 
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => (s.destroy(), resolve(true)));
-    s.once('error', () => resolve(false));
-  });
-}
 
 async function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const p = spawn(cmd, args, { env, stdio: ['ignore', 'inherit', 'inherit'] });
@@ -181,7 +174,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   const devPort = opts.temporalPort ?? 7233;
   if (!opts.temporalEnv) {
     const env = { ...process.env, TEMPORAL_PORT: String(devPort), TEMPORAL_UI_PORT: String(devPort + 1000), CPM_STATE_DIR: opts.stateDir };
-    if (!(await portOpen(devPort))) await run('bash', [path.join(ROOT, 'scripts', 'dev-server.sh'), 'start'], env);
+    if (!(await tcpAnswers('127.0.0.1', devPort))) await run('bash', [path.join(ROOT, 'scripts', 'dev-server.sh'), 'start'], env);
     else log(`Temporal already on 127.0.0.1:${devPort}`);
   }
   const settings = temporalSettings({ ...temporalEnvOf(opts) });
@@ -304,7 +297,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
     };
 
     let last = '';
-    let announced = '';
+    let announced: string | undefined;
     const deadline = Date.now() + (opts.maxMinutes ?? 60) * 60_000;
     for (;;) {
       const desc = await throughOutage('describe', () => handle.describe(), log);
@@ -317,17 +310,22 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
       last = line;
       await faults.poll(s, ctx);
       const gate = s.pendingCheckpoint?.gate;
-      if (gate && announced !== gate) {
-        announced = gate;
+      // a checkpoint that waits again (an approval revoked: the inventory changed) is announced again
+      const waiting = gate ? `${gate}@${s.pendingCheckpoint?.since ?? ''}` : undefined;
+      if (gate && announced !== waiting) {
+        announced = waiting;
         log(`checkpoint "${gate}" waits for approval:`);
+        for (const d of s.pendingCheckpoint?.details ?? []) log(`  - ${d}`);
         for (const c of s.pendingCheckpoint?.approveCommands ?? []) log(`    ${c}`);
         if (opts.onCheckpoint) await opts.onCheckpoint(gate, ctx);
         if (opts.rollbackAt === gate) {
           await throughOutage('abort', () => handle.signal(abortSignal, { reason: `rollback rehearsal at ${gate}`, by: 'demo', rollback: true }), log);
           log(`abort --rollback sent at "${gate}"`);
         } else if (opts.yes) {
-          await throughOutage('approve', () => handle.executeUpdate(approveUpdate, { args: [{ gate, by: 'demo --yes', reason: 'unattended demo run' }] }), log);
-          log(`approved "${gate}" (--yes)`);
+          // unattended: the references the inventory lists are acknowledged (and logged above), as an operator would after reading them
+          const ack = s.pendingCheckpoint?.toAcknowledge ?? [];
+          await throughOutage('approve', () => handle.executeUpdate(approveUpdate, { args: [{ gate, by: 'demo --yes', reason: 'unattended demo run', ...(ack.length ? { ack } : {}) }] }), log);
+          log(`approved "${gate}" (--yes)${ack.length ? `, acknowledging ${ack.join(', ')}` : ''}`);
         }
       }
       if (desc.status.name !== 'RUNNING') break;

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, openSync, closeSync } from 'node:fs';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { tcpAnswers } from '../lib/net';
 import { dirname, join } from 'node:path';
 import { ETCD_DATA_DIR } from './hostfs';
 import { HOSTS, paths, type LabHost } from './layout';
@@ -60,14 +60,6 @@ export async function hostKeyFingerprint(h: LabHost): Promise<string> {
   return fp;
 }
 
-function portOpen(address: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: address, port, timeout: 500 });
-    s.once('connect', () => (s.destroy(), resolve(true)));
-    s.once('error', () => resolve(false));
-    s.once('timeout', () => (s.destroy(), resolve(false)));
-  });
-}
 
 export function sshdPid(h: LabHost): number | undefined {
   return livePid(sshdPidFile(h));
@@ -87,7 +79,7 @@ export async function startSshd(h: LabHost): Promise<void> {
   child.unref();
   closeSync(log);
   await waitFor(`sshd on ${h.name} (${h.address}:22); see ${join(paths.hostDir(h.name), 'log', 'sshd.log')}`, 10_000, async () =>
-    sshdPid(h) && (await portOpen(h.address, 22)) ? true : undefined,
+    sshdPid(h) && (await tcpAnswers(h.address, 22, 500)) ? true : undefined,
   );
 }
 

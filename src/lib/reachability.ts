@@ -5,23 +5,13 @@
  * one port would answer. Used by decommission so a dead old master does not
  * wedge the migration, and named as a presumption in the step summary.
  */
-import net from 'node:net';
 import { HostUnreachableError } from '../errors';
 import type { HostOps } from './hostops';
 import type { SshTarget } from '../plan/hosts';
+import { tcpAnswers } from './net';
+import { sleep } from './sleep';
 
-export function tcpAnswers(address: string, port: number, timeoutMs = 2_000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: address, port, timeout: timeoutMs });
-    const done = (ok: boolean) => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.once('connect', () => done(true));
-    s.once('timeout', () => done(false));
-    s.once('error', () => done(false));
-  });
-}
+export { tcpAnswers } from './net';
 
 /** undefined when the host is reachable; otherwise why it is presumed down. */
 export async function presumedDown(ops: HostOps, t: SshTarget, servicePorts: number[], tries = 3): Promise<string | undefined> {
@@ -34,7 +24,7 @@ export async function presumedDown(ops: HostOps, t: SshTarget, servicePorts: num
       if (!(e instanceof HostUnreachableError)) return undefined; // it answers, with some other problem
       last = e.message;
     }
-    await new Promise((r) => setTimeout(r, 2_000));
+    await sleep(2_000);
   }
   const open = await Promise.all(servicePorts.map((p) => tcpAnswers(t.address, p)));
   const answering = servicePorts.filter((_, i) => open[i]);

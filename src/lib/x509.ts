@@ -1,9 +1,10 @@
 /**
- * The apiserver serving certificate: inspect it against what the migration
- * needs, and re-issue it (new key, same subject and usages, more SANs) signed
- * by the cluster CA; and issue an etcd member's own server / peer certificate
- * (kubeadm layout) signed by the etcd CA. Pure crypto on PEM text: no I/O,
- * nothing logged.
+ * X.509 building blocks: the SAN model, inspecting a serving certificate
+ * against what the migration needs, new keys like a given certificate's or
+ * CA's, loading a signing CA (checked), and signing a leaf. The policies that
+ * use them (apiserver re-issue, etcd member certificates) live with the certs
+ * activities (src/activities/cert-policies.ts). Pure crypto on PEM text: no
+ * I/O, nothing logged.
  *
  * @peculiar/x509 builds the certificate; Node's webcrypto signs; Node's
  * KeyObject reads and writes PEM keys in any of PKCS#1, SEC1 and PKCS#8.
@@ -16,9 +17,9 @@ import type * as X509 from '@peculiar/x509';
 import { UnsafeOperationError } from '../errors';
 
 const DAY_MS = 24 * 3600_000;
-const SERVER_AUTH = '1.3.6.1.5.5.7.3.1'; // id-kp-serverAuth
+export const SERVER_AUTH = '1.3.6.1.5.5.7.3.1'; // id-kp-serverAuth
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2'; // id-kp-clientAuth
-const EKU_OID = { serverAuth: SERVER_AUTH, clientAuth: CLIENT_AUTH } as const;
+export const EKU_OID = { serverAuth: SERVER_AUTH, clientAuth: CLIENT_AUTH } as const;
 export type ExtKeyUsage = keyof typeof EKU_OID;
 
 let lib: Promise<typeof X509> | undefined;
@@ -26,7 +27,7 @@ let lib: Promise<typeof X509> | undefined;
 /** @peculiar/x509 with Node's webcrypto as its provider (loaded once). */
 export function x509lib(): Promise<typeof X509> {
   lib ??= (async () => {
-        const m = await import('@peculiar/x509');
+    const m = await import('@peculiar/x509');
     const x = ((m as unknown as { default?: typeof X509 }).default ?? m) as typeof X509;
     // Node's webcrypto is a full WebCrypto; its type differs from the DOM `Crypto` the library declares
     x.cryptoProvider.set(webcrypto as never);
@@ -55,7 +56,7 @@ function normIp(ip: string): string {
   }
 }
 
-function sanKey(s: SanEntry): string {
+export function sanKey(s: SanEntry): string {
   return `${s.type}:${s.type === 'ip' ? normIp(s.value) : s.value.toLowerCase()}`;
 }
 
@@ -96,7 +97,10 @@ function curveName(nodeCurve: string | undefined): 'P-256' | 'P-384' | 'P-521' |
 const CURVE_HASH = { 'P-256': 'SHA-256', 'P-384': 'SHA-384', 'P-521': 'SHA-512' } as const;
 
 /** WebCrypto view of a PEM private key (PKCS#1, SEC1 or PKCS#8), for signing. */
-async function importSigningKey(pem: string, what: string): Promise<{ key: webcrypto.CryptoKey; signingAlgorithm: webcrypto.Algorithm | webcrypto.EcdsaParams; spki: Buffer }> {
+async function importSigningKey(
+  pem: string,
+  what: string,
+): Promise<{ key: webcrypto.CryptoKey; signingAlgorithm: webcrypto.Algorithm | webcrypto.EcdsaParams; spki: Buffer }> {
   let k: KeyObject;
   try {
     k = createPrivateKey(pem);
@@ -124,7 +128,7 @@ interface NewKeySpec {
 }
 
 /** Same algorithm as the current certificate's key (RSA at least 2048 bits); RSA 2048 otherwise. */
-function newKeySpecFor(cert: X509.X509Certificate): NewKeySpec {
+export function newKeySpecFor(cert: X509.X509Certificate): NewKeySpec {
   const rsa2048: NewKeySpec = {
     gen: { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
     pem: 'pkcs1',
@@ -148,7 +152,7 @@ function newKeySpecFor(cert: X509.X509Certificate): NewKeySpec {
 }
 
 /** A new leaf key in the CA's algorithm family, like kubeadm: RSA 2048 for an RSA CA, the CA's curve for an EC CA. */
-function newKeySpecLike(ca: X509.X509Certificate): NewKeySpec {
+export function newKeySpecLike(ca: X509.X509Certificate): NewKeySpec {
   const spec = newKeySpecFor(ca);
   if (spec.pem === 'pkcs1') return { gen: { ...(spec.gen as webcrypto.RsaHashedKeyGenParams), modulusLength: 2048 }, pem: 'pkcs1', describe: 'RSA 2048' };
   return spec;
@@ -158,7 +162,7 @@ function sameBytes(a: ArrayBuffer | Buffer, b: ArrayBuffer | Buffer): boolean {
   return Buffer.from(a as ArrayBuffer).equals(Buffer.from(b as ArrayBuffer));
 }
 
-function parseCert(x509: typeof X509, pem: string, what: string): X509.X509Certificate {
+export function parseCert(x509: typeof X509, pem: string, what: string): X509.X509Certificate {
   try {
     return new x509.X509Certificate(pem);
   } catch (e) {
@@ -240,19 +244,6 @@ export async function inspectServingCert(input: ServingCertInput): Promise<Servi
   };
 }
 
-export interface ReissueInput {
-  /** the current serving certificate: subject, usages and SANs are kept */
-  certPem: string;
-  caCertPem: string;
-  caKeyPem: string;
-  requiredSANs: string[];
-  now?: Date;
-  /** default 365 */
-  validityDays?: number;
-  /** refuse when the CA itself expires within this many days (default 30) */
-  minCaRemainingDays?: number;
-}
-
 export interface NewCert {
   certPem: string;
   /** PKCS#1 (RSA) or SEC1 (EC) PEM, like kubeadm writes */
@@ -269,13 +260,13 @@ export interface IssuedCert extends NewCert {
   addedSANs: string[];
 }
 
-interface LoadedCa {
+export interface LoadedCa {
   cert: X509.X509Certificate;
   signer: Awaited<ReturnType<typeof importSigningKey>>;
 }
 
 /** The CA certificate and its key, checked: the key belongs to the certificate, it is a CA, it does not expire soon. */
-async function loadSigningCa(
+export async function loadSigningCa(
   x509: typeof X509,
   input: { caCertPem: string; caKeyPem: string; now: Date; minCaRemainingDays?: number },
   label: string,
@@ -283,7 +274,8 @@ async function loadSigningCa(
 ): Promise<LoadedCa> {
   const ca = parseCert(x509, input.caCertPem, `${label} certificate`);
   const signer = await importSigningKey(input.caKeyPem, `${label} key`);
-  if (!sameBytes(signer.spki, ca.publicKey.rawData)) throw new UnsafeOperationError(`the ${label} key does not belong to the ${label} certificate (ca.key vs ca.crt); refusing to sign`);
+  if (!sameBytes(signer.spki, ca.publicKey.rawData))
+    throw new UnsafeOperationError(`the ${label} key does not belong to the ${label} certificate (ca.key vs ca.crt); refusing to sign`);
   const caBc = ca.getExtension(x509.BasicConstraintsExtension);
   if (caBc && !caBc.ca) throw new UnsafeOperationError(`the ${label} certificate (${ca.subject}) is not a CA (basicConstraints CA:FALSE)`);
   const minCa = (input.minCaRemainingDays ?? 30) * DAY_MS;
@@ -298,20 +290,32 @@ async function loadSigningCa(
  * serial, SKI of the new key, AKI = the CA's key id, valid from five minutes
  * ago (never before the CA) for `validityDays` (never beyond the CA).
  */
-async function signLeaf(
+export async function signLeaf(
   x509: typeof X509,
   ca: LoadedCa,
-  leaf: { subject: X509.Name; spec: NewKeySpec; extensions: (publicKey: webcrypto.CryptoKey) => X509.Extension[]; sans: SanEntry[]; now: Date; validityDays?: number },
+  leaf: {
+    subject: X509.Name;
+    spec: NewKeySpec;
+    extensions: (publicKey: webcrypto.CryptoKey) => X509.Extension[];
+    sans: SanEntry[];
+    now: Date;
+    validityDays?: number;
+  },
 ): Promise<NewCert> {
   const keys = (await webcrypto.subtle.generateKey(leaf.spec.gen, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const exts = leaf.extensions(keys.publicKey);
-  exts.push(new x509.SubjectAlternativeNameExtension(leaf.sans.map((s) => ({ type: s.type, value: s.value })), false));
+  exts.push(
+    new x509.SubjectAlternativeNameExtension(
+      leaf.sans.map((s) => ({ type: s.type, value: s.value })),
+      false,
+    ),
+  );
   exts.push(await x509.SubjectKeyIdentifierExtension.create(keys.publicKey));
   const caSki = ca.cert.getExtension(x509.SubjectKeyIdentifierExtension);
   exts.push(caSki ? new x509.AuthorityKeyIdentifierExtension(caSki.keyId) : await x509.AuthorityKeyIdentifierExtension.create(ca.cert.publicKey));
 
   const serial = randomBytes(16);
-  serial[0] = ((serial[0] ?? 1) & 0x7f) || 1;
+  serial[0] = (serial[0] ?? 1) & 0x7f || 1;
   const now = leaf.now.getTime();
   const notBefore = new Date(Math.max(now - 5 * 60_000, ca.cert.notBefore.getTime()));
   const notAfter = new Date(Math.min(now + (leaf.validityDays ?? 365) * DAY_MS, ca.cert.notAfter.getTime()));
@@ -346,100 +350,8 @@ async function signLeaf(
   };
 }
 
-function defaultKeyUsage(x509: typeof X509, spec: NewKeySpec): X509.KeyUsagesExtension {
+export function defaultKeyUsage(x509: typeof X509, spec: NewKeySpec): X509.KeyUsagesExtension {
   // kubeadm: keyEncipherment only for RSA keys
   const flags = spec.pem === 'pkcs1' ? x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment : x509.KeyUsageFlags.digitalSignature;
   return new x509.KeyUsagesExtension(flags, true);
-}
-
-/**
- * A new serving certificate: same subject and key usages (serverAuth added if
- * absent), SANs = current ∪ required, a NEW key of the same algorithm, a new
- * random serial, AKI = the CA's key id, SKI of the new key, valid one year but
- * never beyond the CA.
- */
-export async function reissueServingCert(input: ReissueInput): Promise<IssuedCert> {
-  const x509 = await x509lib();
-  const now = input.now ?? new Date();
-  const old = parseCert(x509, input.certPem, 'serving certificate');
-  const ca = await loadSigningCa(x509, { ...input, now }, 'cluster CA', 're-issuing the apiserver certificate');
-
-  const spec = newKeySpecFor(old);
-  const existing = sansOf(x509, old);
-  const required = input.requiredSANs.map(sanFromText);
-  const sans = unionSans(existing, required);
-  const existingKeys = new Set(existing.map(sanKey));
-  const added = sans.filter((s) => !existingKeys.has(sanKey(s)));
-
-  const issued = await signLeaf(x509, ca, {
-    subject: new x509.Name(old.subjectName.toArrayBuffer()),
-    spec,
-    sans,
-    now,
-    validityDays: input.validityDays,
-    extensions: () => {
-      const exts: X509.Extension[] = [];
-      exts.push(old.getExtension(x509.BasicConstraintsExtension) ?? new x509.BasicConstraintsExtension(false, undefined, true));
-      exts.push(old.getExtension(x509.KeyUsagesExtension) ?? defaultKeyUsage(x509, spec));
-      const eku = old.getExtension(x509.ExtendedKeyUsageExtension);
-      const usages = (eku?.usages ?? []).map(String);
-      if (!usages.includes(SERVER_AUTH)) usages.push(SERVER_AUTH);
-      exts.push(new x509.ExtendedKeyUsageExtension(usages, eku?.critical ?? false));
-      return exts;
-    },
-  });
-  return { ...issued, addedSANs: added.map(formatSan) };
-}
-
-export type EtcdCertUsage = 'server' | 'peer';
-
-/** Extended key usages of kubeadm's etcd member certificates: both serve and dial TLS. */
-export const ETCD_MEMBER_USAGES: Readonly<Record<EtcdCertUsage, ExtKeyUsage[]>> = {
-  server: ['serverAuth', 'clientAuth'],
-  peer: ['serverAuth', 'clientAuth'],
-};
-
-export interface EtcdMemberCertInput {
-  /** the etcd CA (pki/etcd/ca.crt, ca.key) */
-  caCertPem: string;
-  caKeyPem: string;
-  /** the member's host name (kubeadm: the node name) */
-  commonName: string;
-  /** IPs or DNS names; duplicates are dropped */
-  sans: string[];
-  /** etcd/server.crt (client URL) or etcd/peer.crt (peer URL) */
-  usage: EtcdCertUsage;
-  now?: Date;
-  /** default 365, capped at the CA's notAfter */
-  validityDays?: number;
-  /** refuse when the CA expires within this many days (default 30) */
-  minCaRemainingDays?: number;
-}
-
-/**
- * An etcd member certificate as `kubeadm init phase certs etcd-server` /
- * `etcd-peer` makes it: subject CN=<host>, the given SANs, EKU serverAuth +
- * clientAuth, KU digitalSignature (+ keyEncipherment for RSA) critical,
- * CA:FALSE, SKI/AKI, a NEW key in the CA's family (RSA 2048, or the CA's EC
- * curve), signed by the etcd CA, valid one year but never beyond the CA.
- */
-export async function issueEtcdMemberCert(input: EtcdMemberCertInput): Promise<NewCert> {
-  const x509 = await x509lib();
-  const now = input.now ?? new Date();
-  if (!input.commonName.trim()) throw new Error('etcd member certificate: empty common name');
-  const ca = await loadSigningCa(x509, { ...input, now }, 'etcd CA', `issuing the etcd ${input.usage} certificate`);
-  const spec = newKeySpecLike(ca.cert);
-  const sans = unionSans([], input.sans.map(sanFromText));
-  return signLeaf(x509, ca, {
-    subject: new x509.Name([{ CN: [input.commonName.trim()] }]),
-    spec,
-    sans,
-    now,
-    validityDays: input.validityDays,
-    extensions: () => [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      defaultKeyUsage(x509, spec),
-      new x509.ExtendedKeyUsageExtension(ETCD_MEMBER_USAGES[input.usage].map((u) => EKU_OID[u]), false),
-    ],
-  });
 }

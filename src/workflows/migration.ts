@@ -39,6 +39,7 @@ import { Aborted } from './aborted';
 import { compensationFor, type Compensation } from './compensation';
 import { runAction, type Ctx } from './runners';
 import { ClusterLock } from './lock';
+import { decommissionGate } from './inventory';
 import { MigrationState } from './state';
 
 export interface MigrationResult {
@@ -66,6 +67,8 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
   const steps = migrationSteps(plan, { etcdCerts, clientFixes: clientFixesOn });
   let clientFixes: ClientFix[] = [];
   let preflightNotes: string[] = [];
+  /** the decommission checkpoint's inventory (src/workflows/inventory.ts) */
+  let decommissionDetails: { details: string[]; toAcknowledge: string[] } | undefined;
   const st = new MigrationState(plan, steps);
   // patched(): migrations started before the cluster lock existed replay without taking it (asked once, here)
   const lock = patched('cluster-lock') ? new ClusterLock(plan) : undefined;
@@ -207,8 +210,9 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
   };
 
   /** What a human approves at this checkpoint, beyond its title: the exact client changes; the user kubeconfigs and unverified Nodes. */
-  const checkpointDetails = (step: CheckpointStep): { details?: string[] } => {
+  const checkpointDetails = (step: CheckpointStep): { details?: string[]; toAcknowledge?: string[] } => {
     if (step.gate === 'client-fixes') return { details: clientFixes.map(describeFix) };
+    if (step.gate === 'decommission' && decommissionDetails) return decommissionDetails.toAcknowledge.length ? decommissionDetails : { details: decommissionDetails.details };
     if (step.gate === 'preflight-ack') {
       const details = [...plan.clients.userKubeconfigs.map((k) => `confirm this user kubeconfig uses https://${plan.loadBalancer.vip}:${plan.loadBalancer.port}: ${k}`), ...preflightNotes];
       return details.length ? { details } : {};
@@ -253,7 +257,17 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
       let summary: string;
       if (step.kind === 'checkpoint') {
         // nothing to change: nothing to approve (the checkpoint passes, and says so)
-        summary = step.gate === 'client-fixes' && !clientFixes.length ? 'nothing to fix: every client already uses the LB' : await waitForApproval(step);
+        summary =
+          step.gate === 'client-fixes' && !clientFixes.length
+            ? 'nothing to fix: every client already uses the LB'
+            : // patched(): migrations that reached this checkpoint before the inventory existed replay without it
+              step.gate === 'decommission' && patched('decommission-inventory')
+              ? await decommissionGate(
+                  { plan, quick: proxies.quick, st, progress, waitForApproval, setDetails: (details, toAcknowledge) => (decommissionDetails = { details, toAcknowledge }) },
+                  step,
+                  workflowInfo().workflowId,
+                )
+              : await waitForApproval(step);
       } else if (step.phase === 'preflight') {
         // the lock first: a second migration of this cluster fails here, naming the holder, before anything else
         const locked = lock

@@ -77,6 +77,12 @@ async function certificates({ plan, quick }: Ctx, host: string): Promise<string>
   return `${copied.summary}; ${cert.summary}`;
 }
 
+/** The flag parity sentence of a waitComponentHealthy summary (src/activities/component-parity.ts), for the step summary. */
+function parityOf(healthSummary: string, label?: string): string {
+  const m = /; (flag parity .*)$/.exec(healthSummary);
+  return m ? `; ${label ? `${label} ` : ''}${m[1]}` : '';
+}
+
 async function apiserver({ plan, quick, long, progress }: Ctx, host: string): Promise<string> {
   // --etcd-servers comes from the live member list, restricted to new masters.
   const newClientURLs = new Set(plan.newMasters.map((h) => h.etcd.clientURL));
@@ -87,8 +93,8 @@ async function apiserver({ plan, quick, long, progress }: Ctx, host: string): Pr
   const cfg = await quick.configureApiserver(plan, host, live);
   await quick.startComponent(plan, host, 'apiserver');
   progress(`waiting for kube-apiserver /readyz on ${host}`);
-  await long.waitComponentHealthy(plan, host, 'apiserver');
-  return `${cfg.summary}; ready (etcd-servers ${live.join(',')})`;
+  const ready = await long.waitComponentHealthy(plan, host, 'apiserver');
+  return `${cfg.summary}; ready (etcd-servers ${live.join(',')})${parityOf(ready.summary)}`;
 }
 
 async function apiserverLb({ plan, quick, long, progress }: Ctx, host: string): Promise<string> {
@@ -104,9 +110,9 @@ async function controllerManagerScheduler({ plan, quick, long, progress }: Ctx, 
   await quick.startComponent(plan, host, 'controllerManager');
   await quick.startComponent(plan, host, 'scheduler');
   progress(`waiting for controller-manager and scheduler on ${host}`);
-  await long.waitComponentHealthy(plan, host, 'controllerManager');
-  await long.waitComponentHealthy(plan, host, 'scheduler');
-  return `${cfg.summary}; both healthy`;
+  const cm = await long.waitComponentHealthy(plan, host, 'controllerManager');
+  const sched = await long.waitComponentHealthy(plan, host, 'scheduler');
+  return `${cfg.summary}; both healthy${parityOf(cm.summary, 'controller-manager')}${parityOf(sched.summary, 'scheduler')}`;
 }
 
 async function calico({ plan, quick, long, progress }: Ctx): Promise<string> {

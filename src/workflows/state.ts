@@ -49,6 +49,7 @@ export class MigrationState {
     if (!(GATES as readonly string[]).includes(p.gate)) return `unknown checkpoint "${p.gate}": one of ${GATES.join(', ')}`;
     if (p.by !== undefined && typeof p.by !== 'string') return '"by" must be a string (who approves)';
     if (p.reason !== undefined && typeof p.reason !== 'string') return '"reason" must be a string';
+    if (p.ack !== undefined && (!Array.isArray(p.ack) || p.ack.some((x) => typeof x !== 'string' || !x.trim()))) return '"ack" must be a list of reference ids (from the checkpoint\'s details)';
     if (this.finished || this.abort) return 'the migration is stopping or has ended: nothing to approve';
     if (this.isApproved(p.gate as GateId)) return `checkpoint "${p.gate}" is already approved`;
     if (!this.steps.some((x) => x.kind === 'checkpoint' && x.gate === p.gate)) {
@@ -71,9 +72,20 @@ export class MigrationState {
       this.ignoredApprovalCount += 1;
       return undefined;
     }
-    const rec: ApprovalRecord = { gate: p.gate as GateId, by: text(p.by) ?? 'unknown', reason: text(p.reason), at: new Date().toISOString() };
+    const ack = Array.isArray(p.ack) ? (p.ack as string[]).map((x) => x.trim()) : [];
+    const rec: ApprovalRecord = { gate: p.gate as GateId, by: text(p.by) ?? 'unknown', reason: text(p.reason), at: new Date().toISOString(), ...(ack.length ? { ack } : {}) };
     this.approvals.push(rec);
     return rec;
+  }
+
+  /** The approval of `gate` no longer counts (the cluster is not as approved): kept in status as ignored, with why. */
+  revokeApproval(gate: GateId, why: string): void {
+    const i = this.approvals.findIndex((r) => r.gate === gate);
+    if (i < 0) return;
+    const [rec] = this.approvals.splice(i, 1);
+    this.ignoredApprovals.push({ gate, by: rec?.by, at: new Date().toISOString(), why, early: false });
+    if (this.ignoredApprovals.length > IGNORED_KEPT) this.ignoredApprovals.shift();
+    this.ignoredApprovalCount += 1;
   }
 
   isApproved(gate: GateId): boolean {

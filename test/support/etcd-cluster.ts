@@ -15,7 +15,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { etcdAccess, etcdHealth } from '../../src/lib/etcd';
@@ -111,7 +111,19 @@ function makePki(base: string, hostDirs: string[], addresses: string[]): { caFil
 }
 
 /** `tuning`: YAML lines added to every old member's config (non-default settings the new members must carry). */
-export async function startEtcdLab(opts: { cluster: string; oldMasters: LabHost[]; newMasters: LabHost[]; tls?: boolean; tuning?: string[] }): Promise<EtcdLab> {
+/**
+ * `etcdBinary`: the etcd every old master runs (default Debian's /usr/bin/etcd, 3.4); `newEtcdBinary`: what the new
+ * masters' start command runs (default the same). Each host gets MOUNT/bin/etcd → its binary, beside its start script.
+ */
+export async function startEtcdLab(opts: {
+  cluster: string;
+  oldMasters: LabHost[];
+  newMasters: LabHost[];
+  tls?: boolean;
+  tuning?: string[];
+  etcdBinary?: string;
+  newEtcdBinary?: string;
+}): Promise<EtcdLab> {
   for (const tool of ['/usr/bin/etcd', '/usr/bin/unshare']) if (!existsSync(tool)) throw new Error(`${tool} is missing (apt-get install etcd-server util-linux)`);
   const base = mkdtempSync(path.join(os.tmpdir(), 'cpmigrate-etcd-'));
   const mount = path.join(base, 'host');
@@ -128,7 +140,7 @@ M=${mount}
 ${aliveFn}
 mkdir -p "$M/run"
 if alive; then exit 0; fi
-setsid /usr/bin/etcd --config-file "$M/etc/etcd/etcd.conf.yml" >>"$M/run/etcd.log" 2>&1 </dev/null &
+setsid "$M/bin/etcd" --config-file "$M/etc/etcd/etcd.conf.yml" >>"$M/run/etcd.log" 2>&1 </dev/null &
 echo $! > "$M/run/etcd.pid"
 `,
     'etcd-stop': `#!/bin/bash
@@ -148,6 +160,15 @@ alive
 `,
   };
   for (const [name, text] of Object.entries(scripts)) await writeFile(path.join(bin, name), text, { mode: 0o755 });
+  // per host: MOUNT/bin/etcd (its binary) beside MOUNT/bin/etcd-{start,stop,status}; the plan starts MOUNT/bin/etcd-start,
+  // so each host runs its own binary and the version probe finds it next to the start script
+  const binaryOf = (h: LabHost) => (opts.oldMasters.includes(h) ? opts.etcdBinary : (opts.newEtcdBinary ?? opts.etcdBinary)) ?? '/usr/bin/etcd';
+  for (const h of [...opts.oldMasters, ...opts.newMasters]) {
+    const hb = path.join(hostDir(h.name), 'bin');
+    await mkdir(hb, { recursive: true });
+    await symlink(binaryOf(h), path.join(hb, 'etcd'));
+    for (const name of Object.keys(scripts)) await symlink(path.join(bin, name), path.join(hb, name));
+  }
 
   const scheme = opts.tls ? 'https' : 'http';
   const all = [...opts.oldMasters, ...opts.newMasters];
@@ -170,7 +191,7 @@ alive
       snapshotPath: path.join(base, 'backups', `${opts.cluster}-before-migration.db`),
       prepareDataDir: [`mkdir -p -m 700 ${mount}/var/lib/etcd`],
       maxRaftIndexLag: 1000,
-      service: { type: 'commands', start: `${bin}/etcd-start`, stop: `${bin}/etcd-stop`, status: `${bin}/etcd-status` },
+      service: { type: 'commands', start: `${mount}/bin/etcd-start`, stop: `${mount}/bin/etcd-stop`, status: `${mount}/bin/etcd-status` },
     },
     apiserver: { service: { type: 'systemd', unit: 'kube-apiserver' } },
     controllerManager: { service: { type: 'systemd', unit: 'kube-controller-manager' } },

@@ -8,6 +8,7 @@ import { appendFileSync } from 'node:fs';
 import { Context } from '@temporalio/activity';
 import type { MigrationActivities } from '../../src/activities/contract';
 import { describeFix, fixId, type ClientFix } from '../../src/plan/client-fix';
+import type { OldMasterRef } from '../../src/lib/old-master-refs';
 import type { Plan } from '../../src/plan/schema';
 
 export interface Call {
@@ -22,12 +23,15 @@ export interface RecordingOptions {
   before?: (call: Call) => Promise<void> | void;
   /** preflight proposes these client fixes (each a fixable blocker) */
   clientFixes?: ClientFix[];
+  /** the pre-decommission inventory's references, per read (1, 2, ...); default none */
+  inventory?: (read: number) => OldMasterRef[];
 }
 
 const outcome = (summary: string) => ({ summary, changed: true });
 
-export function recordingActivities(opts: RecordingOptions = {}): { activities: MigrationActivities; calls: Call[]; lockCalls: string[] } {
+export function recordingActivities(opts: RecordingOptions = {}): { activities: MigrationActivities; calls: Call[]; lockCalls: string[]; inventoryReads: () => number } {
   const calls: Call[] = [];
+  let inventoryReads = 0;
   /** the cluster-lock activities, kept apart so call sequences read like the runbook */
   const lockCalls: string[] = [];
   const record = async (name: string, args: unknown[]): Promise<void> => {
@@ -180,6 +184,12 @@ export function recordingActivities(opts: RecordingOptions = {}): { activities: 
       await record('stopComponent', [host, component]);
       return outcome(`stopped ${component} on ${host}`);
     },
+    // read-only, kept apart (like the lock calls) so call sequences read like the runbook
+    async inventoryOldMasterRefs() {
+      inventoryReads++;
+      const refs = opts.inventory?.(inventoryReads) ?? [];
+      return { refs, scanned: ['recorded'], unreadable: [], summary: `${refs.length} reference(s) to old masters` };
+    },
     async fenceOldMaster(_p, host) {
       await record('fenceOldMaster', [host]);
       return outcome(`fenced ${host}`);
@@ -198,5 +208,5 @@ export function recordingActivities(opts: RecordingOptions = {}): { activities: 
       return { holders: [holder], readyzThroughVip: true, summary: `VIP on ${holder}` };
     },
   };
-  return { activities, calls, lockCalls };
+  return { activities, calls, lockCalls, inventoryReads: () => inventoryReads };
 }

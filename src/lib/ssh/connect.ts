@@ -102,7 +102,14 @@ function connectError(target: SshTarget, keyPath: string, err: Error & { level?:
   return new Error(`cannot connect to ${who}: ${code}${err.code && err.message && !err.message.includes(err.code) ? ` (${err.message})` : ''}`);
 }
 
-function handshake(target: SshTarget, privateKey: Buffer, keyPath: string, policy: HostKeyPolicy, serverHostKey: string[] | undefined, hooks: ConnHooks): Promise<Conn> {
+function handshake(
+  target: SshTarget,
+  privateKey: Buffer,
+  keyPath: string,
+  policy: HostKeyPolicy,
+  serverHostKey: string[] | undefined,
+  hooks: ConnHooks,
+): Promise<Conn> {
   const who = `${target.name} (${target.address}:${target.port})`;
   return new Promise<Conn>((resolve, reject) => {
     const client = new Client();

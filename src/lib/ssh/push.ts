@@ -53,7 +53,9 @@ export function pushScript(path: string, sha: string, opts: PushOptions): string
     `got=$(sha256sum < "$t" | cut -c1-64)`,
     `[ "$got" = ${sha} ] || { echo "upload corrupted: sha256 $got, expected ${sha}" >&2; exit 1; }`,
     // no mode given: keep the replaced file's; a new file without a mode is refused (no default mode, ever)
-    mode !== undefined ? `chmod ${mode} -- "$t"` : `if [ -f "$p" ]; then chmod --reference="$p" -- "$t"; else echo "refusing to create $p without a mode (cpmigrate gives new files their source's mode)" >&2; exit 3; fi`,
+    mode !== undefined
+      ? `chmod ${mode} -- "$t"`
+      : `if [ -f "$p" ]; then chmod --reference="$p" -- "$t"; else echo "refusing to create $p without a mode (cpmigrate gives new files their source's mode)" >&2; exit 3; fi`,
     opts.owner ? `chown ${shq(opts.owner)} -- "$t"` : `if [ -f "$p" ]; then chown --reference="$p" -- "$t" 2>/dev/null || true; fi`,
     opts.backup ? `if [ -f "$p" ]; then old=$(sha256sum < "$p" | cut -c1-8); b="$p.cpmigrate-bak-$old"; cp -p -- "$p" "$b"; echo "backup=$b"; fi` : ':',
     'sync -- "$t" 2>/dev/null || true',
@@ -79,7 +81,9 @@ export async function pushRemoteFile(run: Run, target: SshTarget, path: string, 
     const ownerOk = !opts.owner || [u, `${u}:${g}`, uid, `${uid}:${gid}`].includes(opts.owner);
     if (modeOk && ownerOk) return { path, changed: false, sha256: sha };
     // content is right, only metadata drifted: fix it in place
-    const fix = [mode !== undefined && !modeOk ? `chmod ${mode} -- ${p}` : '', opts.owner && !ownerOk ? `chown ${shq(opts.owner)} -- ${p}` : ''].filter(Boolean).join(' && ');
+    const fix = [mode !== undefined && !modeOk ? `chmod ${mode} -- ${p}` : '', opts.owner && !ownerOk ? `chown ${shq(opts.owner)} -- ${p}` : '']
+      .filter(Boolean)
+      .join(' && ');
     await run(target, fix, { label });
     return { path, changed: true, sha256: sha };
   }
