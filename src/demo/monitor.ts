@@ -30,6 +30,15 @@ const CALL_MS = 1_000;
  * while a member that is down stops answering and drops out after 1.5 s.
  */
 const HEALTH_WINDOW_MS = 1_500;
+/**
+ * The longest one sampling round takes when the monitor itself runs on time: a
+ * status call and a member-list call that each time out, and the pause. Ages
+ * are counted on a clock that advances at most this much per round, so a
+ * monitor starved of CPU (on a loaded machine its timers fire late, before the
+ * answers that arrived meanwhile are read) does not see every member age out
+ * at once, while a member that is really down still drops out after two rounds.
+ */
+const ROUND_BUDGET_MS = 2 * CALL_MS + SAMPLE_MS;
 
 export interface MonitorReport {
   samples: number;
@@ -38,10 +47,37 @@ export interface MonitorReport {
   minMarginDetail?: string;
   /** distinct leader ids seen, in order (a change = an election or a leader move) */
   leaders: string[];
+  /** rounds that took longer than ROUND_BUDGET_MS (the monitor was starved), and the longest */
+  stalls: { count: number; longestMs: number };
   vip: VipWatchReport;
   probe: ProbeReport;
   /** why the run is unsafe; empty when safe */
   violations: string[];
+}
+
+/** A clock that advances by the wall time between rounds, but at most `budgetMs` per round (ROUND_BUDGET_MS). */
+export class RoundClock {
+  private now = 0;
+  private last = 0;
+  private count = 0;
+  private longest = 0;
+
+  constructor(private readonly budgetMs: number) {}
+
+  tick(wall: number): number {
+    const elapsed = this.last ? wall - this.last : 0;
+    this.last = wall;
+    if (elapsed > this.budgetMs) {
+      this.count++;
+      this.longest = Math.max(this.longest, elapsed);
+    }
+    this.now += Math.min(elapsed, this.budgetMs);
+    return this.now;
+  }
+
+  stalls(): { count: number; longestMs: number } {
+    return { count: this.count, longestMs: this.longest };
+  }
 }
 
 export class SafetyMonitor {
@@ -57,8 +93,9 @@ export class SafetyMonitor {
   private readonly leaders: string[] = [];
   private lastList: Awaited<ReturnType<typeof listMembers>> | undefined;
   private lastListAt = 0;
-  /** last time each member id answered with a leader */
+  /** when each member id last answered with a leader, on the round clock */
   private readonly lastOk = new Map<string, number>();
+  private readonly clock = new RoundClock(ROUND_BUDGET_MS);
 
   constructor(
     private readonly plan: Plan,
@@ -91,7 +128,7 @@ export class SafetyMonitor {
         return { url, st, members };
       }),
     );
-    const now = Date.now();
+    const now = this.clock.tick(Date.now());
     const answered = rows.find((r) => r.members)?.members;
     if (answered) {
       this.lastList = answered;
@@ -105,7 +142,7 @@ export class SafetyMonitor {
     }
     for (const r of rows) if (r.st && r.st.leader !== '0') this.lastOk.set(r.st.header.member_id, now);
     const voters = list.filter((m) => !m.isLearner);
-    const healthy = voters.filter((m) => now - (this.lastOk.get(m.id) ?? 0) <= HEALTH_WINDOW_MS).length;
+    const healthy = voters.filter((m) => now - (this.lastOk.get(m.id) ?? Number.NEGATIVE_INFINITY) <= HEALTH_WINDOW_MS).length;
     const margin = healthy - quorumOf(voters.length);
     const leader = rows.find((r) => r.st && r.st.leader !== '0')?.st?.leader;
     if (leader && this.leaders.at(-1) !== leader) this.leaders.push(leader);
@@ -145,6 +182,7 @@ export class SafetyMonitor {
       minMarginAt: this.minAt,
       minMarginDetail: this.minDetail,
       leaders: this.leaders,
+      stalls: this.clock.stalls(),
       vip,
       probe,
       violations,
@@ -154,7 +192,8 @@ export class SafetyMonitor {
 
 export function renderMonitor(m: MonitorReport): string[] {
   return [
-    `safety monitor: ${m.samples} etcd samples, minimum quorum margin ${m.minQuorumMargin}${m.minMarginDetail ? ` (${m.minMarginDetail}, ${m.minMarginAt})` : ''}, ${Math.max(0, m.leaders.length - 1)} leader change(s)`,
+    `safety monitor: ${m.samples} etcd samples, minimum quorum margin ${m.minQuorumMargin}${m.minMarginDetail ? ` (${m.minMarginDetail}, ${m.minMarginAt})` : ''}, ${Math.max(0, m.leaders.length - 1)} leader change(s)` +
+      (m.stalls.count ? `; the monitor itself was starved in ${m.stalls.count} round(s), longest ${m.stalls.longestMs} ms (not counted as member outages)` : ''),
     `  VIP: ${m.vip.changes} holder changes, longest time with no holder ${m.vip.maxGapMs} ms, longest with two ${m.vip.maxDoubleMs} ms, held by ${m.vip.holdersAtEnd.join(', ') || 'nobody'} at the end`,
     `  API through the VIP (20 ms probe): ${m.probe.sent} requests, ${m.probe.failed} failed, longest gap ${m.probe.longestGapMs} ms${m.probe.longestGapAt ? ` at ${m.probe.longestGapAt}` : ''}; ${m.probe.missingAfter.length} of ${m.probe.seeded} objects missing after`,
     ...m.violations.map((v) => `  UNSAFE: ${v}`),

@@ -14,7 +14,7 @@ import { HostUnreachableError } from '../errors';
 import { presumedDown } from '../lib/reachability';
 import type { HostOps } from '../lib/hostops';
 import { serviceCommand } from '../lib/services';
-import { addedMasters, isFailed, keptMasters, liveOldMasters, reachableMasters, sshTargetOf } from '../plan/hosts';
+import { addedMasters, keptMasters, liveOldMasters, reachableMasters, sshTargetOf } from '../plan/hosts';
 import type { Plan, Service } from '../plan/schema';
 
 export interface Check {
@@ -94,8 +94,24 @@ export async function verifyBeforeState(plan: Plan, hostOps: () => HostOps): Pro
   return checks;
 }
 
+/**
+ * Old masters that are powered off (SSH and every service port silent): they
+ * run nothing, hold no VIP that anyone reaches and read no kubeconfig, so the
+ * checks below skip them and say so. A new master is never skipped.
+ */
+async function poweredOffOldMasters(plan: Plan, hostOps: () => HostOps): Promise<Map<string, string>> {
+  const down = new Map<string, string>();
+  for (const h of plan.oldMasters) {
+    const why = await presumedDown(hostOps(), sshTargetOf(plan, h), servicePortsOf(plan, h), 1).catch(() => undefined);
+    if (why) down.set(h.name, why);
+  }
+  return down;
+}
+
 export async function verifyAfterState(plan: Plan, hostOps: () => HostOps): Promise<Check[]> {
   const { checks, add, safely } = collector();
+  const off = await poweredOffOldMasters(plan, hostOps);
+  const skipped = off.size ? `; not checked (powered off): ${[...off.values()].join('; ')}` : '';
 
   const membersCheck = `etcd has exactly the ${plan.newMasters.length} new members`;
   await safely(membersCheck, async () => {
@@ -105,9 +121,10 @@ export async function verifyAfterState(plan: Plan, hostOps: () => HostOps): Prom
   });
 
   await safely('the VIP is on a new master and the API answers through it', async () => {
-    const vip = await createVipActivities({ hostOps }).verifyVip(plan, 'new');
+    const reachable = { ...plan, oldMasters: plan.oldMasters.filter((h) => !off.has(h.name)) };
+    const vip = await createVipActivities({ hostOps }).verifyVip(reachable, 'new');
     const onNew = vip.holders.length === 1 && plan.newMasters.some((h) => h.name === vip.holders[0]);
-    add('the VIP is on a new master and the API answers through it', onNew && vip.readyzThroughVip, vip.summary);
+    add('the VIP is on a new master and the API answers through it', onNew && vip.readyzThroughVip, `${vip.summary}${skipped}`);
   });
 
   // the old masters that are gone (decommissioned, or failed: powered off); a kept one still runs everything
@@ -174,7 +191,7 @@ export async function verifyAfterState(plan: Plan, hostOps: () => HostOps): Prom
   });
   await safely('no client points at an old master', async () => {
     const blockers: Blocker[] = [];
-    const hosts = [...reachableMasters(plan), ...plan.workerNodes].map((h) => h.name);
+    const hosts = [...reachableMasters(plan), ...plan.workerNodes].map((h) => h.name).filter((n) => !off.has(n));
     const r = await checkClients({
       plan,
       ops: hostOps(),
@@ -189,15 +206,16 @@ export async function verifyAfterState(plan: Plan, hostOps: () => HostOps): Prom
       !toOld.length && !blockers.length && !r.nodes.unverified.length,
       `kubelets on ${r.nodes.checked} nodes (${r.nodes.fromApi} found through the API) and kube-proxy checked` +
         `${toOld.length ? `; pointing at an old master: ${toOld.map((f) => `${f.kind === 'kubelet' ? f.node : 'kube-proxy'} → ${f.from}`).join(', ')}` : ''}` +
-        `${blockers.length ? `; ${blockers.map((b) => b.message).join('; ')}` : ''}${r.nodes.unverified.length ? `; unverified: ${r.nodes.unverified.map((u) => u.node).join(', ')}` : ''}`,
+        `${blockers.length ? `; ${blockers.map((b) => b.message).join('; ')}` : ''}${r.nodes.unverified.length ? `; unverified: ${r.nodes.unverified.map((u) => u.node).join(', ')}` : ''}${skipped}`,
     );
   });
   await safely('every Node is Ready', async () => {
     const nodes = (await core.listNode({})).items;
-    // a failed master is powered off: its Node is not expected Ready
-    const dead = new Set(plan.oldMasters.filter(isFailed).map((h) => h.name));
-    const notReady = nodes.filter((n) => !dead.has(n.metadata?.name ?? '') && !n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).map((n) => n.metadata?.name ?? '?');
-    add('every Node is Ready', nodes.length > 0 && !notReady.length, notReady.length ? `not Ready: ${notReady.join(', ')}` : `${nodes.length - dead.size} Nodes Ready${dead.size ? ` (${[...dead].join(', ')} powered off: marked failed)` : ''}`);
+    const notReady = nodes.filter((n) => !n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).map((n) => n.metadata?.name ?? '?');
+    // a powered-off old master's Node stays NotReady until the operator deletes it: expected, said so
+    const unexpected = notReady.filter((n) => !off.has(n));
+    const offNote = notReady.length > unexpected.length ? `; NotReady because powered off (delete the Node once it is retired): ${notReady.filter((n) => off.has(n)).join(', ')}` : '';
+    add('every Node is Ready', nodes.length > 0 && !unexpected.length, `${unexpected.length ? `not Ready: ${unexpected.join(', ')}` : `${nodes.length - notReady.length} Nodes Ready`}${offNote}`);
   });
   return checks;
 }

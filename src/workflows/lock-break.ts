@@ -23,6 +23,7 @@ export async function breakClusterLock(input: BreakLockInput): Promise<LockBreak
   if (!input.reason?.trim()) throw ApplicationFailure.nonRetryable('breaking a lock needs a reason (it is recorded)', 'PlanError');
   const { clusterLockBreak } = proxyActivities<MigrationActivities>({
     startToCloseTimeout: checked.plan.timeouts.quick,
+    heartbeatTimeout: checked.plan.timeouts.heartbeat,
     retry: { maximumAttempts: 3, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
   });
   return clusterLockBreak(checked.plan, { by: input.by || 'unknown', reason: input.reason.trim() });

@@ -21,7 +21,8 @@ export class ClusterLock {
   constructor(private readonly plan: Plan) {
     const t = plan.timeouts;
     const nonRetryableErrorTypes = [...NON_RETRYABLE_ERROR_TYPES];
-    this.quick = proxyActivities<MigrationActivities>({ startToCloseTimeout: t.quick, retry: { initialInterval: '2s', maximumInterval: '30s', maximumAttempts: t.maxAttempts, nonRetryableErrorTypes } });
+    // heartbeating like every profile: a worker that dies here is noticed after the heartbeat timeout, not the start-to-close one
+    this.quick = proxyActivities<MigrationActivities>({ startToCloseTimeout: t.quick, heartbeatTimeout: t.heartbeat, retry: { initialInterval: '2s', maximumInterval: '30s', maximumAttempts: t.maxAttempts, nonRetryableErrorTypes } });
     // as long as the migration: retried without limit (a worker restart), heartbeating
     this.keep = proxyActivities<MigrationActivities>({ startToCloseTimeout: '365d', heartbeatTimeout: t.heartbeat, retry: { initialInterval: '2s', maximumInterval: '30s', nonRetryableErrorTypes } });
   }
