@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Build kube-apiserver, kube-controller-manager and kube-scheduler from the
-# k8s.io/kubernetes Go module (served by the Go module proxy) into
+# Build kube-apiserver, kube-controller-manager, kube-scheduler and kubectl (the
+# drain benchmark compares against `kubectl drain`) from the k8s.io/kubernetes Go module (served by the Go module proxy) into
 #   ${CPM_KUBE_CACHE:-/var/cache/cpmigrate/kube}/<version>/bin/
 #
 # `go install k8s.io/kubernetes/cmd/...@vX` does not work: the served go.mod
@@ -9,8 +9,10 @@
 # module that requires k8s.io/kubernetes and replaces each staging module with
 # its published v0.X.Y. The staging list is read from the served go.mod.
 #
-# Idempotent: if the three binaries exist and `--version` runs, it says
-# "reusing" and exits 0. Builds go to a temp dir and are moved into place.
+# Idempotent: if the binaries exist and print their version, it says
+# "reusing" and exits 0. Builds go to a temp dir and are moved into place; when
+# only some are missing (a cache from before kubectl was added), only those are
+# built and added next to the others.
 #
 # Environment:
 #   KUBE_VERSION      override the pinned version (default: below / scripts/kube-version)
@@ -28,7 +30,7 @@ KUBE_VERSION="${KUBE_VERSION:-$DEFAULT_KUBE_VERSION}"
 
 CACHE_ROOT="${CPM_KUBE_CACHE:-/var/cache/cpmigrate/kube}"
 DEST="$CACHE_ROOT/$KUBE_VERSION"
-BINS=(kube-apiserver kube-controller-manager kube-scheduler)
+BINS=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
 BUILD_P="${CPM_KUBE_BUILD_P:-$(nproc 2>/dev/null || echo 2)}"
 
 log() { printf '[build-kube] %s\n' "$*" >&2; }
@@ -38,12 +40,12 @@ trap 'rc=$?; [[ $rc -ne 0 ]] && printf "[build-kube] FAILED (exit %s) at line %s
 [[ "$KUBE_VERSION" =~ ^v1\.([0-9]+)\.([0-9]+)$ ]] || die "KUBE_VERSION must look like v1.X.Y, got '$KUBE_VERSION'"
 STAGING_VERSION="v0.${BASH_REMATCH[1]}.${BASH_REMATCH[2]}"
 
+# kubectl has no --version flag
+version_of() { if [[ "$(basename "$1")" == kubectl ]]; then "$1" version --client 2>&1; else "$1" --version 2>&1; fi; }
+bin_ok() { [[ -x "$DEST/bin/$1" ]] && version_of "$DEST/bin/$1" >/dev/null; }
 cached_ok() {
   local b
-  for b in "${BINS[@]}"; do
-    [[ -x "$DEST/bin/$b" ]] || return 1
-    "$DEST/bin/$b" --version >/dev/null 2>&1 || return 1
-  done
+  for b in "${BINS[@]}"; do bin_ok "$b" || return 1; done
 }
 
 if [[ "${CPM_KUBE_FORCE:-0}" != 1 ]] && cached_ok; then
@@ -139,7 +141,14 @@ phase_done "$(grep -c '' "$WORK/go.sum") go.sum lines"
 LDFLAGS="-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION"
 chmod 755 "$STAGE"   # mktemp -d creates 0700
 mkdir -p "$STAGE/bin"
+# a cache with some of the binaries (e.g. from before kubectl was added): build only the missing ones
+TO_BUILD=()
 for b in "${BINS[@]}"; do
+  if [[ "${CPM_KUBE_FORCE:-0}" != 1 ]] && bin_ok "$b"; then log "    $b: cached, kept"; else TO_BUILD+=("$b"); fi
+done
+INCREMENTAL=0
+((${#TO_BUILD[@]} < ${#BINS[@]})) && INCREMENTAL=1
+for b in "${TO_BUILD[@]}"; do
   phase_start "go build $b"
   if ! (cd "$WORK" && go build -p "$BUILD_P" -trimpath -tags selinux,notest -ldflags "$LDFLAGS" \
         -o "$STAGE/bin/$b" "k8s.io/kubernetes/cmd/$b") >"$WORK/build-$b.log" 2>&1; then
@@ -151,13 +160,18 @@ done
 
 # --- 5. verify + install atomically --------------------------------------------
 phase_start "verify and install into $DEST"
-for b in "${BINS[@]}"; do
-  out="$("$STAGE/bin/$b" --version 2>&1)" || die "$b --version failed: $out"
-  [[ "$out" == *"$KUBE_VERSION"* ]] || die "$b --version printed '$out', expected $KUBE_VERSION"
-  log "    $b: $out"
+for b in "${TO_BUILD[@]}"; do
+  out="$(version_of "$STAGE/bin/$b")" || die "$b version failed: $out"
+  [[ "$out" == *"$KUBE_VERSION"* ]] || die "$b printed version '$out', expected $KUBE_VERSION"
+  log "    $b: ${out%%$'\n'*}"
 done
 cp "$WORK/go.mod" "$WORK/go.sum" "$STAGE/"
-if [[ -e "$DEST" ]]; then
+if ((INCREMENTAL)); then
+  # the cached binaries may be running: add the new ones beside them, each by an atomic rename
+  for b in "${TO_BUILD[@]}"; do mv "$STAGE/bin/$b" "$DEST/bin/$b"; done
+  mv "$STAGE/go.mod" "$DEST/go.mod"
+  mv "$STAGE/go.sum" "$DEST/go.sum"
+elif [[ -e "$DEST" ]]; then
   OLD="$CACHE_ROOT/.old-$KUBE_VERSION.$$"
   mv "$DEST" "$OLD"
   mv "$STAGE" "$DEST"

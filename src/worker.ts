@@ -13,6 +13,7 @@ import { sshHostOps } from './lib/ssh';
 import { TASK_QUEUE } from './shared';
 import { temporalSettings } from './temporal-config';
 import { deploymentOptions } from './worker-versioning';
+import { workerTuning } from './worker-tuning';
 
 function jsonLogger(): DefaultLogger {
   const level = (process.env.CPM_LOG_LEVEL?.toUpperCase() as 'INFO' | 'DEBUG' | 'WARN' | undefined) ?? 'INFO';
@@ -49,6 +50,8 @@ export async function runWorker(): Promise<void> {
     interceptors: { activity: [livenessInterceptor] },
     shutdownGraceTime: '10s',
     workerDeploymentOptions: deployment,
+    // every running migration holds one activity slot for its lock keeper (src/worker-tuning.ts)
+    ...workerTuning(),
   });
   process.stdout.write(`${JSON.stringify({ level: 'info', msg: 'worker started', address: settings.address, namespace: settings.namespace, taskQueue: TASK_QUEUE, pid: process.pid, deployment: deployment ? `${deployment.version.deploymentName}/${deployment.version.buildId} (${deployment.defaultVersioningBehavior})` : 'unversioned' })}\n`);
   process.stdout.write(

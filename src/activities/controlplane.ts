@@ -22,6 +22,7 @@ import type { Host, Plan } from '../plan/schema';
 import { assertParity, componentParity, describeParity, PARITY_COMPONENTS, type ParityComponent } from './component-parity';
 import { converge, isRunning, serviceOf, stopService, type ManagedComponent, type MasterHost } from './component-state';
 import { failpoint } from '../lib/failpoint';
+import { waitTimer } from '../lib/waits';
 import { activityLog, beat, cancelled } from './heartbeat';
 import { clientAuthFromKubeconfig, describeProbe, httpsGet, probeReadyz, type ProbeResult } from './readyz';
 import { RewriteError, flagValues, referencedPaths, replaceAddress, rewriteApiserverConfig, rewriteNginxUpstream } from './rewrite';
@@ -341,17 +342,21 @@ export function createControlPlaneActivities(deps: ControlPlaneDeps) {
     const t0 = Date.now();
     let last: ProbeResult = { ok: false, error: 'not probed yet' };
     let notRunningSince: number | undefined;
+    const timer = waitTimer(`${componentLabel(c)} on ${hostName} ready`);
     for (let attempt = 1; ; attempt++) {
+      timer.check();
       try {
         last = await probe(plan, ops, host, c, ca);
       } catch (e) {
         last = { ok: false, error: (e as Error).message };
       }
       if (last.ok) {
+        timer.done();
         const healthy = `${componentLabel(c)} on ${hostName} healthy after ${((Date.now() - t0) / 1000).toFixed(1)} s`;
         const parity = await parityOf(plan, ops, host, c);
         return { summary: parity ? `${healthy}; ${parity.line}` : healthy, changed: false, details: { attempts: attempt, ...(parity ? { parity: parity.details } : {}) } };
       }
+      timer.notYet();
       const notRunning = last.error?.startsWith('not running') ?? false;
       notRunningSince = notRunning ? (notRunningSince ?? Date.now()) : undefined;
       if (notRunningSince !== undefined && Date.now() - notRunningSince > (deps.notRunningGraceMs ?? 15_000)) {

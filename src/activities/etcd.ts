@@ -45,6 +45,7 @@ import type { MigrationActivities } from './contract';
 import { joiningBinaryVersion } from './etcd-binary';
 import { checkHashKV, readVersions } from './etcd-data';
 import { readEtcdSource, readOldEtcdSource } from './etcd-source';
+import { waitTimer } from '../lib/waits';
 import { activityLog, beat, cancelled, workflowExecutionOfActivity } from './heartbeat';
 import type { EtcdHealthReport, JoinResult, RemoveResult, SnapshotResult, StepOutcome } from './types';
 
@@ -162,14 +163,23 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
   /** Poll until `probe` says done; heartbeats; throws with the last reason at the deadline. */
   async function waitUntil<T>(what: string, deadlineMs: number, probe: () => Promise<{ done: true; value: T } | { done: false; why: string }>): Promise<T> {
     const started = Date.now();
+    const timer = waitTimer(what);
     let why = 'not checked yet';
     for (;;) {
+      timer.check();
       const r = await probe();
-      if (r.done) return r.value;
+      if (r.done) {
+        timer.done();
+        return r.value;
+      }
+      timer.notYet();
       why = r.why;
       const elapsed = Date.now() - started;
       beat({ waitingFor: what, elapsedMs: elapsed, why });
-      if (elapsed >= deadlineMs) throw new Error(`timed out after ${secs(elapsed)} waiting for ${what}: ${why}`);
+      if (elapsed >= deadlineMs) {
+        timer.done(false);
+        throw new Error(`timed out after ${secs(elapsed)} waiting for ${what}: ${why}`);
+      }
       await pause(t.pollMs);
     }
   }

@@ -8,9 +8,11 @@
  *
  * It also writes one JSON line per activity start and end to the worker's
  * stdout (attempt, duration), which is how the fault-matrix runner measures
- * recovery after a worker death.
+ * recovery after a worker death. The completed line carries the waits the
+ * attempt recorded (src/lib/waits.ts), which `npm run bench` reads.
  */
 import type { ActivityInboundCallsInterceptor, ActivityInterceptorsFactory } from '@temporalio/worker';
+import { collectWaits } from '../lib/waits';
 import { lastBeatDetails } from './heartbeat';
 
 const TICK_MS = 1_000;
@@ -26,12 +28,13 @@ export const livenessInterceptor: ActivityInterceptorsFactory = (ctx) => {
       const t0 = Date.now();
       line({ msg: 'activity started', activityType, activityId, attempt, workflowId: workflowExecution?.workflowId, pid: process.pid });
       const tick = setInterval(() => ctx.heartbeat(lastBeatDetails()), TICK_MS);
+      const { result, waits } = collectWaits(() => next(input));
       try {
-        const out = await next(input);
-        line({ msg: 'activity completed', activityType, activityId, attempt, ms: Date.now() - t0 });
+        const out = await result;
+        line({ msg: 'activity completed', activityType, activityId, attempt, ms: Date.now() - t0, workflowId: workflowExecution?.workflowId, ...(waits.length ? { waits } : {}) });
         return out;
       } catch (err) {
-        line({ msg: 'activity failed', activityType, activityId, attempt, ms: Date.now() - t0, error: (err as Error).message?.slice(0, 300) });
+        line({ msg: 'activity failed', activityType, activityId, attempt, ms: Date.now() - t0, workflowId: workflowExecution?.workflowId, error: (err as Error).message?.slice(0, 300), ...(waits.length ? { waits } : {}) });
         throw err;
       } finally {
         clearInterval(tick);

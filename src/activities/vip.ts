@@ -27,6 +27,7 @@ import { failpoint } from '../lib/failpoint';
 import { activityLog, beat, cancelled } from './heartbeat';
 import { carryKeepalived, describeRefused, type Carried } from './keepalived-carry';
 import { parseKeepalived, renderKeepalived, vrrpInstances, type Stmt, type VrrpInstance } from './keepalived-conf';
+import { waitTimer } from '../lib/waits';
 import { describeProbe } from './readyz';
 import type { StepOutcome } from './types';
 
@@ -267,7 +268,9 @@ export function createVipActivities(deps: VipDeps) {
     const expected = new Set((expectSide === 'new' ? plan.newMasters : liveOldMasters(plan)).map((h) => h.name));
     let twoSince: number | undefined;
     let last = '';
+    const timer = waitTimer(`VIP ${plan.loadBalancer.vip} on one ${expectSide} master, API answering`);
     for (;;) {
+      timer.check();
       const h = await holders(plan, ops);
       if (h.holders.length > 1) {
         twoSince ??= Date.now();
@@ -285,6 +288,7 @@ export function createVipActivities(deps: VipDeps) {
           const ca = await readCa(plan, ops, masterOf(plan, holder));
           const r = await readyz(`${plan.loadBalancer.vip}:${plan.loadBalancer.port}`, ca, plan);
           if (r.ok) {
+            timer.done();
             return { holders: h.holders, readyzThroughVip: true, summary: `VIP ${plan.loadBalancer.vip} held by ${holder} only (${expectSide} side); /readyz through https://${plan.loadBalancer.vip}:${plan.loadBalancer.port} ok` };
           }
           last = `held by ${holder}, but /readyz through the VIP: ${describeProbe(r)}`;
@@ -292,7 +296,9 @@ export function createVipActivities(deps: VipDeps) {
           last = holder ? `held by ${holder}, on the wrong side (expected ${expectSide})` : 'held by no host';
         }
       }
+      timer.notYet();
       if (Date.now() > deadline) {
+        timer.done(false);
         if (h.unknown.length) {
           throw new Error(
             `cannot verify the VIP ${plan.loadBalancer.vip}: could not check ${h.unknown.join(', ')} (SSH unreachable or \`ip -4 -o addr show\` failed), ` +

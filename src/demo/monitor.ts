@@ -47,6 +47,8 @@ export interface MonitorReport {
   minMarginDetail?: string;
   /** distinct leader ids seen, in order (a change = an election or a leader move) */
   leaders: string[];
+  /** when each leader in `leaders` was first seen */
+  leaderChanges: Array<{ at: string; leader: string }>;
   /** rounds that took longer than ROUND_BUDGET_MS (the monitor was starved), and the longest */
   stalls: { count: number; longestMs: number };
   vip: VipWatchReport;
@@ -91,6 +93,7 @@ export class SafetyMonitor {
   private minAt?: string;
   private minDetail?: string;
   private readonly leaders: string[] = [];
+  private readonly leaderChanges: MonitorReport['leaderChanges'] = [];
   private lastList: Awaited<ReturnType<typeof listMembers>> | undefined;
   private lastListAt = 0;
   /** when each member id last answered with a leader, on the round clock */
@@ -145,7 +148,10 @@ export class SafetyMonitor {
     const healthy = voters.filter((m) => now - (this.lastOk.get(m.id) ?? Number.NEGATIVE_INFINITY) <= HEALTH_WINDOW_MS).length;
     const margin = healthy - quorumOf(voters.length);
     const leader = rows.find((r) => r.st && r.st.leader !== '0')?.st?.leader;
-    if (leader && this.leaders.at(-1) !== leader) this.leaders.push(leader);
+    if (leader && this.leaders.at(-1) !== leader) {
+      this.leaders.push(leader);
+      this.leaderChanges.push({ at: new Date().toISOString(), leader }); // wall time (now is the round clock)
+    }
     this.record(margin, `${healthy} healthy of ${voters.length} voters (quorum ${quorumOf(voters.length)}), ${list.length - voters.length} learner(s)`);
   }
 
@@ -182,6 +188,7 @@ export class SafetyMonitor {
       minMarginAt: this.minAt,
       minMarginDetail: this.minDetail,
       leaders: this.leaders,
+      leaderChanges: this.leaderChanges,
       stalls: this.clock.stalls(),
       vip,
       probe,

@@ -2,6 +2,10 @@
  * Availability probe: reads and writes through the VIP every 100 ms while the
  * migration runs, and reports requests sent, failed, the longest gap without
  * a successful answer, and whether every object written before is still there.
+ * A failed request is retried once at once, as a client would: failures are
+ * counted before and after that retry, reads and writes apart. Every gap of
+ * GAP_RECORD_MS or more between successful answers is kept (from, to), so a
+ * benchmark can attribute it to its cause.
  * Bounded in count and time; it talks only to the VIP given (the lab's).
  */
 import * as k8s from '@kubernetes/client-node';
@@ -17,7 +21,18 @@ export interface ProbeReport {
   seeded: number;
   missingAfter: string[];
   firstErrors: string[];
+  /** failures of the first try, by kind */
+  failedReads: number;
+  failedWrites: number;
+  /** requests that failed again on their one retry */
+  failedReadsAfterRetry: number;
+  failedWritesAfterRetry: number;
+  /** every gap of GAP_RECORD_MS or more without a successful answer (at most MAX_GAPS) */
+  gaps: Array<{ from: string; to: string; ms: number }>;
 }
+
+export const GAP_RECORD_MS = 100;
+const MAX_GAPS = 1_000;
 
 const NS = 'default';
 const SEED_PREFIX = 'cpm-probe-before-';
@@ -49,6 +64,8 @@ export class AvailabilityProbe {
   private inflight = 0;
   private seq = 0;
   private errors: string[] = [];
+  private readonly failedBy = { read: 0, write: 0, readAgain: 0, writeAgain: 0 };
+  private readonly gaps: ProbeReport['gaps'] = [];
   private seeded: string[] = [];
   private stopAt = 0;
 
@@ -86,30 +103,42 @@ export class AvailabilityProbe {
     this.inflight += 1;
     const n = (this.seq += 1);
     const write = n % 2 === 0;
-    const call = write
+    const request = () => write
       ? this.api.replaceNamespacedConfigMap({ name: 'cpm-probe-live', namespace: NS, body: { metadata: { name: 'cpm-probe-live' }, data: { seq: String(n) } } }).catch(async (e: unknown) => {
           if ((e as { code?: number }).code === 404) return this.api.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'cpm-probe-live' }, data: { seq: String(n) } } });
           throw e;
         })
       : this.api.readNamespacedConfigMap({ name: this.seeded[n % Math.max(1, this.seeded.length)] ?? 'cpm-probe-live', namespace: NS });
-    within(call, this.opts.requestTimeoutMs ?? 2_000)
+    const timeoutMs = this.opts.requestTimeoutMs ?? 2_000;
+    within(request(), timeoutMs)
+      .catch(async (e: unknown) => {
+        this.failed += 1;
+        this.failedBy[write ? 'write' : 'read'] += 1;
+        if (this.errors.length < 10) this.errors.push(`${new Date().toISOString()} ${write ? 'write' : 'read'}: ${(e as Error).message?.split('\n')[0] ?? String(e)}`);
+        return within(request(), timeoutMs).catch((again: unknown) => {
+          this.failedBy[write ? 'writeAgain' : 'readAgain'] += 1;
+          throw again;
+        });
+      })
       .then(() => {
         const now = Date.now();
-        const gap = now - this.lastOk;
-        if (gap > this.longestGapMs) {
-          this.longestGapMs = gap;
-          this.longestGapAt = new Date(now).toISOString();
-        }
+        this.noteGap(now);
         this.lastOk = now;
         this.ok += 1;
       })
-      .catch((e: unknown) => {
-        this.failed += 1;
-        if (this.errors.length < 10) this.errors.push(`${new Date().toISOString()} ${write ? 'write' : 'read'}: ${(e as Error).message?.split('\n')[0] ?? String(e)}`);
-      })
+      .catch(() => undefined)
       .finally(() => {
         this.inflight -= 1;
       });
+  }
+
+  private noteGap(now: number): void {
+    const gap = now - this.lastOk;
+    if (gap > this.longestGapMs) {
+      this.longestGapMs = gap;
+      this.longestGapAt = new Date(now).toISOString();
+    }
+    if (gap >= GAP_RECORD_MS && this.gaps.length < MAX_GAPS) this.gaps.push({ from: new Date(this.lastOk).toISOString(), to: new Date(now).toISOString(), ms: gap });
   }
 
   private halt(): void {
@@ -123,11 +152,7 @@ export class AvailabilityProbe {
     const settle = Date.now() + 5_000;
     while (this.inflight > 0 && Date.now() < settle) await new Promise((r) => setTimeout(r, 50));
     const end = Date.now();
-    const tailGap = end - this.lastOk;
-    if (tailGap > this.longestGapMs) {
-      this.longestGapMs = tailGap;
-      this.longestGapAt = new Date(end).toISOString();
-    }
+    this.noteGap(end);
     const missingAfter: string[] = [];
     for (const name of this.seeded) {
       const cm = await this.api.readNamespacedConfigMap({ name, namespace: NS }).catch(() => undefined);
@@ -143,6 +168,11 @@ export class AvailabilityProbe {
       seeded: this.seeded.length,
       missingAfter,
       firstErrors: this.errors,
+      failedReads: this.failedBy.read,
+      failedWrites: this.failedBy.write,
+      failedReadsAfterRetry: this.failedBy.readAgain,
+      failedWritesAfterRetry: this.failedBy.writeAgain,
+      gaps: this.gaps,
     };
   }
 }

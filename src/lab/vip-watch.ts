@@ -23,6 +23,8 @@ export interface VipWatchReport {
   maxGapMs: number;
   changes: number;
   holdersAtEnd: string[];
+  /** every add (holds) and delete of the VIP, in order */
+  events: Array<{ at: string; host: string; holds: boolean }>;
 }
 
 export class VipWatch {
@@ -32,6 +34,7 @@ export class VipWatch {
   private readonly doubles: VipInterval[] = [];
   private readonly gaps: VipInterval[] = [];
   private changes = 0;
+  private readonly events: VipWatchReport['events'] = [];
 
   async start(): Promise<void> {
     const masters = HOSTS.filter((h) => h.role !== 'worker');
@@ -66,6 +69,7 @@ export class VipWatch {
     else this.holders.delete(host);
     this.since = now;
     this.changes++;
+    this.events.push({ at: new Date(now).toISOString(), host, holds });
   }
 
   current(): string[] {
@@ -82,6 +86,7 @@ export class VipWatch {
       maxGapMs: Math.max(0, ...this.gaps.map((d) => d.ms)),
       changes: this.changes,
       holdersAtEnd: [...this.holders],
+      events: this.events,
     };
   }
 }

@@ -23,6 +23,7 @@ import { Etcd3, isRecoverableError, type IMember, type IStatusResponse } from 'e
 import type { Plan } from '../plan/schema';
 import type { QuorumMember } from './quorum';
 import { sleep } from './sleep';
+import { waitTimer } from './waits';
 
 /** @deprecated import sleep from lib/sleep (kept while activities/etcd is being split) */
 export { sleep };
@@ -339,11 +340,17 @@ export async function retryReconfig<T>(what: string, fn: () => Promise<T>, opts:
   const nap = opts.sleep ?? sleep;
   const retryable = opts.retryable ?? isRetryableReconfigError;
   let wait = 250;
+  const timer = waitTimer(`etcd reconfiguration: ${what}`);
   for (let attempt = 1; ; attempt++) {
+    timer.check();
     try {
-      return await fn();
+      const r = await fn();
+      timer.done();
+      return r;
     } catch (err) {
       const elapsed = Date.now() - started;
+      timer.notYet();
+      if (!retryable(err) || elapsed + wait > opts.deadlineMs) timer.done(false);
       if (!retryable(err)) throw err;
       if (elapsed + wait > opts.deadlineMs) {
         const e = new Error(`${what}: still refused after ${attempt} attempts in ${(elapsed / 1000).toFixed(1)}s: ${errorText(err)}`);

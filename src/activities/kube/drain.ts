@@ -20,6 +20,7 @@ import {
   type KubeClients,
 } from '../../lib/kube';
 import { sleepUnlessCancelled as sleep } from '../../lib/sleep';
+import { waitTimer, type WaitTimer } from '../../lib/waits';
 import { durationMs, formatMs } from '../../plan/duration';
 import { activityLog, beat } from '../heartbeat';
 import type { StepOutcome } from '../types';
@@ -89,13 +90,14 @@ function progressOf(d: Drain): Record<string, unknown> {
 }
 
 /** Evict one pod; a 429 (PodDisruptionBudget) is retried with backoff until the deadline, then marked stuck. */
-async function evictOne(d: Drain, p: V1Pod, rec: EvictionRecord): Promise<void> {
+async function evictOne(d: Drain, p: V1Pod, rec: EvictionRecord, timer: WaitTimer): Promise<void> {
   const ns = p.metadata?.namespace ?? 'default';
   const name = p.metadata?.name ?? '';
   const body: V1Eviction = { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace: ns }, deleteOptions: { preconditions: { uid: rec.uid } } };
   let backoff = EVICTION_BACKOFF_START_MS;
   for (;;) {
     rec.attempts++;
+    timer.check();
     try {
       await kubeCall(d.k, `evict Pod ${ns}/${name} from ${d.node}`, () => d.k.core.createNamespacedPodEviction({ name, namespace: ns, body }));
       rec.evictedAt = new Date().toISOString();
@@ -109,6 +111,7 @@ async function evictOne(d: Drain, p: V1Pod, rec: EvictionRecord): Promise<void> 
         return;
       }
       if (!(err instanceof KubeApiError && err.code === 429)) throw err;
+      timer.notYet();
       rec.blocked++;
       rec.pdb = pdbFromEvictionError(err) ?? rec.pdb;
       rec.lastMessage = err.apiMessage;
@@ -125,10 +128,12 @@ async function evictOne(d: Drain, p: V1Pod, rec: EvictionRecord): Promise<void> 
 /** Evict every pod with at most `concurrency` in flight; throws naming the PDBs if any is still blocked. */
 async function evictAll(d: Drain, pods: V1Pod[], concurrency: number): Promise<void> {
   const queue = pods.map((p, i) => ({ p, rec: d.records[i] as EvictionRecord }));
+  const timer = waitTimer(`evictions from ${d.node} (PodDisruptionBudgets)`);
   const workers = Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
-    for (let item = queue.shift(); item; item = queue.shift()) await evictOne(d, item.p, item.rec);
+    for (let item = queue.shift(); item; item = queue.shift()) await evictOne(d, item.p, item.rec, timer);
   });
   await Promise.all(workers);
+  timer.done();
   const stuck = d.records.filter((r) => r.stuck);
   if (stuck.length) {
     throw new Error(
@@ -141,7 +146,9 @@ async function evictAll(d: Drain, pods: V1Pod[], concurrency: number): Promise<v
 
 /** Wait until every evicted (or already terminating) pod is really gone. */
 async function awaitPodsGone(d: Drain, pollMs: number): Promise<void> {
+  const timer = waitTimer(`evicted pods gone from ${d.node}`);
   for (;;) {
+    timer.check();
     for (const [uid, ref] of [...d.waitFor]) {
       try {
         const p = await kubeCall(d.k, `read Pod ${ref.ns}/${ref.name}`, () => d.k.core.readNamespacedPod({ name: ref.name, namespace: ref.ns }));
@@ -152,7 +159,8 @@ async function awaitPodsGone(d: Drain, pollMs: number): Promise<void> {
       }
     }
     beat(progressOf(d));
-    if (d.waitFor.size === 0) return;
+    if (d.waitFor.size === 0) return timer.done();
+    timer.notYet();
     if (Date.now() > d.deadline) {
       throw new Error(
         `drain ${d.node}: ${d.waitFor.size} evicted pod(s) not yet deleted after ${formatMs(d.timeoutMs)}: ` +
