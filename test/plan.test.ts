@@ -61,7 +61,33 @@ const cases: Array<{ name: string; mutate: Mutator | string | null; code: number
     code: 2,
     expect: [/newMasters\[2\]\.name: duplicate host name "master-1" \(also newMasters\[0\]\)/],
   },
-  { name: '2 new masters', mutate: (p) => void p.newMasters.pop(), code: 2, expect: [/newMasters: expected exactly 3 hosts, got 2/] },
+  { name: '2 new masters', mutate: (p) => void p.newMasters.pop(), code: 2, expect: [/newMasters: the final etcd has 2 members: it tolerates 0 failure\(s\), as 1 members would/, /set allowEvenMembers: true/] },
+  { name: 'unknown strategy', mutate: (p) => void (p.strategy = 'fast'), code: 2, expect: [/strategy: must be one of grow-then-shrink, rolling/] },
+  { name: 'state not active or failed', mutate: (p) => void (p.oldMasters[0].state = 'dead'), code: 2, expect: [/oldMasters\[0\]\.state: must be active or failed/] },
+  { name: 'a new master marked failed', mutate: (p) => void (p.newMasters[0].state = 'failed'), code: 2, expect: [/newMasters\[0\]\.state: only an old master can be marked/] },
+  {
+    name: 'a failed master kept',
+    mutate: (p) => void ((p.oldMasters[2].state = 'failed'), (p.newMasters[2] = { ...p.oldMasters[2], state: undefined })),
+    code: 2,
+    expect: [/oldmaster-3 is marked failed in oldMasters and also listed as a new master/],
+  },
+  {
+    name: 'a kept host with another address',
+    mutate: (p) => void (p.newMasters[0] = { ...p.oldMasters[0], address: '10.200.20.150' }),
+    code: 2,
+    expect: [/newMasters\[0\]\.address: oldmaster-1 is kept \(also in oldMasters\) but its address differs/],
+  },
+  {
+    name: '8 old masters',
+    mutate: (p) =>
+      void p.oldMasters.push(
+        ...[4, 5, 6, 7, 8].map((i) => ({ ...p.oldMasters[0], name: `oldmaster-${i}`, address: `10.200.20.${10 + i}`, etcd: { name: `oldmaster-${i}`, clientURL: `http://10.200.20.${10 + i}:2379`, peerURL: `http://10.200.20.${10 + i}:2380` } })),
+      ),
+    code: 2,
+    expect: [/oldMasters: 8 hosts: a control plane has 1 to 7 masters/],
+  },
+  { name: '3 → 1 not accepted', mutate: (p) => void p.newMasters.splice(1), code: 2, expect: [/acceptToleranceDrop: 2 step\(s\) tolerate fewer failures than the starting cluster \(1\): down to 0 \(remove oldmaster-2 → 2 members, remove oldmaster-3 → 1 members\)/] },
+  { name: 'keepalived.onOldMasters false with 3 old', mutate: (p) => void (p.keepalived.onOldMasters = false), code: 2, expect: [/keepalived\.onOldMasters: false is for a single old master/] },
   { name: 'VIP equal to a host', mutate: (p) => void (p.loadBalancer.vip = '10.200.20.102'), code: 2, expect: [/loadBalancer\.vip: VIP 10\.200\.20\.102 equals the address of newMasters\[1\]/] },
   {
     name: 'peer URL not on the host address',
@@ -143,5 +169,34 @@ describe('plan validation', () => {
     const text = await cli(['plan', 'show', EXAMPLE_PLAN]);
     expect(text.stdout).toContain('etcd after: 6 voters');
     expect(text.stdout).toContain('point of no return');
+    expect(text.stdout).toMatch(/strategy grow-then-shrink \(default for 3 → 3: the runbook's\); peak 6 etcd members/);
+    expect(text.stdout).toContain('start:  3 voters [oldmaster-1, oldmaster-2, oldmaster-3], quorum 2, tolerates 1 failure(s)');
   });
+
+  it('plan show explains other shapes: a failed master replaced (kept hosts untouched), rolling, an accepted tolerance drop', async () => {
+    const failed = writePlan('replace-failed.yaml', (p) => void ((p.oldMasters[2].state = 'failed'), (p.newMasters = [p.oldMasters[0], p.oldMasters[1], p.newMasters[0]])));
+    const r = await cli(['plan', 'show', failed]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('kept (in both lists, untouched): oldmaster-1, oldmaster-2');
+    expect(r.stdout).toMatch(/1\. remove-failed +oldmaster-3 +→ 2 voters \[oldmaster-1, oldmaster-2\], quorum 2, tolerates 0 failure\(s\)/);
+    expect(r.stdout).toMatch(/2\. add +master-1 +→ 3 voters \[oldmaster-1, oldmaster-2, master-1\], quorum 2, tolerates 1 failure\(s\)/);
+    const j = JSON.parse((await cli(['plan', 'show', '--output', 'json', failed])).stdout) as { steps: Array<{ key: string; host?: string }> };
+    const keys = j.steps.map((s) => s.key);
+    // the failed host: its member removal behind its own checkpoint, before any join, and no other step on it; the kept hosts: no step at all
+    expect(keys.indexOf('checkpoint/remove-failed')).toBe(keys.indexOf('etcd-remove-failed/oldmaster-3') - 1);
+    expect(keys.indexOf('etcd-remove-failed/oldmaster-3')).toBeLessThan(keys.indexOf('etcd-join/master-1'));
+    expect(j.steps.filter((s) => s.host === 'oldmaster-3').map((s) => s.key)).toEqual(['etcd-remove-failed/oldmaster-3']);
+    expect(j.steps.filter((s) => s.host === 'oldmaster-1' || s.host === 'oldmaster-2')).toEqual([]);
+    const rolling = writePlan('rolling.yaml', (p) => void (p.strategy = 'rolling'));
+    const rk = (JSON.parse((await cli(['plan', 'show', '--output', 'json', rolling])).stdout) as { steps: Array<{ key: string }> }).steps.map((s) => s.key);
+    const membership = rk.filter((k) => /^(etcd-join|etcd-leave|checkpoint\/decommission)/.test(k));
+    expect(membership).toEqual(['etcd-join/master-1', 'checkpoint/decommission', 'etcd-leave/oldmaster-1', 'etcd-join/master-2', 'etcd-leave/oldmaster-2', 'etcd-join/master-3']);
+    // the last old member leaves with its decommission, after the VIP switch
+    expect(rk.indexOf('decommission-old/oldmaster-3')).toBeGreaterThan(rk.indexOf('vip-failover'));
+    const drop = writePlan('three-to-one.yaml', (p) => void (p.newMasters.splice(1), (p.acceptToleranceDrop = true)));
+    const d = await cli(['plan', 'show', drop]);
+    expect(d.code).toBe(0);
+    expect(d.stdout).toMatch(/remove +oldmaster-3 +→ 1 voters \[master-1\], quorum 1, tolerates 0 failure\(s\) {2}⚠ below the starting cluster's 1/);
+    expect(d.stderr).toMatch(/warning: acceptToleranceDrop: accepted/);
+  }, 600_000);
 });

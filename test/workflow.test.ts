@@ -322,7 +322,7 @@ describe('migrateControlPlane orchestration', () => {
       expect(err).toBeInstanceOf(WorkflowFailedError);
       const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
       expect(cause.type).toBe('PlanError');
-      expect(cause.message).toContain('newMasters: expected exactly 3 hosts, got 2');
+      expect(cause.message).toContain('newMasters: the final etcd has 2 members: it tolerates 0 failure(s)');
       expect(calls.length).toBe(n);
     });
   });
@@ -404,7 +404,8 @@ describe('migrateControlPlane orchestration', () => {
       },
       async (calls) => {
         const handle = await start(plan);
-        const blocked = await waitStatus(plan, (s) => s.state === 'blocked', 'blocked');
+        // the hold is ~30 steps in: on a loaded machine (load 20 on 2 cores) that takes over 30 s
+        const blocked = await waitStatus(plan, (s) => s.state === 'blocked', 'blocked', 120_000);
         expect(blocked.pointOfNoReturnPassed).toBe(true);
         const before = calls.length;
         await handle.signal(abortSignal, { reason: 'try to undo', by: 'frank', rollback: true });

@@ -17,7 +17,7 @@ import { presumedDown } from '../lib/reachability';
 import type { HostOps } from '../lib/hostops';
 import { serviceCommand } from '../lib/services';
 import { shq } from '../lib/shell';
-import { findHost, sshTargetOf, type SshTarget } from '../plan/hosts';
+import { findHost, isFailed, reachableMasters, sshTargetOf, type SshTarget } from '../plan/hosts';
 import type { Host, Plan } from '../plan/schema';
 import { assertParity, componentParity, describeParity, PARITY_COMPONENTS, type ParityComponent } from './component-parity';
 import { converge, isRunning, serviceOf, stopService, type ManagedComponent, type MasterHost } from './component-state';
@@ -77,7 +77,8 @@ export interface Source {
 /** Reads `path` from the first old master that has it (runbook: copy from an old master). */
 export async function readFromOldMaster(plan: Plan, ops: HostOps, path: string): Promise<Source> {
   const why: string[] = [];
-  for (const h of plan.oldMasters) {
+  // a failed (dead) old master is never contacted
+  for (const h of plan.oldMasters.filter((x) => !isFailed(x))) {
     try {
       const buf = await ops.readFile(sshTargetOf(plan, h), path);
       if (buf) {
@@ -251,7 +252,7 @@ export function createControlPlaneActivities(deps: ControlPlaneDeps) {
   /** Refuses a stop that would take the API or the VIP away from clients. */
   async function guardStop(plan: Plan, ops: HostOps, host: MasterHost, c: ComponentName): Promise<void> {
     if (c === 'keepalived') {
-      const others = plan.oldMasters.concat(plan.newMasters).filter((h) => h.name !== host.name);
+      const others = reachableMasters(plan).filter((h) => h.name !== host.name);
       const running = await Promise.all(others.map((h) => isRunning(ops, sshTargetOf(plan, h), plan.keepalived.service).catch(() => false)));
       if (!running.some(Boolean)) {
         throw new UnsafeOperationError(`refusing to stop keepalived on ${host.name}: no other master runs keepalived, so the VIP ${plan.loadBalancer.vip} would disappear`);

@@ -39,7 +39,7 @@ import { pushOptionsLike } from '../lib/file-meta';
 import type { HostOps } from '../lib/hostops';
 import { formatProjection, projectMembershipChange, quorumOf, type MembershipChange } from '../lib/quorum';
 import { serviceCommand } from '../lib/services';
-import { allMasters, sshTargetOf, type Side, type SshTarget } from '../plan/hosts';
+import { allMasters, isFailed, sshTargetOf, type Side, type SshTarget } from '../plan/hosts';
 import type { Host, Plan } from '../plan/schema';
 import type { MigrationActivities } from './contract';
 import { joiningBinaryVersion } from './etcd-binary';
@@ -304,7 +304,10 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
       const access = accessOf(plan);
       try {
         const d = await discoverMembers(access, seedsOf(plan));
-        return await probeEtcdHealth(access, d.endpoints);
+        // the members of old masters marked failed are reported on, but their state is not the cluster's problem
+        const failedPeers = new Set(plan.oldMasters.filter(isFailed).map((h) => h.etcd.peerURL));
+        const deadIds = d.members.filter((m) => m.peerURLs.some((u) => failedPeers.has(u))).map((m) => m.id);
+        return await probeEtcdHealth(access, d.endpoints, deadIds.length ? { deadIds } : {});
       } catch (err) {
         return { healthy: false, members: [], alarms: [], problems: [`etcd health unknown: ${errorText(err)}`] };
       }
@@ -650,8 +653,10 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
       const t0 = Date.now();
       let d = await discoverMembers(access, seedsOf(plan));
       const member = memberOf(d.members, host, true);
+      // a failed (dead) old master is never touched: its member is removed through the others, no SSH to it
+      const stopHere = (): Promise<string> => (isFailed(host) ? Promise.resolve(`nothing run on ${host.name} (marked failed)`) : stopService(ops, plan, target));
       if (!member) {
-        const stopped = await stopService(ops, plan, target);
+        const stopped = await stopHere();
         // same postcondition as a removal done here: an earlier attempt may have removed it and died before the cluster settled
         const final = await waitHealthy(access, d.endpoints, `etcd healthy (member of ${host.name} already removed)`);
         return {
@@ -726,7 +731,7 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
       });
       failpoint('etcd.remove.after-member-remove', host.name);
       log(`member ${memberLabel(member)} removed`, { id: member.id });
-      const stopped = await stopService(ops, plan, target);
+      const stopped = await stopHere();
       failpoint('etcd.remove.after-stop', host.name);
       const final = await waitHealthy(access, remainingURLs, `etcd healthy after removing ${member.name}`);
       return {

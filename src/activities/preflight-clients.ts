@@ -76,7 +76,8 @@ async function eachLimited<T>(items: readonly T[], limit: number, fn: (t: T) => 
 function planHosts(plan: Plan): PlanHost[] {
   return [
     ...plan.oldMasters.map((h) => ({ ...h, role: 'old' as const })),
-    ...plan.newMasters.map((h) => ({ ...h, role: 'new' as const })),
+    // a kept host (in both lists) once, as the old master it is
+    ...plan.newMasters.filter((h) => !plan.oldMasters.some((o) => o.name === h.name)).map((h) => ({ ...h, role: 'new' as const })),
     ...plan.workerNodes.map((h) => ({ ...h, role: 'worker' as const })),
   ];
 }

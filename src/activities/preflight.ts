@@ -13,7 +13,7 @@ import type { HostOps } from '../lib/hostops';
 import { expandHome } from '../lib/paths';
 import { kubeProxyServerFromData } from '../lib/kube';
 import { shq } from '../lib/shell';
-import { sshTargetOf } from '../plan/hosts';
+import { addedMasters, isFailed, keptMasters, liveOldMasters, sshTargetOf } from '../plan/hosts';
 import type { Host, Plan } from '../plan/schema';
 import { createEtcdActivities } from './etcd';
 import { beat } from './heartbeat';
@@ -115,9 +115,11 @@ export function createPreflightActivities(deps: PreflightDeps) {
     const reachable = new Set<string>();
     /** resume: old masters that do not answer; fine if their etcd member is already gone (decided below) */
     const unreachableOld: Array<{ name: string; peerURL: string; why: string }> = [];
+    // a failed (dead) old master is never contacted; a kept host (in both lists) is checked once, as an old master
+    const failed = plan.oldMasters.filter(isFailed);
     const hosts: Array<AnyHost & { role: 'old' | 'new' | 'worker' }> = [
-      ...plan.oldMasters.map((h) => ({ ...h, role: 'old' as const })),
-      ...plan.newMasters.map((h) => ({ ...h, role: 'new' as const })),
+      ...liveOldMasters(plan).map((h) => ({ ...h, role: 'old' as const })),
+      ...addedMasters(plan).map((h) => ({ ...h, role: 'new' as const })),
       ...plan.workerNodes.map((h) => ({ ...h, role: 'worker' as const })),
     ];
     await Promise.all(
@@ -131,11 +133,18 @@ export function createPreflightActivities(deps: PreflightDeps) {
           if (name.includes('HostKey')) r.block(Reasons.SshHostKeyMismatch, h.name, `${h.name} (${h.address}): ${errText(e)}`);
           else if (name === 'SshAuthError') r.block(Reasons.SshAuthFailed, h.name, `${h.name} (${h.address}): ${errText(e)}`);
           else if (mode === 'resume' && h.role === 'old') unreachableOld.push({ name: h.name, peerURL: plan.oldMasters.find((o) => o.name === h.name)?.etcd.peerURL ?? '', why: `${h.name} (${h.address}:${t.port}): ${errText(e)}` });
-          else r.block(Reasons.SshUnreachable, h.name, `${h.name} (${h.address}:${t.port}): ${errText(e)}`);
+          else if (h.role === 'old') {
+            r.block(
+              Reasons.SshUnreachable,
+              h.name,
+              `${h.name} (${h.address}:${t.port}): ${errText(e)}`,
+              `if ${h.name} is dead (powered off, hardware failure), mark it in the plan: oldMasters[${plan.oldMasters.findIndex((o) => o.name === h.name)}].state: failed — its etcd member is then removed first, behind the remove-failed checkpoint, and none of its services are touched`,
+            );
+          } else r.block(Reasons.SshUnreachable, h.name, `${h.name} (${h.address}:${t.port}): ${errText(e)}`);
         }
       }),
     );
-    done(`SSH with the pinned host key to ${hosts.length} hosts`);
+    done(`SSH with the pinned host key to ${hosts.length} hosts${failed.length ? ` (not to ${failed.map((h) => h.name).join(', ')}: marked failed)` : ''}`);
 
     const onReachable = async (hs: typeof hosts, fn: (h: (typeof hosts)[number]) => Promise<void>) =>
       Promise.all(hs.filter((h) => reachable.has(h.name)).map((h) => fn(h).catch(() => undefined)));
@@ -246,7 +255,7 @@ export function createPreflightActivities(deps: PreflightDeps) {
       const path = expandHome(plan.kubeconfig);
       const server = serverOf(await readFile(path, 'utf8'));
       const host = server ? new URL(server).hostname : '';
-      const old = plan.oldMasters.find((h) => h.address === host || h.name === host);
+      const old = plan.oldMasters.filter((h) => !keptMasters(plan).includes(h)).find((h) => h.address === host || h.name === host);
       if (old) {
         r.block(Reasons.AdminKubeconfigNotUsingLB, 'kubeconfig', `the plan's kubeconfig ${plan.kubeconfig} uses ${server} on ${old.name}, which the migration decommissions`, `point it at ${lbURL}`);
       } else if (!pointsAt(server, vip, lbPort)) {
@@ -266,7 +275,7 @@ export function createPreflightActivities(deps: PreflightDeps) {
     const clients = await checkClients({ plan, ops, kube: k, reachable, sink: { block: (b) => r.blockers.push(b), warn: (b) => r.warnings.push(b), done } });
     if (k) {
       await Promise.all(
-        plan.newMasters.map(async (h) => {
+        addedMasters(plan).map(async (h) => {
           try {
             if (!(await k.nodeExists(plan, h.name))) r.block(Reasons.NodeNotFound, h.name, `new master ${h.name} is not a registered Node (join it to the cluster first)`);
           } catch (e) {
@@ -284,8 +293,21 @@ export function createPreflightActivities(deps: PreflightDeps) {
       const learners = health.members.filter((m) => m.isLearner);
       if (learners.length) r.block(Reasons.EtcdLearnerPresent, 'etcd', `etcd has learner(s) ${learners.map((m) => m.name || m.id).join(', ')} before the migration: finish or remove them first`);
       const peer = (u: string) => u.replace(/\/+$/, '');
-      const planned = new Set(plan.oldMasters.map((h) => peer(h.etcd.peerURL)));
       const live = new Set(health.members.flatMap((m) => m.peerURLs.map(peer)));
+      // a failed master's member: removed first by the migration; it must not answer (a live member marked failed would be left running)
+      for (const f of failed) {
+        const m = health.members.find((x) => x.peerURLs.map(peer).includes(peer(f.etcd.peerURL)));
+        if (!m) r.warn(Reasons.EtcdMembersMismatch, f.name, `${f.name} is marked failed and its etcd member is already gone: nothing to remove`);
+        else if (m.reachable) {
+          r.block(
+            Reasons.FailedMasterAnswers,
+            f.name,
+            `${f.name} is marked failed (state: failed) but its etcd member ${m.name || m.id} answers on ${m.clientURLs.join(', ')}: it is not dead, and a failed master's services are never stopped`,
+            `if ${f.name} is up, remove state: failed from oldMasters and let the migration decommission it; if it must go without being touched, power it off first`,
+          );
+        }
+      }
+      const planned = new Set(plan.oldMasters.filter((h) => !isFailed(h) || live.has(peer(h.etcd.peerURL))).map((h) => peer(h.etcd.peerURL)));
       // resume after the old machines were switched off: an old master whose member is gone is decommissioned already
       for (const u of unreachableOld) {
         if (live.has(peer(u.peerURL))) r.block(Reasons.SshUnreachable, u.name, `${u.why}; its etcd member is still in the cluster, so it cannot be skipped`);
@@ -309,7 +331,9 @@ export function createPreflightActivities(deps: PreflightDeps) {
     } catch (e) {
       r.block(Reasons.EtcdHealthUnknown, 'etcd', `cannot determine etcd health: ${errText(e)}`);
     }
-    done(`etcd: every member started and reachable, one leader, no alarms, no learner, members = ${mode === 'resume' ? "the plan's old and/or new masters (resume)" : 'old masters'}`);
+    done(
+      `etcd: every member started and reachable${failed.length ? ` (but the failed ${failed.map((h) => h.name).join(', ')}, which must not answer)` : ''}, one leader, no alarms, no learner, members = ${mode === 'resume' ? "the plan's old and/or new masters (resume)" : 'old masters'}`,
+    );
 
     return { blockers: r.blockers, warnings: r.warnings, checked: r.checked, clientFixes: clients.fixes, nodes: clients.nodes };
   }

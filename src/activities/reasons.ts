@@ -6,6 +6,8 @@
 export const Reasons = {
   /** The host did not answer on SSH (network, sshd down, timeout). */
   SshUnreachable: 'SshUnreachable',
+  /** An old master marked `state: failed` whose etcd member still answers: it is not dead, and a failed master is never touched. */
+  FailedMasterAnswers: 'FailedMasterAnswers',
   /** The host's SSH key is not the pinned one: cpmigrate never connects. */
   SshHostKeyMismatch: 'SshHostKeyMismatch',
   /** The host refused our SSH key, or the key file is unreadable. */

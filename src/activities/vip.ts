@@ -18,7 +18,7 @@ import { readFile } from 'node:fs/promises';
 import { PlanMismatchError, UnsafeOperationError } from '../errors';
 import { pushOptionsLike, statPaths, type PathMeta } from '../lib/file-meta';
 import type { HostOps } from '../lib/hostops';
-import { allMasters, sshTargetOf } from '../plan/hosts';
+import { addedMasters, allMasters, liveOldMasters, reachableMasters, sshTargetOf } from '../plan/hosts';
 import type { Plan } from '../plan/schema';
 import type { VipReport } from './contract';
 import { converge } from './component-state';
@@ -87,7 +87,7 @@ function transport(plan: Plan, olds: OldInstance[], self: string): string[] | un
       `the old masters disagree on the VRRP transport (unicast on ${uni.map((o) => o.host).join(', ')}, multicast on ${olds.filter((o) => !o.instance.unicastPeers).map((o) => o.host).join(', ')}): fix that before moving the VIP`,
     );
   }
-  const newAddrs = plan.newMasters.map((h) => h.address);
+  const newAddrs = addedMasters(plan).map((h) => h.address);
   const lacking = uni
     .map((o) => ({ host: o.host, missing: newAddrs.filter((a) => !(o.instance.unicastPeers ?? []).includes(a)) }))
     .filter((x) => x.missing.length);
@@ -100,9 +100,46 @@ function transport(plan: Plan, olds: OldInstance[], self: string): string[] | un
     );
   }
   const foreign = new Set(uni.flatMap((o) => o.instance.unicastPeers ?? []));
-  const all = allMasters(plan).map((h) => h.address);
-  for (const a of all) foreign.delete(a);
+  const all = vrrpPeerSet(plan);
+  for (const a of allMasters(plan).map((h) => h.address)) foreign.delete(a);
   return [...all, ...foreign].filter((a) => a !== self);
+}
+
+/**
+ * The VRRP peer set derived from the shape: during the switch both sides hear each other, so it is
+ * every reachable old master (a failed one is left out: nothing is sent to a dead host) and every
+ * new one, each address once (a kept host is on both sides). Without keepalived on the old side
+ * (keepalived.onOldMasters: false) it is the new side only.
+ */
+export function vrrpPeerSet(plan: Plan): string[] {
+  const hosts = plan.keepalived.onOldMasters === false ? plan.newMasters : reachableMasters(plan);
+  return [...new Set(hosts.map((h) => h.address))];
+}
+
+/** No keepalived on the old side: the instance the new masters form, from the plan alone (unicast among the new masters). */
+function planInstance(plan: Plan): VrrpInstance {
+  const stmt: Stmt = { key: 'vrrp_instance', args: ['VI_1'], children: [] };
+  return {
+    name: 'VI_1',
+    virtualRouterId: plan.keepalived.virtualRouterId,
+    interface: plan.keepalived.interface,
+    advertInt: String(plan.keepalived.advertIntervalSeconds),
+    unicastPeers: vrrpPeerSet(plan),
+    vips: [[`${plan.loadBalancer.vip}/32`, 'dev', plan.keepalived.interface]],
+    nopreempt: false,
+    others: [],
+    stmt,
+  };
+}
+
+/** No old side to copy from: PASS with the plan's password file, or no authentication. */
+async function planAuth(plan: Plan): Promise<{ type: string; pass: string } | undefined> {
+  if (!plan.keepalived.authPassFile) return undefined;
+  const pass = (await readFile(plan.keepalived.authPassFile, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw new PlanMismatchError(`cannot read keepalived.authPassFile ${plan.keepalived.authPassFile}: ${e.code ?? e.message}`);
+  })).trim();
+  if (!pass) throw new PlanMismatchError(`keepalived.authPassFile ${plan.keepalived.authPassFile} is empty`);
+  return { type: 'PASS', pass };
 }
 
 async function authFor(plan: Plan, olds: OldInstance[]): Promise<{ type: string; pass: string } | undefined> {
@@ -157,15 +194,16 @@ export function createVipActivities(deps: VipDeps) {
     const host = masterOf(plan, hostName);
     const ops = deps.hostOps();
     const t = sshTargetOf(plan, host);
-    const olds = await oldInstances(plan, ops);
-    const ref = olds[0]?.instance as VrrpInstance;
-    const peers = transport(plan, olds, host.address);
-    const auth = await authFor(plan, olds);
-    const maxOld = Math.max(...olds.map((o) => o.instance.priority ?? 100));
+    const noOldSide = plan.keepalived.onOldMasters === false;
+    const olds = noOldSide ? [] : await oldInstances(plan, ops);
+    const ref = noOldSide ? planInstance(plan) : (olds[0]?.instance as VrrpInstance);
+    const peers = noOldSide ? vrrpPeerSet(plan).filter((a) => a !== host.address) : transport(plan, olds, host.address);
+    const auth = noOldSide ? await planAuth(plan) : await authFor(plan, olds);
+    const maxOld = Math.max(100, ...olds.map((o) => o.instance.priority ?? 100));
     const priority = host.keepalivedPriority ?? defaultPriority(plan, host.name, maxOld);
     const oldIface = ref.interface;
     const vips = ref.vips.map((v) => v.map((tok, i) => (oldIface && v[i - 1] === 'dev' && tok === oldIface ? plan.keepalived.interface : tok)));
-    const extra = carriedFrom(plan, olds[0] as OldInstance, host);
+    const extra: Carried = olds[0] ? carriedFrom(plan, olds[0], host) : { globalDefs: [], topBlocks: [], instanceExtras: [], carried: [], notCarried: [], refused: [] };
     const text = renderKeepalived({
       host: host.name,
       address: host.address,
@@ -210,7 +248,8 @@ export function createVipActivities(deps: VipDeps) {
   /** Hosts holding the VIP now; hosts that could not be asked are listed apart. */
   async function holders(plan: Plan, ops: HostOps): Promise<{ holders: string[]; unknown: string[] }> {
     const rows = await Promise.all(
-      allMasters(plan).map(async (h) => {
+      // a failed (dead) master is not asked: it cannot answer, and it holds nothing
+      reachableMasters(plan).map(async (h) => {
         try {
           const r = await ops.run(sshTargetOf(plan, h), 'ip -4 -o addr show', { allowFailure: true, timeoutMs: 15_000 });
           return { name: h.name, holds: r.exitCode === 0 ? r.stdout.split('\n').some((l) => l.includes(` ${plan.loadBalancer.vip}/`)) : undefined };
@@ -226,7 +265,7 @@ export function createVipActivities(deps: VipDeps) {
     const ops = deps.hostOps();
     const deadline = Date.now() + (deps.verifyDeadlineMs ?? 60_000);
     const splitGraceMs = 3 * plan.keepalived.advertIntervalSeconds * 1000 + 2_000;
-    const expected = new Set((expectSide === 'new' ? plan.newMasters : plan.oldMasters).map((h) => h.name));
+    const expected = new Set((expectSide === 'new' ? plan.newMasters : liveOldMasters(plan)).map((h) => h.name));
     let twoSince: number | undefined;
     let last = '';
     const timer = waitTimer(`VIP ${plan.loadBalancer.vip} on one ${expectSide} master, API answering`);

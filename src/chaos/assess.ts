@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { DemoReport } from '../demo/run';
 import { completedActivities, secretsInHistory, secretsInLogs, secretsOf, workerLogsIn } from '../demo/history-checks';
+import { addedMasters, keptMasters } from '../plan/hosts';
 import { loadPlan } from '../plan/load';
 import type { Scenario } from './scenarios';
 
@@ -61,7 +62,8 @@ export async function assess(s: Scenario, r: DemoReport, o: { temporalPort: numb
   try {
     const client = new Client({ connection });
     const done = await completedActivities(client, r.workflowId, r.runId);
-    const once = ['etcdSnapshot', ...plan.newMasters.map((h) => `etcdJoinMember ${h.name}`), ...(rollback ? [] : plan.oldMasters.map((h) => `etcdRemoveMember ${h.name}`))];
+    // every shape: each added master joined once; each old master that goes (decommissioned or failed) removed once; kept ones neither
+    const once = ['etcdSnapshot', ...addedMasters(plan).map((h) => `etcdJoinMember ${h.name}`), ...(rollback ? [] : plan.oldMasters.filter((h) => !keptMasters(plan).includes(h)).map((h) => `etcdRemoveMember ${h.name}`))];
     for (const k of once) if (done.get(k) !== 1) problems.push(`${k} completed ${done.get(k) ?? 0} times (expected once)`);
     const secrets = secretsOf(plan, [plan.keepalived.authPassFile, plan.defaults.ssh.privateKeyPath, plan.etcd.tls?.keyFile].filter((x): x is string => Boolean(x)));
     const leaks = await secretsInHistory(client, r.workflowId, r.runId, secrets);

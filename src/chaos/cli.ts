@@ -40,6 +40,7 @@ export async function runScenario(s: Scenario, log: (l: string) => void, maxMinu
       ...(s.faults ? { faults: s.faults } : {}),
       ...(s.rollbackAt ? { rollbackAt: s.rollbackAt } : {}),
       ...(s.misconfigureClients ? { misconfigureClients: true } : {}),
+      ...(s.shape ? { shape: s.shape } : {}),
     });
     const assessment = await assess(s, report, { temporalPort, stateDir, planPath: paths.plan });
     return { assessment, report: renderReport(report), demo: report };

@@ -5,6 +5,7 @@
  * next failpoint. Environment faults act on the lab hosts (src/lab/faults.ts).
  */
 import { afterStep as after, atStep as at, type Fault, type FaultContext } from '../demo/faults';
+import type { LabShape } from '../lab/layout';
 import { daemonPid, killDaemon, killSshd, linkDown, linkUp, powerOff, reboot, restartSshd } from '../lab/faults';
 import type { MigrationStatus } from '../shared';
 
@@ -18,6 +19,8 @@ export interface Scenario {
   misconfigureClients?: boolean;
   /** names that must have fired (a scenario that never reaches its fault proves nothing) */
   mustFire?: string[];
+  /** the lab's shape (default: the runbook's 3 → 3) */
+  shape?: LabShape;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

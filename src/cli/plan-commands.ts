@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { loadPlan, PlanError, formatIssues } from '../plan/load';
 import { planWarnings } from '../plan/semantic';
-import { kubeletCoverage, migrationSteps } from '../plan/steps';
+import { kubeletCoverage, migrationSteps, shapeProjection } from '../plan/steps';
 import { countKubeletNodes, type KubeletNodeCount } from './plan-nodes';
 import { writeFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
@@ -127,7 +127,7 @@ export function registerPlanCommands(program: Command): void {
       }
       if (opts.output === 'json') {
         process.stdout.write(
-          `${JSON.stringify({ cluster: p.cluster, steps, kubeletCheck: nodes ?? kubeletCoverage(p), ...(diffs ? { liveDiffs: diffs } : {}) }, null, 2)}\n`,
+          `${JSON.stringify({ cluster: p.cluster, shape: shapeProjection(p), steps, kubeletCheck: nodes ?? kubeletCoverage(p), ...(diffs ? { liveDiffs: diffs } : {}) }, null, 2)}\n`,
         );
         return;
       }

@@ -9,7 +9,7 @@ import { etcdAccess, withEtcdClient } from '../lib/etcd';
 import { statPaths } from '../lib/file-meta';
 import type { HostOps } from '../lib/hostops';
 import { AUDIT_POLICY, ENCRYPTION_CONFIG, LAB_ETCD_TUNING, LB_CHECK } from '../lab/configs';
-import { sshTargetOf } from '../plan/hosts';
+import { addedMasters, sshTargetOf } from '../plan/hosts';
 import type { Plan } from '../plan/schema';
 import type { Check } from './verify';
 
@@ -43,7 +43,8 @@ export async function verifyCarried(plan: Plan, hostOps: () => HostOps): Promise
     }
   };
   const ops = hostOps();
-  for (const h of plan.newMasters) {
+  // the hosts the migration configured (a kept host's configs are its own)
+  for (const h of addedMasters(plan)) {
     const t = sshTargetOf(plan, h);
     const read = async (p: string) => (await ops.readFile(t, p))?.toString('utf8') ?? '';
     await safely(`${h.name}: etcd carries the old members' settings, mode 0600`, async () => {

@@ -18,6 +18,7 @@ import { CpmCluster } from '../search-attributes';
 import { temporalSettings } from '../temporal-config';
 import { TASK_QUEUE, WORKFLOW_TYPE, abortSignal, approveUpdate, statusQuery, workflowIdFor, type MigrationStatus, type StepRecord } from '../shared';
 import { labDown, labUp } from '../lab/cli';
+import type { LabShape } from '../lab/layout';
 import { misconfigureClients } from '../lab/misconfigure';
 import { AvailabilityProbe, vipClient, type ProbeReport } from './probe';
 import { seedSecret, verifyCarried } from './carried';
@@ -46,6 +47,8 @@ export interface DemoOptions {
   onCheckpoint?: (gate: string, ctx: FaultContext) => Promise<void>;
   /** keep an existing lab (default: rebuild it so the run starts from the "before" state) */
   reuseLab?: boolean;
+  /** the lab's shape (default: the runbook's 3 → 3) */
+  shape?: LabShape;
   log?: (line: string) => void;
   maxMinutes?: number;
   /**
@@ -181,7 +184,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
     log('lab: resetting to the runbook\'s "before" state');
     await labDown();
   }
-  const lab = await labUp({ kube: true, vrrp: 'multicast', log: (m) => log(`lab: ${m}`) });
+  const lab = await labUp({ kube: true, vrrp: 'multicast', ...(opts.shape ? { shape: opts.shape } : {}), log: (m) => log(`lab: ${m}`) });
   const labUpMs = Date.now() - tLab;
   log(`lab: up (${formatMs(labUpMs)}), plan ${lab.plan}`);
   const loaded: Plan = await loadPlan(lab.plan);

@@ -14,7 +14,7 @@ import { HostUnreachableError } from '../errors';
 import { presumedDown } from '../lib/reachability';
 import type { HostOps } from '../lib/hostops';
 import { serviceCommand } from '../lib/services';
-import { sshTargetOf } from '../plan/hosts';
+import { addedMasters, keptMasters, liveOldMasters, reachableMasters, sshTargetOf } from '../plan/hosts';
 import type { Plan, Service } from '../plan/schema';
 
 export interface Check {
@@ -79,16 +79,17 @@ export async function verifyBeforeState(plan: Plan, hostOps: () => HostOps): Pro
     add('before: the VIP is on an old master and the API answers through it', vip.holders.length === 1 && vip.readyzThroughVip, vip.summary);
   });
   const stopped = stoppedCheck(plan, hostOps, safely, (n, ok, d) => add(`before: ${n}`, ok, d));
-  await stopped(plan.newMasters, 'kube-apiserver', plan.apiserver.service);
-  await stopped(plan.newMasters, 'apiserver LB', plan.loadBalancer.service);
-  await stopped(plan.newMasters, 'kube-controller-manager', plan.controllerManager.service);
-  await stopped(plan.newMasters, 'kube-scheduler', plan.scheduler.service);
-  await stopped(plan.newMasters, 'etcd', plan.etcd.service);
-  await stopped(plan.newMasters, 'keepalived', plan.keepalived.service);
+  const added = addedMasters(plan);
+  await stopped(added, 'kube-apiserver', plan.apiserver.service);
+  await stopped(added, 'apiserver LB', plan.loadBalancer.service);
+  await stopped(added, 'kube-controller-manager', plan.controllerManager.service);
+  await stopped(added, 'kube-scheduler', plan.scheduler.service);
+  await stopped(added, 'etcd', plan.etcd.service);
+  await stopped(added, 'keepalived', plan.keepalived.service);
   await safely('before: calico-config points at the old etcd members', async () => {
     const cm = await kubeClient(plan).readNamespacedConfigMap({ name: plan.calico.configMap, namespace: plan.calico.namespace });
     const got = (cm.data?.etcd_endpoints ?? '').split(',').filter(Boolean);
-    add('before: calico-config points at the old etcd members', same(got, plan.oldMasters.map((h) => h.etcd.clientURL)), `etcd_endpoints=${got.join(',')}`);
+    add('before: calico-config points at the old etcd members', same(got, liveOldMasters(plan).map((h) => h.etcd.clientURL)), `etcd_endpoints=${got.join(',')}`);
   });
   return checks;
 }
@@ -112,10 +113,11 @@ export async function verifyAfterState(plan: Plan, hostOps: () => HostOps): Prom
   const off = await poweredOffOldMasters(plan, hostOps);
   const skipped = off.size ? `; not checked (powered off): ${[...off.values()].join('; ')}` : '';
 
-  await safely('etcd has exactly the 3 new members', async () => {
+  const membersCheck = `etcd has exactly the ${plan.newMasters.length} new members`;
+  await safely(membersCheck, async () => {
     const health = await createEtcdActivities({ hostOps }).etcdHealth(plan);
     const names = health.members.map((m) => m.name);
-    add('etcd has exactly the 3 new members', same(names, plan.newMasters.map((h) => h.etcd.name)) && health.healthy, `members [${names.join(', ')}], healthy ${health.healthy}${health.problems.length ? `: ${health.problems.join('; ')}` : ''}`);
+    add(membersCheck, same(names, plan.newMasters.map((h) => h.etcd.name)) && health.healthy, `members [${names.join(', ')}], healthy ${health.healthy}${health.problems.length ? `: ${health.problems.join('; ')}` : ''}`);
   });
 
   await safely('the VIP is on a new master and the API answers through it', async () => {
@@ -125,12 +127,27 @@ export async function verifyAfterState(plan: Plan, hostOps: () => HostOps): Prom
     add('the VIP is on a new master and the API answers through it', onNew && vip.readyzThroughVip, `${vip.summary}${skipped}`);
   });
 
+  // the old masters that are gone (decommissioned, or failed: powered off); a kept one still runs everything
+  const kept = keptMasters(plan);
+  const gone = plan.oldMasters.filter((h) => !kept.includes(h));
   const stopped = stoppedCheck(plan, hostOps, safely, add);
-  await stopped(plan.oldMasters, 'kube-apiserver', plan.apiserver.service);
-  await stopped(plan.oldMasters, 'apiserver LB', plan.loadBalancer.service);
-  await stopped(plan.oldMasters, 'etcd', plan.etcd.service);
-  await stopped(plan.oldMasters, 'keepalived', plan.keepalived.service);
-  for (const h of plan.oldMasters) {
+  await stopped(gone, 'kube-apiserver', plan.apiserver.service);
+  await stopped(gone, 'apiserver LB', plan.loadBalancer.service);
+  await stopped(gone, 'etcd', plan.etcd.service);
+  await stopped(gone, 'keepalived', plan.keepalived.service);
+  for (const h of kept) {
+    for (const [label, service] of [
+      ['kube-apiserver', plan.apiserver.service],
+      ['etcd', plan.etcd.service],
+      ['apiserver LB', plan.loadBalancer.service],
+    ] as const) {
+      await safely(`${label} still runs on the kept ${h.name}`, async () => {
+        const r = await hostOps().run(sshTargetOf(plan, h), serviceCommand(service, 'status'), { allowFailure: true, timeoutMs: 15_000 });
+        add(`${label} still runs on the kept ${h.name}`, r.exitCode === 0, r.exitCode === 0 ? 'running' : `stopped (status exits ${r.exitCode})`);
+      });
+    }
+  }
+  for (const h of gone) {
     await safely(`${h.name} fenced (keepalived config moved aside)`, async () => {
       const t = sshTargetOf(plan, h);
       const down = await presumedDown(hostOps(), t, servicePortsOf(plan, h), 1).catch(() => undefined);
@@ -144,14 +161,14 @@ export async function verifyAfterState(plan: Plan, hostOps: () => HostOps): Prom
   const [labelKey] = plan.nodes.masterLabel.split('=');
   const [taintKey] = plan.nodes.isolationTaint.split(/[=:]/);
   const [masterTaintKey] = plan.nodes.masterTaint.split(/[=:]/);
-  for (const h of plan.oldMasters) {
+  for (const h of gone) {
     await safely(`${h.name} has no master label`, async () => {
       const node = await core.readNode({ name: h.name });
       const has = labelKey !== undefined && node.metadata?.labels?.[labelKey] !== undefined;
       add(`${h.name} has no master label`, !has, has ? `label ${labelKey} still set` : 'removed');
     });
   }
-  for (const h of plan.newMasters) {
+  for (const h of addedMasters(plan)) {
     await safely(`${h.name} is a master without the isolation taint`, async () => {
       const node = await core.readNode({ name: h.name });
       const taints = (node.spec?.taints ?? []).map((t) => t.key);
@@ -174,7 +191,7 @@ export async function verifyAfterState(plan: Plan, hostOps: () => HostOps): Prom
   });
   await safely('no client points at an old master', async () => {
     const blockers: Blocker[] = [];
-    const hosts = [...plan.oldMasters, ...plan.newMasters, ...plan.workerNodes].map((h) => h.name).filter((n) => !off.has(n));
+    const hosts = [...reachableMasters(plan), ...plan.workerNodes].map((h) => h.name).filter((n) => !off.has(n));
     const r = await checkClients({
       plan,
       ops: hostOps(),
@@ -182,7 +199,7 @@ export async function verifyAfterState(plan: Plan, hostOps: () => HostOps): Prom
       reachable: new Set(hosts),
       sink: { block: (b) => blockers.push(b), warn: () => undefined, done: () => undefined },
     });
-    const old = new Set(plan.oldMasters.map((h) => h.address));
+    const old = new Set(gone.map((h) => h.address));
     const toOld = r.fixes.filter((f) => f.kind !== 'controlplane' && old.has(new URL(f.from).hostname));
     add(
       'no client points at an old master',

@@ -1,14 +1,18 @@
 /**
- * npm run lab -- up [--no-kube] [--vrrp multicast|unicast|unicast-old] | down | status
+ * npm run lab -- up [--no-kube] [--vrrp multicast|unicast|unicast-old]
+ *                  [--old N] [--new M] [--shared NAME…] [--failed NAME] [--strategy S] | down | status
  *
- * up: builds the runbook's "before" cluster (idempotent: a lab that is up is reused)
- * and prints the path of the plan file it generated. down: stops every daemon by
+ * up: builds the "before" cluster in that shape (default: the runbook's 3 → 3; idempotent:
+ * a lab that is up in the same shape is reused) and prints the path of the plan file it
+ * generated. --failed powers that old master off once everything is up (the plan marks it
+ * state: failed). down: stops every daemon by
  * pid and removes namespaces, bridge and lab state. status: hosts and daemons.
  */
 import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HOSTS, LAB_DIR, VIP, paths } from './layout';
+import { DEFAULT_SHAPE, HOSTS, hostsForShape, LAB_DIR, VIP, paths, readShape, sameShape, setShape, writeShape, type LabShape } from './layout';
+import { powerOff } from './faults';
 import { netDown, netStatus, netUp } from './net';
 import { hostfsDown, hostfsUp } from './hostfs';
 import { sshdDown, sshdPid, sshdUp } from './sshd';
@@ -24,12 +28,15 @@ import { misconfigureClients } from './misconfigure';
 export interface UpOptions {
   kube: boolean;
   vrrp: VrrpMode;
+  /** default: the runbook's 3 → 3 */
+  shape?: LabShape;
   log?: (m: string) => void;
 }
 
 interface ReadyMarker {
   kube: boolean;
   vrrp: VrrpMode;
+  shape?: LabShape;
   plan: string;
   at: string;
   timingsMs: Record<string, number>;
@@ -49,20 +56,25 @@ async function readReady(): Promise<ReadyMarker | undefined> {
 async function reusable(opts: UpOptions): Promise<ReadyMarker | undefined> {
   const ready = await readReady();
   if (!ready || ready.kube !== opts.kube || ready.vrrp !== opts.vrrp) return undefined;
+  if (!sameShape(ready.shape ?? DEFAULT_SHAPE, opts.shape ?? DEFAULT_SHAPE) || !sameShape(readShape(), opts.shape ?? DEFAULT_SHAPE)) return undefined;
   const net = await netStatus();
   if (!net.bridge || net.missing.length) return undefined;
-  if (HOSTS.some((h) => !sshdPid(h))) return undefined;
+  // a failed host was powered off on purpose (and a reused lab has had a migration: callers rebuild it)
+  if (HOSTS.some((h) => !h.failed && !sshdPid(h))) return undefined;
   return ready;
 }
 
 export async function labUp(opts: UpOptions): Promise<ReadyMarker & { reused: boolean }> {
   const log = opts.log ?? (() => undefined);
+  hostsForShape(opts.shape ?? DEFAULT_SHAPE); // a bad shape is refused before anything is torn down
   const existing = await reusable(opts);
   if (existing) return { ...existing, reused: true };
   if (existsSync(LAB_DIR) || (await netStatus()).bridge) {
     log('a previous lab is partly up or was built with other options: tearing it down first');
     await labDown();
   }
+  const shape = opts.shape ?? DEFAULT_SHAPE;
+  setShape(shape);
   const timingsMs: Record<string, number> = {};
   const t0 = Date.now();
   let t = t0;
@@ -77,6 +89,7 @@ export async function labUp(opts: UpOptions): Promise<ReadyMarker & { reused: bo
   await phase('network', async () => {
     await hostfsUp(kubeBin);
     await writeFile(MARKER, 'state of `npm run lab`; removed by `npm run lab -- down`\n');
+    writeShape(shape);
     await netUp();
   });
   await phase('sshd', async () => {
@@ -98,8 +111,10 @@ export async function labUp(opts: UpOptions): Promise<ReadyMarker & { reused: bo
     await phase('cluster objects', clusterUp);
   }
   const { file } = await phase('plan', writePlan);
+  const failed = HOSTS.filter((h) => h.failed);
+  if (failed.length) await phase(`power off ${failed.map((h) => h.name).join(', ')}`, async () => Promise.all(failed.map((h) => powerOff(h.name))));
   timingsMs.total = Date.now() - t0;
-  const ready: ReadyMarker = { kube: opts.kube, vrrp: opts.vrrp, plan: file, at: new Date().toISOString(), timingsMs };
+  const ready: ReadyMarker = { kube: opts.kube, vrrp: opts.vrrp, shape, plan: file, at: new Date().toISOString(), timingsMs };
   await writeFile(paths.ready, JSON.stringify(ready, null, 2));
   return { ...ready, reused: false };
 }
@@ -141,6 +156,30 @@ function flag(args: string[], name: string): string | undefined {
   return i >= 0 ? args[i + 1] : undefined;
 }
 
+/** every value of a repeatable flag: --shared a --shared b, or --shared a b (up to the next --flag) */
+function flags(args: string[], name: string): string[] {
+  const out: string[] = [];
+  args.forEach((a, i) => {
+    if (a !== name) return;
+    for (let j = i + 1; j < args.length && !(args[j] ?? '').startsWith('--'); j++) out.push(args[j] as string);
+  });
+  return out;
+}
+
+/** --old N --new M [--shared NAME…] [--failed NAME] [--strategy S]; checked by hostsForShape */
+export function shapeArgs(args: string[]): LabShape {
+  const num = (name: string, dflt: number): number => {
+    const v = flag(args, name);
+    if (v === undefined) return dflt;
+    if (!/^\d+$/.test(v)) throw new Error(`${name} must be a number of masters (1 to 7), not ${v}`);
+    return Number(v);
+  };
+  const strategy = flag(args, '--strategy');
+  if (strategy !== undefined && strategy !== 'grow-then-shrink' && strategy !== 'rolling') throw new Error(`--strategy must be grow-then-shrink or rolling, not ${strategy}`);
+  const failed = flag(args, '--failed');
+  return { old: num('--old', 3), new: num('--new', 3), shared: flags(args, '--shared'), ...(failed ? { failed } : {}), ...(strategy ? { strategy } : {}) };
+}
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...args] = argv;
   if (process.getuid?.() !== 0) {
@@ -151,7 +190,7 @@ async function main(argv: string[]): Promise<number> {
     case 'up': {
       const vrrp = (flag(args, '--vrrp') ?? 'multicast') as VrrpMode;
       if (!['multicast', 'unicast', 'unicast-old'].includes(vrrp)) throw new Error(`--vrrp must be multicast, unicast or unicast-old, not ${vrrp}`);
-      const r = await labUp({ kube: !args.includes('--no-kube'), vrrp, log: (m) => console.error(`[lab] ${m}`) });
+      const r = await labUp({ kube: !args.includes('--no-kube'), vrrp, shape: shapeArgs(args), log: (m) => console.error(`[lab] ${m}`) });
       console.error(r.reused ? `[lab] already up since ${r.at}` : `[lab] up in ${r.timingsMs.total} ms`);
       console.log(r.plan);
       return 0;
@@ -169,7 +208,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      console.error('usage: npm run lab -- up [--no-kube] [--vrrp multicast|unicast|unicast-old] | down | status | misconfigure-clients');
+      console.error('usage: npm run lab -- up [--no-kube] [--vrrp multicast|unicast|unicast-old] [--old N] [--new M] [--shared NAME…] [--failed NAME] [--strategy grow-then-shrink|rolling] | down | status | misconfigure-clients');
       return 2;
   }
 }

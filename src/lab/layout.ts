@@ -2,6 +2,7 @@
  * The lab's fixed shape: hosts, addresses, ports and where its state lives.
  * Everything the lab creates is named here, so `lab down` removes exactly that.
  */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export type Role = 'old' | 'new' | 'worker';
@@ -15,6 +16,10 @@ export interface LabHost {
   keepalivedPriority?: number;
   /** a Node the plan does not list: preflight finds it through the API and reaches it with defaults.ssh */
   unlisted?: boolean;
+  /** an old master that is also a new one (kept: nothing is removed or re-joined there) */
+  kept?: true;
+  /** an old master powered off once the lab is up (the plan marks it state: failed) */
+  failed?: true;
 }
 
 export const LAB_DIR = process.env.CPM_LAB_DIR ?? '/var/lib/cpmigrate-lab';
@@ -30,22 +35,77 @@ export const CLUSTER = 'cpm-lab';
 export const SERVICE_CIDR = '10.96.0.0/12';
 export const SERVICE_IP = '10.96.0.1';
 
-function host(name: string, role: Role, last: number, keepalivedPriority?: number, unlisted?: boolean): LabHost {
-  return { name, role, address: `${SUBNET_PREFIX}${last}`, veth: `cpm-${name}`.slice(0, 15), keepalivedPriority, ...(unlisted ? { unlisted } : {}) };
+function host(name: string, role: Role, last: number, keepalivedPriority?: number, extra: Partial<LabHost> = {}): LabHost {
+  return { name, role, address: `${SUBNET_PREFIX}${last}`, veth: `cpm-${name}`.slice(0, 15), keepalivedPriority, ...extra };
 }
 
-export const HOSTS: LabHost[] = [
-  host('oldmaster-1', 'old', 11, 100),
-  host('oldmaster-2', 'old', 12, 99),
-  host('oldmaster-3', 'old', 13, 98),
-  host('master-1', 'new', 21, 150),
-  host('master-2', 'new', 22, 140),
-  host('master-3', 'new', 23, 130),
-  host('worker-1', 'worker', 31),
-  host('worker-2', 'worker', 32, undefined, true),
-];
+/** The lab's shape: `npm run lab -- up --old N --new M [--shared NAME…] [--failed NAME]`. */
+export interface LabShape {
+  /** old masters oldmaster-1..N (1–7) */
+  old: number;
+  /** new masters: the shared old ones, then master-1.. (1–7 in all) */
+  new: number;
+  /** old masters that are also new masters (kept) */
+  shared: string[];
+  /** an old master powered off before the migration (replaced by a new host) */
+  failed?: string;
+  /** the plan's strategy (default: the planner's) */
+  strategy?: 'grow-then-shrink' | 'rolling';
+}
+
+/** The runbook's shape: 3 → 3. */
+export const DEFAULT_SHAPE: LabShape = { old: 3, new: 3, shared: [] };
+
+/** Names, addresses and keepalived priorities derived from the shape; every problem at once. */
+export function hostsForShape(shape: LabShape): LabHost[] {
+  const problems: string[] = [];
+  for (const k of ['old', 'new'] as const) if (!Number.isInteger(shape[k]) || shape[k] < 1 || shape[k] > 7) problems.push(`--${k} must be 1 to 7, not ${shape[k]}`);
+  const oldNames = Array.from({ length: shape.old }, (_, i) => `oldmaster-${i + 1}`);
+  for (const s of shape.shared) if (!oldNames.includes(s)) problems.push(`--shared ${s}: not an old master (${oldNames.join(', ')})`);
+  if (new Set(shape.shared).size !== shape.shared.length) problems.push('--shared names a host twice');
+  if (shape.shared.length > shape.new) problems.push(`--shared lists ${shape.shared.length} hosts but --new is ${shape.new}`);
+  if (shape.failed !== undefined && !oldNames.includes(shape.failed)) problems.push(`--failed ${shape.failed}: not an old master (${oldNames.join(', ')})`);
+  if (shape.failed !== undefined && shape.shared.includes(shape.failed)) problems.push(`--failed ${shape.failed} is also --shared: a dead host cannot be kept`);
+  if (problems.length) throw new Error(`bad lab shape:\n  ${problems.join('\n  ')}`);
+  const olds = oldNames.map((name, i) =>
+    host(name, 'old', 11 + i, 100 - i, { ...(shape.shared.includes(name) ? { kept: true as const } : {}), ...(shape.failed === name ? { failed: true as const } : {}) }),
+  );
+  const news = Array.from({ length: shape.new - shape.shared.length }, (_, i) => host(`master-${i + 1}`, 'new', 21 + i, 150 - 10 * i));
+  return [...olds, ...news, host('worker-1', 'worker', 31), host('worker-2', 'worker', 32, undefined, { unlisted: true })];
+}
+
+function shapeFile(): string {
+  return join(LAB_DIR, 'shape.json');
+}
+
+/** The shape the lab was built with (default: the runbook's 3 → 3). */
+export function readShape(): LabShape {
+  try {
+    return { ...DEFAULT_SHAPE, ...(JSON.parse(readFileSync(shapeFile(), 'utf8')) as Partial<LabShape>) };
+  } catch {
+    return DEFAULT_SHAPE;
+  }
+}
+
+/** Every host of the lab in its current shape; one array, changed in place by setShape. */
+export const HOSTS: LabHost[] = hostsForShape(readShape());
+
+/** Build the lab in this shape from now on (the caller writes it with writeShape once the lab dir exists). */
+export function setShape(shape: LabShape): void {
+  HOSTS.splice(0, HOSTS.length, ...hostsForShape(shape));
+}
+
+export function writeShape(shape: LabShape): void {
+  mkdirSync(LAB_DIR, { recursive: true });
+  writeFileSync(shapeFile(), `${JSON.stringify(shape, null, 2)}\n`);
+}
+
+export const sameShape = (a: LabShape, b: LabShape): boolean => a.old === b.old && a.new === b.new && a.failed === b.failed && a.strategy === b.strategy && [...a.shared].sort().join() === [...b.shared].sort().join();
 
 export const hostsOf = (role: Role): LabHost[] => HOSTS.filter((h) => h.role === role);
+
+/** The plan's new masters: the kept old ones, then the new hosts. */
+export const newMastersOf = (): LabHost[] => [...HOSTS.filter((h) => h.kept), ...hostsOf('new')];
 
 export function labHost(name: string): LabHost {
   const h = HOSTS.find((x) => x.name === name);

@@ -7,7 +7,8 @@ import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { parsePlanText } from '../plan/load';
 import type { Plan } from '../plan/schema';
-import { APISERVER_PORT, CLUSTER, HOSTS, IFACE, LB_PORT, VIP, VRID, hostsOf, paths, type LabHost } from './layout';
+import { projectShape } from '../plan/shape';
+import { APISERVER_PORT, CLUSTER, HOSTS, IFACE, LB_PORT, VIP, VRID, hostsOf, newMastersOf, paths, readShape, type LabHost } from './layout';
 import { etcdClientURL, etcdPeerURL } from './configs';
 import { hostKeyFingerprint } from './sshd';
 import { planService } from './svc';
@@ -22,6 +23,17 @@ async function planHost(h: LabHost, withEtcd: boolean): Promise<Record<string, u
   };
 }
 
+/** The shape's plan fields: strategy, and the acceptances its projection needs (5 → 3 lowers the tolerance). */
+function shapeFields(oldMasters: Array<{ name: string; failed?: boolean }>, newMasters: Array<{ name: string }>): Record<string, unknown> {
+  const { strategy } = readShape();
+  const p = projectShape({ oldMasters, newMasters, ...(strategy ? { strategy } : {}) });
+  return {
+    ...(strategy ? { strategy } : {}),
+    ...(p.problems.some((x) => x.path === 'acceptToleranceDrop') ? { acceptToleranceDrop: true } : {}),
+    ...(p.problems.some((x) => /final etcd has \d+ members/.test(x.message)) ? { allowEvenMembers: true } : {}),
+  };
+}
+
 export async function planDocument(): Promise<Record<string, unknown>> {
   return {
     apiVersion: 'cpmigrate/v1',
@@ -30,15 +42,19 @@ export async function planDocument(): Promise<Record<string, unknown>> {
     kubeconfig: paths.adminKubeconfig,
     // knownHostsPath: Nodes the plan does not list (worker-2) are reached at their InternalIP with these
     defaults: { ssh: { user: 'root', port: 22, privateKeyPath: paths.sshKey, knownHostsPath: paths.knownHosts, connectTimeout: '5s' } },
-    oldMasters: await Promise.all(hostsOf('old').map((h) => planHost(h, true))),
-    newMasters: await Promise.all(hostsOf('new').map((h) => planHost(h, true))),
+    oldMasters: await Promise.all(hostsOf('old').map(async (h) => ({ ...(await planHost(h, true)), ...(h.failed ? { state: 'failed' } : {}) }))),
+    newMasters: await Promise.all(newMastersOf().map((h) => planHost(h, true))),
+    ...shapeFields(
+      hostsOf('old').map((h) => ({ name: h.name, ...(h.failed ? { failed: true } : {}) })),
+      newMastersOf().map((h) => ({ name: h.name })),
+    ),
     workerNodes: await Promise.all(hostsOf('worker').filter((h) => !h.unlisted).map((h) => planHost(h, false))),
     etcd: {
       snapshotPath: paths.snapshot,
       prepareDataDir: ['mkdir -p /var/lib/etcd'],
       service: planService('etcd'),
     },
-    apiserver: { securePort: APISERVER_PORT, apiserverCount: 3, service: planService('kube-apiserver') },
+    apiserver: { securePort: APISERVER_PORT, apiserverCount: newMastersOf().length, service: planService('kube-apiserver') },
     controllerManager: { service: planService('kube-controller-manager') },
     scheduler: { service: planService('kube-scheduler') },
     loadBalancer: { vip: VIP, port: LB_PORT, upstreamName: 'kube_apiserver', service: planService('apiserver-nginx-lb') },

@@ -218,6 +218,8 @@ export interface HealthOptions {
    * not asked for alarms
    */
   leavingId?: string;
+  /** members of hosts the plan marks failed (dead): like leavingId, reported on but not a problem of the cluster */
+  deadIds?: readonly string[];
 }
 
 /**
@@ -238,7 +240,8 @@ export async function etcdHealth(access: EtcdAccess, endpoints: readonly string[
     return { healthy: false, members: [], alarms: [], problems: [`cannot read the member list from ${endpoints.join(', ')}: ${errorText(err)}`] };
   }
   const probes = await Promise.all(members.map((m) => probeMember(access, m)));
-  const voterURLs = voterEndpoints(members.filter((m) => m.id !== opts.leavingId));
+  const excused = (id: string): boolean => id === opts.leavingId || (opts.deadIds ?? []).includes(id);
+  const voterURLs = voterEndpoints(members.filter((m) => !excused(m.id)));
   try {
     const res = await withEtcdClient(access, voterURLs.length ? voterURLs : endpoints, (c) => c.maintenance.alarm({ action: 'Get' }));
     alarms = res.alarms.map((a) => `${a.alarm} on member ${a.memberID}`);
@@ -277,13 +280,13 @@ export async function etcdHealth(access: EtcdAccess, endpoints: readonly string[
     return h;
   });
 
-  for (const h of report) if (h.error && h.id !== opts.leavingId) problems.push(`member ${memberLabel(h)}: ${h.error}`);
+  for (const h of report) if (h.error && !excused(h.id)) problems.push(`member ${memberLabel(h)}: ${h.error}`);
   for (const h of report) {
-    if (h.isLearner && h.id !== opts.allowLearnerId && h.id !== opts.leavingId) problems.push(`stray learner ${memberLabel(h)}: an unfinished join; promote or remove it`);
+    if (h.isLearner && h.id !== opts.allowLearnerId && !excused(h.id)) problems.push(`stray learner ${memberLabel(h)}: an unfinished join; promote or remove it`);
   }
 
   const leaders = new Set<string>();
-  const counted = probes.filter((_, i) => members[i]?.id !== opts.leavingId);
+  const counted = probes.filter((_, i) => !excused(members[i]?.id ?? ''));
   for (const p of counted) if (p.status && p.status.leader !== '0') leaders.add(p.status.leader);
   const silent = counted.filter((p) => p.status && p.status.leader === '0').length;
   let leaderId: string | undefined;

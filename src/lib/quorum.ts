@@ -50,6 +50,15 @@ export function quorumOf(voters: number): number {
   return Math.floor(voters / 2) + 1;
 }
 
+/**
+ * How many more members may fail before quorum is lost: healthy voters minus
+ * the quorum of all voters (negative: quorum is already lost). The one place
+ * plan projections, `plan show` and the safety monitor count fault tolerance.
+ */
+export function toleranceOf(voters: number, healthyVoters: number = voters): number {
+  return healthyVoters - quorumOf(voters);
+}
+
 function label(m: QuorumMember): string {
   return m.name ? `${m.name} (${m.id})` : `${m.id} (not started)`;
 }

@@ -6,6 +6,7 @@
  * Every object is strict: an unknown key is an error that names the field.
  */
 import { z } from 'zod';
+import { STRATEGIES } from './shape';
 
 const nonEmpty = z.string().trim().min(1, 'must not be empty');
 const absPath = z
@@ -53,6 +54,10 @@ export const hostSchema = z
     etcd: etcdMemberSchema,
     apiserverURL: url.optional().describe('defaults to https://ADDRESS:<apiserver.securePort>'),
     keepalivedPriority: z.number().int().min(1).max(254).optional(),
+    state: z
+      .enum(['active', 'failed'], { message: 'must be active or failed' })
+      .optional()
+      .describe('old masters only: failed = dead (powered off); its etcd member is removed first, behind its own checkpoint, and none of its services are touched'),
   })
   .strict();
 
@@ -142,7 +147,7 @@ export const checkpointSchema = z
 /** A gate that is off unless the plan turns it on (`enabled: true`). */
 const optInCheckpointSchema = checkpointSchema.extend({ enabled: z.boolean().default(false) });
 
-export const GATES = ['preflight-ack', 'switch-traffic', 'decommission', 'client-fixes'] as const;
+export const GATES = ['preflight-ack', 'switch-traffic', 'decommission', 'client-fixes', 'remove-failed'] as const;
 export type GateId = (typeof GATES)[number];
 
 export const planSchema = z
@@ -155,8 +160,14 @@ export const planSchema = z
       .object({ ssh: sshAccessSchema.default({}) })
       .strict()
       .default({ ssh: {} }),
-    oldMasters: z.array(hostSchema).describe('the three masters being replaced'),
-    newMasters: z.array(hostSchema).describe('the three masters taking over'),
+    oldMasters: z.array(hostSchema).describe('the masters being replaced (1 to 7; a host also in newMasters stays)'),
+    newMasters: z.array(hostSchema).describe('the masters taking over (1 to 7; a host also in oldMasters stays: nothing is removed or re-joined there)'),
+    strategy: z
+      .enum(STRATEGIES, { message: `must be one of ${STRATEGIES.join(', ')}` })
+      .optional()
+      .describe("grow-then-shrink (the runbook: add every new member, switch, remove every old one) or rolling (one in, one out); default: the runbook's for 3 → 3, else the one whose worst step tolerates more failures"),
+    allowEvenMembers: z.boolean().optional().describe('accept an even final etcd member count (it tolerates no more failures than one member less)'),
+    acceptToleranceDrop: z.boolean().optional().describe('accept a plan with a step that tolerates fewer etcd failures than the starting cluster (e.g. 5 → 3)'),
     workerNodes: z.array(hostSchema.partial({ etcd: true })).default([]).describe('nodes whose kubelet.conf preflight checks'),
     etcd: z
       .object({
@@ -195,6 +206,10 @@ export const planSchema = z
         virtualRouterId: z.number().int().min(1).max(255),
         authPassFile: absPath.optional().describe('file on the worker holding the VRRP password'),
         advertIntervalSeconds: z.number().int().min(1).default(1),
+        onOldMasters: z
+          .boolean()
+          .optional()
+          .describe('false: the old masters run no keepalived (e.g. one old master behind a separate LB/VIP address); the VIP step only configures the new side'),
         service: serviceSchema,
       })
       .strict(),
@@ -254,6 +269,9 @@ export const planSchema = z
         'preflight-ack': checkpointSchema.default({ enabled: true, remindAfter: '30m' }),
         'switch-traffic': checkpointSchema.default({ enabled: true, remindAfter: '30m' }),
         decommission: checkpointSchema.default({ enabled: true, remindAfter: '30m' }),
+        'remove-failed': checkpointSchema
+          .optional()
+          .describe("before a failed old master's etcd member is removed (only when one is marked state: failed)"),
         'client-fixes': optInCheckpointSchema
           .default({ enabled: false, remindAfter: '30m' })
           .describe('off by default: when on, preflight\'s client fixes (kubelet, kube-proxy, controller-manager/scheduler kubeconfigs) are applied after this approval'),

@@ -3,6 +3,8 @@ import { durationMs } from './duration';
 import { urlHost } from './hosts';
 import type { Plan } from './schema';
 import type { PlanIssue } from './load';
+import { projectShape } from './shape';
+import { shapeOf } from './hosts';
 
 const LABEL = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?=[A-Za-z0-9]?([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const TAINT = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?(=[A-Za-z0-9]?([-A-Za-z0-9_.]*[A-Za-z0-9])?)?:(NoSchedule|PreferNoSchedule|NoExecute)$/;
@@ -37,39 +39,59 @@ export function planWarnings(plan: Plan): PlanIssue[] {
       out.push({ path: `checkpoints.${g}.enabled`, message: `the "${g}" checkpoint is off: ${g === 'switch-traffic' ? 'the VIP moves' : 'old etcd members are removed (point of no return)'} without a human approving it` });
     }
   }
+  out.push(...projectShape(shapeOf(plan)).warnings);
+  if (plan.keepalived.onOldMasters === false) out.push({ path: 'keepalived.onOldMasters', message: 'the old master runs no keepalived: the VIP step configures keepalived on the new masters only, and they take the VIP address' });
   if (!plan.etcd.prepareDataDir.length) out.push({ path: 'etcd.prepareDataDir', message: 'no data-dir preparation on the new masters: etcd writes to the root disk', hint: 'the runbook mounts a dedicated disk at /var/lib/etcd' });
   return out;
 }
 
-const EXPECTED_MASTERS = 3;
+/** The first release's rule, for workflows started before any shape was accepted: exactly 3 → 3. */
+function runbookShapeIssues(plan: Plan): PlanIssue[] {
+  return (['oldMasters', 'newMasters'] as const)
+    .filter((side) => plan[side].length !== 3)
+    .map((side) => ({ path: side, message: `expected exactly 3 hosts, got ${plan[side].length}`, hint: 'the migration replaces a 3-member control plane with 3 new masters' }));
+}
 
+/** The shape's refusals (counts, failed masters, even size, tolerance drop) and a shared host's two entries agreeing. */
+function shapeIssues(plan: Plan): PlanIssue[] {
+  const issues: PlanIssue[] = projectShape(shapeOf(plan)).problems.map((p) => ({ ...p }));
+  plan.newMasters.forEach((h, i) => {
+    if (h.state !== undefined) issues.push({ path: `newMasters[${i}].state`, message: 'only an old master can be marked (failed or active)', hint: 'remove state here; mark the dead host in oldMasters' });
+    const o = plan.oldMasters.find((x) => x.name === h.name);
+    if (!o) return;
+    for (const [field, a, b] of [
+      ['address', o.address, h.address],
+      ['etcd.name', o.etcd.name, h.etcd.name],
+      ['etcd.peerURL', o.etcd.peerURL, h.etcd.peerURL],
+      ['etcd.clientURL', o.etcd.clientURL, h.etcd.clientURL],
+    ] as const) {
+      if (a !== b) issues.push({ path: `newMasters[${i}].${field}`, message: `${h.name} is kept (also in oldMasters) but its ${field} differs: "${b}" here, "${a}" there`, hint: 'a kept host is the same host: give both entries the same address and etcd member' });
+    }
+  });
+  if (plan.keepalived.onOldMasters === false && plan.oldMasters.length !== 1) {
+    issues.push({ path: 'keepalived.onOldMasters', message: `false is for a single old master behind a separate LB/VIP address; this plan has ${plan.oldMasters.length} old masters`, hint: 'old masters that share the VIP run keepalived: remove the field' });
+  }
+  return issues;
+}
 
 /**
  * @param opts.runtimeChecks the checks added after the first release (label/taint/SAN syntax,
  *   timeouts); the workflow turns them on with patched() so recorded histories still replay.
  */
-export function semanticIssues(plan: Plan, opts: { runtimeChecks?: boolean } = {}): PlanIssue[] {
-  const issues: PlanIssue[] = [];
-  for (const side of ['oldMasters', 'newMasters'] as const) {
-    if (plan[side].length !== EXPECTED_MASTERS) {
-      issues.push({
-        path: side,
-        message: `expected exactly ${EXPECTED_MASTERS} hosts, got ${plan[side].length}`,
-        hint: 'the migration replaces a 3-member control plane with 3 new masters',
-      });
-    }
-  }
+export function semanticIssues(plan: Plan, opts: { runtimeChecks?: boolean; anyShape?: boolean } = {}): PlanIssue[] {
+  const issues: PlanIssue[] = opts.anyShape === false ? runbookShapeIssues(plan) : shapeIssues(plan);
 
+  // a host in both lists (kept) is checked once, as the old master it is
   const all = [
     ...plan.oldMasters.map((h, i) => ({ h, path: `oldMasters[${i}]` })),
-    ...plan.newMasters.map((h, i) => ({ h, path: `newMasters[${i}]` })),
+    ...plan.newMasters.map((h, i) => ({ h, path: `newMasters[${i}]` })).filter(({ h }) => !plan.oldMasters.some((o) => o.name === h.name)),
   ];
   const seenName = new Map<string, string>();
   const seenAddr = new Map<string, string>();
   const seenMember = new Map<string, string>();
   for (const { h, path } of all) {
     const prevName = seenName.get(h.name);
-    if (prevName) issues.push({ path: `${path}.name`, message: `duplicate host name "${h.name}" (also ${prevName})`, hint: 'every old and new master must be a distinct host' });
+    if (prevName) issues.push({ path: `${path}.name`, message: `duplicate host name "${h.name}" (also ${prevName})`, hint: 'list a host once per side; a host in both oldMasters and newMasters is kept' });
     else seenName.set(h.name, path);
 
     const prevAddr = seenAddr.get(h.address);

@@ -16,7 +16,7 @@ export interface PureIssue {
   message: string;
 }
 
-export function checkPlan(doc: unknown, opts: { runtimeChecks?: boolean } = {}): { ok: true; plan: Plan } | { ok: false; issues: PureIssue[] } {
+export function checkPlan(doc: unknown, opts: { runtimeChecks?: boolean; anyShape?: boolean } = {}): { ok: true; plan: Plan } | { ok: false; issues: PureIssue[] } {
   const parsed = planSchema.safeParse(doc);
   if (!parsed.success) {
     return {

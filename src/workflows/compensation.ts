@@ -5,6 +5,7 @@
  * have none. After the point of no return (old members removed) there is no
  * rollback: only forward.
  */
+import { addedMasters, liveOldMasters } from '../plan/hosts';
 import type { Plan } from '../plan/schema';
 import type { ActionStep } from '../plan/steps';
 import { clientFixesCompensation } from './client-fixes';
@@ -59,11 +60,13 @@ export function compensationFor(ctx: Ctx, step: ActionStep): Compensation | unde
         step: step.key,
         what: 'move the VIP back to the old masters',
         run: async () => {
-          // never hand the VIP to an old master whose LB does not answer
-          for (const h of plan.oldMasters) await long.waitComponentHealthy(plan, h.name, 'loadBalancer');
-          for (const h of plan.oldMasters) await quick.startComponent(plan, h.name, 'keepalived');
-          for (const h of plan.newMasters) await quick.stopComponent(plan, h.name, 'keepalived');
-          await long.verifyVip(plan, 'old');
+          // never hand the VIP to an old master whose LB does not answer; a failed one is never touched,
+          // a kept one never stopped its keepalived (starting it is a no-op)
+          const olds = plan.keepalived.onOldMasters === false ? [] : liveOldMasters(plan);
+          for (const h of olds) await long.waitComponentHealthy(plan, h.name, 'loadBalancer');
+          for (const h of olds) await quick.startComponent(plan, h.name, 'keepalived');
+          for (const h of addedMasters(plan)) await quick.stopComponent(plan, h.name, 'keepalived');
+          if (olds.length) await long.verifyVip(plan, 'old');
         },
       };
     default:
@@ -72,5 +75,5 @@ export function compensationFor(ctx: Ctx, step: ActionStep): Compensation | unde
 }
 
 function oldClientURLs(plan: Plan): string[] {
-  return plan.oldMasters.map((h) => h.etcd.clientURL).sort();
+  return liveOldMasters(plan).map((h) => h.etcd.clientURL).sort();
 }

@@ -3,10 +3,10 @@
  * orchestration, no I/O. Each runner returns a one-line summary for status.
  */
 import { ApplicationFailure, patched, workflowInfo } from '@temporalio/workflow';
-import { findHost } from '../plan/hosts';
+import { addedMasters, findHost, keptMasters, leavingMasters, liveOldMasters } from '../plan/hosts';
 import type { ClientFix } from '../plan/client-fix';
 import type { Plan } from '../plan/schema';
-import type { ActionStep } from '../plan/steps';
+import { earlyLeavers, type ActionStep } from '../plan/steps';
 import type { Proxies } from './activities';
 import { applyClientFixes } from './client-fixes';
 
@@ -55,8 +55,23 @@ async function etcdJoin({ plan, long, progress }: Ctx, host: string): Promise<st
   }
 }
 
+/** A failed (dead) old master: only its etcd member is removed, through the others; nothing runs on it. */
+async function etcdRemoveFailed({ plan, long, progress, beforeIrreversible }: Ctx, host: string): Promise<string> {
+  await beforeIrreversible(`remove the etcd member of the failed ${host}`);
+  progress(`removing the etcd member of the failed old master ${host} (nothing runs on it)`);
+  return (await long.etcdRemoveMember(plan, host)).summary;
+}
+
+/** Rolling: the old member leaves as soon as a new one joined; its apiserver and LB keep running until decommission. */
+async function etcdLeave({ plan, long, progress, beforeIrreversible }: Ctx, host: string): Promise<string> {
+  await beforeIrreversible(`remove the etcd member of ${host}`);
+  progress(`removing etcd member of ${host} (rolling)`);
+  return (await long.etcdRemoveMember(plan, host)).summary;
+}
+
 async function certificates({ plan, quick }: Ctx, host: string): Promise<string> {
-  const source = must(plan.oldMasters[0], 'old master').name;
+  // the PKI comes from an old master that is up (a failed one is never touched)
+  const source = must(liveOldMasters(plan)[0], 'live old master').name;
   const copied = await quick.copyPki(plan, source, host);
   const cert = await quick.reissueApiserverCert(plan, host);
   return `${copied.summary}; ${cert.summary}`;
@@ -71,7 +86,7 @@ function parityOf(healthSummary: string, label?: string): string {
 async function apiserver({ plan, quick, long, progress }: Ctx, host: string): Promise<string> {
   // --etcd-servers comes from the live member list, restricted to new masters.
   const newClientURLs = new Set(plan.newMasters.map((h) => h.etcd.clientURL));
-  const live = (await quick.etcdClientURLs(plan)).filter((u) => newClientURLs.has(u));
+  const live = [...new Set(await quick.etcdClientURLs(plan))].filter((u) => newClientURLs.has(u));
   if (live.length !== plan.newMasters.length) {
     throw new Error(`expected ${plan.newMasters.length} new etcd members in the live member list, found ${live.length}: ${live.join(', ')}`);
   }
@@ -102,7 +117,7 @@ async function controllerManagerScheduler({ plan, quick, long, progress }: Ctx, 
 
 async function calico({ plan, quick, long, progress }: Ctx): Promise<string> {
   const newClientURLs = new Set(plan.newMasters.map((h) => h.etcd.clientURL));
-  const endpoints = (await quick.etcdClientURLs(plan)).filter((u) => newClientURLs.has(u));
+  const endpoints = [...new Set(await quick.etcdClientURLs(plan))].filter((u) => newClientURLs.has(u));
   const patched = await quick.patchCalicoEtcdEndpoints(plan, endpoints);
   const token = `${workflowInfo().workflowId}/${workflowInfo().firstExecutionRunId}`;
   const restarted: string[] = [];
@@ -115,7 +130,8 @@ async function calico({ plan, quick, long, progress }: Ctx): Promise<string> {
 }
 
 async function vipFailover({ plan, quick, long, progress, beforeIrreversible }: Ctx): Promise<string> {
-  for (const h of plan.newMasters) {
+  // the kept masters' keepalived stays as it is; failed old masters are never touched
+  for (const h of addedMasters(plan)) {
     progress(`keepalived on ${h.name}`);
     await quick.configureKeepalived(plan, h.name);
   }
@@ -126,7 +142,8 @@ async function vipFailover({ plan, quick, long, progress, beforeIrreversible }: 
     await long.verifyVip(plan, 'new');
   }
   await beforeIrreversible('stop keepalived on the old masters');
-  for (const h of plan.oldMasters) {
+  const stopOn = plan.keepalived.onOldMasters === false ? [] : leavingMasters(plan);
+  for (const h of stopOn) {
     progress(`stopping keepalived on ${h.name}`);
     await quick.stopComponent(plan, h.name, 'keepalived');
   }
@@ -145,6 +162,12 @@ async function decommission({ plan, quick, long, progress, beforeIrreversible }:
     progress(`stopping ${c} on ${host}`);
     await quick.stopComponent(plan, host, c);
   }
+  // rolling: an early leaver's member already left in its etcd-leave step (a completed step before this one)
+  if (earlyLeavers(plan).includes(host)) {
+    progress(`fencing ${host}: disable at boot, keepalived config and etcd data dir aside`);
+    const f = await quick.fenceOldMaster(plan, host);
+    return `old components stopped; its etcd member left in etcd-leave/${host}; ${f.summary}`;
+  }
   await beforeIrreversible(`remove the etcd member of ${host}`);
   progress(`removing etcd member of ${host}`);
   const r = await long.etcdRemoveMember(plan, host);
@@ -158,9 +181,13 @@ async function decommission({ plan, quick, long, progress, beforeIrreversible }:
 async function cleanupLabels({ plan, quick }: Ctx): Promise<string> {
   const labelKey = must(plan.nodes.masterLabel.split('=')[0], 'label key');
   const taintKey = must(plan.nodes.isolationTaint.split(/[=:]/)[0], 'taint key');
-  for (const h of plan.oldMasters) await quick.labelNode(plan, h.name, [`${labelKey}-`]);
-  for (const h of plan.newMasters) await quick.taintNode(plan, h.name, [`${taintKey}-`]);
-  return `removed ${labelKey} from ${plan.oldMasters.length} old masters, taint ${taintKey} from ${plan.newMasters.length} new masters`;
+  // the Node objects of leaving and failed old masters (API only: nothing runs on a failed host); kept hosts keep theirs
+  const kept = new Set(keptMasters(plan).map((h) => h.name));
+  const unlabel = plan.oldMasters.filter((h) => !kept.has(h.name));
+  const untaint = addedMasters(plan);
+  for (const h of unlabel) await quick.labelNode(plan, h.name, [`${labelKey}-`]);
+  for (const h of untaint) await quick.taintNode(plan, h.name, [`${taintKey}-`]);
+  return `removed ${labelKey} from ${unlabel.length} old masters, taint ${taintKey} from ${untaint.length} new masters`;
 }
 
 export async function runAction(ctx: Ctx, step: ActionStep): Promise<string> {
@@ -180,8 +207,12 @@ export async function runAction(ctx: Ctx, step: ActionStep): Promise<string> {
       const s = await ctx.long.etcdSnapshot(plan);
       return `snapshot ${s.path}: ${s.sizeBytes} bytes at revision ${s.revision}`;
     }
+    case 'etcd-remove-failed':
+      return etcdRemoveFailed(ctx, must(host, 'host'));
     case 'etcd-join':
       return etcdJoin(ctx, must(host, 'host'));
+    case 'etcd-leave':
+      return etcdLeave(ctx, must(host, 'host'));
     case 'certificates':
       return certificates(ctx, must(host, 'host'));
     case 'apiserver':

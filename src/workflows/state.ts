@@ -124,8 +124,8 @@ export class MigrationState {
   }
 
   startStep(step: Step, waitingFor?: string): void {
-    // Decommissioning removes old etcd members: from its start on, only forward.
-    if (step.kind === 'action' && step.phase === 'decommission-old') this.pointOfNoReturnPassed = true;
+    // Decommissioning (or, rolling, an etcd-leave) removes old etcd members: from its start on, only forward.
+    if (step.kind === 'action' && (step.phase === 'decommission-old' || step.phase === 'etcd-leave')) this.pointOfNoReturnPassed = true;
     this.current = {
       key: step.key,
       phase: step.kind === 'action' ? step.phase : 'checkpoint',

@@ -20,7 +20,7 @@ function finish(input: PlanInput, gates: GateId[]): Plan {
   return planSchema.parse({
     ...input,
     cluster: 'recorded',
-    checkpoints: { 'preflight-ack': cp('preflight-ack'), 'switch-traffic': cp('switch-traffic'), decommission: cp('decommission') },
+    checkpoints: { 'preflight-ack': cp('preflight-ack'), 'switch-traffic': cp('switch-traffic'), decommission: cp('decommission'), ...(gates.includes('remove-failed') ? { 'remove-failed': cp('remove-failed') } : {}) },
     timeouts: { quick: '20s', long: '2m', heartbeat: '10s', maxAttempts: 3 },
     nodes: { ...input.nodes, drainTimeout: '1m' },
   });
@@ -38,6 +38,33 @@ function staticPodInput(): PlanInput {
     input[c] = { ...input[c], ...pod(c) };
   }
   return input as unknown as PlanInput;
+}
+
+type Host = PlanInput['oldMasters'][number];
+
+/** examples/plan.yaml's host entry renamed and readdressed (10.200.20.LAST) */
+function hostLike(h: Host, name: string, last: number): Host {
+  const a = `10.200.20.${last}`;
+  return { ...h, name, address: a, etcd: { name, clientURL: `http://${a}:2379`, peerURL: `http://${a}:2380` } };
+}
+
+/** examples/plan.yaml reshaped: n old masters → m new ones (extra hosts derived from the first of each side) */
+export function shapedInput(n: number, m: number, extra: Partial<PlanInput> = {}): PlanInput {
+  const input = examplePlanInput();
+  const [o, nw] = [input.oldMasters[0] as Host, input.newMasters[0] as Host];
+  return {
+    ...input,
+    oldMasters: Array.from({ length: n }, (_, i) => input.oldMasters[i] ?? hostLike(o, `oldmaster-${i + 1}`, 11 + i)),
+    newMasters: Array.from({ length: m }, (_, i) => input.newMasters[i] ?? hostLike(nw, `master-${i + 1}`, 101 + i)),
+    ...extra,
+  };
+}
+
+/** the fault the issue names: oldmaster-3 is dead, replaced by master-1, oldmaster-1 and -2 kept */
+export function replaceFailedInput(): PlanInput {
+  const input = examplePlanInput();
+  const [o1, o2, o3] = input.oldMasters as [Host, Host, Host];
+  return { ...input, oldMasters: [o1, o2, { ...o3, state: 'failed' }], newMasters: [o1, o2, input.newMasters[0] as Host] };
 }
 
 type Handle = WorkflowHandle;
@@ -141,6 +168,30 @@ export const HISTORY_VARIANTS: HistoryVariant[] = [
     what: 'start --resume (features.resume): resume-mode preflight, every step re-run forward, checkpoints approved',
     input: () => ({ plan: finish(examplePlanInput(), ALL_GATES), features: { resume: true } }),
     drive: (h) => approveAll(h, ALL_GATES),
+  },
+  {
+    name: 'rolling',
+    what: '3 → 3 with strategy rolling: one in, one out (decommission checkpoint before the first etcd-leave), every checkpoint approved',
+    input: () => ({ plan: finish({ ...examplePlanInput(), strategy: 'rolling' }, ALL_GATES) }),
+    drive: (h) => approveAll(h, ['preflight-ack', 'decommission', 'switch-traffic']),
+  },
+  {
+    name: 'replace-failed',
+    what: 'oldmaster-3 marked failed, replaced by master-1, oldmaster-1/2 kept: its member removed first behind remove-failed, nothing run on it',
+    input: () => ({ plan: finish(replaceFailedInput(), ['preflight-ack', 'remove-failed', 'switch-traffic', 'decommission']) }),
+    drive: (h) => approveAll(h, ['preflight-ack', 'remove-failed', 'switch-traffic']),
+  },
+  {
+    name: 'one-to-three',
+    what: '1 → 3 (grow-then-shrink), checkpoints off',
+    input: () => ({ plan: finish(shapedInput(1, 3), []) }),
+    drive: async () => undefined,
+  },
+  {
+    name: 'five-to-three',
+    what: '5 → 3 with acceptToleranceDrop (rolling), checkpoints off',
+    input: () => ({ plan: finish(shapedInput(5, 3, { strategy: 'rolling', acceptToleranceDrop: true }), []) }),
+    drive: async () => undefined,
   },
   {
     name: 'step-held',
