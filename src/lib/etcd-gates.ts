@@ -45,7 +45,8 @@ export function versionRefusals(members: readonly MemberVersion[], opts: { learn
   if (unknown.length) out.push(`cannot read the etcd server version of ${unknown.map((u) => `${u.label} ("${u.version}")`).join(', ')}: the version gates need every member's version`);
   const known = parsed.filter((p): p is typeof p & { v: SemVer } => p.v !== undefined);
   if (opts.learnerJoin) {
-    const buggy = known.filter((p) => hasLearnerPromotionBug(p.v));
+    // by name, so the message reads the same whatever order etcd listed the members in
+    const buggy = known.filter((p) => hasLearnerPromotionBug(p.v)).sort((a, b) => a.label.localeCompare(b.label));
     if (buggy.length) out.push(`refusing a learner join: ${buggy.map((b) => `${b.label} runs etcd ${b.version}`).join(', ')}. ${LEARNER_BUG_EXPLANATION}`);
   }
   const lines = [...new Set(known.map((p) => `${p.v.major}.${p.v.minor}`))].sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1]));
