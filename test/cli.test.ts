@@ -108,7 +108,7 @@ describe('cpmigrate CLI against a running migration', () => {
 
     // watch in JSON mode while approving the remaining gates as they come
     const frames: WatchFrame[] = [];
-    const w = spawn(process.execPath, [CLI, 'watch', 'test-bj', '--output', 'json', '--interval', '300ms', '--max', '280s'], {
+    const w = spawn(process.execPath, [CLI, 'watch', 'test-bj', '--output', 'json', '--interval', '300ms', '--max', '560s'], {
       env: { ...process.env, TEMPORAL_ADDRESS: server.address, NO_COLOR: '1' },
     });
     let buf = '';
@@ -136,7 +136,7 @@ describe('cpmigrate CLI against a running migration', () => {
     expect(final.approvals.map((a) => `${a.gate}:${a.by}`)).toEqual(['preflight-ack:tester', 'switch-traffic:tester', 'decommission:tester']);
     const done = await cli(['status', 'test-bj', '--output', 'json']);
     expect(JSON.parse(done.stdout)).toMatchObject({ state: 'completed', execution: 'COMPLETED' });
-  }, 300_000);
+  }, 600_000);
   it('abort reports synchronously whether the workflow took it: accepted before, refused after the point of no return', async () => {
     const client = await server.client();
     const fresh = testPlan({ cluster: 'cli-abort-a', gates: ['switch-traffic'] });
