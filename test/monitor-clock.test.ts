@@ -16,6 +16,14 @@ describe('the safety monitor ages members on a round clock', () => {
     expect(c.stalls().count).toBe(1);
   });
 
+  it('does not advance in a round whose own timers fired late', () => {
+    const c = new RoundClock(2_100);
+    c.tick(1_000);
+    expect(c.tick(4_000, true)).toBe(0);
+    expect(c.tick(4_100)).toBe(100);
+    expect(c.stalls()).toEqual({ count: 1, longestMs: 3_000 });
+  });
+
   it('advances with the wall clock while rounds run on time', () => {
     const c = new RoundClock(2_100);
     expect([c.tick(1_000), c.tick(1_100), c.tick(2_300), c.tick(2_400)]).toEqual([0, 100, 1_300, 1_400]);

@@ -39,6 +39,8 @@ const HEALTH_WINDOW_MS = 1_500;
  * at once, while a member that is really down still drops out after two rounds.
  */
 const ROUND_BUDGET_MS = 2 * CALL_MS + SAMPLE_MS;
+/** A timeout timer this late marks the round as starved (see sampleOnce). */
+const LATE_TIMER_MS = 250;
 
 export interface MonitorReport {
   samples: number;
@@ -66,9 +68,15 @@ export class RoundClock {
 
   constructor(private readonly budgetMs: number) {}
 
-  tick(wall: number): number {
+  /** `starved`: the round's own timers fired late, so it does not age anyone. */
+  tick(wall: number, starved = false): number {
     const elapsed = this.last ? wall - this.last : 0;
     this.last = wall;
+    if (starved) {
+      this.count++;
+      this.longest = Math.max(this.longest, elapsed);
+      return this.now;
+    }
     if (elapsed > this.budgetMs) {
       this.count++;
       this.longest = Math.max(this.longest, elapsed);
@@ -123,7 +131,20 @@ export class SafetyMonitor {
   }
 
   private async sampleOnce(): Promise<void> {
-    const within = <T>(p: Promise<T>) => Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), CALL_MS))]);
+    // a timeout timer that fires much later than asked means the monitor itself was starved of CPU (its timers then
+    // fire before the answers that arrived meanwhile are read): such a round says nothing about the members
+    let lateMs = 0;
+    const within = <T>(p: Promise<T>) =>
+      Promise.race([
+        p,
+        new Promise<undefined>((r) => {
+          const asked = Date.now();
+          setTimeout(() => {
+            lateMs = Math.max(lateMs, Date.now() - asked - CALL_MS);
+            r(undefined);
+          }, CALL_MS);
+        }),
+      ]);
     const rows = await Promise.all(
       [...this.clients.entries()].map(async ([url, c]) => {
         const st = await within(c.maintenance.status().catch(() => undefined));
@@ -131,7 +152,7 @@ export class SafetyMonitor {
         return { url, st, members };
       }),
     );
-    const now = this.clock.tick(Date.now());
+    const now = this.clock.tick(Date.now(), lateMs > LATE_TIMER_MS);
     const answered = rows.find((r) => r.members)?.members;
     if (answered) {
       this.lastList = answered;
