@@ -27,6 +27,7 @@ import { activityLog, beat, cancelled } from './heartbeat';
 import { clientAuthFromKubeconfig, describeProbe, httpsGet, probeReadyz, type ProbeResult } from './readyz';
 import { RewriteError, flagValues, referencedPaths, replaceAddress, rewriteApiserverConfig, rewriteNginxUpstream } from './rewrite';
 import type { ComponentName, StepOutcome } from './types';
+import { sleep } from '../lib/sleep';
 
 export interface ControlPlaneDeps {
   hostOps: () => HostOps;
@@ -150,7 +151,6 @@ function wrapRewrite<T>(fn: () => T): T {
   }
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The kube-apiserver config a new master gets: the source's, adapted. Pure; shared with `plan show --live`. */
 export function renderApiserverConfig(plan: Plan, src: Source, host: MasterHost, etcdServers: string[]): { text: string; notes: string[] } {

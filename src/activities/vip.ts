@@ -30,6 +30,7 @@ import { parseKeepalived, renderKeepalived, vrrpInstances, type Stmt, type VrrpI
 import { waitTimer } from '../lib/waits';
 import { describeProbe } from './readyz';
 import type { StepOutcome } from './types';
+import { sleep } from '../lib/sleep';
 
 export interface VipDeps {
   hostOps: () => HostOps;
@@ -186,7 +187,6 @@ export function carriedFrom(plan: Plan, src: OldInstance, host: { name: string; 
   return c;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export function createVipActivities(deps: VipDeps) {
   const readyz = deps.readyz ?? defaultReadyz;
