@@ -4,10 +4,10 @@ import { failpoint } from '../../lib/failpoint';
 import { pushOptionsLike, statPaths } from '../../lib/file-meta';
 import { activityLog, beat } from '../../lib/heartbeat';
 import { inspectServingCert } from '../../lib/x509';
-import { sshTargetOf } from '../../plan/hosts';
+import { masterOf, sshTargetOf } from '../../plan/hosts';
 import type { Plan } from '../../plan/schema';
 import type { StepOutcome } from '../types';
-import { join, masterOf, type CertActivityDeps } from './common';
+import { join, type CertActivityDeps } from './common';
 import { reissueServingCert } from './policies';
 
 export function requiredApiserverSANs(plan: Plan): string[] {

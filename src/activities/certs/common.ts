@@ -1,20 +1,8 @@
-/** What the certificate activities share: their dependencies, the host lookup and paths under the PKI dir. */
-import { PlanMismatchError } from '../../errors';
+/** What the certificate activities share: their dependencies and paths under the PKI dir. */
 import type { HostOps } from '../../lib/hostops';
-import { findHost } from '../../plan/hosts';
-import type { Plan } from '../../plan/schema';
 
 export interface CertActivityDeps {
   hostOps: () => HostOps;
-}
-
-/** The master named in the plan; a name the plan does not have is a PlanMismatchError. */
-export function masterOf(plan: Plan, name: string) {
-  try {
-    return findHost(plan, name);
-  } catch (e) {
-    throw new PlanMismatchError((e as Error).message);
-  }
 }
 
 /** rel under dir ('' is dir itself). */

@@ -5,10 +5,10 @@ import { pushOptionsLike, statPaths, type PathMeta } from '../../lib/file-meta';
 import { activityLog, beat } from '../../lib/heartbeat';
 import type { HostOps } from '../../lib/hostops';
 import { formatSan, inspectServingCert, sanFromText, unionSans, type NewCert, type ServingCertStatus } from '../../lib/x509';
-import { sshTargetOf } from '../../plan/hosts';
+import { masterOf, sshTargetOf } from '../../plan/hosts';
 import type { Host, Plan } from '../../plan/schema';
 import type { StepOutcome } from '../types';
-import { join, masterOf, type CertActivityDeps } from './common';
+import { join, type CertActivityDeps } from './common';
 import { ETCD_MEMBER_USAGES, issueEtcdMemberCert, type EtcdCertUsage } from './policies';
 
 /** The host part of a URL, without IPv6 brackets ('' when there is none). */

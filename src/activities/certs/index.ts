@@ -6,7 +6,7 @@
  * goes host → worker memory → host over SSH; it is never logged or returned.
  *
  * One concern a file:
- *   common.ts       dependencies, host lookup, paths under the PKI dir
+ *   common.ts       dependencies, paths under the PKI dir
  *   pki-copy.ts     copyPki (listing, batched read, pushes; per-host pairs kept)
  *   apiserver.ts    reissueApiserverCert
  *   etcd-member.ts  issueEtcdMemberCerts (the etcd CA from an old master)

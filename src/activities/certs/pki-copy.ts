@@ -7,12 +7,12 @@ import { sha256hex } from '../../lib/digest';
 import { failpoint } from '../../lib/failpoint';
 import type { HostOps } from '../../lib/hostops';
 import { shq } from '../../lib/shell';
-import { sshTargetOf, type SshTarget } from '../../plan/hosts';
+import { masterOf, sshTargetOf, type SshTarget } from '../../plan/hosts';
 import type { Plan } from '../../plan/schema';
 import { UnsafeOperationError, PlanMismatchError } from '../../errors';
 import { activityLog, beat } from '../../lib/heartbeat';
 import type { StepOutcome } from '../types';
-import { join, masterOf, type CertActivityDeps } from './common';
+import { join, type CertActivityDeps } from './common';
 
 /** Files under pkiDir that belong to one host: not overwritten once the target has them (and the same CA). */
 export const PER_HOST_PKI_FILES = ['apiserver.crt', 'apiserver.key'] as const;
