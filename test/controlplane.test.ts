@@ -183,6 +183,31 @@ describe('control-plane activities (in-memory hosts)', () => {
     expect((await cp.startComponent(plan, 'master-1', 'apiserver')).summary).toMatch(/already running/);
   });
 
+  it('a worker that dies right after the restart command returned does not cause a second restart on the retry', async () => {
+    const f = cluster();
+    const cp = createControlPlaneActivities({ hostOps: () => f, readyz: okProbe });
+    await cp.configureApiserver(plan, 'master-1', NEW_ETCD);
+    await cp.startComponent(plan, 'master-1', 'apiserver');
+    const restarts = () => f.commands.filter((x) => x.host === 'master-1' && x.command === "systemctl restart 'kube-apiserver'").length;
+    // the next attempt's restart runs on the host, and the worker dies before anything else happens (failpoint restart.apiserver.after-restart)
+    const run = f.run.bind(f);
+    let died = false;
+    f.run = async (t, command, opts) => {
+      const r = await run(t, command, opts);
+      if (!died && t.name === 'master-1' && /systemctl restart 'kube-apiserver'/.test(command)) {
+        died = true;
+        throw new Error('worker died (SIGKILL) after the restart');
+      }
+      return r;
+    };
+    await expect(cp.configureApiserver(plan, 'master-1', NEW_ETCD.slice(0, 2))).rejects.toThrow(/worker died/);
+    expect(restarts()).toBe(1);
+    // the stamp went with the restart, in the same command on the host: the retry sees the running process current
+    const retry = await cp.configureApiserver(plan, 'master-1', NEW_ETCD.slice(0, 2));
+    expect(retry.details?.restarted).toBe(false);
+    expect(restarts()).toBe(1);
+  });
+
   it('copies from the next old master when the first is unreachable', async () => {
     const f = cluster();
     f.host('oldmaster-1').unreachable = true;

@@ -5,13 +5,14 @@
  * 3 members -> a join that never starts is abandoned -> 6 members -> a killed
  * member blocks the next change -> 3 new members -> config rewrite.
  */
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEtcdActivities, type EtcdActivities } from '../src/activities/etcd';
 import { UnsafeOperationError } from '../src/errors';
 import { etcdAccess, listMembers, withEtcdClient } from '../src/lib/etcd';
+import { runtimeDigest } from '../src/lib/etcd-config';
 import { etcdctl, startEtcdLab, type EtcdLab, type LabHost } from './support/etcd-cluster';
 
 const OLD: LabHost[] = [1, 2, 3].map((i) => ({ name: `oldmaster-${i}`, address: `127.0.1.1${i}` }));
@@ -359,17 +360,42 @@ describe('etcd activities against a real 3-member cluster', () => {
     expect((await acts.etcdHealth(lab.plan)).healthy).toBe(true);
   });
 
-  it('restarts a member (one, health-checked) only when a setting other than initial-cluster differs', async () => {
+  it('restarts a member (one, health-checked) only when a setting other than initial-cluster differs from what it runs', async () => {
     const file = `${lab.hostDir('master-3')}/etc/etcd/etcd.conf.yml`;
+    const stamp = `${lab.hostDir('master-3')}/etc/etcd/.etcd.conf.yml.cpmigrate-applied`;
     const good = readFileSync(file, 'utf8');
-    writeFileSync(file, good.replace(/^advertise-client-urls: .*$/m, 'advertise-client-urls: http://127.0.1.23:2379,http://127.0.1.23:12379'));
-    const pid = lab.pidOf('master-3');
+    const other = good.replace(/^advertise-client-urls: .*$/m, 'advertise-client-urls: http://127.0.1.23:2379,http://127.0.1.23:12379');
+    // the file edited behind the member's back: it still runs what its stamp says, so nothing to restart
+    writeFileSync(file, other);
+    let pid = lab.pidOf('master-3');
+    const edited = await acts.etcdRewriteConfig(lab.plan, 'master-3');
+    expect(edited.summary).toMatch(/not restarted/);
+    expect(readFileSync(file, 'utf8')).toBe(good);
+    expect(lab.pidOf('master-3')).toBe(pid);
+
+    // a member cpmigrate never restarted (no stamp) runs its file as it is: a runtime setting that differs is a restart
+    rmSync(stamp);
+    writeFileSync(file, other);
     const r = await acts.etcdRewriteConfig(lab.plan, 'master-3');
     expect(r.changed).toBe(true);
     expect(r.summary).toMatch(/changed advertise-client-urls\) and restarted/);
     expect(readFileSync(file, 'utf8')).toBe(good);
     expect(lab.pidOf('master-3')).not.toBe(pid);
     expect(lab.isRunning('master-3')).toBe(true);
+    expect((await acts.etcdHealth(lab.plan)).healthy).toBe(true);
+
+    // an attempt that recorded the baseline and wrote the file, then died before the restart: the retry restarts
+    // (the bug this prevents: "file unchanged" on the retry, and the member keeps the old settings)
+    writeFileSync(stamp, `${runtimeDigest(other)}\n`);
+    pid = lab.pidOf('master-3');
+    const retry = await acts.etcdRewriteConfig(lab.plan, 'master-3');
+    expect(retry.summary).toMatch(/settings written by an earlier attempt\) and restarted/);
+    expect(lab.pidOf('master-3')).not.toBe(pid);
+    expect(readFileSync(stamp, 'utf8').trim()).toBe(runtimeDigest(good));
+    // converged: neither written nor restarted again
+    pid = lab.pidOf('master-3');
+    expect((await acts.etcdRewriteConfig(lab.plan, 'master-3')).changed).toBe(false);
+    expect(lab.pidOf('master-3')).toBe(pid);
     expect((await acts.etcdHealth(lab.plan)).healthy).toBe(true);
   });
 

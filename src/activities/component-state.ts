@@ -5,7 +5,7 @@
  * attempt of an activity wrote a file. Each side effect is followed by its
  * failpoint.
  */
-import { appliedState, isCurrent, recordApplied, type AppliedState } from '../lib/applied';
+import { appliedState, isCurrent, withStamp, type AppliedState } from '../lib/applied';
 import { failpoint } from '../lib/failpoint';
 import type { HostOps } from '../lib/hostops';
 import { bootCommand, serviceCommand } from '../lib/services';
@@ -77,16 +77,15 @@ export async function converge(plan: Plan, ops: HostOps, t: SshTarget, host: Mas
   const state = await appliedState(ops, t, configFilesOf(plan, c));
   if (!(await isRunning(ops, t, service))) {
     if (!opts.start) return 'not running';
-    await ops.run(t, serviceCommand(service, 'start'), { timeoutMs: 120_000 });
+    // the stamp is written on the host in the same command as the start (lib/applied withStamp)
+    await ops.run(t, withStamp(serviceCommand(service, 'start'), state), { timeoutMs: 120_000 });
     failpoint(`start.${c}.after-start`, host.name);
     await enableAtBoot(ops, t, service);
-    await recordApplied(ops, t, state);
     return 'started';
   }
   if (!staleOn(host, state)) return 'already running';
-  await ops.run(t, serviceCommand(service, 'restart'), { timeoutMs: 120_000 });
+  await ops.run(t, withStamp(serviceCommand(service, 'restart'), state), { timeoutMs: 120_000 });
   failpoint(`restart.${c}.after-restart`, host.name);
-  await recordApplied(ops, t, state);
   return 'restarted';
 }
 

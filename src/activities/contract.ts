@@ -3,8 +3,9 @@
  * workflow imports this type only; src/activities/index.ts builds the real
  * implementation and must satisfy it; test doubles implement it too.
  */
+import type { CheckpointEvidence, KnownEvidence } from '../lib/evidence';
 import type { ClientFix } from '../plan/client-fix';
-import type { Plan } from '../plan/schema';
+import type { GateId, Plan } from '../plan/schema';
 import type { RestartOutcome } from './client-fixes';
 import type { Inventory } from './inventory';
 import type {
@@ -73,6 +74,8 @@ export interface MigrationActivities {
 
   /** read-only: everything that still names an old master (before the decommission checkpoint) */
   inventoryOldMasterRefs(plan: Plan): Promise<Inventory>;
+  /** read-only: a checkpoint's evidence (etcd members and health, VIP holders, plus what the workflow knows) and its digest */
+  checkpointEvidence(plan: Plan, gate: GateId, known?: KnownEvidence): Promise<CheckpointEvidence>;
 
   /** decommission: disable an old master's components at boot, move its keepalived config and etcd data dir aside */
   fenceOldMaster(plan: Plan, host: string): Promise<StepOutcome>;

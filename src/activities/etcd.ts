@@ -15,7 +15,8 @@ import path from 'node:path';
 import { PlanMismatchError, UnsafeOperationError } from '../errors';
 import { failpoint } from '../lib/failpoint';
 import { enableAtBoot } from './component-state';
-import { BOOTSTRAP_ONLY_KEYS, changedKeys, type ClusterEntry } from '../lib/etcd-config';
+import { appliedState, isCurrent, recordApplied, withStamp } from '../lib/applied';
+import { BOOTSTRAP_ONLY_KEYS, changedKeys, runtimeDigest, type ClusterEntry } from '../lib/etcd-config';
 import { QUOTA_HEADROOM, quotaRefusal, versionRefusals, type MemberVersion } from '../lib/etcd-gates';
 import { deriveEtcdMemberConfig, describeDerived, quotaBytesOf, sourceSettings, type DerivedEtcdConfig, type EtcdConfigSource } from '../lib/etcd-member-config';
 import {
@@ -228,7 +229,16 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
   async function pushConfig(ops: HostOps, plan: Plan, target: SshTarget, host: Host, entries: ClusterEntry[], source: EtcdConfigSource): Promise<PushedConfig> {
     const file = plan.paths.etcdConfig;
     const before = (await ops.readFile(target, file))?.toString('utf8');
-    const derived = deriveEtcdMemberConfig(source, {
+    const derived = deriveEtcdMemberConfig(source, memberInput(plan, host, entries));
+    const text = derived.text;
+    if (before === text) return { changed: false, keys: [], existed: true, derived, source };
+    // the source file's mode and owner (and its directory's); a member configured by flags has no file: 0600, as etcd's own files
+    const pushed = await ops.pushFile(target, file, text, pushOptionsLike(source.meta, { mode: 0o600 }, { backup: true }));
+    return { changed: pushed.changed, keys: changedKeys(before, text), existed: before !== undefined, derived, source };
+  }
+
+  function memberInput(plan: Plan, host: Host, entries: ClusterEntry[]): Parameters<typeof deriveEtcdMemberConfig>[1] {
+    return {
       name: host.etcd.name,
       address: host.address,
       dataDir: plan.paths.etcdDataDir,
@@ -237,12 +247,7 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
       initialCluster: entries,
       pkiDir: plan.paths.pkiDir,
       preVote: true,
-    });
-    const text = derived.text;
-    if (before === text) return { changed: false, keys: [], existed: true, derived, source };
-    // the source file's mode and owner (and its directory's); a member configured by flags has no file: 0600, as etcd's own files
-    const pushed = await ops.pushFile(target, file, text, pushOptionsLike(source.meta, { mode: 0o600 }, { backup: true }));
-    return { changed: pushed.changed, keys: changedKeys(before, text), existed: before !== undefined, derived, source };
+    };
   }
 
   /** Versions (learner bug, mixes) and the new member's quota against the database size; UnsafeOperationError listing every refusal. */
@@ -750,9 +755,16 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
      * only when it bootstraps an empty data dir; a running member keeps its
      * membership in the data dir. So when only those keys change, the file is
      * rewritten and etcd is NOT restarted (the next restart reads a correct
-     * file). Only if other keys differ from an existing file (listen URLs, data
-     * dir, ...) is that one member restarted, after checking the cluster keeps
-     * quorum without it, and the cluster is awaited healthy.
+     * file). Only if other keys differ from what the member runs (listen URLs,
+     * data dir, ...) is that one member restarted, after checking the cluster
+     * keeps quorum without it, and the cluster is awaited healthy.
+     *
+     * "What the member runs" is host state, not this attempt's write: the
+     * runtime digest (lib/etcd-config runtimeDigest) recorded in the applied
+     * stamp beside the file. A member cpmigrate never restarted has no stamp;
+     * then the file as it is before the rewrite is what it runs, and that is
+     * recorded first — so a worker that dies between the write and the restart
+     * leaves a stamp that still differs, and the retry restarts.
      */
     async etcdRewriteConfig(plan: Plan, hostName: string): Promise<StepOutcome> {
       const host = masterOf(plan, hostName);
@@ -767,21 +779,29 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
       const live = d.members.filter((m) => m.name !== '' && !m.isLearner);
       const entries = clusterEntries(live, { id: member.id, name: host.etcd.name });
       const source = (await readEtcdSource(ops, plan, host, t.commandMs)) ?? (await sourceFor(ops, plan, live, host));
+      const applied = await appliedState(ops, target, [plan.paths.etcdConfig]);
+      if (applied.stamp === undefined) {
+        // a member configured by flags has no file: it runs the carried settings the new file is derived from
+        const before = (await ops.readFile(target, plan.paths.etcdConfig))?.toString('utf8');
+        const runs = before ?? deriveEtcdMemberConfig(source, memberInput(plan, host, entries)).text;
+        await recordApplied(ops, target, { ...applied, digest: runtimeDigest(runs) });
+        failpoint('etcd.rewrite.after-baseline', host.name);
+      }
       const cfg = await pushConfig(ops, plan, target, host, entries, source);
       failpoint('etcd.rewrite.after-write', host.name);
       const listed = live.map((m) => m.name).join(',');
-      if (!cfg.changed) {
-        return { summary: `${plan.paths.etcdConfig} on ${host.name} already lists only the live members (${listed})`, changed: false };
-      }
-      const runtimeKeys = cfg.keys.filter((k) => !(BOOTSTRAP_ONLY_KEYS as readonly string[]).includes(k));
-      if (!cfg.existed || runtimeKeys.length === 0) {
-        return {
-          summary:
-            `rewrote ${plan.paths.etcdConfig} on ${host.name}: initial-cluster = ${listed}; not restarted ` +
-            '(etcd reads initial-cluster only when bootstrapping an empty data dir; the running member is unaffected)',
-          changed: true,
-          details: { changedKeys: cfg.keys, restarted: false },
-        };
+      const now = await appliedState(ops, target, [plan.paths.etcdConfig]);
+      const wants = { ...now, digest: runtimeDigest(cfg.derived.text) };
+      if (isCurrent(wants)) {
+        return cfg.changed
+          ? {
+              summary:
+                `rewrote ${plan.paths.etcdConfig} on ${host.name}: initial-cluster = ${listed}; not restarted ` +
+                '(etcd reads initial-cluster only when bootstrapping an empty data dir; the running member is unaffected)',
+              changed: true,
+              details: { changedKeys: cfg.keys, restarted: false },
+            }
+          : { summary: `${plan.paths.etcdConfig} on ${host.name} already lists only the live members (${listed}), and etcd runs it`, changed: false };
       }
 
       const rep = await probeEtcdHealth(access, d.endpoints);
@@ -790,16 +810,18 @@ export function createEtcdActivities(deps: EtcdActivityDeps): EtcdActivities {
       const q = quorumOf(voters.length);
       if (!rep.healthy || healthyOthers < q) {
         throw new UnsafeOperationError(
-          `refusing to restart ${memberLabel(member)} to apply ${runtimeKeys.join(', ')}: ` +
+          `refusing to restart ${memberLabel(member)} to apply its rewritten ${plan.paths.etcdConfig}: ` +
             `${healthyOthers} other healthy voters of ${voters.length}, quorum needs ${q}${rep.problems.length ? `; ${rep.problems.join('; ')}` : ''}`,
           rep.problems,
         );
       }
-      await ops.run(target, serviceCommand(plan.etcd.service, 'restart'), { timeoutMs: t.commandMs });
+      // the stamp is written on the host in the same command as the restart (lib/applied withStamp)
+      await ops.run(target, withStamp(serviceCommand(plan.etcd.service, 'restart'), wants), { timeoutMs: t.commandMs });
       failpoint('etcd.rewrite.after-restart', host.name);
       await waitHealthy(access, d.endpoints, `etcd healthy after restarting ${host.etcd.name}`);
+      const keys = cfg.keys.filter((k) => !(BOOTSTRAP_ONLY_KEYS as readonly string[]).includes(k));
       return {
-        summary: `rewrote ${plan.paths.etcdConfig} on ${host.name} (initial-cluster = ${listed}; changed ${runtimeKeys.join(', ')}) and restarted it; cluster healthy`,
+        summary: `rewrote ${plan.paths.etcdConfig} on ${host.name} (initial-cluster = ${listed}${keys.length ? `; changed ${keys.join(', ')}` : '; settings written by an earlier attempt'}) and restarted it; cluster healthy`,
         changed: true,
         details: { changedKeys: cfg.keys, restarted: true },
       };

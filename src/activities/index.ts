@@ -11,6 +11,7 @@ import { createClientFixActivities } from './client-fixes';
 import type { MigrationActivities } from './contract';
 import { createControlPlaneActivities } from './controlplane';
 import { createEtcdActivities } from './etcd';
+import { createEvidenceActivities } from './evidence';
 import { createFenceActivities } from './fence';
 import { createInventoryActivities } from './inventory';
 import { createKubeActivities } from './kube';
@@ -63,6 +64,7 @@ function createRawActivities(deps: ActivityDeps) {
     ...createVipActivities({ hostOps }),
     ...createFenceActivities({ hostOps }),
     ...createInventoryActivities({ hostOps }),
+    ...createEvidenceActivities({ hostOps, etcdHealth: etcd.etcdHealth }),
     ...createClientFixActivities({ hostOps, kubeClients }),
     ...createPreflightActivities({ hostOps, kube: { ...kube, ...kubeClients }, etcdHealth: etcd.etcdHealth }),
   } satisfies MigrationActivities; // everything the workflow calls is here, with the right signature

@@ -66,6 +66,7 @@ export const UNGUARDED_ACTIVITIES = [
   'waitComponentHealthy',
   'verifyVip',
   'inventoryOldMasterRefs',
+  'checkpointEvidence',
   'waitNodeReady',
   'preflight',
 ] as const;

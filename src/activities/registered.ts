@@ -8,6 +8,7 @@ import type { MigrationActivities } from './contract';
 
 export const CONTRACT_ACTIVITIES = [
   'applyClientFix',
+  'checkpointEvidence',
   'clusterLockAcquire',
   'clusterLockBreak',
   'clusterLockKeepAlive',

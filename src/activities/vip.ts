@@ -29,6 +29,7 @@ import { carryKeepalived, describeRefused, type Carried } from './keepalived-car
 import { parseKeepalived, renderKeepalived, vrrpInstances, type Stmt, type VrrpInstance } from './keepalived-conf';
 import { waitTimer } from '../lib/waits';
 import { describeProbe } from './readyz';
+import { vipHolders } from './vip-holders';
 import type { StepOutcome } from './types';
 import { sleep } from '../lib/sleep';
 
@@ -245,22 +246,6 @@ export function createVipActivities(deps: VipDeps) {
     };
   }
 
-  /** Hosts holding the VIP now; hosts that could not be asked are listed apart. */
-  async function holders(plan: Plan, ops: HostOps): Promise<{ holders: string[]; unknown: string[] }> {
-    const rows = await Promise.all(
-      // a failed (dead) master is not asked: it cannot answer, and it holds nothing
-      reachableMasters(plan).map(async (h) => {
-        try {
-          const r = await ops.run(sshTargetOf(plan, h), 'ip -4 -o addr show', { allowFailure: true, timeoutMs: 15_000 });
-          return { name: h.name, holds: r.exitCode === 0 ? r.stdout.split('\n').some((l) => l.includes(` ${plan.loadBalancer.vip}/`)) : undefined };
-        } catch {
-          return { name: h.name, holds: undefined };
-        }
-      }),
-    );
-    return { holders: rows.filter((r) => r.holds).map((r) => r.name), unknown: rows.filter((r) => r.holds === undefined).map((r) => r.name) };
-  }
-
   async function verifyVip(plan: Plan, expectSide: 'old' | 'new'): Promise<VipReport> {
     const ops = deps.hostOps();
     const deadline = Date.now() + (deps.verifyDeadlineMs ?? 60_000);
@@ -271,7 +256,7 @@ export function createVipActivities(deps: VipDeps) {
     const timer = waitTimer(`VIP ${plan.loadBalancer.vip} on one ${expectSide} master, API answering`);
     for (;;) {
       timer.check();
-      const h = await holders(plan, ops);
+      const h = await vipHolders(plan, ops);
       if (h.holders.length > 1) {
         twoSince ??= Date.now();
         if (Date.now() - twoSince > splitGraceMs) {

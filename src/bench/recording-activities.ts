@@ -9,8 +9,10 @@ import { appendFileSync } from 'node:fs';
 import { Context } from '@temporalio/activity';
 import type { MigrationActivities } from '../activities/contract';
 import { describeFix, fixId, type ClientFix } from '../plan/client-fix';
+import type { EtcdHealthReport } from '../lib/etcd';
+import { digestedEvidence } from '../lib/evidence-digest';
 import type { OldMasterRef } from '../lib/old-master-refs';
-import type { Plan } from '../plan/schema';
+import type { GateId, Plan } from '../plan/schema';
 
 export interface Call {
   name: string;
@@ -26,13 +28,22 @@ export interface RecordingOptions {
   clientFixes?: ClientFix[];
   /** the pre-decommission inventory's references, per read (1, 2, ...); default none */
   inventory?: (read: number) => OldMasterRef[];
+  /** what checkpointEvidence reads, per read (1, 2, ...); default: the old masters' etcd members healthy, the VIP on the first old master */
+  evidence?: (read: number, gate: GateId, plan: Plan) => { health?: EtcdHealthReport; holders?: string[] } | undefined;
+}
+
+/** The old masters' etcd members, all healthy voters, the first one leading. */
+export function healthyOldMembers(plan: Plan): EtcdHealthReport {
+  const members = plan.oldMasters.map((h, i) => ({ id: String(1001 + i), name: h.etcd.name, peerURLs: [h.etcd.peerURL], clientURLs: [h.etcd.clientURL], isLearner: false, reachable: true, raftIndex: '100', dbSize: 20480 }));
+  return { healthy: true, leaderId: members[0]?.id, members, alarms: [], problems: [] };
 }
 
 const outcome = (summary: string) => ({ summary, changed: true });
 
-export function recordingActivities(opts: RecordingOptions = {}): { activities: MigrationActivities; calls: Call[]; lockCalls: string[]; inventoryReads: () => number } {
+export function recordingActivities(opts: RecordingOptions = {}): { activities: MigrationActivities; calls: Call[]; lockCalls: string[]; inventoryReads: () => number; evidenceReads: () => number } {
   const calls: Call[] = [];
   let inventoryReads = 0;
+  let evidenceReads = 0;
   /** the cluster-lock activities, kept apart so call sequences read like the runbook */
   const lockCalls: string[] = [];
   const record = async (name: string, args: unknown[]): Promise<void> => {
@@ -191,6 +202,13 @@ export function recordingActivities(opts: RecordingOptions = {}): { activities: 
       const refs = opts.inventory?.(inventoryReads) ?? [];
       return { refs, scanned: ['recorded'], unreadable: [], summary: `${refs.length} reference(s) to old masters` };
     },
+    async checkpointEvidence(plan, gate, known) {
+      evidenceReads++;
+      const read = opts.evidence?.(evidenceReads, gate, plan) ?? {};
+      const holders = read.holders ?? [plan.oldMasters[0]?.name ?? '?'];
+      // a fixed clock: the recorded histories stay byte-stable
+      return digestedEvidence({ gate, health: read.health ?? healthyOldMembers(plan), vip: { address: plan.loadBalancer.vip, holders, unchecked: [] }, known, at: '2026-01-01T00:00:00.000Z' });
+    },
     async fenceOldMaster(_p, host) {
       await record('fenceOldMaster', [host]);
       return outcome(`fenced ${host}`);
@@ -209,5 +227,5 @@ export function recordingActivities(opts: RecordingOptions = {}): { activities: 
       return { holders: [holder], readyzThroughVip: true, summary: `VIP on ${holder}` };
     },
   };
-  return { activities, calls, lockCalls, inventoryReads: () => inventoryReads };
+  return { activities, calls, lockCalls, inventoryReads: () => inventoryReads, evidenceReads: () => evidenceReads };
 }

@@ -20,6 +20,7 @@ import { TASK_QUEUE, WORKFLOW_TYPE, abortSignal, approveUpdate, statusQuery, wor
 import { labDown, labUp } from '../lab/cli';
 import type { LabShape } from '../lab/layout';
 import { misconfigureClients } from '../lab/misconfigure';
+import { WORKFLOW_BUNDLE_ENV, writeWorkflowBundle } from '../workflow-bundle';
 import { AvailabilityProbe, vipClient, type ProbeReport } from './probe';
 import { seedSecret, verifyCarried } from './carried';
 import { FaultRunner, afterStep, type Fault, type FaultContext, type FaultRecord } from './faults';
@@ -110,12 +111,13 @@ function temporalEnvOf(opts: DemoOptions): Record<string, string> {
 
 export const workerLog = (stateDir: string, n: number) => path.join(stateDir, `worker-${n}.log`);
 
-function startWorker(opts: DemoOptions, n: number): ChildProcess {
+function startWorker(opts: DemoOptions, n: number, bundle: string): ChildProcess {
   const log = openSync(workerLog(opts.stateDir, n), 'a');
   const armed = opts.failpoints ? { CPM_FAILPOINTS: opts.failpoints, CPM_FAILPOINT_DIR: opts.stateDir } : {};
   // node itself (not a wrapper that forks), so the pid is the worker's: kill -9 hits it
   return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'worker.ts')], {
-    env: { ...process.env, ...temporalEnvOf(opts), ...armed },
+    // every worker of the demo (and each replacement) loads one prebuilt workflow bundle: no webpack at its start
+    env: { ...process.env, ...temporalEnvOf(opts), ...armed, [WORKFLOW_BUNDLE_ENV]: bundle },
     stdio: ['ignore', log, log],
   });
 }
@@ -209,8 +211,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   const fired = () => (existsSync(firedFile) ? readFileSync(firedFile, 'utf8').split('\n').filter(Boolean) : []);
   /** fired names already attributed to a death (deaths come one at a time: each owns what fired since the last) */
   let firedSeen = 0;
+  const bundle = await writeWorkflowBundle(path.join(opts.stateDir, 'workflow-bundle.js'));
   const launch = (): ChildProcess => {
-    const w = startWorker(opts, workers.length + 1);
+    const w = startWorker(opts, workers.length + 1, bundle);
     workers.push(w);
     if (supervise) {
       w.once('exit', () => {
@@ -282,7 +285,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
       async replaceWorker() {
         const old = workers.filter(isAlive).pop();
         old?.kill('SIGKILL');
-        const fresh = startWorker(opts, workers.length + 1);
+        const fresh = startWorker(opts, workers.length + 1, bundle);
         workers.push(fresh);
         return { killedPid: old?.pid ?? -1, newPid: fresh.pid ?? -1 };
       },

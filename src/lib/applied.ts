@@ -18,6 +18,7 @@ import path from 'node:path';
 import type { SshTarget } from '../plan/hosts';
 import type { HostOps } from './hostops';
 import { sha256hex } from './digest';
+import { shq } from './shell';
 
 export interface AppliedState {
   /** digest of the config files on the host now */
@@ -46,4 +47,18 @@ export const isCurrent = (s: AppliedState): boolean => s.stamp === s.digest;
 /** Record that the component now runs the files with `state.digest`. */
 export async function recordApplied(ops: HostOps, t: SshTarget, state: AppliedState): Promise<void> {
   await ops.pushFile(t, state.stampPath, `${state.digest}\n`, { mode: 0o600 });
+}
+
+/**
+ * `COMMAND`, then the stamp, in one shell on the host: the stamp is written
+ * there the moment the (re)start succeeds, so a worker that dies after the
+ * command returned cannot leave a restarted daemon without its stamp (whose
+ * retry would restart it a second time — for keepalived, a second VIP
+ * handover). Only a death while the command itself runs leaves the stamp
+ * old, and then the retry's restart is the right, conservative answer.
+ */
+export function withStamp(command: string, state: AppliedState): string {
+  const tmp = `${state.stampPath}.tmp`;
+  // a newline, not `;`, closes the group: the plan's command may end in `&` or a comment
+  return `{ ${command}\n} && (umask 077 && printf '%s\\n' ${shq(state.digest)} > ${shq(tmp)} && mv -f ${shq(tmp)} ${shq(state.stampPath)})`;
 }

@@ -12,6 +12,7 @@
  * environment; the file is the whole configuration.
  */
 import { parse, stringify } from 'yaml';
+import { sha256hex } from './digest';
 
 export const MANAGED_KEYS = [
   'name',
@@ -114,4 +115,18 @@ export function changedKeys(before: string | undefined, after: string): string[]
   const b = parseConfig(after);
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   return [...keys].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).sort();
+}
+
+/**
+ * A digest of what a running member takes from its config file: every key but
+ * the bootstrap-only ones, in key order. Two files with the same runtime
+ * digest need no restart between them.
+ */
+export function runtimeDigest(text: string | undefined): string {
+  const cfg = parseConfig(text);
+  const runtime = Object.keys(cfg)
+    .filter((k) => !(BOOTSTRAP_ONLY_KEYS as readonly string[]).includes(k))
+    .sort()
+    .map((k) => [k, cfg[k]]);
+  return sha256hex(JSON.stringify(runtime));
 }

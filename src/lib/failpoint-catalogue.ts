@@ -42,6 +42,7 @@ export const FAILPOINTS = {
   'etcd.remove.after-member-remove': 'the member is out of the member list; etcd still runs on its host',
   'etcd.remove.after-stop': 'the member is removed and stopped; the cluster has not been checked healthy since',
   // etcd config rewrite after decommission
+  'etcd.rewrite.after-baseline': 'the member had no applied stamp: the config it runs now (before the rewrite) is recorded as its stamp; nothing rewritten yet',
   'etcd.rewrite.after-write': "a new member's config lists only the live members; etcd not restarted (if a restart is needed)",
   'etcd.rewrite.after-restart': 'the member was restarted on its rewritten config; cluster not checked healthy since',
   // certificates

@@ -141,6 +141,9 @@ export const checkpointSchema = z
   .object({
     enabled: z.boolean().default(true),
     remindAfter: duration.default('30m').describe('status says the checkpoint is overdue after this long'),
+    expiresAfter: duration
+      .optional()
+      .describe('an approval older than this when the workflow gets to act lapses: the checkpoint waits for a fresh approval (default: never lapses)'),
   })
   .strict();
 

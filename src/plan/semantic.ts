@@ -27,6 +27,7 @@ function runtimeIssues(plan: Plan): PlanIssue[] {
   if (ms.drain > ms.long) issues.push({ path: 'nodes.drainTimeout', message: `${plan.nodes.drainTimeout} is longer than timeouts.long (${t.long}): the drain would be cut off`, hint: 'raise timeouts.long or lower the drain timeout' });
   for (const [g, c] of Object.entries(plan.checkpoints)) {
     if (durationMs(c.remindAfter) < 1_000) issues.push({ path: `checkpoints.${g}.remindAfter`, message: 'must be at least 1s' });
+    if (c.expiresAfter !== undefined && durationMs(c.expiresAfter) < 1_000) issues.push({ path: `checkpoints.${g}.expiresAfter`, message: 'must be at least 1s' });
   }
   return issues;
 }

@@ -37,8 +37,12 @@ export class FakeHosts implements HostOps {
   async run(t: SshTarget, command: string, opts: RunOptions = {}): Promise<CommandResult> {
     const h = this.host(t.name);
     if (h.unreachable) throw new Error(`connect ECONNREFUSED ${t.address}:22`);
-    this.commands.push({ host: t.name, command });
-    const r = this.exec(t.name, h, command);
+    // lib/applied withStamp: the (re)start command, then the applied stamp, in one shell
+    const stamped = /^\{ ([\s\S]*)\n\} && \(umask 077 && printf '%s\\n' '([0-9a-f]+)' > '[^']+' && mv -f '[^']+' '([^']+)'\)$/.exec(command);
+    const inner = stamped?.[1] ?? command;
+    this.commands.push({ host: t.name, command: inner });
+    const r = this.exec(t.name, h, inner);
+    if (r.exitCode === 0 && stamped) h.files.set(stamped[3] ?? '', `${stamped[2] ?? ''}\n`);
     if (r.exitCode !== 0 && !opts.allowFailure) throw new RemoteCommandError(t.name, command, r.exitCode, r.stderr);
     return r;
   }
