@@ -26,6 +26,7 @@ import { seedSecret, verifyCarried } from './carried';
 import { FaultRunner, afterStep, type Fault, type FaultContext, type FaultRecord } from './faults';
 import { SafetyMonitor, renderMonitor, type MonitorReport } from './monitor';
 import { verifyAfterState, verifyBeforeState, type Check } from './verify';
+import { sleep } from '../lib/sleep';
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -154,7 +155,7 @@ async function throughOutage<T>(what: string, fn: () => Promise<T>, log: (l: str
       if (Date.now() > until) throw e;
       if (!reported) log(`${what}: ${(e as Error).message.split('\n')[0]} (retrying)`);
       reported = true;
-      await new Promise((r) => setTimeout(r, 1_000));
+      await sleep(1_000);
     }
   }
 }
@@ -278,7 +279,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
             }
           }
           if (Date.now() > until) throw new Error('no activity in flight on a worker of this demo within 60 s');
-          await new Promise((r) => setTimeout(r, 200));
+          await sleep(200);
         }
       },
       async replaceWorker() {
@@ -292,7 +293,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
         const pid = Number(readFileSync(path.join(opts.stateDir, 'temporal.pid'), 'utf8'));
         process.kill(pid, 'SIGKILL');
         log(`Temporal dev server pid ${pid} killed with SIGKILL`);
-        await new Promise((r) => setTimeout(r, downMs));
+        await sleep(downMs);
         const env = { ...process.env, TEMPORAL_PORT: String(devPort), TEMPORAL_UI_PORT: String(devPort + 1000), CPM_STATE_DIR: opts.stateDir };
         await run('bash', [path.join(ROOT, 'scripts', 'dev-server.sh'), 'start'], env);
         log('Temporal dev server restarted on the same SQLite file');
@@ -333,7 +334,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
       }
       if (desc.status.name !== 'RUNNING') break;
       if (Date.now() > deadline) throw new Error(`the demo did not finish within ${opts.maxMinutes ?? 60} minutes; last: ${line}`);
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
     }
     let outcome: DemoReport['outcome'] = 'completed';
     let error: string | undefined;
