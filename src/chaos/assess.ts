@@ -30,6 +30,15 @@ export interface Assessment {
   logScan?: { files: number; bytes: number; secrets: number };
 }
 
+/** The failpoints that fired in a scenario's state dir, in order. */
+export function firedIn(stateDir: string): string[] {
+  try {
+    return readFileSync(path.join(stateDir, 'fired'), 'utf8').split('\n').filter(Boolean);
+  } catch {
+    return []; // none fired
+  }
+}
+
 export async function assess(s: Scenario, r: DemoReport, o: { temporalPort: number; stateDir: string; planPath: string }): Promise<Assessment> {
   const problems: string[] = [];
   const rollback = s.rollbackAt !== undefined;
@@ -46,12 +55,7 @@ export async function assess(s: Scenario, r: DemoReport, o: { temporalPort: numb
   for (const f of r.faults.filter((x) => x.error)) problems.push(`fault ${f.name} failed: ${f.error}`);
   if ((s.faults?.length ?? 0) !== r.faults.length) problems.push(`${s.faults?.length ?? 0} fault(s) planned, ${r.faults.length} injected`);
 
-  let fired: string[] = [];
-  try {
-    fired = readFileSync(path.join(o.stateDir, 'fired'), 'utf8').split('\n').filter(Boolean);
-  } catch {
-    // none fired
-  }
+  const fired = firedIn(o.stateDir);
   const missing = (s.mustFire ?? []).filter((n) => !fired.some((f) => f === n || f.startsWith(`${n}@`)));
   if (missing.length) problems.push(`failpoints never reached: ${missing.join(', ')}`);
   if (fired.length !== r.deaths.filter((d) => d.failpoints.length).length) problems.push(`${fired.length} failpoints fired but ${r.deaths.length} worker deaths seen`);
