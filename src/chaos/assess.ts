@@ -23,6 +23,9 @@ export interface Assessment {
   deaths: number;
   worstRecoveryMs?: number;
   longestGapMs: number;
+  /** of the longest gap, how long the probe process itself was starved of CPU; and the longest gap while it ran */
+  longestGapStarvedMs?: number;
+  longestUnstarvedGapMs?: number;
   minQuorumMargin?: number;
   maxVipDoubleMs?: number;
   migrationMs: number;
@@ -90,6 +93,7 @@ export async function assess(s: Scenario, r: DemoReport, o: { temporalPort: numb
     deaths: r.deaths.length,
     worstRecoveryMs: recoveries.length ? Math.max(...recoveries) : undefined,
     longestGapMs: r.probe.longestGapMs,
+    ...(r.probe.longestGapStarvedMs ? { longestGapStarvedMs: r.probe.longestGapStarvedMs, longestUnstarvedGapMs: r.probe.longestUnstarvedGapMs } : {}),
     minQuorumMargin: r.monitor?.minQuorumMargin,
     maxVipDoubleMs: r.monitor?.vip.maxDoubleMs,
     migrationMs: r.migrationMs,
