@@ -13,7 +13,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npm run build && rm -rf dist/lab dist/demo dist/chaos
+RUN npm run build && rm -rf dist/lab dist/demo dist/chaos \
+    && node dist/workflow-bundle.js dist/workflow-bundle.js
 
 # 2. production dependencies only
 FROM node:${NODE_VERSION}-trixie-slim AS deps
@@ -24,6 +25,8 @@ RUN npm ci --omit=dev --no-audit --no-fund
 # 3. the runtime
 FROM node:${NODE_VERSION}-trixie-slim
 ENV NODE_ENV=production
+# the workflow code bundled at build time: the worker starts without webpack (src/workflow-bundle.ts)
+ENV CPM_WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./

@@ -3,6 +3,7 @@
  *   cpmigrate plan validate|show|init|render FILE
  *   cpmigrate start FILE | status ID | watch ID | approve ID GATE | abort ID --reason R | pause ID | resume ID | list
  *   cpmigrate lock break FILE --reason R
+ *   cpmigrate rehearse FILE [--from-live] (on the lab)
  *   cpmigrate completion bash|zsh | dev failpoints
  * Temporal connection: --address/--namespace/--profile, else the environment
  * and the `temporal` CLI's profiles (src/temporal-config.ts). Exit codes: src/cli/exit-codes.ts.
@@ -14,6 +15,7 @@ import { CliExit, EXIT, exitCodesHelp } from './cli/exit-codes';
 import { registerLockCommands } from './cli/lock-commands';
 import { registerMigrationCommands } from './cli/migration-commands';
 import { registerPlanCommands } from './cli/plan-commands';
+import { registerRehearseCommand } from './cli/rehearse-command';
 import { setConnectionOverrides } from './temporal-config';
 import { cpmigrateVersion } from './version';
 
@@ -44,6 +46,7 @@ export function buildProgram(): Command {
   registerMigrationCommands(program);
   registerDevCommands(program);
   registerLockCommands(program);
+  registerRehearseCommand(program);
   program
     .command('completion')
     .addArgument(new Argument('<shell>', 'bash or zsh').choices(['bash', 'zsh']))

@@ -4,7 +4,6 @@
  * src/temporal-config.ts). Logs are JSON lines through the SDK's logger, so
  * replayed workflow code does not log twice.
  */
-import path from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime, Worker, makeTelemetryFilterString, type LogEntry } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { livenessInterceptor } from './activities/liveness';
@@ -14,6 +13,7 @@ import { TASK_QUEUE } from './shared';
 import { temporalSettings } from './temporal-config';
 import { deploymentOptions } from './worker-versioning';
 import { workerTuning } from './worker-tuning';
+import { workflowCodeOption } from './workflow-bundle';
 
 function jsonLogger(): DefaultLogger {
   const level = (process.env.CPM_LOG_LEVEL?.toUpperCase() as 'INFO' | 'DEBUG' | 'WARN' | undefined) ?? 'INFO';
@@ -45,7 +45,7 @@ export async function runWorker(): Promise<void> {
     connection,
     namespace: settings.namespace,
     taskQueue: TASK_QUEUE,
-    workflowsPath: path.join(__dirname, 'workflows', __filename.endsWith('.ts') ? 'index.ts' : 'index.js'),
+    ...workflowCodeOption(),
     activities,
     interceptors: { activity: [livenessInterceptor] },
     shutdownGraceTime: '10s',

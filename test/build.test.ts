@@ -9,8 +9,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { workflowCodeOption } from '../src/workflow-bundle';
 
 const ROOT = path.join(__dirname, '..');
 const out = mkdtempSync(path.join(os.tmpdir(), 'cpm-build-'));
@@ -52,12 +52,18 @@ describe('npm run build', () => {
     expect(w.stderr).toContain('cannot reach Temporal at 127.0.0.1:9');
   });
 
-  it('the workflow bundle builds from the compiled workflows', async () => {
-    const { code } = await bundleWorkflowCode({
-      workflowsPath: path.join(dist, 'workflows', 'index.js'),
-      logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never,
-    });
+  it('the workflow bundle builds from the compiled workflows (`node dist/workflow-bundle.js FILE`, as the image does)', () => {
+    const file = path.join(out, 'workflow-bundle.js');
+    const b = node([path.join(dist, 'workflow-bundle.js'), file]);
+    expect(b.status, b.stderr).toBe(0);
+    const code = readFileSync(file, 'utf8');
     expect(code).toContain('migrateControlPlane');
     expect(code).toContain('breakClusterLock');
+    // a worker given the bundle loads it and stops only at the unreachable server; a missing bundle is named
+    const w = node([path.join(dist, 'worker.js')], { TEMPORAL_ADDRESS: '127.0.0.1:9', CPM_WORKFLOW_BUNDLE: file });
+    expect(w.stderr).toContain('cannot reach Temporal at 127.0.0.1:9');
+    expect(workflowCodeOption({ CPM_WORKFLOW_BUNDLE: file })).toEqual({ workflowBundle: { codePath: file } });
+    expect(() => workflowCodeOption({ CPM_WORKFLOW_BUNDLE: `${file}.missing` })).toThrow(/CPM_WORKFLOW_BUNDLE=.*missing: no such file; build it with `npm run build:bundle`/);
+    expect(workflowCodeOption({})).toHaveProperty('workflowsPath');
   });
 });

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertActivities } from '../src/activities/certs';
 import { PlanMismatchError, UnsafeOperationError } from '../src/errors';
 import { SshHostOps } from '../src/lib/ssh';
-import { issueEtcdMemberCert, reissueServingCert } from '../src/activities/cert-policies';
+import { issueEtcdMemberCert, reissueServingCert } from '../src/activities/certs/policies';
 import { inspectServingCert } from '../src/lib/x509';
 import type { Plan } from '../src/plan/schema';
 import { validatePlan } from '../src/plan/load';

@@ -5,56 +5,19 @@
  * that lists every change, then are applied kube-proxy first and one kubelet
  * at a time (restart, Node Ready, next); rollback restores them newest first.
  */
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { describe, expect, it } from 'vitest';
+import { WorkflowFailedError } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { ClientFix } from '../src/plan/client-fix';
 import { planSchema, type Plan } from '../src/plan/schema';
 import { migrationSteps } from '../src/plan/steps';
-import { TASK_QUEUE, WORKFLOW_TYPE, abortSignal, approveUpdate, statusQuery, workflowIdFor, type MigrationStatus } from '../src/shared';
-import { recordingActivities, type Call, type RecordingOptions } from './support/recording-activities';
+import { abortSignal, approveUpdate, statusQuery } from '../src/shared';
+import { type Call } from './support/recording-activities';
 import { testPlan, uniqueCluster } from './support/plans';
-import { startDevServer, type DevServer } from './support/temporal';
+import { workflowTestEnv } from './support/temporal';
 
-let server: DevServer;
-let client: Client;
-let connection: NativeConnection;
-let bundle: WorkflowBundleWithSourceMap;
-
-beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  server = await startDevServer();
-  client = await server.client();
-  connection = await NativeConnection.connect({ address: server.address });
-  bundle = await bundleWorkflowCode({ workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never });
-});
-
-afterAll(async () => {
-  await connection?.close();
-  await server?.stop();
-});
-
-async function withWorker<T>(opts: RecordingOptions, fn: (calls: Call[]) => Promise<T>): Promise<T> {
-  const { activities, calls } = recordingActivities(opts);
-  const worker = await Worker.create({ connection, taskQueue: TASK_QUEUE, workflowBundle: bundle, activities });
-  return worker.runUntil(fn(calls));
-}
-
-const start = (plan: Plan) => client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: workflowIdFor(plan.cluster), args: [{ plan }] });
-
-async function waitStatus(plan: Plan, pred: (s: MigrationStatus) => boolean, what: string, ms = 30_000): Promise<MigrationStatus> {
-  const handle = client.workflow.getHandle(workflowIdFor(plan.cluster));
-  const until = Date.now() + ms;
-  let last: MigrationStatus | undefined;
-  while (Date.now() < until) {
-    last = await handle.query(statusQuery);
-    if (pred(last)) return last;
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`timed out waiting for ${what}; last status: ${JSON.stringify(last)}`);
-}
+const env = workflowTestEnv();
+const { withWorker, start, waitStatus } = env;
 
 const LB = 'https://10.200.20.241:443';
 const OLD = 'https://10.200.20.11:8686';

@@ -6,57 +6,25 @@
  * fixed nor acknowledged (the approval is revoked, status says why, nothing of
  * decommission runs); `--ack` or a fix lets it go on.
  */
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { livenessInterceptor } from '../src/activities/liveness';
+import { describe, expect, it } from 'vitest';
 import type { OldMasterRef } from '../src/lib/old-master-refs';
 import type { Plan } from '../src/plan/schema';
-import { TASK_QUEUE, WORKFLOW_TYPE, approveUpdate, statusQuery, workflowIdFor, type MigrationStatus } from '../src/shared';
+import { approveUpdate, statusQuery, workflowIdFor, type MigrationStatus } from '../src/shared';
 import { testPlan, uniqueCluster } from './support/plans';
 import { recordingActivities, type RecordingOptions } from './support/recording-activities';
-import { startDevServer, type DevServer } from './support/temporal';
+import { workflowTestEnv } from './support/temporal';
 
-let server: DevServer;
-let client: Client;
-let connection: NativeConnection;
-let bundle: WorkflowBundleWithSourceMap;
-
-beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  server = await startDevServer();
-  client = await server.client();
-  connection = await NativeConnection.connect({ address: server.address });
-  bundle = await bundleWorkflowCode({ workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never });
-}, 120_000);
-
-afterAll(async () => {
-  await connection?.close();
-  await server?.stop();
-});
+const env = workflowTestEnv();
+/** the decommission checkpoint comes after the whole migration: a longer bound than the env's */
+const waitStatus = (plan: Plan, pred: (s: MigrationStatus) => boolean, what: string) => env.waitStatus(plan, pred, what, 60_000);
 
 const CLUSTER_INFO: OldMasterRef = { ref: 'ConfigMap/kube-public/cluster-info:kubeconfig', names: ['10.200.20.11'], line: 'server: https://10.200.20.11:6443' };
 const KUBERNETES: OldMasterRef = { ref: 'Endpoints/default/kubernetes', names: ['10.200.20.11', '10.200.20.12'], line: '10.200.20.11', expected: 'each old kube-apiserver removes itself' };
 
-async function waitStatus(plan: Plan, pred: (s: MigrationStatus) => boolean, what: string, ms = 60_000): Promise<MigrationStatus> {
-  const handle = client.workflow.getHandle(workflowIdFor(plan.cluster));
-  const until = Date.now() + ms;
-  let last: MigrationStatus | undefined;
-  while (Date.now() < until) {
-    last = await handle.query(statusQuery);
-    if (pred(last)) return last;
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`timed out waiting for ${what}; last status: ${JSON.stringify(last)}`);
-}
-
 async function scenario(opts: RecordingOptions, body: (plan: Plan, r: ReturnType<typeof recordingActivities>) => Promise<void>): Promise<void> {
   const plan = testPlan({ cluster: uniqueCluster('inv'), gates: ['decommission'] });
-  const rec = recordingActivities(opts);
-  const worker = await Worker.create({ interceptors: { activity: [livenessInterceptor] }, connection, taskQueue: TASK_QUEUE, workflowBundle: bundle, activities: rec.activities });
-  await worker.runUntil(async () => {
-    await client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: workflowIdFor(plan.cluster), args: [{ plan }] });
+  await env.withWorker(opts, async (_calls, rec) => {
+    await env.start(plan);
     await body(plan, rec);
   });
 }
@@ -68,7 +36,7 @@ const decommissionCalls = (rec: ReturnType<typeof recordingActivities>) =>
 describe('the decommission checkpoint and the inventory of references to old masters', () => {
   it('lists every reference; refuses an approval that leaves one unacknowledged (nothing of decommission runs); --ack lets it go on', async () => {
     await scenario({ inventory: () => [CLUSTER_INFO, KUBERNETES] }, async (plan, rec) => {
-      const handle = client.workflow.getHandle(workflowIdFor(plan.cluster));
+      const handle = env.client.workflow.getHandle(workflowIdFor(plan.cluster));
       const pending = await waitStatus(plan, (s) => s.pendingCheckpoint?.gate === 'decommission', 'decommission checkpoint');
       expect(pending.pendingCheckpoint?.details).toEqual([
         'FIX OR ACK ConfigMap/kube-public/cluster-info:kubeconfig: names 10.200.20.11 — server: https://10.200.20.11:6443',
@@ -106,7 +74,7 @@ describe('the decommission checkpoint and the inventory of references to old mas
 
   it('a reference fixed while the checkpoint waits needs no ack: the second read finds it gone', async () => {
     await scenario({ inventory: (n) => (n === 1 ? [CLUSTER_INFO] : []) }, async (plan, rec) => {
-      const handle = client.workflow.getHandle(workflowIdFor(plan.cluster));
+      const handle = env.client.workflow.getHandle(workflowIdFor(plan.cluster));
       await waitStatus(plan, (s) => s.pendingCheckpoint?.gate === 'decommission', 'decommission checkpoint');
       await handle.executeUpdate(approveUpdate, { args: [{ gate: 'decommission', by: 'frank' }] });
       await handle.result();
@@ -117,7 +85,7 @@ describe('the decommission checkpoint and the inventory of references to old mas
 
   it('a malformed ack is rejected by the update validator', async () => {
     await scenario({ inventory: () => [] }, async (plan) => {
-      const handle = client.workflow.getHandle(workflowIdFor(plan.cluster));
+      const handle = env.client.workflow.getHandle(workflowIdFor(plan.cluster));
       await waitStatus(plan, (s) => s.pendingCheckpoint?.gate === 'decommission', 'decommission checkpoint');
       const err = await handle.executeUpdate(approveUpdate, { args: [{ gate: 'decommission', ack: [42 as unknown as string] }] }).catch((e: unknown) => e);
       expect(String(((err as Error).cause as Error | undefined)?.message ?? err)).toMatch(/"ack" must be a list of reference ids/);

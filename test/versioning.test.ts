@@ -3,43 +3,25 @@
  * at a checkpoint on build v1 survives an upgrade to build v2 (v2 made
  * current, v1 shut down) and completes on v2 (AUTO_UPGRADE).
  */
-import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { describe, expect, it } from 'vitest';
+import { Worker } from '@temporalio/worker';
 import { WORKFLOW_TYPE, approveUpdate, statusQuery, workflowIdFor } from '../src/shared';
 import { deploymentOptions } from '../src/worker-versioning';
 import { testPlan, uniqueCluster } from './support/plans';
 import { recordingActivities } from './support/recording-activities';
-import { startDevServer, temporalBinary, type DevServer } from './support/temporal';
+import { temporalBinary, workflowTestEnv } from './support/temporal';
+import { sleep } from '../src/lib/sleep';
 
 const run = promisify(execFile);
-let server: DevServer;
-let client: Client;
-let connection: NativeConnection;
-let bundle: WorkflowBundleWithSourceMap;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  server = await startDevServer();
-  client = await server.client();
-  connection = await NativeConnection.connect({ address: server.address });
-  bundle = await bundleWorkflowCode({ workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never });
-}, 120_000);
-
-afterAll(async () => {
-  await connection?.close();
-  await server?.stop();
-});
+const env = workflowTestEnv();
 
 async function setCurrent(deployment: string, buildId: string): Promise<void> {
   let last = '';
   for (let i = 0; i < 60; i++) {
     try {
-      await run(temporalBinary(), ['worker', 'deployment', 'set-current-version', '--address', server.address, '--deployment-name', deployment, '--build-id', buildId, '--yes']);
+      await run(temporalBinary(), ['worker', 'deployment', 'set-current-version', '--address', env.server.address, '--deployment-name', deployment, '--build-id', buildId, '--yes']);
       return;
     } catch (e) {
       last = String((e as { stderr?: string }).stderr ?? e);
@@ -58,9 +40,9 @@ describe('worker upgrade while a migration waits', () => {
     const v2 = recordingActivities();
     const worker = (acts: typeof v1, buildId: string) =>
       Worker.create({
-        connection,
+        connection: env.connection,
         taskQueue,
-        workflowBundle: bundle,
+        workflowBundle: env.bundle,
         activities: acts.activities,
         workerDeploymentOptions: deploymentOptions({ CPM_WORKER_BUILD_ID: buildId, CPM_WORKER_DEPLOYMENT: deployment }),
       });
@@ -69,7 +51,7 @@ describe('worker upgrade while a migration waits', () => {
     const w1 = await worker(v1, 'v1');
     const r1 = w1.run();
     await setCurrent(deployment, 'v1');
-    const handle = await client.workflow.start(WORKFLOW_TYPE, { taskQueue, workflowId: workflowIdFor(plan.cluster), args: [{ plan }] });
+    const handle = await env.client.workflow.start(WORKFLOW_TYPE, { taskQueue, workflowId: workflowIdFor(plan.cluster), args: [{ plan }] });
     for (let i = 0; i < 200 && (await handle.query(statusQuery)).pendingCheckpoint?.gate !== 'switch-traffic'; i++) await sleep(150);
     expect((await handle.query(statusQuery)).pendingCheckpoint?.gate).toBe('switch-traffic');
     expect(v1.calls.some((c) => c.name === 'configureKeepalived')).toBe(false);

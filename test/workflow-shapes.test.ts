@@ -4,39 +4,16 @@
  * membership changes, kept hosts never touched, a failed master only removed
  * from etcd (behind its own checkpoint), rolling one in / one out.
  */
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { livenessInterceptor } from '../src/activities/liveness';
+import { describe, expect, it } from 'vitest';
 import { planSchema, type GateId, type Plan, type PlanInput } from '../src/plan/schema';
 import { TASK_QUEUE, WORKFLOW_TYPE, approveUpdate, statusQuery, workflowIdFor } from '../src/shared';
 import { replaceFailedInput, shapedInput } from './support/history-variants';
 import { uniqueCluster } from './support/plans';
-import { recordingActivities, type Call } from './support/recording-activities';
-import { startDevServer, type DevServer } from './support/temporal';
+import { type Call } from './support/recording-activities';
+import { workflowTestEnv } from './support/temporal';
+import { sleep } from '../src/lib/sleep';
 
-let server: DevServer;
-let client: Client;
-let connection: NativeConnection;
-let bundle: WorkflowBundleWithSourceMap;
-
-beforeAll(async () => {
-  try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-  } catch {
-    /* installed */
-  }
-  server = await startDevServer();
-  client = await server.client();
-  connection = await NativeConnection.connect({ address: server.address });
-  bundle = await bundleWorkflowCode({ workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never });
-}, 120_000);
-
-afterAll(async () => {
-  await connection?.close();
-  await server?.stop();
-});
+const env = workflowTestEnv();
 
 function plan(input: PlanInput, prefix: string, gates: Record<string, boolean> = {}): Plan {
   const cp = (g: string) => ({ enabled: gates[g] ?? false, remindAfter: '30m' });
@@ -50,18 +27,20 @@ function plan(input: PlanInput, prefix: string, gates: Record<string, boolean> =
 }
 
 async function migrate(p: Plan, approve: GateId[] = []): Promise<Call[]> {
-  const { activities, calls } = recordingActivities();
   const taskQueue = `${TASK_QUEUE}-${p.cluster}`;
-  const worker = await Worker.create({ interceptors: { activity: [livenessInterceptor] }, connection, taskQueue, workflowBundle: bundle, activities });
-  await worker.runUntil(async () => {
-    const h = await client.workflow.start(WORKFLOW_TYPE, { taskQueue, workflowId: workflowIdFor(p.cluster), args: [{ plan: p }] });
-    for (const gate of approve) {
-      for (let i = 0; i < 300 && (await h.query(statusQuery)).pendingCheckpoint?.gate !== gate; i++) await new Promise((r) => setTimeout(r, 100));
-      await h.executeUpdate(approveUpdate, { args: [{ gate, by: 'test' }] });
-    }
-    await h.result();
-  });
-  return calls;
+  return env.withWorker(
+    {},
+    async (calls) => {
+      const h = await env.start(p, taskQueue);
+      for (const gate of approve) {
+        for (let i = 0; i < 300 && (await h.query(statusQuery)).pendingCheckpoint?.gate !== gate; i++) await sleep(100);
+        await h.executeUpdate(approveUpdate, { args: [{ gate, by: 'test' }] });
+      }
+      await h.result();
+      return calls;
+    },
+    taskQueue,
+  );
 }
 
 const onHost = (calls: Call[], host: string) => calls.filter((c) => c.args.includes(host)).map((c) => c.name);
@@ -100,10 +79,12 @@ describe('the workflow in any shape', () => {
 
   it('refuses 5 → 3 without acceptToleranceDrop before anything is touched', async () => {
     const p = { ...plan(shapedInput(5, 3, { strategy: 'rolling', acceptToleranceDrop: true }), 'refused'), acceptToleranceDrop: undefined };
-    const { activities, calls } = recordingActivities();
     const taskQueue = `${TASK_QUEUE}-${p.cluster}`;
-    const worker = await Worker.create({ connection, taskQueue, workflowBundle: bundle, activities });
-    const err = await worker.runUntil(client.workflow.execute(WORKFLOW_TYPE, { taskQueue, workflowId: workflowIdFor(p.cluster), args: [{ plan: p }] }).catch((e: Error & { cause?: Error }) => e.cause ?? e));
+    const { err, calls } = await env.withWorker(
+      {},
+      async (calls) => ({ calls, err: await env.client.workflow.execute(WORKFLOW_TYPE, { taskQueue, workflowId: workflowIdFor(p.cluster), args: [{ plan: p }] }).catch((e: Error & { cause?: Error }) => e.cause ?? e) }),
+      taskQueue,
+    );
     expect((err as Error).message).toMatch(/invalid plan \(nothing was changed\):[\s\S]*acceptToleranceDrop: 2 step\(s\) tolerate fewer failures than the starting cluster \(2\): down to 1 \(remove oldmaster-4 → 4 members, remove oldmaster-5 → 3 members\)/);
     expect(calls).toEqual([]);
   });

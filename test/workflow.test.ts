@@ -7,10 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WorkflowFailedError, WorkflowUpdateFailedError, type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { describe, expect, it } from 'vitest';
+import { WorkflowFailedError, WorkflowUpdateFailedError, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { migrationSteps } from '../src/plan/steps';
 import type { Plan } from '../src/plan/schema';
 import {
@@ -25,54 +24,15 @@ import {
   workflowIdFor,
   type MigrationStatus,
 } from '../src/shared';
-import { recordingActivities, type Call, type RecordingOptions } from './support/recording-activities';
+import { type Call } from './support/recording-activities';
 import { examplePlanInput, testPlan, uniqueCluster } from './support/plans';
-import { startDevServer, temporalBinary, type DevServer } from './support/temporal';
-import { livenessInterceptor } from '../src/activities/liveness';
+import { temporalBinary, workflowTestEnv } from './support/temporal';
+import { sleep } from '../src/lib/sleep';
 
 const run = promisify(execFile);
-let server: DevServer;
-let client: Client;
-let connection: NativeConnection;
-let bundle: WorkflowBundleWithSourceMap;
+const env = workflowTestEnv();
+const { withWorker, start, waitStatus } = env;
 
-beforeAll(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  server = await startDevServer();
-  client = await server.client();
-  connection = await NativeConnection.connect({ address: server.address });
-  bundle = await bundleWorkflowCode({ workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never });
-});
-
-afterAll(async () => {
-  await connection?.close();
-  await server?.stop();
-});
-
-async function withWorker<T>(opts: RecordingOptions, fn: (calls: Call[]) => Promise<T>): Promise<T> {
-  const { activities, calls } = recordingActivities(opts);
-  const worker = await Worker.create({ interceptors: { activity: [livenessInterceptor] }, connection, taskQueue: TASK_QUEUE, workflowBundle: bundle, activities });
-  return worker.runUntil(fn(calls));
-}
-
-function start(plan: Plan) {
-  return client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: workflowIdFor(plan.cluster), args: [{ plan }] });
-}
-
-/** Poll the status query until pred holds (bounded). */
-async function waitStatus(plan: Plan, pred: (s: MigrationStatus) => boolean, what: string, ms = 30_000): Promise<MigrationStatus> {
-  const handle = client.workflow.getHandle(workflowIdFor(plan.cluster));
-  const until = Date.now() + ms;
-  let last: MigrationStatus | undefined;
-  while (Date.now() < until) {
-    last = await handle.query(statusQuery);
-    if (pred(last)) return last;
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`timed out waiting for ${what}; last status: ${JSON.stringify(last)}`);
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const names = (calls: Call[]) => calls.map((c) => `${c.name}${typeof c.args[0] === 'string' ? ` ${c.args[0]}` : ''}`);
 
 describe('migrateControlPlane orchestration', () => {
@@ -137,7 +97,7 @@ describe('migrateControlPlane orchestration', () => {
       expect(cfg?.args[1]).toEqual(plan.newMasters.map((h) => h.etcd.clientURL).sort());
       const cleanup = calls.filter((c) => c.name === 'labelNode' && String(c.args[0]).startsWith('oldmaster'));
       expect(cleanup.every((c) => JSON.stringify(c.args[1]) === JSON.stringify(['node-role.kubernetes.io/master-']))).toBe(true);
-      const status = await client.workflow.getHandle(workflowIdFor(plan.cluster)).query(statusQuery);
+      const status = await env.client.workflow.getHandle(workflowIdFor(plan.cluster)).query(statusQuery);
       expect(status.state).toBe('completed');
       expect(status.completed.map((r) => r.key)).toEqual(migrationSteps(plan).map((s) => s.key));
       expect(status.completed.every((r) => r.endedAt && r.summary)).toBe(true);
@@ -281,7 +241,7 @@ describe('migrateControlPlane orchestration', () => {
       const handle = await start(plan);
       await waitStatus(plan, (s) => s.pendingCheckpoint !== undefined, 'checkpoint');
       await expect(
-        client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: workflowIdFor(plan.cluster), args: [{ plan }], workflowIdConflictPolicy: 'FAIL' }),
+        env.client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: workflowIdFor(plan.cluster), args: [{ plan }], workflowIdConflictPolicy: 'FAIL' }),
       ).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
       await handle.terminate('test done');
     });
@@ -293,7 +253,7 @@ describe('migrateControlPlane orchestration', () => {
       const handle = await start(plan);
       await waitStatus(plan, (s) => s.pendingCheckpoint?.gate === 'decommission', 'decommission checkpoint');
       const bin = temporalBinary();
-      const common = ['--address', server.address, '--workflow-id', handle.workflowId];
+      const common = ['--address', env.server.address, '--workflow-id', handle.workflowId];
       const q = await run(bin, ['workflow', 'query', ...common, '--type', 'status', '--output', 'json']);
       const parsed = JSON.parse(q.stdout) as { queryResult: MigrationStatus[] };
       expect(parsed.queryResult[0]?.pendingCheckpoint?.gate).toBe('decommission');
@@ -313,12 +273,12 @@ describe('migrateControlPlane orchestration', () => {
     writeFileSync(path.join(dir, 'bad.json'), JSON.stringify({ plan: bad }));
     await withWorker({}, async (calls) => {
       for (const [name, cluster] of [['good', good.cluster], ['bad', bad.cluster]] as const) {
-        await run(bin, ['workflow', 'start', '--address', server.address, '--type', WORKFLOW_TYPE, '--task-queue', TASK_QUEUE, '--workflow-id', workflowIdFor(cluster), '--input-file', path.join(dir, `${name}.json`)]);
+        await run(bin, ['workflow', 'start', '--address', env.server.address, '--type', WORKFLOW_TYPE, '--task-queue', TASK_QUEUE, '--workflow-id', workflowIdFor(cluster), '--input-file', path.join(dir, `${name}.json`)]);
       }
-      const ok = await client.workflow.getHandle(workflowIdFor(good.cluster)).result();
+      const ok = await env.client.workflow.getHandle(workflowIdFor(good.cluster)).result();
       expect(ok.cluster).toBe(good.cluster);
       const n = calls.length;
-      const err = await client.workflow.getHandle(workflowIdFor(bad.cluster)).result().catch((e: unknown) => e);
+      const err = await env.client.workflow.getHandle(workflowIdFor(bad.cluster)).result().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(WorkflowFailedError);
       const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
       expect(cause.type).toBe('PlanError');
@@ -494,7 +454,7 @@ describe('migrateControlPlane orchestration', () => {
   it('--resume re-runs a half-done migration forward only: resume-mode preflight, abort refused', async () => {
     const plan = testPlan({ cluster: uniqueCluster('resume'), gates: ['switch-traffic'] });
     await withWorker({}, async (calls) => {
-      const handle = await client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: workflowIdFor(plan.cluster), args: [{ plan, features: { resume: true } }] });
+      const handle = await env.client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: workflowIdFor(plan.cluster), args: [{ plan, features: { resume: true } }] });
       const waiting = await waitStatus(plan, (s) => s.pendingCheckpoint?.gate === 'switch-traffic', 'checkpoint');
       expect(calls[0]).toEqual({ name: 'preflight', args: ['resume'] });
       expect(waiting.pointOfNoReturnPassed).toBe(true);

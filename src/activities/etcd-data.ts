@@ -8,6 +8,7 @@ import type { Etcd3, IHashKVResponse } from 'etcd3';
 import { UnsafeOperationError } from '../errors';
 import { formatHashes, hashesAgree, type HashRow, type MemberVersion } from '../lib/etcd-gates';
 import { memberLabel, withEtcdClient, type EtcdAccess, type EtcdMember } from '../lib/etcd';
+import { sleep } from '../lib/sleep';
 
 /** Server version of each member that has a client URL (one client per member: status answers for its endpoint). */
 export async function readVersions(access: EtcdAccess, members: readonly EtcdMember[]): Promise<MemberVersion[]> {
@@ -42,7 +43,6 @@ function hashKV(c: Etcd3, revision: string): Promise<IHashKVResponse> {
   return (c.maintenance as unknown as { client: Callable }).client.exec('Maintenance', 'HashKV', { revision });
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
  * HashKV of every started member at one revision (the lowest current revision

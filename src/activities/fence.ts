@@ -14,10 +14,10 @@ import type { HostOps } from '../lib/hostops';
 import { presumedDown } from '../lib/reachability';
 import { bootCommand, serviceCommand } from '../lib/services';
 import { shq } from '../lib/shell';
-import { allMasters, sshTargetOf } from '../plan/hosts';
+import { allMasters, masterOf, sshTargetOf } from '../plan/hosts';
 import type { Plan } from '../plan/schema';
 import { isRunning, serviceOf } from './component-state';
-import { componentLabel, masterOf, servicePortsOf } from './controlplane';
+import { componentLabel, servicePortsOf } from './controlplane';
 import { activityLog } from './heartbeat';
 import type { ComponentName, StepOutcome } from './types';
 

@@ -18,11 +18,11 @@ import { readFile } from 'node:fs/promises';
 import { PlanMismatchError, UnsafeOperationError } from '../errors';
 import { pushOptionsLike, statPaths, type PathMeta } from '../lib/file-meta';
 import type { HostOps } from '../lib/hostops';
-import { addedMasters, allMasters, liveOldMasters, reachableMasters, sshTargetOf } from '../plan/hosts';
+import { addedMasters, allMasters, liveOldMasters, masterOf, reachableMasters, sshTargetOf } from '../plan/hosts';
 import type { Plan } from '../plan/schema';
 import type { VipReport } from './contract';
 import { converge } from './component-state';
-import { defaultReadyz, masterOf, readCa, type ReadyzProbe } from './controlplane';
+import { defaultReadyz, readCa, type ReadyzProbe } from './controlplane';
 import { failpoint } from '../lib/failpoint';
 import { activityLog, beat, cancelled } from './heartbeat';
 import { carryKeepalived, describeRefused, type Carried } from './keepalived-carry';
@@ -31,6 +31,7 @@ import { waitTimer } from '../lib/waits';
 import { describeProbe } from './readyz';
 import { vipHolders } from './vip-holders';
 import type { StepOutcome } from './types';
+import { sleep } from '../lib/sleep';
 
 export interface VipDeps {
   hostOps: () => HostOps;
@@ -187,7 +188,6 @@ export function carriedFrom(plan: Plan, src: OldInstance, host: { name: string; 
   return c;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export function createVipActivities(deps: VipDeps) {
   const readyz = deps.readyz ?? defaultReadyz;

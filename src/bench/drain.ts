@@ -17,13 +17,13 @@ import { kubeBinDirFor } from '../lab/daemons';
 import { paths } from '../lab/layout';
 import { loadPlan } from '../plan/load';
 import { loadAverage } from './stats';
+import { sleep } from '../lib/sleep';
 
 const NS = 'cpm-drain-bench';
 const DEPLOYMENTS = 10;
 const REPLICAS = 20;
 const MAX_UNAVAILABLE = 5;
 const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface DrainRun {
   tool: 'kubectl drain' | 'cpmigrate drainNode';

@@ -10,6 +10,7 @@ import { watch } from './watch';
 import { loadPlanOrExit } from './plan-commands';
 import { EXIT } from './exit-codes';
 import { durationOption, operatorName as me, outputOption, type OutputOpts } from './options';
+import { sleep } from '../lib/sleep';
 
 async function withClient<T>(fn: (c: Client) => Promise<T>): Promise<T> {
   const { client, close } = await connectClient();
@@ -138,7 +139,7 @@ export function registerMigrationCommands(program: Command): void {
           const s = await handle.query(statusQuery).catch(() => undefined);
           if (s?.abortRefused) [outcome, detail] = ['refused', s.abortRefused];
           else if (s?.abortReason) [outcome, detail] = ['accepted', `aborting: ${s.abortReason}${request.rollback ? ' (rolling back completed steps)' : ''}`];
-          else await new Promise((r) => setTimeout(r, 250));
+          else await sleep(250);
         }
         print(
           opts.output === 'json',

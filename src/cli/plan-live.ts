@@ -5,9 +5,9 @@
  * as the activities, so what you see is what will be written.
  */
 import { createTwoFilesPatch } from 'diff';
-import { masterOf, readFromOldMaster, renderApiserverConfig, renderNginxConfig } from '../activities/controlplane';
+import { readFromOldMaster, renderApiserverConfig, renderNginxConfig } from '../activities/controlplane';
 import type { HostOps } from '../lib/hostops';
-import { sshTargetOf } from '../plan/hosts';
+import { masterOf, sshTargetOf } from '../plan/hosts';
 import type { Plan } from '../plan/schema';
 
 export interface LiveDiff {

@@ -8,6 +8,7 @@ import cliProgress from 'cli-progress';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { statusQuery, type MigrationStatus } from '../shared';
 import { color } from './format';
+import { sleep } from '../lib/sleep';
 
 export interface WatchFrame {
   at: string;
@@ -95,7 +96,7 @@ export async function watch(client: Client, handle: WorkflowHandle, opts: { json
     }
     last = line;
     if (frame.execution !== 'RUNNING' || Date.now() > until) break;
-    await new Promise((r) => setTimeout(r, opts.intervalMs));
+    await sleep(opts.intervalMs);
     frame = await snapshot(client, handle);
   }
   bar?.stop();

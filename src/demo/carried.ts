@@ -8,7 +8,7 @@ import * as k8s from '@kubernetes/client-node';
 import { etcdAccess, withEtcdClient } from '../lib/etcd';
 import { statPaths } from '../lib/file-meta';
 import type { HostOps } from '../lib/hostops';
-import { AUDIT_POLICY, ENCRYPTION_CONFIG, LAB_ETCD_TUNING, LB_CHECK } from '../lab/configs';
+import { AUDIT_POLICY, ENCRYPTION_CONFIG, LB_CHECK, labEtcdTuning } from '../lab/configs';
 import { addedMasters, sshTargetOf } from '../plan/hosts';
 import type { Plan } from '../plan/schema';
 import type { Check } from './verify';
@@ -50,9 +50,10 @@ export async function verifyCarried(plan: Plan, hostOps: () => HostOps): Promise
     await safely(`${h.name}: etcd carries the old members' settings, mode 0600`, async () => {
       const file = plan.paths.etcdConfig;
       const text = await read(file);
-      const missing = LAB_ETCD_TUNING.filter((l) => !text.split('\n').includes(l));
+      const tuning = labEtcdTuning();
+      const missing = tuning.filter((l) => !text.split('\n').includes(l));
       const mode = (await statPaths(ops, t, [file])).get(file)?.file?.mode;
-      add(`${h.name}: etcd carries the old members' settings, mode 0600`, missing.length === 0 && mode === 0o600, missing.length ? `missing: ${missing.join(', ')}` : `all ${LAB_ETCD_TUNING.length} carried; mode ${mode?.toString(8)}`);
+      add(`${h.name}: etcd carries the old members' settings, mode 0600`, missing.length === 0 && mode === 0o600, missing.length ? `missing: ${missing.join(', ')}` : `all ${tuning.length} carried; mode ${mode?.toString(8)}`);
     });
     await safely(`${h.name}: kube-apiserver carries audit policy and encryption config (0600)`, async () => {
       const cfg = await read(plan.paths.apiserverConfig);

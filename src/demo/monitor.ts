@@ -15,6 +15,7 @@ import { allMasters } from '../plan/hosts';
 import type { Plan } from '../plan/schema';
 import { VipWatch, type VipWatchReport } from '../lab/vip-watch';
 import { AvailabilityProbe, vipClient, type ProbeReport } from './probe';
+import { sleep } from '../lib/sleep';
 
 /**
  * Two holders for a few milliseconds is how VRRP hands over (the new master
@@ -189,7 +190,7 @@ export class SafetyMonitor {
     while (this.running) {
       const t0 = Date.now();
       await this.sampleOnce().catch(() => this.record(-1, 'sampling failed'));
-      await new Promise((r) => setTimeout(r, Math.max(0, SAMPLE_MS - (Date.now() - t0))));
+      await sleep(Math.max(0, SAMPLE_MS - (Date.now() - t0)));
     }
   }
 

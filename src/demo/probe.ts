@@ -9,6 +9,7 @@
  * Bounded in count and time; it talks only to the VIP given (the lab's).
  */
 import * as k8s from '@kubernetes/client-node';
+import { sleep } from '../lib/sleep';
 
 export interface ProbeReport {
   sent: number;
@@ -150,7 +151,7 @@ export class AvailabilityProbe {
   async stop(): Promise<ProbeReport> {
     this.halt();
     const settle = Date.now() + 5_000;
-    while (this.inflight > 0 && Date.now() < settle) await new Promise((r) => setTimeout(r, 50));
+    while (this.inflight > 0 && Date.now() < settle) await sleep(50);
     const end = Date.now();
     this.noteGap(end);
     const missingAfter: string[] = [];

@@ -20,11 +20,13 @@ import { TASK_QUEUE, WORKFLOW_TYPE, abortSignal, approveUpdate, statusQuery, wor
 import { labDown, labUp } from '../lab/cli';
 import type { LabShape } from '../lab/layout';
 import { misconfigureClients } from '../lab/misconfigure';
+import { WORKFLOW_BUNDLE_ENV, writeWorkflowBundle } from '../workflow-bundle';
 import { AvailabilityProbe, vipClient, type ProbeReport } from './probe';
 import { seedSecret, verifyCarried } from './carried';
 import { FaultRunner, afterStep, type Fault, type FaultContext, type FaultRecord } from './faults';
 import { SafetyMonitor, renderMonitor, type MonitorReport } from './monitor';
 import { verifyAfterState, verifyBeforeState, type Check } from './verify';
+import { sleep } from '../lib/sleep';
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -109,12 +111,13 @@ function temporalEnvOf(opts: DemoOptions): Record<string, string> {
 
 export const workerLog = (stateDir: string, n: number) => path.join(stateDir, `worker-${n}.log`);
 
-function startWorker(opts: DemoOptions, n: number): ChildProcess {
+function startWorker(opts: DemoOptions, n: number, bundle: string): ChildProcess {
   const log = openSync(workerLog(opts.stateDir, n), 'a');
   const armed = opts.failpoints ? { CPM_FAILPOINTS: opts.failpoints, CPM_FAILPOINT_DIR: opts.stateDir } : {};
   // node itself (not a wrapper that forks), so the pid is the worker's: kill -9 hits it
   return spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'worker.ts')], {
-    env: { ...process.env, ...temporalEnvOf(opts), ...armed },
+    // every worker of the demo (and each replacement) loads one prebuilt workflow bundle: no webpack at its start
+    env: { ...process.env, ...temporalEnvOf(opts), ...armed, [WORKFLOW_BUNDLE_ENV]: bundle },
     stdio: ['ignore', log, log],
   });
 }
@@ -152,7 +155,7 @@ async function throughOutage<T>(what: string, fn: () => Promise<T>, log: (l: str
       if (Date.now() > until) throw e;
       if (!reported) log(`${what}: ${(e as Error).message.split('\n')[0]} (retrying)`);
       reported = true;
-      await new Promise((r) => setTimeout(r, 1_000));
+      await sleep(1_000);
     }
   }
 }
@@ -208,8 +211,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
   const fired = () => (existsSync(firedFile) ? readFileSync(firedFile, 'utf8').split('\n').filter(Boolean) : []);
   /** fired names already attributed to a death (deaths come one at a time: each owns what fired since the last) */
   let firedSeen = 0;
+  const bundle = await writeWorkflowBundle(path.join(opts.stateDir, 'workflow-bundle.js'));
   const launch = (): ChildProcess => {
-    const w = startWorker(opts, workers.length + 1);
+    const w = startWorker(opts, workers.length + 1, bundle);
     workers.push(w);
     if (supervise) {
       w.once('exit', () => {
@@ -275,13 +279,13 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
             }
           }
           if (Date.now() > until) throw new Error('no activity in flight on a worker of this demo within 60 s');
-          await new Promise((r) => setTimeout(r, 200));
+          await sleep(200);
         }
       },
       async replaceWorker() {
         const old = workers.filter(isAlive).pop();
         old?.kill('SIGKILL');
-        const fresh = startWorker(opts, workers.length + 1);
+        const fresh = startWorker(opts, workers.length + 1, bundle);
         workers.push(fresh);
         return { killedPid: old?.pid ?? -1, newPid: fresh.pid ?? -1 };
       },
@@ -289,7 +293,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
         const pid = Number(readFileSync(path.join(opts.stateDir, 'temporal.pid'), 'utf8'));
         process.kill(pid, 'SIGKILL');
         log(`Temporal dev server pid ${pid} killed with SIGKILL`);
-        await new Promise((r) => setTimeout(r, downMs));
+        await sleep(downMs);
         const env = { ...process.env, TEMPORAL_PORT: String(devPort), TEMPORAL_UI_PORT: String(devPort + 1000), CPM_STATE_DIR: opts.stateDir };
         await run('bash', [path.join(ROOT, 'scripts', 'dev-server.sh'), 'start'], env);
         log('Temporal dev server restarted on the same SQLite file');
@@ -330,7 +334,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
       }
       if (desc.status.name !== 'RUNNING') break;
       if (Date.now() > deadline) throw new Error(`the demo did not finish within ${opts.maxMinutes ?? 60} minutes; last: ${line}`);
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
     }
     let outcome: DemoReport['outcome'] = 'completed';
     let error: string | undefined;

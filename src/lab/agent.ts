@@ -5,7 +5,8 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KubeConfig, CoreV1Api } from '@kubernetes/client-node';
 import { HOSTS, paths } from './layout';
-import { livePid, sleep, waitFor } from './exec';
+import { livePid, waitFor } from './exec';
+import { sleep } from '../lib/sleep';
 
 const REPO = join(__dirname, '..', '..');
 

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { APISERVER_PORT, CLUSTER, HOSTS, IFACE, LB_PORT, SERVICE_CIDR, VIP, VRID, hostsOf, paths, type LabHost } from './layout';
+import { APISERVER_PORT, CLUSTER, HOSTS, IFACE, LB_PORT, SERVICE_CIDR, VIP, VRID, hostsOf, paths, readShape, type LabHost } from './layout';
 import { kubeconfig, pkiFile } from './pki';
 import { ETCD_DATA_DIR } from './hostfs';
 
@@ -26,6 +26,8 @@ export const LAB_ETCD_TUNING = [
   'auto-compaction-retention: "2h"',
   'max-request-bytes: 3145728',
 ];
+/** What the lab's old members run: the shape's tuning (a rehearsal's, read from a live cluster) or LAB_ETCD_TUNING. */
+export const labEtcdTuning = (): string[] => readShape().etcdTuning ?? LAB_ETCD_TUNING;
 export const AUDIT_POLICY = '/etc/kubernetes/audit-policy.yaml';
 export const ENCRYPTION_CONFIG = '/etc/kubernetes/encryption-config.yaml';
 /** the vrrp_script of the old masters' keepalived: is the local LB answering? */
@@ -67,7 +69,7 @@ export function etcdConf(h: LabHost): string {
     `initial-cluster-token: ${CLUSTER}`,
     'strict-reconfig-check: true',
     // non-default settings, as real clusters have them: the new members must carry every one (test/e2e.test.ts)
-    ...LAB_ETCD_TUNING,
+    ...labEtcdTuning(),
     '',
   ].join('\n');
 }

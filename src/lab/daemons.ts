@@ -6,7 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { APISERVER_PORT, HOSTS, LB_PORT, VIP, hostsOf, kubeBinDir, paths, type LabHost } from './layout';
-import { livePid, must, run, sleep, waitFor } from './exec';
+import { livePid, must, run, waitFor } from './exec';
+import { sleep } from '../lib/sleep';
 import { etcdClientURL } from './configs';
 import { mustSvc, svc, COMPONENTS, type LabComponent } from './svc';
 import { inHost } from './sshd';

@@ -1,6 +1,7 @@
 /** Running local commands for the lab: bounded, with the command in every error. */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { sleep } from '../lib/sleep';
 
 export interface ExecResult {
   stdout: string;
@@ -50,7 +51,6 @@ export function livePid(pidFile: string): number | undefined {
   }
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Polls `check` until it returns a value, or throws after `timeoutMs` with `what`. */
 export async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>, everyMs = 200): Promise<T> {

@@ -6,7 +6,8 @@
  */
 import { join } from 'node:path';
 import { IFACE, labHost, paths } from './layout';
-import { livePid, must, sleep } from './exec';
+import { livePid, must } from './exec';
+import { sleep } from '../lib/sleep';
 import { sshdPid, startSshd } from './sshd';
 import { COMPONENTS, bootHost, type LabComponent } from './svc';
 

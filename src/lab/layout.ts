@@ -51,6 +51,8 @@ export interface LabShape {
   failed?: string;
   /** the plan's strategy (default: the planner's) */
   strategy?: 'grow-then-shrink' | 'rolling';
+  /** the old members' etcd tuning, `key: value` lines (default: the lab's non-default set, LAB_ETCD_TUNING); `cpmigrate rehearse --from-live` */
+  etcdTuning?: string[];
 }
 
 /** The runbook's shape: 3 → 3. */
@@ -100,7 +102,7 @@ export function writeShape(shape: LabShape): void {
   writeFileSync(shapeFile(), `${JSON.stringify(shape, null, 2)}\n`);
 }
 
-export const sameShape = (a: LabShape, b: LabShape): boolean => a.old === b.old && a.new === b.new && a.failed === b.failed && a.strategy === b.strategy && [...a.shared].sort().join() === [...b.shared].sort().join();
+export const sameShape = (a: LabShape, b: LabShape): boolean => a.old === b.old && a.new === b.new && a.failed === b.failed && a.strategy === b.strategy && [...a.shared].sort().join() === [...b.shared].sort().join() && JSON.stringify(a.etcdTuning ?? null) === JSON.stringify(b.etcdTuning ?? null);
 
 export const hostsOf = (role: Role): LabHost[] => HOSTS.filter((h) => h.role === role);
 

@@ -8,6 +8,7 @@
  * It runs no containers. Polls the API server (bounded interval); stop() ends it.
  */
 import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions, type V1Node, type V1Pod, type V1Taint } from '@kubernetes/client-node';
+import { sleep } from '../lib/sleep';
 
 export interface AgentNode {
   name: string;
@@ -248,7 +249,7 @@ export async function startNodeAgent(kc: KubeConfig, opts: NodeAgentOptions): Pr
       const due = waiters.filter((w) => passesDone >= w.after);
       waiters = waiters.filter((w) => passesDone < w.after);
       for (const w of due) w.resolve();
-      if (!stopping) await new Promise((r) => setTimeout(r, intervalMs));
+      if (!stopping) await sleep(intervalMs);
     }
   })();
 

@@ -16,6 +16,7 @@
  */
 import type { Etcd3 } from 'etcd3';
 import { LockHeldError } from '../errors';
+import { sleep } from './sleep';
 
 export interface LockHolder {
   workflowId: string;
@@ -63,7 +64,7 @@ async function tolerant<T>(fn: () => Promise<T>): Promise<T> {
       return await fn();
     } catch (err) {
       if (i >= 4 || !/learner|not started|no leader|Unavailable|ECONNREFUSED/i.test((err as Error).message)) throw err;
-      await new Promise((r) => setTimeout(r, 200 * (i + 1)));
+      await sleep(200 * (i + 1));
     }
   }
 }
@@ -132,7 +133,7 @@ export async function takeLock(client: Etcd3, cluster: string, holder: LockHolde
     const existing = String(kv?.lease ?? '0');
     if (existing !== '0' && (await keepAlive(client, existing))) return { how: 'already-ours', lease: existing };
     // ours but its lease is gone: the key vanishes with it any moment; take it again
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     return takeLock(client, cluster, holder, ttlSeconds, now);
   }
   if (!current) throw new LockHeldError(cluster, key, `an unreadable value (${kv?.value.toString('utf8').slice(0, 80) ?? '?'})`);

@@ -3,7 +3,7 @@
  * against what the migration needs, new keys like a given certificate's or
  * CA's, loading a signing CA (checked), and signing a leaf. The policies that
  * use them (apiserver re-issue, etcd member certificates) live with the certs
- * activities (src/activities/cert-policies.ts). Pure crypto on PEM text: no
+ * activities (src/activities/certs/policies.ts). Pure crypto on PEM text: no
  * I/O, nothing logged.
  *
  * @peculiar/x509 builds the certificate; Node's webcrypto signs; Node's

@@ -1,4 +1,5 @@
 /** Pure lookups over a validated plan. Safe in workflow code (no I/O). */
+import { PlanMismatchError } from '../errors';
 import { durationMs } from './duration';
 import type { Host, Plan, SshAccess } from './schema';
 import type { ShapeInput } from './shape';
@@ -59,6 +60,15 @@ export function findHost(plan: Plan, name: string): Host & { side: Side } {
   const h = allMasters(plan).find((x) => x.name === name);
   if (!h) throw new Error(`host "${name}" is not in the plan (old: ${plan.oldMasters.map((x) => x.name).join(', ')}; new: ${plan.newMasters.map((x) => x.name).join(', ')})`);
   return h;
+}
+
+/** findHost for activities: a name the plan does not have is a PlanMismatchError (non-retryable). */
+export function masterOf(plan: Plan, name: string): Host & { side: Side } {
+  try {
+    return findHost(plan, name);
+  } catch (e) {
+    throw new PlanMismatchError((e as Error).message);
+  }
 }
 
 /** Everything needed to open an SSH session to a host; secrets are paths. */

@@ -11,6 +11,3 @@ export { DEFAULT_COMMAND_TIMEOUT_MS, stderrTail } from './exec';
 export { keyTypeOfBlob, knownHostsName, knownHostsPatternMatches, parseKnownHosts, sshFingerprint, type KnownHostEntry } from './known-hosts';
 export { SshHostOps, sshHostOps, type SshHostOpsOptions, type SshHostOpsStats } from './pool';
 export { UnknownHostKeyError } from '../../errors';
-/** @deprecated shell quoting and digests are not SSH: import shq from lib/shell, sha256hex from lib/digest (kept for branches in flight) */
-export { shq } from '../shell';
-export { sha256hex } from '../digest';

@@ -24,7 +24,7 @@ import {
   type ExtKeyUsage,
   type IssuedCert,
   type NewCert,
-} from '../lib/x509';
+} from '../../lib/x509';
 
 export interface ReissueInput {
   /** the current serving certificate: subject, usages and SANs are kept */
