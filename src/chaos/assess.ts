@@ -23,11 +23,23 @@ export interface Assessment {
   deaths: number;
   worstRecoveryMs?: number;
   longestGapMs: number;
+  /** of the longest gap, how long the probe process itself was starved of CPU; and the longest gap while it ran */
+  longestGapStarvedMs?: number;
+  longestUnstarvedGapMs?: number;
   minQuorumMargin?: number;
   maxVipDoubleMs?: number;
   migrationMs: number;
   /** the worker logs scanned for secrets: files, bytes, secret strings looked for */
   logScan?: { files: number; bytes: number; secrets: number };
+}
+
+/** The failpoints that fired in a scenario's state dir, in order. */
+export function firedIn(stateDir: string): string[] {
+  try {
+    return readFileSync(path.join(stateDir, 'fired'), 'utf8').split('\n').filter(Boolean);
+  } catch {
+    return []; // none fired
+  }
 }
 
 export async function assess(s: Scenario, r: DemoReport, o: { temporalPort: number; stateDir: string; planPath: string }): Promise<Assessment> {
@@ -46,12 +58,7 @@ export async function assess(s: Scenario, r: DemoReport, o: { temporalPort: numb
   for (const f of r.faults.filter((x) => x.error)) problems.push(`fault ${f.name} failed: ${f.error}`);
   if ((s.faults?.length ?? 0) !== r.faults.length) problems.push(`${s.faults?.length ?? 0} fault(s) planned, ${r.faults.length} injected`);
 
-  let fired: string[] = [];
-  try {
-    fired = readFileSync(path.join(o.stateDir, 'fired'), 'utf8').split('\n').filter(Boolean);
-  } catch {
-    // none fired
-  }
+  const fired = firedIn(o.stateDir);
   const missing = (s.mustFire ?? []).filter((n) => !fired.some((f) => f === n || f.startsWith(`${n}@`)));
   if (missing.length) problems.push(`failpoints never reached: ${missing.join(', ')}`);
   if (fired.length !== r.deaths.filter((d) => d.failpoints.length).length) problems.push(`${fired.length} failpoints fired but ${r.deaths.length} worker deaths seen`);
@@ -86,6 +93,7 @@ export async function assess(s: Scenario, r: DemoReport, o: { temporalPort: numb
     deaths: r.deaths.length,
     worstRecoveryMs: recoveries.length ? Math.max(...recoveries) : undefined,
     longestGapMs: r.probe.longestGapMs,
+    ...(r.probe.longestGapStarvedMs ? { longestGapStarvedMs: r.probe.longestGapStarvedMs, longestUnstarvedGapMs: r.probe.longestUnstarvedGapMs } : {}),
     minQuorumMargin: r.monitor?.minQuorumMargin,
     maxVipDoubleMs: r.monitor?.vip.maxDoubleMs,
     migrationMs: r.migrationMs,

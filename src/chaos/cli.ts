@@ -17,7 +17,7 @@ import { FAILPOINTS } from '../lib/failpoint';
 import { runDemo, renderReport, type DemoReport } from '../demo/run';
 import { labDown } from '../lab/cli';
 import { paths } from '../lab/layout';
-import { assess, type Assessment } from './assess';
+import { assess, firedIn, type Assessment } from './assess';
 import { CI_SCENARIO, ENVIRONMENT, MATRIX, SCENARIOS, type Scenario } from './scenarios';
 import { loadRows, renderTable, saveRows, upsertRow } from './results';
 import { freeLoopbackPort, stopTemporal } from './temporal';
@@ -44,8 +44,23 @@ export async function runScenario(s: Scenario, log: (l: string) => void, maxMinu
     });
     const assessment = await assess(s, report, { temporalPort, stateDir, planPath: paths.plan });
     return { assessment, report: renderReport(report), demo: report };
+  } catch (err) {
+    // a scenario that did not finish still says which failpoints it got through
+    throw new ScenarioError(err as Error, firedIn(stateDir), stateDir);
   } finally {
     await stopTemporal(temporalPort, stateDir);
+  }
+}
+
+/** A scenario that could not finish (the deadline, the lab), with the failpoints that fired before. */
+export class ScenarioError extends Error {
+  constructor(
+    override readonly cause: Error,
+    readonly fired: string[],
+    readonly stateDir: string,
+  ) {
+    super(`${cause.message} (state, worker logs and history: ${stateDir})`);
+    this.name = 'ScenarioError';
   }
 }
 
@@ -82,7 +97,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`\n=== scenario ${s.name}: ${s.what}\n`);
     const { assessment, report } = await runScenario(s, (l) => process.stdout.write(`  ${l}\n`), maxMinutes).catch((err: Error) => ({
       // A scenario that could not finish (the deadline, the lab) is a failed row, and the matrix goes on.
-      assessment: { scenario: s.name, ok: false, problems: [err.message], fired: [], deaths: 0, longestGapMs: 0, migrationMs: 0 } satisfies Assessment,
+      assessment: { scenario: s.name, ok: false, problems: [err.message], fired: err instanceof ScenarioError ? err.fired : [], deaths: 0, longestGapMs: 0, migrationMs: 0 } satisfies Assessment,
       report: `scenario ${s.name} did not finish: ${err.message}`,
     }));
     process.stdout.write(`${report}\n`);

@@ -36,12 +36,13 @@ export function renderTable(rows: Assessment[], totalMs?: number): string {
   const ms = (x: number | undefined) => (x === undefined ? '–' : `${x} ms`);
   const extra = (r: Assessment) => ('measuredAt' in r ? ` ${(r as ResultRow).measuredAt.slice(0, 16).replace('T', ' ')} (load ${(r as ResultRow).load}) |` : '');
   const dated = rows.some((r) => 'measuredAt' in r);
+  const gap = (r: Assessment) => `${ms(r.longestGapMs)}${r.longestGapStarvedMs ? ` (probe starved ${r.longestGapStarvedMs} ms of it; ${r.longestUnstarvedGapMs ?? 0} ms while it ran)` : ''}`;
   return [
     `| scenario | outcome | failpoints fired | worker deaths | worst recovery | longest API gap | min quorum margin | longest double VIP | migration |${dated ? ' measured |' : ''}`,
     `|---|---|---|---|---|---|---|---|---|${dated ? '---|' : ''}`,
     ...rows.map(
       (r) =>
-        `| ${r.scenario} | ${r.ok ? 'converged' : `FAILED: ${r.problems.join('; ').replace(/\|/g, '/')}`} | ${r.fired.length} | ${r.deaths} | ${ms(r.worstRecoveryMs)} | ${ms(r.longestGapMs)} | ${r.minQuorumMargin ?? '–'} | ${ms(r.maxVipDoubleMs)} | ${formatMs(r.migrationMs)} |${extra(r)}`,
+        `| ${r.scenario} | ${r.ok ? 'converged' : `FAILED: ${r.problems.join('; ').replace(/\|/g, '/')}`} | ${r.fired.length} | ${r.deaths} | ${ms(r.worstRecoveryMs)} | ${gap(r)} | ${r.minQuorumMargin ?? '–'} | ${ms(r.maxVipDoubleMs)} | ${formatMs(r.migrationMs)} |${extra(r)}`,
     ),
     '',
     `${rows.length} scenario(s), ${rows.filter((r) => r.ok).length} converged, ${rows.reduce((n, r) => n + r.fired.length, 0)} failpoint deaths` +

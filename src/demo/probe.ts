@@ -28,8 +28,37 @@ export interface ProbeReport {
   /** requests that failed again on their one retry */
   failedReadsAfterRetry: number;
   failedWritesAfterRetry: number;
-  /** every gap of GAP_RECORD_MS or more without a successful answer (at most MAX_GAPS) */
-  gaps: Array<{ from: string; to: string; ms: number }>;
+  /** every gap of GAP_RECORD_MS or more without a successful answer (at most MAX_GAPS); starvedMs: how much of it the probe itself did not run */
+  gaps: Array<{ from: string; to: string; ms: number; starvedMs?: number }>;
+  /**
+   * the probe's own stalls: its 20 ms timer fired more than STALL_MS late (the process was starved of CPU, as on a
+   * loaded machine), so for that long it could neither send nor read answers — a gap then is partly the probe's
+   */
+  stalls: { count: number; longestMs: number; totalMs: number };
+  /** the longest gap during which the probe ran at least half the time (the API's, not the probe's) */
+  longestUnstarvedGapMs: number;
+  /** of the longest gap, how long the probe itself was stalled */
+  longestGapStarvedMs: number;
+}
+
+/** a timer tick this much later than its interval marks a stall of the probe process */
+export const STALL_MS = 250;
+
+/** ms of [from, to] covered by the stall windows */
+export function overlapMs(from: number, to: number, stalls: ReadonlyArray<{ from: number; to: number }>): number {
+  let ms = 0;
+  for (const st of stalls) ms += Math.max(0, Math.min(to, st.to) - Math.max(from, st.from));
+  return ms;
+}
+
+/** One sentence on the longest gap, saying how much of it the probe itself was starved. */
+export function describeGap(p: Pick<ProbeReport, 'longestGapMs' | 'longestGapAt' | 'longestGapStarvedMs' | 'longestUnstarvedGapMs' | 'stalls'>): string {
+  const at = p.longestGapAt ? ` at ${p.longestGapAt}` : '';
+  if (!p.longestGapStarvedMs) return `longest gap ${p.longestGapMs} ms${at}`;
+  return (
+    `longest gap ${p.longestGapMs} ms${at}, of which the probe itself was starved of CPU ${p.longestGapStarvedMs} ms; ` +
+    `longest gap while the probe ran: ${p.longestUnstarvedGapMs} ms (probe stalls: ${p.stalls.count}, longest ${p.stalls.longestMs} ms)`
+  );
 }
 
 export const GAP_RECORD_MS = 100;
@@ -67,6 +96,10 @@ export class AvailabilityProbe {
   private errors: string[] = [];
   private readonly failedBy = { read: 0, write: 0, readAgain: 0, writeAgain: 0 };
   private readonly gaps: ProbeReport['gaps'] = [];
+  private readonly stalls: Array<{ from: number; to: number }> = [];
+  private lastTickAt = 0;
+  private longestGapStarvedMs = 0;
+  private longestUnstarvedGapMs = 0;
   private seeded: string[] = [];
   private stopAt = 0;
 
@@ -97,6 +130,10 @@ export class AvailabilityProbe {
   }
 
   private tick(): void {
+    const tickAt = Date.now();
+    const interval = this.opts.intervalMs ?? 100;
+    if (this.lastTickAt && tickAt - this.lastTickAt > interval + STALL_MS && this.stalls.length < MAX_GAPS) this.stalls.push({ from: this.lastTickAt + interval, to: tickAt });
+    this.lastTickAt = tickAt;
     const maxRequests = this.opts.maxRequests ?? 200_000;
     if (Date.now() > this.stopAt || this.sent >= maxRequests) return this.halt();
     if (this.inflight >= 20) return; // do not pile up against a dead endpoint
@@ -135,11 +172,14 @@ export class AvailabilityProbe {
 
   private noteGap(now: number): void {
     const gap = now - this.lastOk;
+    const starvedMs = gap >= GAP_RECORD_MS ? overlapMs(this.lastOk, now, this.stalls) : 0;
     if (gap > this.longestGapMs) {
       this.longestGapMs = gap;
       this.longestGapAt = new Date(now).toISOString();
+      this.longestGapStarvedMs = starvedMs;
     }
-    if (gap >= GAP_RECORD_MS && this.gaps.length < MAX_GAPS) this.gaps.push({ from: new Date(this.lastOk).toISOString(), to: new Date(now).toISOString(), ms: gap });
+    if (starvedMs * 2 < gap) this.longestUnstarvedGapMs = Math.max(this.longestUnstarvedGapMs, gap);
+    if (gap >= GAP_RECORD_MS && this.gaps.length < MAX_GAPS) this.gaps.push({ from: new Date(this.lastOk).toISOString(), to: new Date(now).toISOString(), ms: gap, ...(starvedMs ? { starvedMs } : {}) });
   }
 
   private halt(): void {
@@ -174,6 +214,13 @@ export class AvailabilityProbe {
       failedReadsAfterRetry: this.failedBy.readAgain,
       failedWritesAfterRetry: this.failedBy.writeAgain,
       gaps: this.gaps,
+      stalls: {
+        count: this.stalls.length,
+        longestMs: Math.max(0, ...this.stalls.map((x) => x.to - x.from)),
+        totalMs: this.stalls.reduce((n, x) => n + x.to - x.from, 0),
+      },
+      longestUnstarvedGapMs: this.longestUnstarvedGapMs,
+      longestGapStarvedMs: this.longestGapStarvedMs,
     };
   }
 }

@@ -21,7 +21,7 @@ import { labDown, labUp } from '../lab/cli';
 import type { LabShape } from '../lab/layout';
 import { misconfigureClients } from '../lab/misconfigure';
 import { WORKFLOW_BUNDLE_ENV, writeWorkflowBundle } from '../workflow-bundle';
-import { AvailabilityProbe, vipClient, type ProbeReport } from './probe';
+import { AvailabilityProbe, describeGap, vipClient, type ProbeReport } from './probe';
 import { seedSecret, verifyCarried } from './carried';
 import { FaultRunner, afterStep, type Fault, type FaultContext, type FaultRecord } from './faults';
 import { SafetyMonitor, renderMonitor, type MonitorReport } from './monitor';
@@ -396,7 +396,7 @@ export function renderReport(r: DemoReport): string {
     'steps:',
     ...r.steps.map((s) => `  ${s.key.padEnd(40)} ${formatMs(s.ms).padStart(7)}  ${s.summary ?? ''}`),
     '',
-    `availability probe through the VIP: ${r.probe.sent} requests, ${r.probe.failed} failed, longest gap without a successful answer ${r.probe.longestGapMs} ms${r.probe.longestGapAt ? ` (at ${r.probe.longestGapAt})` : ''}`,
+    `availability probe through the VIP: ${r.probe.sent} requests, ${r.probe.failed} failed, ${describeGap(r.probe)} without a successful answer`,
     `objects written before the migration: ${r.probe.seeded}, missing after: ${r.probe.missingAfter.length}`,
     ...r.probe.firstErrors.map((e) => `  probe error: ${e}`),
     ...r.faults.map((f) => `fault ${f.name} at ${f.at} (${formatMs(f.ms)})${f.error ? `: FAILED ${f.error}` : f.detail ? `: ${f.detail}` : ''}`),

@@ -7,6 +7,7 @@
 import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { MigrationActivities } from '../activities/contract';
 import { NON_RETRYABLE_ERROR_TYPES } from '../errors';
+import { durationMs } from '../plan/duration';
 import type { Plan } from '../plan/schema';
 
 export interface Proxies {
@@ -38,11 +39,24 @@ function summarized(options: ActivityOptions): MigrationActivities {
   });
 }
 
+/**
+ * The longest wait between two attempts: 30 s, but never more than the
+ * heartbeat timeout, so that an activity whose worker died (noticed after one
+ * heartbeat timeout) is retried within another — recovery after a worker death
+ * is at most twice the heartbeat timeout even when the same activity lost
+ * several workers in a row (each loss is an attempt, and backoff doubles).
+ */
+const INITIAL_RETRY_MS = 2_000;
+
+export function maxRetryIntervalMs(t: Plan['timeouts']): number {
+  return Math.max(INITIAL_RETRY_MS, Math.min(30_000, durationMs(t.heartbeat)));
+}
+
 export function activityProxies(t: Plan['timeouts']): Proxies {
   const retry = {
-    initialInterval: '2s',
+    initialInterval: INITIAL_RETRY_MS,
     backoffCoefficient: 2,
-    maximumInterval: '30s',
+    maximumInterval: maxRetryIntervalMs(t),
     maximumAttempts: t.maxAttempts,
     nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
   };
