@@ -25,6 +25,7 @@ async function record(server: DevServer, connection: NativeConnection, prefix: s
   let failed = false;
   const { activities } = recordingActivities({
     clientFixes: v.clientFixes,
+    evidence: v.evidence?.(),
     before: (call) => {
       if (!failed && v.failOnce?.(call)) {
         failed = true;

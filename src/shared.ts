@@ -6,6 +6,7 @@
  *   temporal workflow query  --type status
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { CheckpointEvidence } from './lib/evidence';
 import type { GateId, Plan } from './plan/schema';
 
 export const TASK_QUEUE = 'cpmigrate';
@@ -26,6 +27,11 @@ export interface Approval {
   reason?: string;
   /** decommission: references to old masters the operator accepts leaving as they are (ids from the checkpoint's details) */
   ack?: string[];
+  /**
+   * the digest of the checkpoint's evidence the approver saw (hex, at least 8 characters of it): an
+   * approval of evidence that is not the pending one is rejected; without it, the pending evidence is approved
+   */
+  evidenceDigest?: string;
 }
 
 export interface AbortRequest {
@@ -65,6 +71,8 @@ export interface ApprovalRecord {
   at: string;
   /** references to old masters acknowledged with this approval (decommission) */
   ack?: string[];
+  /** the digest of the evidence this approval approved (the checkpoint's, when it was taken) */
+  evidenceDigest?: string;
 }
 
 /** An approval that did not count (sent by signal, or an update that got past validation), kept for status. */
@@ -89,6 +97,10 @@ export interface PendingCheckpoint {
   details?: string[];
   /** decommission: the references to old masters the approval must acknowledge (`--ack`) unless they are fixed first */
   toAcknowledge?: string[];
+  /** the cluster as read when the checkpoint began waiting (src/lib/evidence.ts): what an approval approves, by its digest */
+  evidence?: CheckpointEvidence;
+  /** why the last approval did not hold: the cluster changed since (every difference) and/or it lapsed (expiresAfter) */
+  reapproval?: { by: string; at: string; why: string; changes: string[]; lapsed: boolean };
 }
 
 export interface MigrationStatus {

@@ -9,6 +9,7 @@ import type { EtcdHealthReport, EtcdMemberHealth } from '../src/lib/etcd';
 import { canonicalJson, describeEvidence, evidenceGist, unreadableEvidence, type EvidenceInput } from '../src/lib/evidence';
 import { evidenceChanges } from '../src/lib/evidence-diff';
 import { digestedEvidence } from '../src/lib/evidence-digest';
+import { approveCommands, inventoryToRecheck } from '../src/workflows/evidence';
 
 const member = (name: string, id: string, extra: Partial<EtcdMemberHealth> = {}): EtcdMemberHealth => ({
   id,
@@ -143,5 +144,33 @@ describe('the evidence as shown', () => {
       'parity: apiserver/master-1: flag parity with oldmaster-1: 40 flags compared, 0 non-per-host difference(s)',
     ]);
     expect(evidenceGist(e)).toBe(`evidence ${e.digest.slice(0, 12)}: 2/3 etcd members healthy, VIP on oldmaster-1`);
+  });
+});
+
+describe('the workflow side (src/workflows/evidence.ts, pure parts)', () => {
+  it('a reference gone since the approval is no reason to ask again; a new one is', () => {
+    const approved = ['ConfigMap/kube-public/cluster-info:kubeconfig', 'Endpoints/default/kubernetes (expected)'];
+    expect(inventoryToRecheck(approved, [{ ref: 'Endpoints/default/kubernetes', expected: 'each old kube-apiserver removes itself' }])).toEqual([
+      { ref: 'ConfigMap/kube-public/cluster-info:kubeconfig' },
+      { ref: 'Endpoints/default/kubernetes', expected: 'expected' },
+    ]);
+    const fresh = [{ ref: 'kubelet/worker-1' }];
+    expect(inventoryToRecheck(approved, fresh)).toBe(fresh);
+    // the approved list reproduces the approved digest's inventory exactly
+    const a = ev((i) => (i.known = { inventory: [{ ref: 'x' }, { ref: 'y', expected: 'why' }] }));
+    const b = ev((i) => (i.known = { inventory: inventoryToRecheck(a.facts.inventory, [{ ref: 'y', expected: 'other words' }]) }));
+    expect(b.digest).toBe(a.digest);
+  });
+
+  it('approve commands carry the digest when there is one, and are unchanged without', () => {
+    expect(approveCommands('cpmigrate-x', 'decommission')).toEqual([
+      'npx cpmigrate approve cpmigrate-x decommission --by "$USER" --reason "..."',
+      `temporal workflow signal --workflow-id cpmigrate-x --name approve --input '{"gate":"decommission","by":"'"$USER"'"}'`,
+    ]);
+    const d = 'ab'.repeat(32);
+    expect(approveCommands('cpmigrate-x', 'decommission', d)).toEqual([
+      'npx cpmigrate approve cpmigrate-x decommission --evidence abababababab --by "$USER" --reason "..."',
+      `temporal workflow signal --workflow-id cpmigrate-x --name approve --input '{"gate":"decommission","evidenceDigest":"${d}","by":"'"$USER"'"}'`,
+    ]);
   });
 });

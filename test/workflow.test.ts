@@ -130,7 +130,7 @@ describe('migrateControlPlane orchestration', () => {
       await handle.result();
       const done = await handle.query(statusQuery);
       expect(done.approvals).toHaveLength(1);
-      expect(done.completed.find((r) => r.key === 'checkpoint/switch-traffic')?.summary).toBe('approved by alice (CHG-42)');
+      expect(done.completed.find((r) => r.key === 'checkpoint/switch-traffic')?.summary).toMatch(/^approved by alice \(CHG-42\); evidence [0-9a-f]{12}: 3\/3 etcd members healthy, VIP on oldmaster-1 \(unchanged when acting\)$/);
       // nothing of the VIP step ran before the approval
       const approvedIdx = names(calls).indexOf('configureKeepalived master-1');
       expect(approvedIdx).toBeGreaterThan(names(calls).indexOf('rolloutRestart Deployment'));

@@ -38,6 +38,11 @@ export function healthyOldMembers(plan: Plan): EtcdHealthReport {
   return { healthy: true, leaderId: members[0]?.id, members, alarms: [], problems: [] };
 }
 
+/** The same members with `name`'s unreachable (`error` as etcd health would say it). */
+export function withMemberDown(h: EtcdHealthReport, name: string, error: string): EtcdHealthReport {
+  return { ...h, healthy: false, members: h.members.map((m) => (m.name === name ? { ...m, reachable: false, error } : m)), problems: [`member ${name}: ${error}`] };
+}
+
 const outcome = (summary: string) => ({ summary, changed: true });
 
 export function recordingActivities(opts: RecordingOptions = {}): { activities: MigrationActivities; calls: Call[]; lockCalls: string[]; inventoryReads: () => number; evidenceReads: () => number } {

@@ -40,7 +40,7 @@ const MEANING: Record<ExitCode, string> = {
   3: 'the plan file cannot be read',
   4: 'the plan file is not valid YAML/JSON',
   5: 'start: a migration of this cluster is already running',
-  6: 'approve: rejected by the workflow (not the pending checkpoint)',
+  6: 'approve: rejected by the workflow (not the pending checkpoint, or not its evidence)',
   7: 'abort: refused (past the point of no return; the migration pauses)',
   8: 'lock break: refused (the holder still runs)',
   9: 'watch: the migration ended without completing',

@@ -3,7 +3,8 @@ import Table from 'cli-table3';
 import pc from 'picocolors';
 import { formatMs } from '../plan/duration';
 import type { Step } from '../plan/steps';
-import type { MigrationStatus } from '../shared';
+import { describeEvidence } from '../lib/evidence';
+import type { MigrationStatus, PendingCheckpoint } from '../shared';
 
 /** Colour on a terminal unless --no-color or NO_COLOR; FORCE_COLOR (not 0/false) forces it on. */
 export function colorEnabled(
@@ -63,6 +64,7 @@ export function renderStatus(s: MigrationStatus, steps?: Step[]): string {
   if (s.pendingCheckpoint) {
     const p = s.pendingCheckpoint;
     if (p.details?.length) out.push(`Checkpoint "${p.gate}" approves:`, ...p.details.map((d) => `  - ${d}`));
+    out.push(...evidenceLines(p));
     out.push(color.yellow(`Checkpoint "${p.gate}" waiting since ${p.since}${p.overdue ? ' (OVERDUE: past its reminder interval)' : ''}. Approve with:`));
     for (const c of p.approveCommands) out.push(`  ${c}`);
   }
@@ -83,6 +85,20 @@ export function ignoredApprovalLines(s: MigrationStatus): string[] {
   for (const a of list) {
     const again = a.early && s.pendingCheckpoint?.gate === a.gate ? ` -> "${a.gate}" is pending now: approve it again` : '';
     out.push(`  ${a.at} ${a.gate ?? '?'} by ${a.by ?? '?'}${a.early ? ' (sent before it was pending)' : ''}: ${a.why}${again}`);
+  }
+  return out;
+}
+
+/** A pending checkpoint's evidence (what the approval approves, by digest) and why an earlier approval did not hold. */
+export function evidenceLines(p: PendingCheckpoint): string[] {
+  const out: string[] = [];
+  if (p.reapproval) {
+    out.push(`The approval by ${p.reapproval.by} at ${p.reapproval.at} did not hold: ${p.reapproval.lapsed ? 'it lapsed (expiresAfter)' : 'the cluster changed'}; approve again.`);
+    for (const c of p.reapproval.changes) out.push(`  changed: ${c}`);
+  }
+  if (p.evidence) {
+    out.push(`Evidence${p.evidence.unreadable ? '' : ` (digest ${p.evidence.digest.slice(0, 12)}, read ${p.evidence.observed.at})`}:`);
+    out.push(...describeEvidence(p.evidence).map((l) => `  - ${l}`));
   }
   return out;
 }

@@ -89,15 +89,24 @@ export function registerMigrationCommands(program: Command): void {
     .option('--by <name>', 'who approves', me())
     .option('--reason <text>', 'why (ticket, note)')
     .option('--ack <ref>', 'decommission: acknowledge a reference to an old master listed in the checkpoint details (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--evidence <digest>', "the evidence digest you read (status shows it; its first 12 characters do): rejected if the checkpoint's evidence is another by now (default: the pending one, read just before approving)")
     .addOption(outputOption())
-    .description('approve the pending checkpoint (synchronous: rejected if it is not the pending one)')
-    .action(async (id: string, gate: string, opts: OutputOpts & { by: string; reason?: string; ack: string[] }) => {
+    .description('approve the pending checkpoint (synchronous: rejected if it is not the pending one, or its evidence is not the one approved)')
+    .action(async (id: string, gate: string, opts: OutputOpts & { by: string; reason?: string; ack: string[]; evidence?: string }) => {
       await withClient(async (client) => {
+        const handle = client.workflow.getHandle(resolveId(id));
         try {
-          const rec = await client.workflow.getHandle(resolveId(id)).executeUpdate(approveUpdate, {
-            args: [{ gate: gate as GateId, by: opts.by, reason: opts.reason, ...(opts.ack.length ? { ack: opts.ack } : {}) }],
+          // the evidence approved: the one given, else the pending checkpoint's as read right now
+          const pending = opts.evidence ? undefined : (await handle.query(statusQuery)).pendingCheckpoint;
+          const digest = opts.evidence?.toLowerCase() ?? (pending?.gate === gate && pending.evidence && !pending.evidence.unreadable ? pending.evidence.digest : undefined);
+          const rec = await handle.executeUpdate(approveUpdate, {
+            args: [{ gate: gate as GateId, by: opts.by, reason: opts.reason, ...(opts.ack.length ? { ack: opts.ack } : {}), ...(digest ? { evidenceDigest: digest } : {}) }],
           });
-          print(opts.output === 'json', rec, `approved ${rec.gate} by ${rec.by} at ${rec.at}${rec.ack?.length ? `, acknowledging ${rec.ack.join(', ')}` : ''}`);
+          print(
+            opts.output === 'json',
+            rec,
+            `approved ${rec.gate} by ${rec.by} at ${rec.at}${rec.ack?.length ? `, acknowledging ${rec.ack.join(', ')}` : ''}${rec.evidenceDigest ? `, evidence ${rec.evidenceDigest.slice(0, 12)}` : ''}`,
+          );
         } catch (err) {
           if (err instanceof WorkflowUpdateFailedError) {
             process.stderr.write(`rejected: ${err.cause?.message ?? err.message}\n`);

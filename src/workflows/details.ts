@@ -1,4 +1,5 @@
 /** The workflow's "current details" (markdown) for the Temporal Web UI. Pure. */
+import { describeEvidence } from '../lib/evidence';
 import type { Step } from '../plan/steps';
 import type { MigrationState } from './state';
 
@@ -18,6 +19,10 @@ export function renderDetails(st: MigrationState, steps: Step[]): string {
     lines.push('', `**Checkpoint \`${s.pendingCheckpoint.gate}\` needs approval**${s.pendingCheckpoint.overdue ? ' (overdue)' : ''}:`, '');
     for (const d of s.pendingCheckpoint.details ?? []) lines.push(`- ${d}`);
     if (s.pendingCheckpoint.details?.length) lines.push('');
+    const ev = s.pendingCheckpoint.evidence;
+    const again = s.pendingCheckpoint.reapproval;
+    if (again) lines.push(`**The approval by ${again.by} did not hold** (${again.lapsed ? 'lapsed' : 'the cluster changed'}):`, '', ...again.changes.map((c) => `- ${c}`), '');
+    if (ev) lines.push(`**Evidence**${ev.unreadable ? '' : ` \`${ev.digest.slice(0, 12)}\``}:`, '', ...describeEvidence(ev).map((l) => `- ${l}`), '');
     for (const c of s.pendingCheckpoint.approveCommands) lines.push('```', c, '```');
     const early = (s.ignoredApprovals ?? []).filter((a) => a.early && a.gate === s.pendingCheckpoint?.gate);
     if (early.length) lines.push('', `_${early.map((a) => `${a.by ?? '?'} at ${a.at}`).join(', ')} approved this before it was pending: that did not count, approve again._`);

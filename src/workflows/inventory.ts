@@ -20,8 +20,10 @@ export interface InventoryGateCtx {
   progress: (what: string) => void;
   /** waits for the checkpoint's approval; returns its summary */
   waitForApproval: (step: CheckpointStep) => Promise<string>;
-  /** the checkpoint's details while it waits, and the references its approval must acknowledge */
-  setDetails: (lines: string[], toAcknowledge: string[]) => void;
+  /** the checkpoint's details while it waits, the references its approval must acknowledge, and the inventory itself */
+  setDetails: (lines: string[], toAcknowledge: string[], refs: readonly OldMasterRef[]) => void;
+  /** right before decommission (src/workflows/evidence.ts): does the approval still hold (evidence unchanged, not lapsed)? */
+  beforeActing?: (step: CheckpointStep, refs: readonly OldMasterRef[]) => Promise<{ ok: true; note: string } | { ok: false }>;
 }
 
 /** an operator answers each round: bounded all the same */
@@ -41,10 +43,12 @@ export async function decommissionGate(ctx: InventoryGateCtx, step: CheckpointSt
   const acked = new Set<string>();
   progress('inventory: what still names an old master (read-only)');
   let inv = await quick.inventoryOldMasterRefs(plan);
-  for (let round = 1; round <= MAX_ROUNDS; round++) {
+  // only refusals for unacknowledged references count: an approval that did not hold for its evidence never fails the migration
+  for (let refused = 0; refused < MAX_ROUNDS; ) {
     ctx.setDetails(
       inventoryDetails(inv.refs, acked, inv.unreadable, workflowId),
       unacknowledged(inv.refs, acked).map((r) => r.ref),
+      inv.refs,
     );
     const approved = await ctx.waitForApproval(step);
     for (const a of st.approvals) if (a.gate === step.gate) for (const r of a.ack ?? []) acked.add(r);
@@ -53,8 +57,12 @@ export async function decommissionGate(ctx: InventoryGateCtx, step: CheckpointSt
     inv = await quick.inventoryOldMasterRefs(plan);
     const open = unacknowledged(inv.refs, acked);
     if (!open.length) {
-      return `${approved}; ${inv.summary}${acked.size ? `; acknowledged: ${[...acked].join(', ')}` : ''}`;
+      // the approval revoked there when the cluster changed or it lapsed: the checkpoint waits again
+      const held = ctx.beforeActing ? await ctx.beforeActing(step, inv.refs) : { ok: true as const, note: '' };
+      if (held.ok) return `${approved}; ${inv.summary}${acked.size ? `; acknowledged: ${[...acked].join(', ')}` : ''}${held.note ? `; ${held.note}` : ''}`;
+      continue;
     }
+    refused++;
     st.revokeApproval(step.gate, `decommission refused: ${open.length} reference(s) to old masters neither fixed nor acknowledged: ${open.map((r) => r.ref).join(', ')}; fix them or approve again with --ack for each`);
   }
   throw ApplicationFailure.nonRetryable(`decommission checkpoint: ${MAX_ROUNDS} approvals left references to old masters unacknowledged`, 'InventoryUnacknowledged');

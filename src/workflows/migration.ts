@@ -24,6 +24,7 @@ import type { PreflightReport } from '../activities/types';
 import { describeFix, type ClientFix } from '../plan/client-fix';
 import { CpmCluster, CpmPendingGate, CpmStep } from '../search-attributes';
 import {
+  type PendingCheckpoint,
   abortSignal,
   approveSignal,
   approveUpdate,
@@ -40,6 +41,8 @@ import { compensationFor, type Compensation } from './compensation';
 import { runAction, type Ctx } from './runners';
 import { ClusterLock } from './lock';
 import { decommissionGate } from './inventory';
+import { approveCommands, EvidenceGate, knownEvidence, type WaitForApproval } from './evidence';
+import type { OldMasterRef } from '../lib/old-master-refs';
 import { MigrationState } from './state';
 
 export interface MigrationResult {
@@ -68,7 +71,7 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
   let clientFixes: ClientFix[] = [];
   let preflightNotes: string[] = [];
   /** the decommission checkpoint's inventory (src/workflows/inventory.ts) */
-  let decommissionDetails: { details: string[]; toAcknowledge: string[] } | undefined;
+  let decommissionDetails: { details: string[]; toAcknowledge: string[]; refs?: readonly OldMasterRef[] } | undefined;
   const st = new MigrationState(plan, steps);
   // patched(): migrations started before the cluster lock existed replay without taking it (asked once, here)
   const lock = patched('cluster-lock') ? new ClusterLock(plan) : undefined;
@@ -179,7 +182,7 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
     checkAbort();
   };
 
-  const waitForApproval = async (step: CheckpointStep): Promise<string> => {
+  const waitForApproval: WaitForApproval = async (step: CheckpointStep, extra: Partial<PendingCheckpoint> = {}): Promise<string> => {
     if (st.isApproved(step.gate)) return 'approved earlier';
     const id = workflowInfo().workflowId;
     const remindAfterMs = durationMs(checkpointOf(plan, step.gate).remindAfter);
@@ -188,13 +191,11 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
       since: new Date().toISOString(),
       remindAfterMs,
       overdue: false,
-      approveCommands: [
-        `npx cpmigrate approve ${id} ${step.gate} --by "$USER" --reason "..."`,
-        `temporal workflow signal --workflow-id ${id} --name approve --input '{"gate":"${step.gate}","by":"'"$USER"'"}'`,
-      ],
+      approveCommands: approveCommands(id, step.gate, extra.evidence && !extra.evidence.unreadable ? extra.evidence.digest : undefined),
       ...checkpointDetails(step),
+      ...extra,
     };
-    progress(`approval of checkpoint "${step.gate}"`);
+    progress(`approval of checkpoint "${step.gate}"${extra.reapproval ? ' again: the approval before did not hold (see the checkpoint)' : ''}`);
     const decided = () => st.isApproved(step.gate) || st.abort !== undefined;
     // Wait; past remindAfter, say so in status and keep waiting: never self-approve.
     if (!(await condition(decided, remindAfterMs))) {
@@ -218,6 +219,28 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
       return details.length ? { details } : {};
     }
     return {};
+  };
+
+  const evidence = new EvidenceGate({ plan, quick: proxies.quick, st, progress, holdIfPaused, known: (g) => knownEvidence(g, st, clientFixes, decommissionDetails?.refs) });
+  /** A checkpoint that waits for its approval: with the inventory (decommission) and its evidence (src/workflows/evidence.ts). */
+  const checkpoint = async (step: CheckpointStep): Promise<string> => {
+    // patched(): migrations that reached this checkpoint before the inventory / the evidence existed replay without them
+    const inventory = step.gate === 'decommission' && patched('decommission-inventory');
+    const ev = patched('checkpoint-evidence') ? evidence : undefined;
+    if (!inventory) return ev ? ev.approve(step, waitForApproval) : waitForApproval(step);
+    return decommissionGate(
+      {
+        plan,
+        quick: proxies.quick,
+        st,
+        progress,
+        waitForApproval: ev ? (s) => ev.present(s, waitForApproval) : waitForApproval,
+        setDetails: (details, toAcknowledge, refs) => (decommissionDetails = { details, toAcknowledge, refs }),
+        ...(ev ? { beforeActing: (s: CheckpointStep, refs: readonly OldMasterRef[]) => ev.recheck(s, knownEvidence(s.gate, st, clientFixes, refs)) } : {}),
+      },
+      step,
+      workflowInfo().workflowId,
+    );
   };
 
   /** Run one action step; on failure, hold for a human (resume = retry, abort = stop). */
@@ -257,17 +280,7 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
       let summary: string;
       if (step.kind === 'checkpoint') {
         // nothing to change: nothing to approve (the checkpoint passes, and says so)
-        summary =
-          step.gate === 'client-fixes' && !clientFixes.length
-            ? 'nothing to fix: every client already uses the LB'
-            : // patched(): migrations that reached this checkpoint before the inventory existed replay without it
-              step.gate === 'decommission' && patched('decommission-inventory')
-              ? await decommissionGate(
-                  { plan, quick: proxies.quick, st, progress, waitForApproval, setDetails: (details, toAcknowledge) => (decommissionDetails = { details, toAcknowledge }) },
-                  step,
-                  workflowInfo().workflowId,
-                )
-              : await waitForApproval(step);
+        summary = step.gate === 'client-fixes' && !clientFixes.length ? 'nothing to fix: every client already uses the LB' : await checkpoint(step);
       } else if (step.phase === 'preflight') {
         // the lock first: a second migration of this cluster fails here, naming the holder, before anything else
         const locked = lock

@@ -50,14 +50,25 @@ export class MigrationState {
     if (p.by !== undefined && typeof p.by !== 'string') return '"by" must be a string (who approves)';
     if (p.reason !== undefined && typeof p.reason !== 'string') return '"reason" must be a string';
     if (p.ack !== undefined && (!Array.isArray(p.ack) || p.ack.some((x) => typeof x !== 'string' || !x.trim()))) return '"ack" must be a list of reference ids (from the checkpoint\'s details)';
+    if (p.evidenceDigest !== undefined && (typeof p.evidenceDigest !== 'string' || !/^[0-9a-f]{8,64}$/.test(p.evidenceDigest))) {
+      return '"evidenceDigest" must be the evidence digest the checkpoint shows (hex, at least its first 8 characters)';
+    }
     if (this.finished || this.abort) return 'the migration is stopping or has ended: nothing to approve';
     if (this.isApproved(p.gate as GateId)) return `checkpoint "${p.gate}" is already approved`;
     if (!this.steps.some((x) => x.kind === 'checkpoint' && x.gate === p.gate)) {
       return `checkpoint "${p.gate}" is disabled in this migration's plan${this.pending ? ` (the pending checkpoint is "${this.pending.gate}")` : ''}: nothing to approve`;
     }
-    if (this.pending?.gate === p.gate) return undefined;
+    if (this.pending?.gate === p.gate) return this.staleEvidence(p.gate, p.evidenceDigest as string | undefined);
     const why = this.pending ? `the pending checkpoint is "${this.pending.gate}", not "${p.gate}"` : `checkpoint "${p.gate}" is not pending yet (the migration is at ${this.current?.key ?? 'a step boundary'})`;
     return `${why}: an approval counts only while its checkpoint waits; it was NOT taken, send it again when \`cpmigrate status\` shows "${p.gate}" pending`;
+  }
+
+  /** An approval of evidence that is not the pending checkpoint's: why it is refused (src/workflows/evidence.ts). */
+  private staleEvidence(gate: string, seen: string | undefined): string | undefined {
+    const now = this.pending?.evidence;
+    if (seen === undefined || !now || now.unreadable || now.digest.startsWith(seen)) return undefined;
+    const held = this.pending?.reapproval ? ` (${this.pending.reapproval.changes.length ? this.pending.reapproval.changes.join('; ') : this.pending.reapproval.why})` : '';
+    return `the evidence of checkpoint "${gate}" is not the one approved: approved ${seen.slice(0, 12)}, it is ${now.digest.slice(0, 12)} now${held}; NOT taken: read \`cpmigrate status\` again and approve what it shows`;
   }
 
   /** Shared by the approve signal and the approve-checkpoint update. */
@@ -73,7 +84,8 @@ export class MigrationState {
       return undefined;
     }
     const ack = Array.isArray(p.ack) ? (p.ack as string[]).map((x) => x.trim()) : [];
-    const rec: ApprovalRecord = { gate: p.gate as GateId, by: text(p.by) ?? 'unknown', reason: text(p.reason), at: new Date().toISOString(), ...(ack.length ? { ack } : {}) };
+    const digest = this.pending?.evidence?.digest;
+    const rec: ApprovalRecord = { gate: p.gate as GateId, by: text(p.by) ?? 'unknown', reason: text(p.reason), at: new Date().toISOString(), ...(ack.length ? { ack } : {}), ...(digest ? { evidenceDigest: digest } : {}) };
     this.approvals.push(rec);
     return rec;
   }

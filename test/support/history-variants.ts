@@ -10,7 +10,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { ClientFix } from '../../src/plan/client-fix';
 import { planSchema, type GateId, type Plan, type PlanInput } from '../../src/plan/schema';
 import { abortSignal, approveUpdate, pauseSignal, resumeSignal, statusQuery, type MigrationInput, type MigrationStatus } from '../../src/shared';
-import type { Call } from './recording-activities';
+import { healthyOldMembers, withMemberDown, type Call, type RecordingOptions } from './recording-activities';
 import { examplePlanInput } from './plans';
 
 const ALL_GATES: GateId[] = ['preflight-ack', 'switch-traffic', 'decommission'];
@@ -109,6 +109,8 @@ export interface HistoryVariant {
   expectFailure?: boolean;
   /** preflight proposes these client fixes (recordingActivities' clientFixes) */
   clientFixes?: ClientFix[];
+  /** what checkpointEvidence reads (recordingActivities' evidence), made fresh for each recording */
+  evidence?: () => RecordingOptions['evidence'];
 }
 
 const LB = 'https://10.200.20.241:443';
@@ -192,6 +194,29 @@ export const HISTORY_VARIANTS: HistoryVariant[] = [
     what: '5 → 3 with acceptToleranceDrop (rolling), checkpoints off',
     input: () => ({ plan: finish(shapedInput(5, 3, { strategy: 'rolling', acceptToleranceDrop: true }), []) }),
     drive: async () => undefined,
+  },
+  {
+    name: 'evidence-held',
+    what: 'every checkpoint approved; an etcd member goes down between the switch-traffic approval and acting: held with the difference, approved again (switch-traffic has expiresAfter: 1h)',
+    input: () => {
+      const plan = finish(examplePlanInput(), ALL_GATES);
+      return { plan: { ...plan, checkpoints: { ...plan.checkpoints, 'switch-traffic': { enabled: true, remindAfter: '30m', expiresAfter: '1h' } } } };
+    },
+    evidence: () => {
+      const reads = new Map<string, number>();
+      return (_n, gate, plan) => {
+        const k = (reads.get(gate) ?? 0) + 1;
+        reads.set(gate, k);
+        return gate === 'switch-traffic' && k >= 2 ? { health: withMemberDown(healthyOldMembers(plan), 'oldmaster-2', 'connect ECONNREFUSED 10.200.20.12:2379') } : undefined;
+      };
+    },
+    drive: async (h) => {
+      await approve(h, 'preflight-ack');
+      await approve(h, 'switch-traffic');
+      await waitFor(h, (s) => s.pendingCheckpoint?.gate === 'switch-traffic' && s.pendingCheckpoint.reapproval !== undefined, 'switch-traffic held for its evidence');
+      await h.executeUpdate(approveUpdate, { args: [{ gate: 'switch-traffic', by: 'recorder', reason: 'approved again' }] });
+      await approve(h, 'decommission');
+    },
   },
   {
     name: 'step-held',
