@@ -27,7 +27,7 @@ import { durationMs, formatMs } from '../plan/duration';
 import { findHost, sshTargetOf, type SshTarget } from '../plan/hosts';
 import type { Plan } from '../plan/schema';
 import { sleepUnlessCancelled as sleep } from '../lib/sleep';
-import { beat } from './heartbeat';
+import { beat } from '../lib/heartbeat';
 import { createKubeActivities } from './kube';
 import { createKubeClientActivities, type KubeClientActivities } from './kube-clients';
 import type { StepOutcome } from './types';

@@ -11,7 +11,7 @@ import { digestedEvidence } from '../lib/evidence-digest';
 import type { CheckpointEvidence, KnownEvidence } from '../lib/evidence';
 import type { HostOps } from '../lib/hostops';
 import type { GateId, Plan } from '../plan/schema';
-import { beat } from './heartbeat';
+import { beat } from '../lib/heartbeat';
 import type { EtcdHealthReport } from './types';
 import { vipHolders } from './vip-holders';
 

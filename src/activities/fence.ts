@@ -18,7 +18,7 @@ import { allMasters, masterOf, sshTargetOf } from '../plan/hosts';
 import type { Plan } from '../plan/schema';
 import { isRunning, serviceOf } from './component-state';
 import { componentLabel, servicePortsOf } from './controlplane';
-import { activityLog } from './heartbeat';
+import { activityLog } from '../lib/heartbeat';
 import type { ComponentName, StepOutcome } from './types';
 
 const ORDER: ComponentName[] = ['keepalived', 'loadBalancer', 'apiserver', 'controllerManager', 'scheduler', 'etcd'];

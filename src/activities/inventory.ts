@@ -26,7 +26,7 @@ import { expandHome } from '../lib/paths';
 import type { HostIdentity } from '../lib/remap';
 import { sshTargetOf } from '../plan/hosts';
 import type { Plan } from '../plan/schema';
-import { beat } from './heartbeat';
+import { beat } from '../lib/heartbeat';
 
 export interface InventoryDeps {
   hostOps: () => HostOps;

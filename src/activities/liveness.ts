@@ -13,7 +13,7 @@
  */
 import type { ActivityInboundCallsInterceptor, ActivityInterceptorsFactory } from '@temporalio/worker';
 import { collectWaits } from '../lib/waits';
-import { lastBeatDetails } from './heartbeat';
+import { lastBeatDetails } from '../lib/heartbeat';
 
 const TICK_MS = 1_000;
 

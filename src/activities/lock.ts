@@ -18,7 +18,7 @@ import { sleep } from '../lib/sleep';
 import { failpoint } from '../lib/failpoint';
 import { breakLock, describeHolder, ensureLock, readLock, releaseLock, renewLock, takeLock, type LockHolder } from '../lib/etcd-lock';
 import type { Plan } from '../plan/schema';
-import { activityLog, beat, cancelled, workflowExecutionOfActivity } from './heartbeat';
+import { activityLog, beat, cancelled, workflowExecutionOfActivity } from '../lib/heartbeat';
 import type { LockBreakResult, StepOutcome } from './types';
 
 export interface LockDeps {

@@ -17,7 +17,7 @@ import { certSans } from '../lib/x509';
 import { addedMasters, isFailed, keptMasters, liveOldMasters, sshTargetOf } from '../plan/hosts';
 import type { Host, Plan } from '../plan/schema';
 import { createEtcdActivities } from './etcd';
-import { beat } from './heartbeat';
+import { beat } from '../lib/heartbeat';
 import { createKubeActivities } from './kube';
 import { createKubeClientActivities } from './kube-clients';
 import { checkClients, type ClientCheckKube } from './preflight-clients';

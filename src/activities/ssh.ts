@@ -6,7 +6,7 @@
 import type { HostOps } from '../lib/hostops';
 import { allMasters, sshTargetOf, type Side } from '../plan/hosts';
 import type { Plan } from '../plan/schema';
-import { activityLog, beat } from './heartbeat';
+import { activityLog, beat } from '../lib/heartbeat';
 
 export interface SshActivityDeps {
   hostOps: () => HostOps;

@@ -24,7 +24,7 @@ import type { VipReport } from './contract';
 import { converge } from './component-state';
 import { defaultReadyz, readCa, type ReadyzProbe } from './controlplane';
 import { failpoint } from '../lib/failpoint';
-import { activityLog, beat, cancelled } from './heartbeat';
+import { activityLog, beat, cancelled } from '../lib/heartbeat';
 import { carryKeepalived, describeRefused, type Carried } from './keepalived-carry';
 import { parseKeepalived, renderKeepalived, vrrpInstances, type Stmt, type VrrpInstance } from './keepalived-conf';
 import { waitTimer } from '../lib/waits';

@@ -22,7 +22,7 @@ import {
 import { sleepUnlessCancelled as sleep } from '../../lib/sleep';
 import { waitTimer, type WaitTimer } from '../../lib/waits';
 import { durationMs, formatMs } from '../../plan/duration';
-import { activityLog, beat } from '../heartbeat';
+import { activityLog, beat } from '../../lib/heartbeat';
 import type { StepOutcome } from '../types';
 import { setUnschedulable, type KubeContext, type KubePlan } from './context';
 

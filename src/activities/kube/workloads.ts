@@ -20,7 +20,7 @@ import {
 } from '../../lib/kube';
 import { sleepUnlessCancelled as sleep } from '../../lib/sleep';
 import { formatMs } from '../../plan/duration';
-import { beat } from '../heartbeat';
+import { beat } from '../../lib/heartbeat';
 import type { StepOutcome } from '../types';
 import type { KubeContext, KubePlan } from './context';
 

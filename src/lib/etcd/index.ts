@@ -28,6 +28,3 @@ export * from './health';
 export * from './members';
 export * from './reconfig';
 export * from './snapshot';
-
-/** @deprecated import sleep from lib/sleep (kept while activities/etcd is being split) */
-export { sleep } from '../sleep';
