@@ -2,7 +2,7 @@
 import { durationMs } from './duration';
 import { urlHost } from './hosts';
 import type { Plan } from './schema';
-import type { PlanIssue } from './load';
+import type { PlanIssue } from './issues';
 import { projectShape } from './shape';
 import { shapeOf } from './hosts';
 

@@ -8,22 +8,14 @@
  * (the workflow passes runtimeChecks: patched(...)) or a migration recorded
  * under the old rules could fail on replay (test/replay.test.ts).
  */
+import { zodIssues, type PlanIssue } from './issues';
 import { planSchema, type Plan } from './schema';
 import { semanticIssues } from './semantic';
 
-export interface PureIssue {
-  path: string;
-  message: string;
-}
-
-export function checkPlan(doc: unknown, opts: { runtimeChecks?: boolean; anyShape?: boolean } = {}): { ok: true; plan: Plan } | { ok: false; issues: PureIssue[] } {
+/** The one plan validator: the schema, then the cross-field rules; every problem at once. */
+export function checkPlan(doc: unknown, opts: { runtimeChecks?: boolean; anyShape?: boolean } = {}): { ok: true; plan: Plan } | { ok: false; issues: PlanIssue[] } {
   const parsed = planSchema.safeParse(doc);
-  if (!parsed.success) {
-    return {
-      ok: false,
-      issues: parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
-    };
-  }
+  if (!parsed.success) return { ok: false, issues: zodIssues(parsed.error) };
   const issues = semanticIssues(parsed.data, opts);
   return issues.length ? { ok: false, issues } : { ok: true, plan: parsed.data };
 }
