@@ -8,16 +8,16 @@ import { failpoint } from '../../lib/failpoint';
 import { appliedState, isCurrent, recordApplied, withStamp } from '../../lib/applied';
 import { BOOTSTRAP_ONLY_KEYS, changedKeys, runtimeDigest, type ClusterEntry } from '../../lib/etcd-config';
 import { deriveEtcdMemberConfig, type DerivedEtcdConfig, type EtcdConfigSource } from '../../lib/etcd-member-config';
-import { discoverMembers, etcdHealth as probeEtcdHealth, isMemberHealthy, memberLabel, type EtcdMember } from '../../lib/etcd';
+import { etcdHealth as probeEtcdHealth, isMemberHealthy, memberLabel, type EtcdMember } from '../../lib/etcd';
 import { pushOptionsLike } from '../../lib/file-meta';
 import type { HostOps } from '../../lib/hostops';
 import { quorumOf } from '../../lib/quorum';
 import { serviceCommand } from '../../lib/services';
-import { masterOf, sshTargetOf, type SshTarget } from '../../plan/hosts';
+import { type SshTarget } from '../../plan/hosts';
 import type { Host, Plan } from '../../plan/schema';
 import { readEtcdSource, readOldEtcdSource } from '../etcd-source';
 import type { StepOutcome } from '../types';
-import { clusterEntries, memberOf, seedsOf, type EtcdContext } from './context';
+import { clusterEntries, memberOf, type EtcdContext } from './context';
 
 export interface PushedConfig {
   changed: boolean;
@@ -60,7 +60,7 @@ export async function sourceFor(ctx: EtcdContext, ops: HostOps, plan: Plan, memb
 }
 
 export function configActivities(ctx: EtcdContext) {
-  const { deps, t, accessOf, waitHealthy } = ctx;
+  const { t, onHost, waitHealthy } = ctx;
   return {
     /**
      * Rewrite a member's config so initial-cluster lists only live members.
@@ -81,11 +81,7 @@ export function configActivities(ctx: EtcdContext) {
      * leaves a stamp that still differs, and the retry restarts.
      */
     async etcdRewriteConfig(plan: Plan, hostName: string): Promise<StepOutcome> {
-      const host = masterOf(plan, hostName);
-      const ops = deps.hostOps();
-      const target = sshTargetOf(plan, host);
-      const access = accessOf(plan);
-      const d = await discoverMembers(access, seedsOf(plan));
+      const { host, ops, target, access, d } = await onHost(plan, hostName);
       const member = memberOf(d.members, host);
       if (!member || !member.name) {
         throw new PlanMismatchError(`${host.name} has no started etcd member (peer URL ${host.etcd.peerURL}): nothing to rewrite; join it first`);

@@ -5,12 +5,12 @@
  */
 import { PlanMismatchError, UnsafeOperationError } from '../../errors';
 import type { ClusterEntry } from '../../lib/etcd-config';
-import { errorText, etcdAccess, etcdHealth as probeEtcdHealth, quorumMembersOf, retryReconfig, type EtcdAccess, type EtcdMember } from '../../lib/etcd';
+import { discoverMembers, errorText, etcdAccess, etcdHealth as probeEtcdHealth, quorumMembersOf, retryReconfig, type EtcdAccess, type EtcdMember } from '../../lib/etcd';
 import type { HostOps } from '../../lib/hostops';
 import { formatProjection, projectMembershipChange, type MembershipChange } from '../../lib/quorum';
 import { serviceCommand } from '../../lib/services';
 import { sleep } from '../../lib/sleep';
-import { allMasters, type SshTarget } from '../../plan/hosts';
+import { allMasters, masterOf, sshTargetOf, type Side, type SshTarget } from '../../plan/hosts';
 import type { Host, Plan } from '../../plan/schema';
 import type { MigrationActivities } from '../contract';
 import { waitTimer } from '../../lib/waits';
@@ -108,6 +108,17 @@ export interface EtcdContext {
   guard: (what: string, report: EtcdHealthReport, change: MembershipChange) => void;
   /** stop etcd on a host, best effort: says what happened */
   stopService: (ops: HostOps, plan: Plan, target: SshTarget) => Promise<string>;
+  /** what an operation on one host's member starts from */
+  onHost: (plan: Plan, hostName: string) => Promise<OnHost>;
+}
+
+/** The plan's host (PlanMismatchError if absent), its SSH target, etcd access and the live member list. */
+export interface OnHost {
+  host: Host & { side: Side };
+  ops: HostOps;
+  target: SshTarget;
+  access: EtcdAccess;
+  d: Awaited<ReturnType<typeof discoverMembers>>;
 }
 
 export function etcdContext(deps: EtcdActivityDeps): EtcdContext {
@@ -186,5 +197,14 @@ export function etcdContext(deps: EtcdActivityDeps): EtcdContext {
     }
   }
 
-  return { deps, t, log, pause, accessOf, reconfig, waitUntil, waitHealthy, guard, stopService };
+  async function onHost(plan: Plan, hostName: string): Promise<OnHost> {
+    const host = masterOf(plan, hostName);
+    const ops = deps.hostOps();
+    const target = sshTargetOf(plan, host);
+    const access = accessOf(plan);
+    const d = await discoverMembers(access, seedsOf(plan));
+    return { host, ops, target, access, d };
+  }
+
+  return { deps, t, log, pause, accessOf, reconfig, waitUntil, waitHealthy, guard, stopService, onHost };
 }

@@ -10,7 +10,6 @@ import { describeDerived, quotaBytesOf, sourceSettings, type EtcdConfigSource } 
 import { discoverMembers, errorText, etcdHealth as probeEtcdHealth, isMemberHealthy, memberLabel, toMember, voterEndpoints, withEtcdClient, type EtcdAccess, type EtcdMember } from '../../lib/etcd';
 import { serviceCommand } from '../../lib/services';
 import { shq } from '../../lib/shell';
-import { masterOf, sshTargetOf } from '../../plan/hosts';
 import type { Plan } from '../../plan/schema';
 import { joiningBinaryVersion } from '../etcd-binary';
 import { checkHashKV, readVersions } from '../etcd-data';
@@ -38,7 +37,7 @@ export async function learnerSupport(access: EtcdAccess, endpoints: readonly str
 }
 
 export function joinActivities(ctx: EtcdContext) {
-  const { deps, t, log, accessOf, reconfig, waitUntil, waitHealthy, guard, stopService } = ctx;
+  const { t, log, onHost, reconfig, waitUntil, waitHealthy, guard, stopService } = ctx;
   return {
     /**
      * Add the host's member (learner, then promote once caught up), write its
@@ -46,12 +45,8 @@ export function joinActivities(ctx: EtcdContext) {
      * Re-running picks up where a previous attempt stopped.
      */
     async etcdJoinMember(plan: Plan, hostName: string): Promise<JoinResult> {
-      const host = masterOf(plan, hostName);
-      const ops = deps.hostOps();
-      const target = sshTargetOf(plan, host);
-      const access = accessOf(plan);
       const t0 = Date.now();
-      const d = await discoverMembers(access, seedsOf(plan));
+      const { host, ops, target, access, d } = await onHost(plan, hostName);
       let member = memberOf(d.members, host);
       const notes: string[] = [];
 
@@ -226,11 +221,7 @@ export function joinActivities(ctx: EtcdContext) {
      * effort). A started voter is left alone.
      */
     async etcdAbandonJoin(plan: Plan, hostName: string): Promise<RemoveResult> {
-      const host = masterOf(plan, hostName);
-      const ops = deps.hostOps();
-      const target = sshTargetOf(plan, host);
-      const access = accessOf(plan);
-      const d = await discoverMembers(access, seedsOf(plan));
+      const { host, ops, target, access, d } = await onHost(plan, hostName);
       const member = memberOf(d.members, host);
       if (!member) {
         const stopped = await stopService(ops, plan, target);

@@ -5,7 +5,7 @@
 import { UnsafeOperationError } from '../../errors';
 import { failpoint } from '../../lib/failpoint';
 import { discoverMembers, errorText, etcdHealth as probeEtcdHealth, isMemberHealthy, memberLabel, voterEndpoints, withEtcdClient, type EtcdAccess, type EtcdMember } from '../../lib/etcd';
-import { isFailed, masterOf, sshTargetOf } from '../../plan/hosts';
+import { isFailed } from '../../plan/hosts';
 import type { Plan } from '../../plan/schema';
 import { checkHashKV } from '../etcd-data';
 import type { RemoveResult } from '../types';
@@ -40,7 +40,7 @@ export async function removeDeadOldMembers(ctx: EtcdContext, plan: Plan, access:
 }
 
 export function removeActivities(ctx: EtcdContext) {
-  const { deps, t, log, accessOf, reconfig, waitUntil, waitHealthy, guard, stopService } = ctx;
+  const { t, log, onHost, reconfig, waitUntil, waitHealthy, guard, stopService } = ctx;
   return {
     /**
      * Remove the host's member (by member name or peer URL): health and quorum
@@ -49,12 +49,10 @@ export function removeActivities(ctx: EtcdContext) {
      * until the cluster is healthy. Already removed = success.
      */
     async etcdRemoveMember(plan: Plan, hostName: string): Promise<RemoveResult> {
-      const host = masterOf(plan, hostName);
-      const ops = deps.hostOps();
-      const target = sshTargetOf(plan, host);
-      const access = accessOf(plan);
       const t0 = Date.now();
-      let d = await discoverMembers(access, seedsOf(plan));
+      const on = await onHost(plan, hostName);
+      const { host, ops, target, access } = on;
+      let d = on.d;
       const member = memberOf(d.members, host, true);
       // a failed (dead) old master is never touched: its member is removed through the others, no SSH to it
       const stopHere = (): Promise<string> => (isFailed(host) ? Promise.resolve(`nothing run on ${host.name} (marked failed)`) : stopService(ops, plan, target));
