@@ -3,7 +3,11 @@
  * non-retryable by type name: the workflow's retry policies list
  * NON_RETRYABLE_ERROR_TYPES, so Temporal stops retrying them at once.
  * Every class carries readonly context fields for the status view.
+ *
+ * The workflow's own failures (at the end of this file) are ApplicationFailures:
+ * thrown from workflow code, their type name is what clients and tests match.
  */
+import { ApplicationFailure } from '@temporalio/common';
 
 /** Thrown when the plan is invalid for the live cluster (e.g. a host in the plan is not a Node). */
 export class PlanMismatchError extends Error {
@@ -84,17 +88,6 @@ export class KubeAuthError extends Error {
   override readonly name = 'KubeAuthError';
 }
 
-/** Thrown when preflight finds blockers that need a human. */
-export class PreflightFailedError extends Error {
-  override readonly name = 'PreflightFailedError';
-  constructor(
-    message: string,
-    readonly blockers: readonly string[],
-  ) {
-    super(message);
-  }
-}
-
 /** Thrown when another migration holds the cluster's lock (/cpmigrate/lock/<cluster> in its etcd). */
 export class LockHeldError extends Error {
   override readonly name = 'LockHeldError';
@@ -152,3 +145,47 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   'PolicyViolationError',
   'FlagParityError',
 ] as const;
+
+// ---------------------------------------------------------------- the workflow's failures
+
+/** Thrown by the workflow when the plan it was started with is invalid (schema or rules): nothing was changed. */
+export class PlanInvalidFailure extends ApplicationFailure {
+  constructor(message: string) {
+    super(message, 'PlanError', true);
+  }
+}
+
+/** Thrown by the workflow when preflight finds blockers that need a human; details[0] is the preflight report. */
+export class PreflightFailedError extends ApplicationFailure {
+  constructor(message: string, report: unknown) {
+    super(message, 'PreflightFailedError', true, [report]);
+  }
+}
+
+/** Thrown to reject an approval that does not fit the pending checkpoint (the update fails, the workflow goes on). */
+export class ApprovalRejectedFailure extends ApplicationFailure {
+  constructor(message: string) {
+    super(message, 'ApprovalRejected', true);
+  }
+}
+
+/** Thrown by the workflow when an operator aborted it (after rolling back, if asked). */
+export class MigrationAbortedFailure extends ApplicationFailure {
+  constructor(message: string) {
+    super(message, 'MigrationAborted', true);
+  }
+}
+
+/** Thrown when an etcd join failed and removing its learner failed too: retryable, once someone has looked. */
+export class EtcdJoinCleanupFailure extends ApplicationFailure {
+  constructor(message: string) {
+    super(message, 'EtcdJoinCleanupFailed', false);
+  }
+}
+
+/** Thrown by the workflow when approvals of the decommission checkpoint kept leaving references to old masters unacknowledged. */
+export class InventoryUnacknowledgedFailure extends ApplicationFailure {
+  constructor(message: string) {
+    super(message, 'InventoryUnacknowledged', true);
+  }
+}

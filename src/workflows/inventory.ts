@@ -6,7 +6,7 @@
  * decommission --ack REF`). Otherwise the approval is revoked (status shows
  * why) and the checkpoint waits again with the fresh list. Workflow code.
  */
-import { ApplicationFailure } from '@temporalio/workflow';
+import { InventoryUnacknowledgedFailure } from '../errors';
 import { describeRef, unacknowledged, type OldMasterRef } from '../lib/old-master-refs';
 import type { Plan } from '../plan/schema';
 import type { CheckpointStep } from '../plan/steps';
@@ -65,5 +65,5 @@ export async function decommissionGate(ctx: InventoryGateCtx, step: CheckpointSt
     refused++;
     st.revokeApproval(step.gate, `decommission refused: ${open.length} reference(s) to old masters neither fixed nor acknowledged: ${open.map((r) => r.ref).join(', ')}; fix them or approve again with --ack for each`);
   }
-  throw ApplicationFailure.nonRetryable(`decommission checkpoint: ${MAX_ROUNDS} approvals left references to old masters unacknowledged`, 'InventoryUnacknowledged');
+  throw new InventoryUnacknowledgedFailure(`decommission checkpoint: ${MAX_ROUNDS} approvals left references to old masters unacknowledged`);
 }

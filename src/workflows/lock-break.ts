@@ -4,10 +4,10 @@
  * held: this workflow's input and result) and in the cluster's etcd (an
  * audit record). The activity refuses while the holder still runs.
  */
-import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import { proxyActivities } from '@temporalio/workflow';
 import type { MigrationActivities } from '../activities/contract';
 import type { LockBreakResult } from '../activities/types';
-import { NON_RETRYABLE_ERROR_TYPES } from '../errors';
+import { NON_RETRYABLE_ERROR_TYPES, PlanInvalidFailure } from '../errors';
 import { checkPlan } from '../plan/validate-pure';
 import type { Plan } from '../plan/schema';
 
@@ -19,8 +19,8 @@ export interface BreakLockInput {
 
 export async function breakClusterLock(input: BreakLockInput): Promise<LockBreakResult> {
   const checked = checkPlan(input.plan, { runtimeChecks: true });
-  if (!checked.ok) throw ApplicationFailure.nonRetryable(`invalid plan: ${checked.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, 'PlanError');
-  if (!input.reason?.trim()) throw ApplicationFailure.nonRetryable('breaking a lock needs a reason (it is recorded)', 'PlanError');
+  if (!checked.ok) throw new PlanInvalidFailure(`invalid plan: ${checked.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`);
+  if (!input.reason?.trim()) throw new PlanInvalidFailure('breaking a lock needs a reason (it is recorded)');
   const { clusterLockBreak } = proxyActivities<MigrationActivities>({
     startToCloseTimeout: checked.plan.timeouts.quick,
     heartbeatTimeout: checked.plan.timeouts.heartbeat,

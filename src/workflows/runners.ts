@@ -2,7 +2,8 @@
  * What each runbook phase does, as activity calls. Workflow code: only
  * orchestration, no I/O. Each runner returns a one-line summary for status.
  */
-import { ApplicationFailure, patched, workflowInfo } from '@temporalio/workflow';
+import { patched, workflowInfo } from '@temporalio/workflow';
+import { EtcdJoinCleanupFailure } from '../errors';
 import { addedMasters, findHost, keptMasters, leavingMasters, liveOldMasters } from '../plan/hosts';
 import type { ClientFix } from '../plan/client-fix';
 import type { Plan } from '../plan/schema';
@@ -49,7 +50,7 @@ async function etcdJoin({ plan, long, progress }: Ctx, host: string): Promise<st
       await long.etcdAbandonJoin(plan, host);
     } catch (cleanup) {
       const why = (e: unknown) => ((e as Error & { cause?: Error }).cause ?? (e as Error)).message;
-      throw ApplicationFailure.retryable(`etcd join of ${host} failed (${why(err)}) AND removing its learner failed (${why(cleanup)}): check \`etcdctl member list\` before resuming`, 'EtcdJoinCleanupFailed');
+      throw new EtcdJoinCleanupFailure(`etcd join of ${host} failed (${why(err)}) AND removing its learner failed (${why(cleanup)}): check \`etcdctl member list\` before resuming`);
     }
     throw err;
   }
