@@ -7,12 +7,31 @@ import { createPreflightActivities, type PreflightKube } from '../src/activities
 import { Reasons } from '../src/activities/reasons';
 import type { EtcdHealthReport } from '../src/activities/types';
 import { planSchema, type Host, type Plan } from '../src/plan/schema';
+import { x509lib } from '../src/lib/x509';
 import { FakeHosts } from './support/fake-hosts';
 import { examplePlanInput, testPlan } from './support/plans';
 
 const passFile = join(mkdtempSync(join(tmpdir(), 'cpm-pf-')), 'vrrp-pass');
 writeFileSync(passFile, 'pw123456\n', { mode: 0o600 });
 const plan: Plan = { ...testPlan(), keepalived: { ...testPlan().keepalived, authPassFile: passFile } };
+
+/** A throwaway self-signed certificate (PEM) carrying these SANs. */
+async function selfSignedWithSans(sans: Array<{ type: 'dns' | 'ip'; value: string }>): Promise<string> {
+  const x509 = await x509lib();
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const keys = await crypto.subtle.generateKey(alg, false, ['sign', 'verify']);
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: '01',
+    name: 'CN=etcd-member',
+    notBefore: new Date(Date.now() - 60_000),
+    notAfter: new Date(Date.now() + 86_400_000),
+    keys,
+    signingAlgorithm: alg,
+    extensions: [new x509.SubjectAlternativeNameExtension(sans)],
+  });
+  return cert.toString('pem');
+}
+
 const LB = `https://${plan.loadBalancer.vip}:${plan.loadBalancer.port}`;
 const kc = (server: string) => `apiVersion: v1\nclusters:\n- name: c\n  cluster:\n    server: ${server}\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n`;
 
@@ -184,23 +203,19 @@ describe('preflight', () => {
     const dir = `${tls.paths.pkiDir}/etcd`;
     const w = world();
     w.setEtcd(async () => ({ ...healthy(), members: healthy().members.map((m) => ({ ...m, peerURLs: m.peerURLs.map((u) => u.replace('http:', 'https:')) })) }));
-    const sans = new Map<string, string>(); // "host file" -> SAN line
-    w.f.handlers.push((host, cmd) => {
-      const m = /^openssl x509 -noout -ext subjectAltName -in '([^']+)'$/.exec(cmd);
-      if (!m) return undefined;
-      const line = sans.get(`${host} ${m[1]}`);
-      return line === undefined ? { stdout: '', stderr: 'sh: openssl: not found', exitCode: 127 } : { stdout: `X509v3 Subject Alternative Name: \n    ${line}\n`, stderr: '', exitCode: 0 };
-    });
+    // the SANs are read on the worker from the certificates themselves (lib/x509), not by a tool on the host
+    const dnsIp = (names: string[]) => names.map((v) => ({ type: /^[\d.:]+$/.test(v) ? ('ip' as const) : ('dns' as const), value: v }));
     for (const h of tls.newMasters) {
-      for (const f of ['ca.crt', 'server.crt', 'server.key', 'peer.crt', 'peer.key']) w.f.host(h.name).files.set(`${dir}/${f}`, 'PEM');
-      for (const f of ['server.crt', 'peer.crt']) sans.set(`${h.name} ${dir}/${f}`, `DNS:${h.name}, DNS:localhost, IP Address:${h.address}, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1`);
+      const good = await selfSignedWithSans(dnsIp([h.name, 'localhost', h.address, '127.0.0.1', '::1']));
+      for (const f of ['ca.crt', 'server.key', 'peer.key']) w.f.host(h.name).files.set(`${dir}/${f}`, 'PEM');
+      for (const f of ['server.crt', 'peer.crt']) w.f.host(h.name).files.set(`${dir}/${f}`, good);
     }
     // master-2 was never provisioned; master-3 got oldmaster-1's server certificate
     w.f.host('master-2').files.delete(`${dir}/server.key`);
     w.f.host('master-2').files.delete(`${dir}/peer.crt`);
-    sans.set(`master-3 ${dir}/server.crt`, 'DNS:oldmaster-1, DNS:localhost, IP Address:10.200.20.11, IP Address:127.0.0.1');
-    // master-1: openssl cannot tell (not installed): existence is enough, with a warning
-    sans.delete(`master-1 ${dir}/peer.crt`);
+    w.f.host('master-3').files.set(`${dir}/server.crt`, await selfSignedWithSans(dnsIp(['oldmaster-1', 'localhost', '10.200.20.11', '127.0.0.1'])));
+    // master-1: a peer.crt that is no certificate: its SANs cannot be told, a warning
+    w.f.host('master-1').files.set(`${dir}/peer.crt`, 'not a certificate');
 
     // no etcd CA on any old master: nothing could issue the member certificates
     const noCa = await w.pf().preflight(tls);
@@ -218,7 +233,7 @@ describe('preflight', () => {
     expect(san?.message).toMatch(new RegExp(`^master-3: ${dir}/server\\.crt does not list 10\\.200\\.20\\.103 .*SANs \\(oldmaster-1, localhost, 10\\.200\\.20\\.11, 127\\.0\\.0\\.1\\)`));
     expect(r.warnings.filter((b) => b.reason === Reasons.EtcdPerHostCertsUnknown).map((b) => b.subject)).toEqual(['master-1']);
     expect(r.checked.some((c) => c.startsWith('etcd over https'))).toBe(true);
-    // nothing was read off the hosts: existence via [ -e ], SANs via openssl
+    // no key was read off the hosts: existence via [ -e ]
     expect(w.f.commands.filter((c) => /\/etcd\/(server|peer)\.key/.test(c.command)).every((c) => c.command.startsWith('[ -e '))).toBe(true);
 
     // with plain http etcd URLs, no such check runs

@@ -25,7 +25,8 @@ import { labDown } from '../src/lab/cli';
 import { afterStep, type Fault } from '../src/demo/faults';
 import { renderReport, runDemo } from '../src/demo/run';
 import { temporalSettings } from '../src/temporal-config';
-import { activityHistory, expectLabActivitiesOnce } from './support/history';
+import { activityHistory } from '../src/demo/activity-history';
+import { expectLabActivitiesOnce } from './support/history';
 import { makeTemporalTls } from './support/temporal-tls';
 import { temporalBinary } from './support/temporal';
 

@@ -13,6 +13,7 @@ import type { HostOps } from '../lib/hostops';
 import { expandHome } from '../lib/paths';
 import { kubeProxyServerFromData } from '../lib/kube';
 import { shq } from '../lib/shell';
+import { certSans } from '../lib/x509';
 import { addedMasters, isFailed, keptMasters, liveOldMasters, sshTargetOf } from '../plan/hosts';
 import type { Host, Plan } from '../plan/schema';
 import { createEtcdActivities } from './etcd';
@@ -75,9 +76,12 @@ function hostnameOf(urlOrHost: string): string {
   }
 }
 
-/** DNS and IP SANs from `openssl x509 -noout -ext subjectAltName` output, normalized like hostnameOf. */
-function parseSANs(text: string): string[] {
-  return [...text.matchAll(/(?:DNS|IP Address):([^,\s]+)/g)].map((m) => hostnameOf(m[1] ?? '')).filter(Boolean);
+/** The DNS and IP SANs of a PEM certificate, normalized like hostnameOf. */
+export async function sanHostsOf(pem: string, what: string): Promise<string[]> {
+  return (await certSans(pem, what))
+    .filter((s) => s.type === 'dns' || s.type === 'ip')
+    .map((s) => hostnameOf(s.value))
+    .filter(Boolean);
 }
 
 function serverOf(kubeconfigText: string): string | undefined {
@@ -165,7 +169,7 @@ export function createPreflightActivities(deps: PreflightDeps) {
       hosts.filter((h) => h.role === 'new'),
       async (h) => {
         try {
-          const res = await ops.run(sshTargetOf(plan, h), `findmnt --verify --tab-file '${plan.paths.fstab.replace(/'/g, `'\\''`)}' 2>&1`, { allowFailure: true, timeoutMs: 30_000 });
+          const res = await ops.run(sshTargetOf(plan, h), `findmnt --verify --tab-file ${shq(plan.paths.fstab)} 2>&1`, { allowFailure: true, timeoutMs: 30_000 });
           if (res.exitCode === 127) r.block(Reasons.FstabUnknown, h.name, `${h.name}: findmnt is not installed (util-linux); cannot verify ${plan.paths.fstab}`);
           else if (res.exitCode !== 0) {
             r.block(Reasons.FstabInvalid, h.name, `${h.name}: findmnt --verify found problems in ${plan.paths.fstab}: ${res.stdout.trim().split('\n').slice(0, 8).join(' | ')}`);
@@ -210,17 +214,17 @@ export function createPreflightActivities(deps: PreflightDeps) {
             );
             return;
           }
-          // SANs, if openssl is there (otherwise existence is all we check)
+          // SANs, read on the worker (lib/x509) from the certificate itself
           for (const p of pairs) {
             const file = `${etcdPki}/${p.kind}.crt`;
             const want = hostnameOf(p.url);
             try {
-              const res = await ops.run(t, `openssl x509 -noout -ext subjectAltName -in ${shq(file)}`, { allowFailure: true, timeoutMs: 30_000 });
-              if (res.exitCode !== 0) {
-                r.warn(Reasons.EtcdPerHostCertsUnknown, h.name, `${h.name}: could not read the SANs of ${file} (openssl exited ${res.exitCode}${res.stderr.trim() ? `: ${res.stderr.trim().split('\n')[0]}` : ''}); check that they include ${want}`);
+              const pem = await ops.readFile(t, file);
+              if (!pem) {
+                r.warn(Reasons.EtcdPerHostCertsUnknown, h.name, `${h.name}: could not read the SANs of ${file} (it is gone); check that they include ${want}`);
                 continue;
               }
-              const sans = parseSANs(res.stdout);
+              const sans = await sanHostsOf(pem.toString('utf8'), `${h.name}:${file}`);
               if (want && !sans.includes(want)) {
                 r.warn(
                   Reasons.EtcdPerHostCertSANMismatch,

@@ -67,7 +67,7 @@ export class ScenarioError extends Error {
 async function main(argv: string[]): Promise<number> {
   const cmd = new Command('chaos')
     .option('--only <glob>', 'arm only these worker failpoints (worker-failpoints scenario)')
-    .option('--scenario <names>', `comma-separated: ${SCENARIOS.map((s) => s.name).join(', ')}, environment (all environment faults in one run), matrix (the default with rollback: every failpoint and every environment fault in one run), separate (every scenario on its own), ci-subset`)
+    .option('--scenario <names>', `comma-separated: ${SCENARIOS.map((s) => s.name).join(', ')}, environment (all environment faults in one run), matrix (the default, with rollback and client-fixes: every failpoint and every environment fault in one run), separate (every scenario on its own), ci-subset`)
     .option('--write', 'write docs/chaos-results.md even for a --scenario selection')
     .option('--ci', 'the subset npm test runs')
     .option('--no-write', 'do not write docs/chaos-results.md')
@@ -78,8 +78,9 @@ async function main(argv: string[]): Promise<number> {
   if (!Number.isInteger(maxMinutes) || maxMinutes < 5) throw new Error(`--max-minutes ${o.maxMinutes}: expected a whole number of minutes, at least 5`);
   const writeDoc = argv.includes('--write') || (!argv.includes('--no-write') && !o.only && !o.scenario);
   if (process.getuid?.() !== 0) throw new Error('the fault matrix runs on the lab: run as root');
-  const rollback = SCENARIOS.filter((s) => s.name === 'rollback');
-  let chosen: Scenario[] = o.ci ? [CI_SCENARIO, ...rollback] : [MATRIX, ...rollback];
+  // the default: the matrix, then the two scenarios whose failpoints only a rollback (and misconfigured clients) reach
+  const named = (n: string) => SCENARIOS.filter((s) => s.name === n);
+  let chosen: Scenario[] = o.ci ? [CI_SCENARIO, ...named('rollback')] : [MATRIX, ...named('rollback'), ...named('client-fixes')];
   if (o.scenario) {
     const names = o.scenario.split(',').flatMap((n) => (n === 'separate' ? SCENARIOS.map((s) => s.name) : [n]));
     const all = [...SCENARIOS, ENVIRONMENT, MATRIX, CI_SCENARIO];

@@ -124,6 +124,14 @@ export const SCENARIOS: Scenario[] = [
     failpoints: 'stop.*,etcd.remove.*',
     mustFire: ['etcd.remove.after-member-remove'],
   },
+  {
+    name: 'client-fixes',
+    what: "worker-2's kubelet and the kube-proxy ConfigMap start pointing at an old master; the worker dies inside each client fix and inside its revert (abort --rollback at switch-traffic)",
+    misconfigureClients: true,
+    rollbackAt: 'switch-traffic',
+    failpoints: 'clientfix.*',
+    mustFire: ['clientfix.file.after-write', 'clientfix.service.after-restart', 'clientfix.kubeproxy.after-patch', 'clientfix.revert.after-restore'],
+  },
 ];
 
 /** Every environment fault of the matrix in one migration, each at its own step (the quick way through them). */

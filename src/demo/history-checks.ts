@@ -8,26 +8,12 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import YAML from 'yaml';
+import { activityHistory } from './activity-history';
 import type { Plan } from '../plan/schema';
 
 /** Completed activity calls by their summary ("etcdJoinMember master-2"), counted. */
 export async function completedActivities(client: Client, workflowId: string, runId: string): Promise<Map<string, number>> {
-  const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
-  const { EventType } = temporal.api.enums.v1;
-  const summaries = new Map<number, string>();
-  const completed = new Map<string, number>();
-  for (const e of history.events ?? []) {
-    if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) {
-      const payload = e.userMetadata?.summary;
-      const text = payload?.data ? Buffer.from(payload.data).toString('utf8').replace(/^"|"$/g, '') : '?';
-      summaries.set(Number(e.eventId), text);
-    }
-    if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED) {
-      const s = summaries.get(Number(e.activityTaskCompletedEventAttributes?.scheduledEventId)) ?? '?';
-      completed.set(s, (completed.get(s) ?? 0) + 1);
-    }
-  }
-  return completed;
+  return (await activityHistory(client, workflowId, runId)).completed;
 }
 
 /** The secret strings a history must never contain, read from the files the plan references. */

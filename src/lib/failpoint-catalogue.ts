@@ -19,8 +19,8 @@ function componentPoints<C extends Component>(c: C) {
   const label = COMPONENT_POINTS[c];
   return {
     [`config.${c}.after-write`]: `${label}'s new config is on the host, the running process (if any) still runs the old one`,
-    [`start.${c}.after-start`]: `${label} was started; cpmigrate has not recorded which config it runs, nor checked its health`,
-    [`restart.${c}.after-restart`]: `${label} was restarted on a changed config; not recorded, not health-checked`,
+    [`start.${c}.after-start`]: `${label} was started, and the config it runs stamped in the same command; not yet enabled at boot nor health-checked`,
+    [`restart.${c}.after-restart`]: `${label} was restarted on a changed config and stamped in the same command (the retry does not restart it again); not health-checked`,
     [`stop.${c}.after-stop`]: `${label} was stopped on one host; the next host (if any) not yet`,
   } as Record<`config.${C}.after-write` | `start.${C}.after-start` | `restart.${C}.after-restart` | `stop.${C}.after-stop`, string>;
 }

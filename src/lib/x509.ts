@@ -72,6 +72,12 @@ export function sansOf(x509: typeof X509, cert: X509.X509Certificate): SanEntry[
   return ext.names.items.map((n) => ({ type: n.type, value: n.type === 'ip' ? normIp(n.value) : n.value }));
 }
 
+/** The SANs of a PEM certificate (what `openssl x509 -noout -ext subjectAltName` lists). */
+export async function certSans(pem: string, what: string): Promise<SanEntry[]> {
+  const x509 = await x509lib();
+  return sansOf(x509, parseCert(x509, pem, what));
+}
+
 /** existing ∪ required, existing order first, no duplicates. */
 export function unionSans(existing: SanEntry[], required: SanEntry[]): SanEntry[] {
   const seen = new Set<string>();
