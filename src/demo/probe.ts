@@ -62,7 +62,8 @@ export function describeGap(p: Pick<ProbeReport, 'longestGapMs' | 'longestGapAt'
 }
 
 export const GAP_RECORD_MS = 100;
-const MAX_GAPS = 1_000;
+/** enough for a long run on a loaded machine (a gap record is ~100 bytes) */
+const MAX_GAPS = 20_000;
 
 const NS = 'default';
 const SEED_PREFIX = 'cpm-probe-before-';
@@ -143,7 +144,12 @@ export class AvailabilityProbe {
     const write = n % 2 === 0;
     const request = () => write
       ? this.api.replaceNamespacedConfigMap({ name: 'cpm-probe-live', namespace: NS, body: { metadata: { name: 'cpm-probe-live' }, data: { seq: String(n) } } }).catch(async (e: unknown) => {
-          if ((e as { code?: number }).code === 404) return this.api.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'cpm-probe-live' }, data: { seq: String(n) } } });
+          if ((e as { code?: number }).code === 404)
+            return this.api.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'cpm-probe-live' }, data: { seq: String(n) } } }).catch((c: unknown) => {
+              // another in-flight write created it first: the API answered, and the object is there
+              if ((c as { code?: number }).code === 409) return undefined;
+              throw c;
+            });
           throw e;
         })
       : this.api.readNamespacedConfigMap({ name: this.seeded[n % Math.max(1, this.seeded.length)] ?? 'cpm-probe-live', namespace: NS });
@@ -223,4 +229,21 @@ export class AvailabilityProbe {
       longestGapStarvedMs: this.longestGapStarvedMs,
     };
   }
+}
+
+/**
+ * What a client would have seen fail: requests that failed again on their one
+ * retry (a first try that fails during a VIP handover — a reset connection —
+ * and succeeds on the retry is what every Kubernetes client does anyway).
+ * Empty when none did.
+ */
+export function failuresAfterRetry(p: ProbeReport): string[] {
+  const n = p.failedWritesAfterRetry + p.failedReadsAfterRetry;
+  if (n === 0) return [];
+  return [`${p.failedWritesAfterRetry} write(s) and ${p.failedReadsAfterRetry} read(s) through the VIP failed again after one retry (first errors: ${p.firstErrors.slice(0, 5).join('; ')})`];
+}
+
+/** "5 first tries failed, 0 after one retry" */
+export function describeFailures(p: ProbeReport): string {
+  return `${p.failed} of ${p.sent} first tries failed, ${p.failedWritesAfterRetry + p.failedReadsAfterRetry} after one retry`;
 }
