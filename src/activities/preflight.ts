@@ -21,6 +21,7 @@ import { beat } from '../lib/heartbeat';
 import { createKubeActivities } from './kube';
 import { createKubeClientActivities } from './kube-clients';
 import { checkClients, type ClientCheckKube } from './preflight-clients';
+import { checkRollingEtcdServers } from './preflight-rolling';
 import { checkKeepalived, checkPlanSanity, checkRewritable } from './preflight-live';
 import { Reasons, type Reason } from './reasons';
 import type { Blocker, EtcdHealthReport, PreflightReport } from './types';
@@ -162,6 +163,7 @@ export function createPreflightActivities(deps: PreflightDeps) {
       done(`keepalived on the old masters: VRRP ${plan.keepalived.virtualRouterId} on ${plan.keepalived.interface}, password, peers, priorities, carried blocks`);
       await checkRewritable(plan, ops, olds, r);
       done(`nginx upstream ${plan.loadBalancer.upstreamName} and kube-apiserver flags on the old masters can be rewritten`);
+      await checkRollingEtcdServers(plan, ops, olds, r);
     }
 
     // fstab on the new masters

@@ -79,6 +79,8 @@ export const Reasons = {
   NginxUpstreamMissing: 'NginxUpstreamMissing',
   /** An old master's kube-apiserver config uses a flag form the rewriter cannot handle (e.g. `--etcd-servers VALUE`), or has no --etcd-servers. */
   ApiserverConfigUnsupported: 'ApiserverConfigUnsupported',
+  /** strategy rolling would remove, before the VIP switch, every etcd member a still-serving old kube-apiserver reaches (e.g. kubeadm's stacked 127.0.0.1:2379). */
+  RollingStrandsApiserver: 'RollingStrandsApiserver',
   /** The plan's isolation taint has the master taint's key: removing it at cleanup would remove the master taint. */
   PlanTaintKeyConflict: 'PlanTaintKeyConflict',
   /** A host's apiserverURL is not on the host's own address. */

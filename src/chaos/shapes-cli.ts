@@ -9,6 +9,7 @@ import { formatMs } from '../plan/duration';
 import { labDown } from '../lab/cli';
 import { runScenario } from './cli';
 import { SHAPE_SCENARIOS } from './shapes';
+import { describeFailures, describeGap, failuresAfterRetry } from '../demo/probe';
 
 async function main(argv: string[]): Promise<number> {
   const i = argv.indexOf('--only');
@@ -23,11 +24,11 @@ async function main(argv: string[]): Promise<number> {
       const t = Date.now();
       process.stderr.write(`\n=== ${s.name}: ${s.what}\n`);
       const { assessment: a, demo } = await runScenario(s, (l) => process.stderr.write(`${l}\n`));
-      const problems = [...a.problems, ...(demo.probe.failed ? [`${demo.probe.failed} failed probe request(s): ${demo.probe.firstErrors.join('; ')}`] : [])];
+      const problems = [...a.problems, ...failuresAfterRetry(demo.probe)];
       if (problems.length) failed++;
       const row =
-        `| ${s.name} | ${problems.length ? `FAILED: ${problems.join('; ').replace(/\|/g, '/')}` : 'migrated'} | ${formatMs(a.migrationMs)} | ${a.longestGapMs} ms | ` +
-        `${demo.probe.failed}/${demo.probe.sent} | ${a.minQuorumMargin ?? '–'} | ${a.maxVipDoubleMs ?? 0} ms | ${formatMs(Date.now() - t)} |`;
+        `| ${s.name} | ${problems.length ? `FAILED: ${problems.join('; ').replace(/\|/g, '/')}` : 'migrated'} | ${formatMs(a.migrationMs)} | ${describeGap(demo.probe)} | ` +
+        `${describeFailures(demo.probe)} | ${a.minQuorumMargin ?? '–'} | ${a.maxVipDoubleMs ?? 0} ms | ${formatMs(Date.now() - t)} |`;
       rows.push(row);
       process.stdout.write(`${row}\n`);
     }
@@ -35,7 +36,7 @@ async function main(argv: string[]): Promise<number> {
     await labDown();
   }
   process.stdout.write(
-    ['', '| shape | outcome | migration | longest API gap | failed requests | min quorum margin | longest double VIP | with lab up |', '|---|---|---|---|---|---|---|---|', ...rows, '', `${chosen.length} shape(s), ${chosen.length - failed} migrated, in ${formatMs(Date.now() - t0)}`, ''].join('\n'),
+    ['', '| shape | outcome | migration | longest API gap | failed requests (first try, after one retry) | min quorum margin | longest double VIP | with lab up |', '|---|---|---|---|---|---|---|---|', ...rows, '', `${chosen.length} shape(s), ${chosen.length - failed} migrated, in ${formatMs(Date.now() - t0)}`, ''].join('\n'),
   );
   return failed ? 1 : 0;
 }

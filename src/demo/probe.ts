@@ -9,6 +9,7 @@
  * Bounded in count and time; it talks only to the VIP given (the lab's).
  */
 import * as k8s from '@kubernetes/client-node';
+import { ConstantBackoff, handleWhen, retry } from 'cockatiel';
 import { sleep } from '../lib/sleep';
 
 export interface ProbeReport {
@@ -62,7 +63,8 @@ export function describeGap(p: Pick<ProbeReport, 'longestGapMs' | 'longestGapAt'
 }
 
 export const GAP_RECORD_MS = 100;
-const MAX_GAPS = 1_000;
+/** enough for a long run on a loaded machine (a gap record is ~100 bytes) */
+const MAX_GAPS = 20_000;
 
 const NS = 'default';
 const SEED_PREFIX = 'cpm-probe-before-';
@@ -80,6 +82,11 @@ export function vipClient(kubeconfigPath: string, vip: string, port: number): k8
 
 function within<T>(p: Promise<T>, ms: number): Promise<T> {
   return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms))]);
+}
+
+/** A patient client for the writes before a lab migration: every error but a 409 retried, 10 tries 1 s apart. */
+export function clientRetry() {
+  return retry(handleWhen((e) => (e as { code?: number }).code !== 409), { maxAttempts: 9, backoff: new ConstantBackoff(1_000) });
 }
 
 export class AvailabilityProbe {
@@ -108,15 +115,23 @@ export class AvailabilityProbe {
     private readonly opts: { intervalMs?: number; maxDurationMs?: number; maxRequests?: number; requestTimeoutMs?: number } = {},
   ) {}
 
-  /** Write objects before the migration; they must all be there after it. */
+  /**
+   * Write objects before the migration; they must all be there after it. Each
+   * write is retried as a client would (a lab with a powered-off master starts
+   * with apiservers whose etcd connection to it still has to time out): at most
+   * 10 tries, 1 s apart.
+   */
   async seed(count = 50): Promise<void> {
+    const patient = clientRetry();
     for (let i = 0; i < count; i++) {
       const name = `${SEED_PREFIX}${i}`;
       const body = { metadata: { name }, data: { i: String(i), written: 'before-migration' } };
-      await this.api.createNamespacedConfigMap({ namespace: NS, body }).catch(async (e: unknown) => {
-        if ((e as { code?: number }).code === 409) await this.api.replaceNamespacedConfigMap({ name, namespace: NS, body });
-        else throw e;
-      });
+      await patient.execute(() =>
+        this.api.createNamespacedConfigMap({ namespace: NS, body }).catch(async (e: unknown) => {
+          if ((e as { code?: number }).code === 409) await this.api.replaceNamespacedConfigMap({ name, namespace: NS, body });
+          else throw e;
+        }),
+      );
       this.seeded.push(name);
     }
   }
@@ -143,7 +158,12 @@ export class AvailabilityProbe {
     const write = n % 2 === 0;
     const request = () => write
       ? this.api.replaceNamespacedConfigMap({ name: 'cpm-probe-live', namespace: NS, body: { metadata: { name: 'cpm-probe-live' }, data: { seq: String(n) } } }).catch(async (e: unknown) => {
-          if ((e as { code?: number }).code === 404) return this.api.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'cpm-probe-live' }, data: { seq: String(n) } } });
+          if ((e as { code?: number }).code === 404)
+            return this.api.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'cpm-probe-live' }, data: { seq: String(n) } } }).catch((c: unknown) => {
+              // another in-flight write created it first: the API answered, and the object is there
+              if ((c as { code?: number }).code === 409) return undefined;
+              throw c;
+            });
           throw e;
         })
       : this.api.readNamespacedConfigMap({ name: this.seeded[n % Math.max(1, this.seeded.length)] ?? 'cpm-probe-live', namespace: NS });
@@ -223,4 +243,21 @@ export class AvailabilityProbe {
       longestGapStarvedMs: this.longestGapStarvedMs,
     };
   }
+}
+
+/**
+ * What a client would have seen fail: requests that failed again on their one
+ * retry (a first try that fails during a VIP handover — a reset connection —
+ * and succeeds on the retry is what every Kubernetes client does anyway).
+ * Empty when none did.
+ */
+export function failuresAfterRetry(p: ProbeReport): string[] {
+  const n = p.failedWritesAfterRetry + p.failedReadsAfterRetry;
+  if (n === 0) return [];
+  return [`${p.failedWritesAfterRetry} write(s) and ${p.failedReadsAfterRetry} read(s) through the VIP failed again after one retry (first errors: ${p.firstErrors.slice(0, 5).join('; ')})`];
+}
+
+/** "5 first tries failed, 0 after one retry" */
+export function describeFailures(p: ProbeReport): string {
+  return `${p.failed} of ${p.sent} first tries failed, ${p.failedWritesAfterRetry + p.failedReadsAfterRetry} after one retry`;
 }

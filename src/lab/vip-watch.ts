@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { HOSTS, VIP } from './layout';
-import { inHost } from './sshd';
+import { run } from './exec';
 
 export interface VipInterval {
   from: string;
@@ -49,7 +49,8 @@ export class VipWatch {
       });
       this.procs.push(p);
     }
-    const seen = await Promise.all(masters.map(async (h) => ((await inHost(h, 'ip -4 -o addr show')).stdout.includes(` ${VIP}/`) ? h.name : '')));
+    // the namespace itself, not an SSH-like session: a powered-off host (no sshd; a failed master) still has its addresses
+    const seen = await Promise.all(masters.map(async (h) => ((await run(['ip', 'netns', 'exec', h.name, 'ip', '-4', '-o', 'addr', 'show'])).stdout.includes(` ${VIP}/`) ? h.name : '')));
     for (const n of seen) if (n) this.holders.add(n);
     this.since = Date.now();
   }

@@ -9,6 +9,7 @@
 import { runScenario } from '../chaos/cli';
 import { labDown } from '../lab/cli';
 import { sshHostOps } from '../lib/ssh';
+import { describeFailures, describeGap, failuresAfterRetry } from '../demo/probe';
 import { formatMs } from '../plan/duration';
 import { loadPlan } from '../plan/load';
 import { readLiveTuning } from './live';
@@ -59,10 +60,10 @@ export async function rehearse(file: string, o: RehearseOptions): Promise<Rehear
   try {
     const { assessment, report, demo } = await runScenario({ name: 'rehearsal', what: `rehearsal of ${file}`, shape: rehearsal.shape }, o.log, o.maxMinutes);
     o.log(report);
-    const problems = [...assessment.problems, ...(demo.probe.failed ? [`${demo.probe.failed} failed probe request(s): ${demo.probe.firstErrors.join('; ')}`] : [])];
+    const problems = [...assessment.problems, ...failuresAfterRetry(demo.probe)];
     o.log(
-      `rehearsal ${problems.length ? 'FAILED' : 'passed'} in ${formatMs(Date.now() - t0)}: migration ${formatMs(assessment.migrationMs)}, longest API gap ${assessment.longestGapMs} ms, ` +
-        `${demo.probe.failed}/${demo.probe.sent} probe requests failed, min quorum margin ${assessment.minQuorumMargin ?? '–'}`,
+      `rehearsal ${problems.length ? 'FAILED' : 'passed'} in ${formatMs(Date.now() - t0)}: migration ${formatMs(assessment.migrationMs)}, ${describeGap(demo.probe)}, ` +
+        `${describeFailures(demo.probe)}, min quorum margin ${assessment.minQuorumMargin ?? '–'}`,
     );
     return { ok: problems.length === 0, rehearsal, problems };
   } finally {

@@ -20,7 +20,6 @@ import {
 import { durationMs } from '../plan/duration';
 import { checkPlan } from '../plan/validate-pure';
 import { checkpointOf, etcdUsesTls, migrationSteps, type CheckpointStep, type Step } from '../plan/steps';
-import type { PreflightReport } from '../activities/types';
 import { describeFix, type ClientFix } from '../plan/client-fix';
 import { CpmCluster, CpmPendingGate, CpmStep } from '../search-attributes';
 import {
@@ -34,11 +33,12 @@ import {
   type MigrationInput,
   type MigrationStatus,
 } from '../shared';
-import { activityProxies, type Proxies } from './activities';
+import { activityProxies } from './activities';
 import { renderDetails } from './details';
 import { Aborted } from './aborted';
 import { compensationFor, type Compensation } from './compensation';
 import { runAction, type Ctx } from './runners';
+import { preflight, preflightNotesOf } from './preflight';
 import { ClusterLock } from './lock';
 import { decommissionGate } from './inventory';
 import { approveCommands, EvidenceGate, knownEvidence, type WaitForApproval } from './evidence';
@@ -328,7 +328,6 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
   return { cluster: plan.cluster, steps: steps.length, approvals: st.approvals };
 }
 
-/** Undo completed steps newest first; refuse past the point of no return. Returns a sentence for the failure message. */
 /**
  * Undo completed steps newest first; refuse past the point of no return. A
  * compensation that fails for good holds the rollback for an operator (the
@@ -364,31 +363,4 @@ async function rollBack(st: MigrationState, compensations: Compensation[], progr
     }
   }
   return `; rolled back ${st.rolledBack.length} step(s): ${st.rolledBack.join(', ') || 'nothing to undo'}`;
-}
-
-/** Unverified Nodes and other warnings, for the preflight-ack checkpoint's details. */
-function preflightNotesOf(report: PreflightReport): string[] {
-  return report.warnings.map((w) => `warning ${w.reason}${w.subject ? ` [${w.subject}]` : ''}: ${w.message}`);
-}
-
-/**
- * @param clientFixes the client-fixes step will apply the fixable blockers (after its checkpoint):
- *   only the others stop the migration here.
- */
-async function preflight(input: MigrationInput, { quick }: Proxies, progress: (w: string) => void, clientFixes: boolean): Promise<{ summary: string; report: PreflightReport }> {
-  progress('preflight checks (read-only)');
-  const report = input.features?.resume === true ? await quick.preflight(input.plan, 'resume') : await quick.preflight(input.plan);
-  const fixable = clientFixes ? report.blockers.filter((b) => b.fixable) : [];
-  if (report.blockers.length > fixable.length) {
-    throw ApplicationFailure.nonRetryable(
-      `preflight found ${report.blockers.length} blocker(s); nothing was changed:\n` +
-        report.blockers.map((b) => `  * ${b.reason}${b.subject ? ` [${b.subject}]` : ''}: ${b.message}${b.fix ? `\n      fix: ${b.fix}` : ''}`).join('\n'),
-      'PreflightFailedError',
-      report,
-    );
-  }
-  const n = report.nodes;
-  const nodes = n ? `; kubelets checked on ${n.checked} node(s) (${n.fromApi} found through the API)${n.unverified.length ? `, ${n.unverified.length} unverified` : ''}` : '';
-  const fixes = fixable.length ? `; ${fixable.length} client fix(es) for the client-fixes checkpoint` : '';
-  return { summary: `${report.checked.length} checks passed${report.warnings.length ? `, ${report.warnings.length} warning(s)` : ''}${fixes}${nodes}`, report };
 }
