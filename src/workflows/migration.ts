@@ -17,6 +17,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { ApprovalRejectedFailure, MigrationAbortedFailure, PlanInvalidFailure } from '../errors';
 import { durationMs } from '../plan/duration';
 import { checkPlan } from '../plan/validate-pure';
 import { checkpointOf, etcdUsesTls, migrationSteps, type CheckpointStep, type Step } from '../plan/steps';
@@ -56,10 +57,7 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
   // patched(): a migration started before any shape was accepted replays with the old rule (exactly 3 → 3)
   const checked = checkPlan(input.plan, { runtimeChecks, anyShape: patched('any-shape') });
   if (!checked.ok) {
-    throw ApplicationFailure.nonRetryable(
-      `invalid plan (nothing was changed):\n${checked.issues.map((i) => `  - ${i.path}: ${i.message}`).join('\n')}`,
-      'PlanError',
-    );
+    throw new PlanInvalidFailure(`invalid plan (nothing was changed):\n${checked.issues.map((i) => `  - ${i.path}: ${i.message}`).join('\n')}`);
   }
   const plan = checked.plan;
   // patched(): a TLS migration started before the etcd-certs step existed replays without it
@@ -110,7 +108,7 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
     approveUpdate,
     (a) => {
       const rec = st.approve(a);
-      if (!rec) throw ApplicationFailure.nonRetryable(st.approvalProblem(a) ?? 'rejected', 'ApprovalRejected');
+      if (!rec) throw new ApprovalRejectedFailure(st.approvalProblem(a) ?? 'rejected');
       return rec;
     },
     {
@@ -312,10 +310,7 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
       await releaseLock();
       st.finished = 'aborted';
       publish();
-      throw ApplicationFailure.nonRetryable(
-        `migration aborted${by}: ${err.message} (${st.completed.size}/${steps.length} steps done, ${where})${rollback}`,
-        'MigrationAborted',
-      );
+      throw new MigrationAbortedFailure(`migration aborted${by}: ${err.message} (${st.completed.size}/${steps.length} steps done, ${where})${rollback}`);
     }
     await releaseLock();
     st.finished = 'failed';

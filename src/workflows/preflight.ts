@@ -1,6 +1,6 @@
 /** The preflight step in the workflow: read-only checks, blockers fail the migration before anything changes. Workflow code. */
-import { ApplicationFailure } from '@temporalio/workflow';
 import type { PreflightReport } from '../activities/types';
+import { PreflightFailedError } from '../errors';
 import type { MigrationInput } from '../shared';
 import type { Proxies } from './activities';
 
@@ -18,10 +18,9 @@ export async function preflight(input: MigrationInput, { quick }: Proxies, progr
   const report = input.features?.resume === true ? await quick.preflight(input.plan, 'resume') : await quick.preflight(input.plan);
   const fixable = clientFixes ? report.blockers.filter((b) => b.fixable) : [];
   if (report.blockers.length > fixable.length) {
-    throw ApplicationFailure.nonRetryable(
+    throw new PreflightFailedError(
       `preflight found ${report.blockers.length} blocker(s); nothing was changed:\n` +
         report.blockers.map((b) => `  * ${b.reason}${b.subject ? ` [${b.subject}]` : ''}: ${b.message}${b.fix ? `\n      fix: ${b.fix}` : ''}`).join('\n'),
-      'PreflightFailedError',
       report,
     );
   }
