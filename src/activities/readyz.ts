@@ -5,6 +5,7 @@
  * system:public-info-viewer role), then with the plan kubeconfig's credentials
  * if the apiserver answers 401/403.
  */
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { KubeConfig } from '@kubernetes/client-node';
 import { httpGet, type HttpGetResult } from '../lib/http';
 import { expandHome } from '../lib/paths';
@@ -34,7 +35,7 @@ export async function clientAuthFromKubeconfig(path: string): Promise<ClientAuth
   return { ca: buf(opts.ca), cert: buf(opts.cert), key: buf(opts.key), ...(bearer ? { token: bearer } : {}) };
 }
 
-export async function httpsGet(url: string, opts: { ca?: Buffer | string; auth?: ClientAuth; timeoutMs?: number }): Promise<ProbeResult> {
+export async function httpsGet(url: string, opts: { ca?: Buffer | string; auth?: ClientAuth; timeoutMs?: number; servername?: string }): Promise<ProbeResult> {
   const headers: Record<string, string> = { accept: 'text/plain' };
   if (opts.auth?.token) headers.authorization = `Bearer ${opts.auth.token}`;
   const { cause: _cause, ...r } = await httpGet(url, {
@@ -43,19 +44,24 @@ export async function httpsGet(url: string, opts: { ca?: Buffer | string; auth?:
     key: opts.auth?.key,
     headers,
     agent: false,
+    // the certificate checked for that name (not sent as SNI: it may be an IP address, which SNI cannot carry)
+    ...(opts.servername ? { checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(opts.servername as string, cert) } : {}),
     timeoutMs: opts.timeoutMs ?? 5_000,
     maxBodyChars: 4096,
   });
   return r.body === undefined ? r : { ...r, body: r.body.trim() };
 }
 
-/** GET https://HOSTPORT/readyz trusting `ca`; retries with `auth()` credentials on 401/403. */
-export async function probeReadyz(hostPort: string, ca: Buffer | string, auth?: () => Promise<ClientAuth>, timeoutMs = 5_000): Promise<ProbeResult> {
+/**
+ * GET https://HOSTPORT/readyz trusting `ca`; retries with `auth()` credentials on 401/403.
+ * `servername`: the name the served certificate must be valid for, when it is not HOSTPORT's host.
+ */
+export async function probeReadyz(hostPort: string, ca: Buffer | string, auth?: () => Promise<ClientAuth>, timeoutMs = 5_000, servername?: string): Promise<ProbeResult> {
   const url = `https://${hostPort}/readyz`;
-  const anon = await httpsGet(url, { ca, timeoutMs });
+  const anon = await httpsGet(url, { ca, timeoutMs, ...(servername ? { servername } : {}) });
   if ((anon.status === 401 || anon.status === 403) && auth) {
     enforce((p) => checkApiServer(p, url, 'readyz probe with the kubeconfig credentials to')); // the worker policy
-    return httpsGet(url, { ca, auth: await auth(), timeoutMs });
+    return httpsGet(url, { ca, auth: await auth(), timeoutMs, ...(servername ? { servername } : {}) });
   }
   return anon;
 }

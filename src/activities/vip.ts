@@ -220,8 +220,10 @@ export function createVipActivities(deps: VipDeps) {
       topBlocks: extra.topBlocks,
       instanceExtras: extra.instanceExtras,
     });
-    // the VIP may move here the moment keepalived starts: the API must answer through this host's LB first
-    const lb = await readyz(`${host.address}:${plan.loadBalancer.port}`, await readCa(plan, ops, host), plan);
+    // the VIP may move here the moment keepalived starts: the API must answer through this host's LB first, with a
+    // certificate valid for the VIP (what clients will connect to; the LB may forward to a kept host's apiserver, whose
+    // certificate never named this new host's address)
+    const lb = await readyz(`${host.address}:${plan.loadBalancer.port}`, await readCa(plan, ops, host), plan, plan.loadBalancer.vip);
     if (!lb.ok) {
       throw new UnsafeOperationError(
         `refusing to start keepalived on ${hostName}: the API does not answer through ${host.address}:${plan.loadBalancer.port} (${describeProbe(lb)}), so the VIP would point at a dead LB`,

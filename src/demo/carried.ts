@@ -8,6 +8,7 @@ import * as k8s from '@kubernetes/client-node';
 import { etcdAccess, withEtcdClient } from '../lib/etcd';
 import { statPaths } from '../lib/file-meta';
 import type { HostOps } from '../lib/hostops';
+import { clientRetry } from './probe';
 import { AUDIT_POLICY, ENCRYPTION_CONFIG, LB_CHECK, labEtcdTuning } from '../lab/configs';
 import { addedMasters, sshTargetOf } from '../plan/hosts';
 import type { Plan } from '../plan/schema';
@@ -26,7 +27,7 @@ export async function seedSecret(plan: Plan): Promise<void> {
   const api = core(plan);
   const body = { metadata: { name: SECRET.name }, stringData: { [SECRET.key]: SECRET.value } };
   try {
-    await api.createNamespacedSecret({ namespace: SECRET.namespace, body });
+    await clientRetry().execute(() => api.createNamespacedSecret({ namespace: SECRET.namespace, body }));
   } catch (e) {
     if ((e as { code?: number }).code !== 409) throw e;
   }

@@ -9,6 +9,7 @@
  * Bounded in count and time; it talks only to the VIP given (the lab's).
  */
 import * as k8s from '@kubernetes/client-node';
+import { ConstantBackoff, handleWhen, retry } from 'cockatiel';
 import { sleep } from '../lib/sleep';
 
 export interface ProbeReport {
@@ -83,6 +84,11 @@ function within<T>(p: Promise<T>, ms: number): Promise<T> {
   return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms))]);
 }
 
+/** A patient client for the writes before a lab migration: every error but a 409 retried, 10 tries 1 s apart. */
+export function clientRetry() {
+  return retry(handleWhen((e) => (e as { code?: number }).code !== 409), { maxAttempts: 9, backoff: new ConstantBackoff(1_000) });
+}
+
 export class AvailabilityProbe {
   private sent = 0;
   private ok = 0;
@@ -109,15 +115,23 @@ export class AvailabilityProbe {
     private readonly opts: { intervalMs?: number; maxDurationMs?: number; maxRequests?: number; requestTimeoutMs?: number } = {},
   ) {}
 
-  /** Write objects before the migration; they must all be there after it. */
+  /**
+   * Write objects before the migration; they must all be there after it. Each
+   * write is retried as a client would (a lab with a powered-off master starts
+   * with apiservers whose etcd connection to it still has to time out): at most
+   * 10 tries, 1 s apart.
+   */
   async seed(count = 50): Promise<void> {
+    const patient = clientRetry();
     for (let i = 0; i < count; i++) {
       const name = `${SEED_PREFIX}${i}`;
       const body = { metadata: { name }, data: { i: String(i), written: 'before-migration' } };
-      await this.api.createNamespacedConfigMap({ namespace: NS, body }).catch(async (e: unknown) => {
-        if ((e as { code?: number }).code === 409) await this.api.replaceNamespacedConfigMap({ name, namespace: NS, body });
-        else throw e;
-      });
+      await patient.execute(() =>
+        this.api.createNamespacedConfigMap({ namespace: NS, body }).catch(async (e: unknown) => {
+          if ((e as { code?: number }).code === 409) await this.api.replaceNamespacedConfigMap({ name, namespace: NS, body });
+          else throw e;
+        }),
+      );
       this.seeded.push(name);
     }
   }

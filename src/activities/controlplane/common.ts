@@ -19,9 +19,10 @@ export interface ControlPlaneDeps {
 }
 
 /** GET https://HOSTPORT/readyz trusting `ca`, with the plan kubeconfig's credentials if anonymous is refused. */
-export type ReadyzProbe = (hostPort: string, ca: Buffer, plan: Plan) => Promise<ProbeResult>;
+/** `servername`: check the served certificate for this name instead of the host in hostPort (e.g. the VIP clients will use) */
+export type ReadyzProbe = (hostPort: string, ca: Buffer, plan: Plan, servername?: string) => Promise<ProbeResult>;
 
-export const defaultReadyz: ReadyzProbe = (hostPort, ca, plan) => probeReadyz(hostPort, ca, () => clientAuthFromKubeconfig(plan.kubeconfig));
+export const defaultReadyz: ReadyzProbe = (hostPort, ca, plan, servername) => probeReadyz(hostPort, ca, () => clientAuthFromKubeconfig(plan.kubeconfig), 5_000, servername);
 
 const COMPONENT_LABEL: Record<ComponentName, string> = {
   etcd: 'etcd',
