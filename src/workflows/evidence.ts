@@ -116,13 +116,17 @@ export class EvidenceGate {
    */
   async recheck(step: CheckpointStep, known?: KnownEvidence): Promise<Recheck> {
     const { st, plan } = this.ctx;
-    await this.ctx.holdIfPaused();
     const rec = st.approvals.find((r) => r.gate === step.gate);
     if (!rec) return { ok: true, note: 'no approval to check' };
-    this.ctx.progress(`evidence again, before acting on the approval of "${step.gate}"`);
     const approved = this.shown.get(step.gate);
     const k = known ?? this.ctx.known(step.gate);
-    const now = await this.read(step.gate, k.inventory ? { ...k, inventory: inventoryToRecheck(approved?.facts.inventory, k.inventory) } : k);
+    let now: CheckpointEvidence;
+    // paused meanwhile (before or during the read): hold, then read again, so the reading is the one acted on
+    do {
+      await this.ctx.holdIfPaused();
+      this.ctx.progress(`evidence again, before acting on the approval of "${step.gate}"`);
+      now = await this.read(step.gate, k.inventory ? { ...k, inventory: inventoryToRecheck(approved?.facts.inventory, k.inventory) } : k);
+    } while (st.paused);
     const changes = approved && (rec.evidenceDigest ?? approved.digest) !== now.digest ? evidenceChanges(approved, now) : [];
     const expiresAfter = plan.checkpoints[step.gate]?.expiresAfter;
     const age = Date.now() - Date.parse(rec.at);
