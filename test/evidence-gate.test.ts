@@ -7,7 +7,9 @@
  * until a fresh approval; an approval of the stale digest is rejected by the
  * update; an approval older than expiresAfter lapses.
  */
+import { execFile } from 'node:child_process';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -63,6 +65,17 @@ async function scenario(plan: Plan, opts: RecordingOptions, body: (rec: Rec) => 
 
 /** oldmaster-2's etcd member unreachable */
 const oldmaster2Down = (plan: Plan): EtcdHealthReport => withMemberDown(healthyOldMembers(plan), 'oldmaster-2', 'connect ECONNREFUSED 10.200.20.12:2379');
+
+const CLI = path.join(__dirname, '..', 'bin', 'cpmigrate.js');
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await promisify(execFile)(process.execPath, [CLI, ...args], { env: { ...process.env, TEMPORAL_ADDRESS: server.address, NO_COLOR: '1', CPM_USER: 'tester' } });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
 
 const vipCalls = (rec: Rec) => rec.calls.filter((c) => c.name === 'configureKeepalived' || c.name === 'stopComponent');
 
@@ -163,4 +176,24 @@ describe('a checkpoint shows its evidence; an approval holds only for the cluste
       },
     );
   }, 180_000);
+
+  it('cpmigrate approve sends the pending digest; --evidence with the digest read before the change exits 6', async () => {
+    const plan = testPlan({ cluster: uniqueCluster('evcli'), gates: ['switch-traffic'] });
+    await scenario(plan, { evidence: (n, gate, p) => (gate === 'switch-traffic' && n >= 2 ? { health: oldmaster2Down(p) } : undefined) }, async () => {
+      const id = workflowIdFor(plan.cluster);
+      const first = await waitStatus(plan, (s) => s.pendingCheckpoint?.gate === 'switch-traffic', 'switch-traffic checkpoint');
+      const seen = first.pendingCheckpoint?.evidence?.digest ?? '';
+      const ok = await cli(['approve', id, 'switch-traffic', '--output', 'json']);
+      expect(ok.code).toBe(0);
+      expect(JSON.parse(ok.stdout)).toMatchObject({ gate: 'switch-traffic', by: 'tester', evidenceDigest: seen });
+      const held = await waitStatus(plan, (s) => s.pendingCheckpoint?.reapproval !== undefined, 'held');
+      const stale = await cli(['approve', id, 'switch-traffic', '--evidence', seen.slice(0, 12)]);
+      expect(stale.code).toBe(6);
+      expect(stale.stderr).toContain(`rejected: the evidence of checkpoint "switch-traffic" is not the one approved: approved ${seen.slice(0, 12)}, it is ${held.pendingCheckpoint?.evidence?.digest.slice(0, 12)} now`);
+      const status = await cli(['status', id]);
+      expect(status.stdout).toContain('changed: etcd member oldmaster-2 was healthy, now unhealthy');
+      expect((await cli(['approve', id, 'switch-traffic'])).stdout).toContain(`evidence ${held.pendingCheckpoint?.evidence?.digest.slice(0, 12)}`);
+      await client.workflow.getHandle(id).result();
+    });
+  }, 240_000);
 });
