@@ -108,6 +108,8 @@ export interface MigrationStatus {
   workflowId: string;
   state: 'running' | 'waiting-approval' | 'paused' | 'blocked' | 'completed' | 'failed' | 'aborted';
   currentStep?: { key: string; phase: string; host?: string; startedAt: string; waitingFor?: string };
+  /** the other steps running at the same time as currentStep (plan.parallelism > 1); absent when one step runs */
+  runningTogether?: string[];
   completed: StepRecord[];
   totalSteps: number;
   /** every step of this migration, in order (done, current and to come) */

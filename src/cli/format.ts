@@ -47,7 +47,8 @@ export function renderStatus(s: MigrationStatus, steps?: Step[]): string {
   keys.forEach(({ key, host }, i) => {
     const r = done.get(key);
     const cur = s.currentStep?.key === key ? s.currentStep : undefined;
-    const state = r ? 'completed' : cur ? (s.pendingCheckpoint ? 'waiting-approval' : s.lastError?.step === key ? 'blocked' : 'running') : 'pending';
+    const alongside = !r && !cur && s.runningTogether?.includes(key);
+    const state = r ? 'completed' : alongside ? 'running' : cur ? (s.pendingCheckpoint ? 'waiting-approval' : s.lastError?.step === key ? 'blocked' : 'running') : 'pending';
     const took = r?.endedAt ? formatMs(Date.parse(r.endedAt) - Date.parse(r.startedAt)) : '';
     table.push([
       String(i + 1),

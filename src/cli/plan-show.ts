@@ -2,6 +2,7 @@
 import { formatMemberCount } from '../plan/shape';
 import type { Plan } from '../plan/schema';
 import { shapeProjection, type Step } from '../plan/steps';
+import { parallelismOf, stepBatches } from '../plan/batches';
 import { color } from './format';
 
 /** The planner's projection: strategy, start, every membership change, final; steps below the start's tolerance marked. */
@@ -26,10 +27,20 @@ export function renderPlanShow(plan: Plan, steps: Step[]): string {
   const out: string[] = [
     color.bold(`Migration of ${plan.cluster}: ${plan.oldMasters.map((h) => h.name).join(', ')} → ${plan.newMasters.map((h) => h.name).join(', ')}`),
     ...renderShape(plan),
+    ...(parallelismOf(plan) > 1 ? [`parallelism ${parallelismOf(plan)}: the steps marked ⇉ run at the same time; everything else one at a time`] : []),
     '',
   ];
+  // the first step of each batch of more than one (src/plan/batches.ts) → its step numbers
+  const together = new Map<number, number[]>();
+  let at = 0;
+  for (const b of stepBatches(steps, parallelismOf(plan))) {
+    if (b.length > 1) together.set(at, b.map((_, j) => at + j + 1));
+    at += b.length;
+  }
   steps.forEach((s, i) => {
     const n = String(i + 1).padStart(2);
+    const batch = together.get(i);
+    if (batch) out.push(color.bold(`    ⇉ steps ${batch.join(', ')} run at the same time`));
     if (s.kind === 'checkpoint') {
       out.push(color.yellow(`${n}. ⏸ ${s.title}  [approve: cpmigrate approve <id> ${s.gate}]`));
     } else {

@@ -171,6 +171,15 @@ export const planSchema = z
       .describe("grow-then-shrink (the runbook: add every new member, switch, remove every old one) or rolling (one in, one out); default: the runbook's for 3 → 3, else the one whose worst step tolerates more failures"),
     allowEvenMembers: z.boolean().optional().describe('accept an even final etcd member count (it tolerates no more failures than one member less)'),
     acceptToleranceDrop: z.boolean().optional().describe('accept a plan with a step that tolerates fewer etcd failures than the starting cluster (e.g. 5 → 3)'),
+    parallelism: z
+      .number({ message: 'must be a whole number from 1 to 7' })
+      .int('must be a whole number from 1 to 7')
+      .min(1, 'must be at least 1 (1 = one step at a time)')
+      .max(7, 'must be at most 7 (the most new masters a plan has)')
+      .optional()
+      .describe(
+        'how many new masters run a step that takes no traffic and changes no etcd membership (certificates, apiserver, apiserver-lb, controller-manager/scheduler) at the same time; default 1 (one at a time); etcd joins, the VIP switch and decommission are always one at a time',
+      ),
     workerNodes: z.array(hostSchema.partial({ etcd: true })).default([]).describe('nodes whose kubelet.conf preflight checks'),
     etcd: z
       .object({

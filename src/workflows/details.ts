@@ -14,6 +14,7 @@ export function renderDetails(st: MigrationState, steps: Step[]): string {
     const step = steps.find((x) => x.key === s.currentStep?.key);
     lines.push(`**Now:** ${step?.title ?? s.currentStep.key}${s.currentStep.host ? ` on \`${s.currentStep.host}\`` : ''}`);
     if (s.currentStep.waitingFor) lines.push(`**Waiting for:** ${s.currentStep.waitingFor}`);
+    if (s.runningTogether) lines.push(`**At the same time:** ${s.runningTogether.map((k) => `\`${k}\``).join(', ')}`);
   }
   if (s.pendingCheckpoint) {
     lines.push('', `**Checkpoint \`${s.pendingCheckpoint.gate}\` needs approval**${s.pendingCheckpoint.overdue ? ' (overdue)' : ''}:`, '');

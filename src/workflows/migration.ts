@@ -2,7 +2,8 @@
  * migrateControlPlane: the runbook as one durable workflow.
  *
  * Steps come from src/plan/steps.ts (the same list `plan show` prints) and run
- * in order, one host at a time. Completed steps are kept in state, so a
+ * in order, one host at a time (with plan.parallelism > 1, the new masters'
+ * traffic-free steps in batches: src/workflows/batches.ts). Completed steps are kept in state, so a
  * resumed or replayed run never repeats one. A step that fails for good holds
  * the migration for a human (resume retries it, abort ends it); before any
  * change (preflight) it fails the workflow instead, since nothing was touched.
@@ -20,7 +21,8 @@ import {
 import { ApprovalRejectedFailure, MigrationAbortedFailure, PlanInvalidFailure } from '../errors';
 import { durationMs } from '../plan/duration';
 import { checkPlan } from '../plan/validate-pure';
-import { checkpointOf, etcdUsesTls, migrationSteps, type CheckpointStep, type Step } from '../plan/steps';
+import { checkpointOf, etcdUsesTls, migrationSteps, type ActionStep, type CheckpointStep } from '../plan/steps';
+import { parallelismOf, stepBatches } from '../plan/batches';
 import { describeFix, type ClientFix } from '../plan/client-fix';
 import { CpmCluster, CpmPendingGate, CpmStep } from '../search-attributes';
 import {
@@ -39,6 +41,7 @@ import { renderDetails } from './details';
 import { Aborted } from './aborted';
 import { compensationFor, type Compensation } from './compensation';
 import { runAction, type Ctx } from './runners';
+import { runBatch } from './batches';
 import { preflight, preflightNotesOf } from './preflight';
 import { ClusterLock } from './lock';
 import { decommissionGate } from './inventory';
@@ -241,30 +244,46 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
     );
   };
 
+  /** An action step failed for good: hold for a human; returns on resume (retry it), throws on abort. */
+  const holdFailed = async (step: ActionStep, err: unknown, note = ''): Promise<void> => {
+    if (err instanceof Aborted) throw err;
+    const failure = err as Error & { cause?: Error };
+    const cause = (failure.cause ?? failure) as Error & { type?: string };
+    st.lastError = { step: step.key, message: cause.message, type: cause.type ?? cause.name, at: new Date().toISOString() };
+    log.error('step failed; holding for an operator', { step: step.key, error: cause.message });
+    st.pause('cpmigrate (step failed)');
+    progress(`operator: step failed (${cause.message.slice(0, 200)})${note}; fix the cause, then resume (retry) or abort`);
+    await condition(() => !st.paused || st.abort !== undefined);
+    checkAbort();
+    st.lastError = undefined;
+  };
+
   /** Run one action step; on failure, hold for a human (resume = retry, abort = stop). */
-  const runHeld = async (step: Step & { kind: 'action' }): Promise<string> => {
+  const runHeld = async (step: ActionStep): Promise<string> => {
     for (;;) {
       try {
         return await runAction(ctx(), step);
       } catch (err) {
-        if (err instanceof Aborted) throw err;
-        const failure = err as Error & { cause?: Error };
-        const cause = (failure.cause ?? failure) as Error & { type?: string };
-        st.lastError = { step: step.key, message: cause.message, type: cause.type ?? cause.name, at: new Date().toISOString() };
-        log.error('step failed; holding for an operator', { step: step.key, error: cause.message });
-        st.pause('cpmigrate (step failed)');
-        progress(`operator: step failed (${cause.message.slice(0, 200)}); fix the cause, then resume (retry) or abort`);
-        await condition(() => !st.paused || st.abort !== undefined);
-        checkAbort();
-        st.lastError = undefined;
+        await holdFailed(step, err);
         st.startStep(step);
       }
     }
   };
 
+  // patched() only when asked for: a plan without parallelism records no marker, so its history is today's
+  const batches = parallelismOf(plan) > 1 && patched('parallel-steps') ? stepBatches(steps, parallelismOf(plan)) : steps.map((s) => [s]);
+  const batchDeps = { st, ctx, compensations, publish, holdIfPaused, checkAbort, holdFailed };
+
   try {
-    for (const step of steps) {
-      if (st.completed.has(step.key)) continue;
+    for (const batch of batches) {
+      const todo = batch.filter((s) => !st.completed.has(s.key));
+      if (todo.length > 1) {
+        // only action steps batch (src/plan/batches.ts)
+        await runBatch(batchDeps, todo as ActionStep[]);
+        continue;
+      }
+      const step = todo[0];
+      if (!step) continue;
       await holdIfPaused();
       checkAbort();
       st.startStep(step);

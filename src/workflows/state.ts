@@ -36,6 +36,10 @@ export class MigrationState {
   clusterLock?: MigrationStatus['clusterLock'];
   /** aborts received after the first one: during a held rollback, "stop rolling back" */
   abortRepeats = 0;
+  /** the other steps running at the same time as `current` (a batch: plan.parallelism > 1, src/plan/batches.ts) */
+  together: string[] = [];
+  /** when each started step started (a batch starts several) */
+  private readonly startedAt = new Map<string, string>();
 
   constructor(
     readonly plan: Plan,
@@ -138,13 +142,31 @@ export class MigrationState {
   startStep(step: Step, waitingFor?: string): void {
     // Decommissioning (or, rolling, an etcd-leave) removes old etcd members: from its start on, only forward.
     if (step.kind === 'action' && (step.phase === 'decommission-old' || step.phase === 'etcd-leave')) this.pointOfNoReturnPassed = true;
+    const startedAt = new Date().toISOString();
+    this.startedAt.set(step.key, startedAt);
     this.current = {
       key: step.key,
       phase: step.kind === 'action' ? step.phase : 'checkpoint',
       host: step.kind === 'action' ? step.host : undefined,
-      startedAt: new Date().toISOString(),
+      startedAt,
       waitingFor,
     };
+  }
+
+  /** Several steps start at once (a batch): the first is `current`, the others `together`. */
+  startBatch(steps: readonly Step[]): void {
+    const [first, ...rest] = steps;
+    if (!first) return;
+    this.startStep(first);
+    for (const s of rest) this.startedAt.set(s.key, this.current?.startedAt ?? new Date().toISOString());
+    this.together = rest.map((s) => s.key);
+  }
+
+  /** After a batch settled: `step` (a started one) is current again, `others` still to finish (a held batch). */
+  focus(step: Step, others: readonly Step[]): void {
+    const startedAt = this.startedAt.get(step.key) ?? new Date().toISOString();
+    this.current = { key: step.key, phase: step.kind === 'action' ? step.phase : 'checkpoint', host: step.kind === 'action' ? step.host : undefined, startedAt };
+    this.together = others.map((s) => s.key);
   }
 
   waitingFor(what: string | undefined): void {
@@ -152,7 +174,8 @@ export class MigrationState {
   }
 
   completeStep(step: Step, summary: string): void {
-    const startedAt = this.current?.key === step.key ? this.current.startedAt : new Date().toISOString();
+    const startedAt = this.current?.key === step.key ? this.current.startedAt : (this.startedAt.get(step.key) ?? new Date().toISOString());
+    this.startedAt.delete(step.key);
     this.completed.set(step.key, {
       key: step.key,
       phase: step.kind === 'action' ? step.phase : 'checkpoint',
@@ -162,7 +185,8 @@ export class MigrationState {
       summary,
       state: 'completed',
     });
-    this.current = undefined;
+    this.together = this.together.filter((k) => k !== step.key);
+    if (!this.current || this.current.key === step.key) this.current = undefined;
   }
 
   status(): MigrationStatus {
@@ -174,6 +198,7 @@ export class MigrationState {
       workflowId: workflowIdFor(this.plan.cluster),
       state,
       currentStep: this.current ? { ...this.current } : undefined,
+      runningTogether: this.together.length ? [...this.together] : undefined,
       completed: this.steps.flatMap((s) => {
         const r = this.completed.get(s.key);
         return r ? [r] : [];
