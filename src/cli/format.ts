@@ -93,7 +93,9 @@ export function ignoredApprovalLines(s: MigrationStatus): string[] {
 export function evidenceLines(p: PendingCheckpoint): string[] {
   const out: string[] = [];
   if (p.reapproval) {
-    out.push(`The approval by ${p.reapproval.by} at ${p.reapproval.at} did not hold: ${p.reapproval.lapsed ? 'it lapsed (expiresAfter)' : 'the cluster changed'}; approve again.`);
+    out.push(
+      `The approval by ${p.reapproval.by} at ${p.reapproval.at} did not hold: ${p.reapproval.lapsed ? 'it lapsed (expiresAfter)' : 'the cluster changed'}; approve again.`,
+    );
     for (const c of p.reapproval.changes) out.push(`  changed: ${c}`);
   }
   if (p.evidence) {

@@ -8,7 +8,9 @@ import { color } from './format';
 export function renderShape(plan: Plan): string[] {
   const shape = shapeProjection(plan);
   const out = [
-    color.bold(`Shape: ${plan.oldMasters.length} → ${plan.newMasters.length} masters, strategy ${shape.strategy} (${shape.strategyWhy}); peak ${shape.peak} etcd members`),
+    color.bold(
+      `Shape: ${plan.oldMasters.length} → ${plan.newMasters.length} masters, strategy ${shape.strategy} (${shape.strategyWhy}); peak ${shape.peak} etcd members`,
+    ),
     ...(shape.shared.length ? [`  kept (in both lists, untouched): ${shape.shared.join(', ')}`] : []),
     ...(shape.failed.length ? [color.yellow(`  failed (removed first, nothing run there): ${shape.failed.join(', ')}`)] : []),
     `  start:  ${formatMemberCount(shape.start)}`,
