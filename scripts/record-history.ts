@@ -34,7 +34,13 @@ async function record(server: DevServer, connection: NativeConnection, prefix: s
     },
   });
   const taskQueue = `${TASK_QUEUE}-record-${v.name}`;
-  const worker = await Worker.create({ interceptors: { activity: [livenessInterceptor] }, connection, taskQueue, workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'), activities });
+  const worker = await Worker.create({
+    interceptors: { activity: [livenessInterceptor] },
+    connection,
+    taskQueue,
+    workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'),
+    activities,
+  });
   await worker.runUntil(async () => {
     const handle = await client.workflow.start(WORKFLOW_TYPE, { taskQueue, workflowId: `cpmigrate-recorded-${v.name}`, args: [v.input()] });
     await v.drive(handle);
@@ -44,7 +50,10 @@ async function record(server: DevServer, connection: NativeConnection, prefix: s
     );
     if ((outcome !== 'completed') !== (v.expectFailure === true)) throw new Error(`${v.name}: unexpected outcome ${outcome}`);
     // the temporal CLI writes the canonical proto-JSON that historyFromJSON reads
-    const json = execFileSync(temporalBinary(), ['workflow', 'show', '--address', server.address, '--workflow-id', handle.workflowId, '--output', 'json'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    const json = execFileSync(temporalBinary(), ['workflow', 'show', '--address', server.address, '--workflow-id', handle.workflowId, '--output', 'json'], {
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    });
     const file = path.join(__dirname, '..', 'test', 'histories', `${prefix}-${v.name}.json.gz`);
     writeFileSync(file, gzipSync(json, { level: 9 }));
     process.stdout.write(`${v.name}: ${outcome}, ${(JSON.parse(json) as { events: unknown[] }).events.length} events -> ${file}\n`);

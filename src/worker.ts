@@ -36,7 +36,9 @@ export async function runWorker(): Promise<void> {
     tls: settings.tls,
     apiKey: settings.apiKey,
   }).catch((err: unknown) => {
-    throw new Error(`cannot reach Temporal at ${settings.address} (namespace ${settings.namespace}): ${(err as Error).message}\n  hint: start it with \`npm run dev\` or set TEMPORAL_ADDRESS`);
+    throw new Error(
+      `cannot reach Temporal at ${settings.address} (namespace ${settings.namespace}): ${(err as Error).message}\n  hint: start it with \`npm run dev\` or set TEMPORAL_ADDRESS`,
+    );
   });
   const policy = activePolicy(); // a bad policy file stops the worker here
   const activities = createActivities();
@@ -53,11 +55,21 @@ export async function runWorker(): Promise<void> {
     // every running migration holds one activity slot for its lock keeper (src/worker-tuning.ts)
     ...workerTuning(),
   });
-  process.stdout.write(`${JSON.stringify({ level: 'info', msg: 'worker started', address: settings.address, namespace: settings.namespace, taskQueue: TASK_QUEUE, pid: process.pid, deployment: deployment ? `${deployment.version.deploymentName}/${deployment.version.buildId} (${deployment.defaultVersioningBehavior})` : 'unversioned' })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ level: 'info', msg: 'worker started', address: settings.address, namespace: settings.namespace, taskQueue: TASK_QUEUE, pid: process.pid, deployment: deployment ? `${deployment.version.deploymentName}/${deployment.version.buildId} (${deployment.defaultVersioningBehavior})` : 'unversioned' })}\n`,
+  );
   process.stdout.write(
     `${JSON.stringify(
       policy
-        ? { level: 'info', msg: 'worker policy', file: process.env.CPM_WORKER_POLICY, clusters: policy.clusters, hostCIDRs: policy.hostCIDRs, apiServerAddresses: policy.apiServerAddresses, allowCommandServices: policy.allowCommandServices }
+        ? {
+            level: 'info',
+            msg: 'worker policy',
+            file: process.env.CPM_WORKER_POLICY,
+            clusters: policy.clusters,
+            hostCIDRs: policy.hostCIDRs,
+            apiServerAddresses: policy.apiServerAddresses,
+            allowCommandServices: policy.allowCommandServices,
+          }
         : { level: 'warn', msg: 'no worker policy (CPM_WORKER_POLICY unset): any cluster, host, key and command a plan names is allowed' },
     )}\n`,
   );

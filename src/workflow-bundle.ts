@@ -21,7 +21,9 @@ export function workflowCodeOption(env: NodeJS.ProcessEnv = process.env): Pick<W
   const codePath = env[WORKFLOW_BUNDLE_ENV];
   if (!codePath) return { workflowsPath: workflowSourcePath() };
   if (!existsSync(codePath)) {
-    throw new Error(`${WORKFLOW_BUNDLE_ENV}=${codePath}: no such file; build it with \`npm run build:bundle\`, or unset ${WORKFLOW_BUNDLE_ENV} to bundle the sources at start`);
+    throw new Error(
+      `${WORKFLOW_BUNDLE_ENV}=${codePath}: no such file; build it with \`npm run build:bundle\`, or unset ${WORKFLOW_BUNDLE_ENV} to bundle the sources at start`,
+    );
   }
   return { workflowBundle: { codePath } };
 }

@@ -47,7 +47,12 @@ describe('approvals sent too early', () => {
     let release!: () => void;
     const draining = new Promise<void>((r) => (release = r));
     const { activities, calls } = recordingActivities({ before: (c) => (c.name === 'drainNode' && c.args[0] === 'master-1' ? draining : undefined) });
-    const worker = await Worker.create({ connection, taskQueue: TASK_QUEUE, workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'), activities });
+    const worker = await Worker.create({
+      connection,
+      taskQueue: TASK_QUEUE,
+      workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'),
+      activities,
+    });
     await worker.runUntil(async () => {
       const id = workflowIdFor(plan.cluster);
       const handle = await client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: id, args: [{ plan }] });
@@ -92,7 +97,12 @@ describe('approvals sent too early', () => {
   it('a signal for a checkpoint disabled in the plan says so', async () => {
     const plan = testPlan({ cluster: uniqueCluster('disabled'), gates: ['switch-traffic'] });
     const { activities } = recordingActivities();
-    const worker = await Worker.create({ connection, taskQueue: TASK_QUEUE, workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'), activities });
+    const worker = await Worker.create({
+      connection,
+      taskQueue: TASK_QUEUE,
+      workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'),
+      activities,
+    });
     await worker.runUntil(async () => {
       const id = workflowIdFor(plan.cluster);
       const handle = await client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: id, args: [{ plan }] });

@@ -10,7 +10,10 @@ const BASE = Date.parse('2026-12-02T00:00:00.000Z');
 let id = 0;
 function ev(ms: number, eventType: string, attributes: Record<string, unknown> = {}): HistoryEvent {
   id += 1;
-  const key = `${eventType.replace(/^EVENT_TYPE_/, '').toLowerCase().replace(/_(.)/g, (_, c: string) => c.toUpperCase())}EventAttributes`;
+  const key = `${eventType
+    .replace(/^EVENT_TYPE_/, '')
+    .toLowerCase()
+    .replace(/_(.)/g, (_, c: string) => c.toUpperCase())}EventAttributes`;
   return { eventId: String(id), eventTime: new Date(BASE + ms).toISOString(), eventType: `EVENT_TYPE_${eventType}`, [key]: attributes };
 }
 

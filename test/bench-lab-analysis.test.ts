@@ -31,8 +31,14 @@ describe('API gaps by cause', () => {
     expect(attributeGap({ from: at(100), to: at(300), ms: 200 }, ctx).cause).toBe('unexplained');
   });
   it('otherwise the activity under way: an apiserver stop or start by name, anything else as the step it was', () => {
-    expect(attributeGap({ from: at(30_500), to: at(30_700), ms: 200 }, ctx)).toMatchObject({ cause: 'apiserver start/stop', detail: 'stopComponent oldmaster-1 apiserver' });
-    expect(attributeGap({ from: at(40_100), to: at(40_300), ms: 200 }, ctx)).toMatchObject({ cause: 'during another step', detail: 'configureKeepalived master-2' });
+    expect(attributeGap({ from: at(30_500), to: at(30_700), ms: 200 }, ctx)).toMatchObject({
+      cause: 'apiserver start/stop',
+      detail: 'stopComponent oldmaster-1 apiserver',
+    });
+    expect(attributeGap({ from: at(40_100), to: at(40_300), ms: 200 }, ctx)).toMatchObject({
+      cause: 'during another step',
+      detail: 'configureKeepalived master-2',
+    });
   });
   it('the summary keeps the longest gap of each cause and its count', () => {
     const s = summarizeAvailability(
@@ -65,7 +71,13 @@ describe('critical path per step', () => {
       workflowId: 'cpmigrate-lab',
       waits: [{ what: 'kube-apiserver on master-1 ready', ms: 4_900, neededMs: 3_950, checks: 5, ok: true }],
     }),
-    JSON.stringify({ ts: at(30_000), msg: 'activity failed', activityType: 'etcdJoinMember', ms: 8_000, waits: [{ what: 'etcd reconfiguration: member add', ms: 5_000, neededMs: 4_600, checks: 6, ok: true }] }),
+    JSON.stringify({
+      ts: at(30_000),
+      msg: 'activity failed',
+      activityType: 'etcdJoinMember',
+      ms: 8_000,
+      waits: [{ what: 'etcd reconfiguration: member add', ms: 5_000, neededMs: 4_600, checks: 6, ok: true }],
+    }),
   ].join('\n');
 
   it('reads the completed and failed activity lines of a worker log, skipping everything else', () => {

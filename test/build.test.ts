@@ -63,7 +63,9 @@ describe('npm run build', () => {
     const w = node([path.join(dist, 'worker.js')], { TEMPORAL_ADDRESS: '127.0.0.1:9', CPM_WORKFLOW_BUNDLE: file });
     expect(w.stderr).toContain('cannot reach Temporal at 127.0.0.1:9');
     expect(workflowCodeOption({ CPM_WORKFLOW_BUNDLE: file })).toEqual({ workflowBundle: { codePath: file } });
-    expect(() => workflowCodeOption({ CPM_WORKFLOW_BUNDLE: `${file}.missing` })).toThrow(/CPM_WORKFLOW_BUNDLE=.*missing: no such file; build it with `npm run build:bundle`/);
+    expect(() => workflowCodeOption({ CPM_WORKFLOW_BUNDLE: `${file}.missing` })).toThrow(
+      /CPM_WORKFLOW_BUNDLE=.*missing: no such file; build it with `npm run build:bundle`/,
+    );
     expect(workflowCodeOption({})).toHaveProperty('workflowsPath');
   });
 });

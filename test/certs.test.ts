@@ -69,7 +69,13 @@ beforeAll(async () => {
   await sshKeygen(clientKey);
   [oldHost, newHost] = await Promise.all([
     // oldmaster-2/-3 are the same sshd (same files): every old master answers
-    startSshd({ address: '127.0.2.11', extraAddresses: ['127.0.2.13', '127.0.2.14'], name: 'oldmaster-1', clientKeyPath: clientKey, bindMounts: [{ source: pkiOld, target: mnt }] }),
+    startSshd({
+      address: '127.0.2.11',
+      extraAddresses: ['127.0.2.13', '127.0.2.14'],
+      name: 'oldmaster-1',
+      clientKeyPath: clientKey,
+      bindMounts: [{ source: pkiOld, target: mnt }],
+    }),
     startSshd({ address: '127.0.2.12', name: 'master-1', clientKeyPath: clientKey, bindMounts: [{ source: pkiNew, target: mnt }] }),
   ]);
   const v = validatePlan(
@@ -113,8 +119,17 @@ describe('copyPki', () => {
     console.log(`[timing] copyPki (first, ${first.details?.files} files): ${Date.now() - t0} ms`);
     const src = await listTree(pkiOld);
     expect(src.map((f) => f.rel)).toEqual([
-      'apiserver.crt', 'apiserver.key', 'ca.crt', 'ca.key', 'etcd/ca.crt', 'etcd/ca.key', ...ETCD_PER_HOST,
-      'front-proxy-ca.crt', 'front-proxy-ca.key', 'sa.key', 'sa.pub',
+      'apiserver.crt',
+      'apiserver.key',
+      'ca.crt',
+      'ca.key',
+      'etcd/ca.crt',
+      'etcd/ca.key',
+      ...ETCD_PER_HOST,
+      'front-proxy-ca.crt',
+      'front-proxy-ca.key',
+      'sa.key',
+      'sa.pub',
     ]);
     const shared = src.filter((f) => !ETCD_PER_HOST.includes(f.rel));
     expect(first).toMatchObject({ changed: true, details: { copied: 10, unchanged: 0, keptPerHost: [], missingPerHost: ETCD_PER_HOST } });
@@ -253,12 +268,22 @@ describe('x509 (no SSH)', () => {
     const dir = path.join(root, 'ec');
     await makeKubePki(dir, { apiserverSANs: ['DNS:kubernetes', 'IP:10.0.0.1'], keyType: 'ec', caDays: 200, apiserverDays: 10, minimal: true });
     const read = (n: string) => readFile(path.join(dir, n), 'utf8');
-    const status = await inspectServingCert({ certPem: await read('apiserver.crt'), keyPem: await read('apiserver.key'), caCertPem: await read('ca.crt'), requiredSANs: ['10.0.0.1'] });
+    const status = await inspectServingCert({
+      certPem: await read('apiserver.crt'),
+      keyPem: await read('apiserver.key'),
+      caCertPem: await read('ca.crt'),
+      requiredSANs: ['10.0.0.1'],
+    });
     expect(status.ok).toBe(false);
     expect(status.problems.join('; ')).toMatch(/within 30 days/);
     expect(status.missingSANs).toEqual([]);
 
-    const issued = await reissueServingCert({ certPem: await read('apiserver.crt'), caCertPem: await read('ca.crt'), caKeyPem: await read('ca.key'), requiredSANs: ['10.0.0.2', 'api.example'] });
+    const issued = await reissueServingCert({
+      certPem: await read('apiserver.crt'),
+      caCertPem: await read('ca.crt'),
+      caKeyPem: await read('ca.key'),
+      requiredSANs: ['10.0.0.2', 'api.example'],
+    });
     expect(issued.keyAlgorithm).toBe('ECDSA P-256');
     expect(issued.keyPem).toMatch(/^-----BEGIN EC PRIVATE KEY-----/);
     expect(issued.addedSANs).toEqual(['IP:10.0.0.2', 'DNS:api.example']);
@@ -267,17 +292,33 @@ describe('x509 (no SSH)', () => {
     const { writeFile } = await import('node:fs/promises');
     await writeFile(path.join(dir, 'new.crt'), issued.certPem);
     expect((await openssl(['verify', '-CAfile', path.join(dir, 'ca.crt'), path.join(dir, 'new.crt')])).trim()).toMatch(/: OK$/);
-    const again = await inspectServingCert({ certPem: issued.certPem, keyPem: issued.keyPem, caCertPem: await read('ca.crt'), requiredSANs: ['10.0.0.2', 'api.example'] });
+    const again = await inspectServingCert({
+      certPem: issued.certPem,
+      keyPem: issued.keyPem,
+      caCertPem: await read('ca.crt'),
+      requiredSANs: ['10.0.0.2', 'api.example'],
+    });
     expect(again).toMatchObject({ ok: true, problems: [] });
 
     // a certificate from another CA is not accepted as-is
     const other = path.join(root, 'other');
     await makeKubePki(other, { apiserverSANs: ['IP:10.0.0.1'], minimal: true });
-    const foreign = await inspectServingCert({ certPem: await readFile(path.join(other, 'apiserver.crt'), 'utf8'), keyPem: await readFile(path.join(other, 'apiserver.key'), 'utf8'), caCertPem: await read('ca.crt'), requiredSANs: [] });
+    const foreign = await inspectServingCert({
+      certPem: await readFile(path.join(other, 'apiserver.crt'), 'utf8'),
+      keyPem: await readFile(path.join(other, 'apiserver.key'), 'utf8'),
+      caCertPem: await read('ca.crt'),
+      requiredSANs: [],
+    });
     expect(foreign.problems.join('; ')).toMatch(/not signed by the cluster CA/);
     // and a CA about to expire is refused
     await expect(
-      reissueServingCert({ certPem: await read('apiserver.crt'), caCertPem: await read('ca.crt'), caKeyPem: await read('ca.key'), requiredSANs: [], now: new Date(caEnd.getTime() - 5 * 86400_000) }),
+      reissueServingCert({
+        certPem: await read('apiserver.crt'),
+        caCertPem: await read('ca.crt'),
+        caKeyPem: await read('ca.key'),
+        requiredSANs: [],
+        now: new Date(caEnd.getTime() - 5 * 86400_000),
+      }),
     ).rejects.toThrow(/renew the CA/);
   });
 });
@@ -293,7 +334,12 @@ describe('issueEtcdMemberCerts', () => {
       ...h,
       etcd: { ...h.etcd, clientURL: `https://${h.name === 'master-1' ? ETCD_DNS : h.address}:2379`, peerURL: `https://${h.address}:2380` },
     });
-    tls = { ...plan, paths: { ...plan.paths, pkiDir: path.join(mnt, 'etcdtls') }, oldMasters: plan.oldMasters.map(https), newMasters: plan.newMasters.map(https) };
+    tls = {
+      ...plan,
+      paths: { ...plan.paths, pkiDir: path.join(mnt, 'etcdtls') },
+      oldMasters: plan.oldMasters.map(https),
+      newMasters: plan.newMasters.map(https),
+    };
   });
 
   const SANS = ['DNS:master-1', 'DNS:localhost', 'IP:127.0.2.12', 'IP:127.0.0.1', 'IP:0:0:0:0:0:0:0:1'];
@@ -313,7 +359,9 @@ describe('issueEtcdMemberCerts', () => {
       changed: true,
       details: { caFrom: 'oldmaster-1', issued: ['etcd/server.crt', 'etcd/server.key', 'etcd/peer.crt', 'etcd/peer.key'], kept: [], caInstalled: true },
     });
-    expect(out.summary).toMatch(/^master-1: etcd server and peer certificates issued by the etcd CA of oldmaster-1 \(server SANs DNS:master-1, DNS:localhost, IP:127\.0\.2\.12, IP:127\.0\.0\.1, IP:::1, DNS:master-1\.etcd\.test-lab\.example; peer SANs /);
+    expect(out.summary).toMatch(
+      /^master-1: etcd server and peer certificates issued by the etcd CA of oldmaster-1 \(server SANs DNS:master-1, DNS:localhost, IP:127\.0\.2\.12, IP:127\.0\.0\.1, IP:::1, DNS:master-1\.etcd\.test-lab\.example; peer SANs /,
+    );
     expect(out.summary).toContain('etcd/ca.crt installed');
     expect(JSON.stringify(out)).not.toMatch(/PRIVATE KEY|BEGIN/);
 
@@ -350,7 +398,10 @@ describe('issueEtcdMemberCerts', () => {
     // re-running keeps everything
     const before = await listTree(etcdNew);
     const again = await acts.issueEtcdMemberCerts(tls, 'master-1');
-    expect(again).toMatchObject({ changed: false, details: { issued: [], kept: ['etcd/server.crt', 'etcd/server.key', 'etcd/peer.crt', 'etcd/peer.key'], caInstalled: false } });
+    expect(again).toMatchObject({
+      changed: false,
+      details: { issued: [], kept: ['etcd/server.crt', 'etcd/server.key', 'etcd/peer.crt', 'etcd/peer.key'], caInstalled: false },
+    });
     expect(again.summary).toMatch(/^master-1: etcd server and peer certificates already valid \(etcd CA of oldmaster-1; /);
     expect(await listTree(etcdNew)).toEqual(before);
 
@@ -359,7 +410,10 @@ describe('issueEtcdMemberCerts', () => {
     const serverCert = await readFile(path.join(etcdNew, 'server.crt'), 'utf8');
     await copyFile(path.join(etcdNew, 'server.crt'), path.join(etcdNew, 'peer.crt'));
     const fix = await acts.issueEtcdMemberCerts(tls, 'master-1');
-    expect(fix).toMatchObject({ changed: true, details: { issued: ['etcd/peer.crt', 'etcd/peer.key'], kept: ['etcd/server.crt', 'etcd/server.key'], caInstalled: false } });
+    expect(fix).toMatchObject({
+      changed: true,
+      details: { issued: ['etcd/peer.crt', 'etcd/peer.key'], kept: ['etcd/server.crt', 'etcd/server.key'], caInstalled: false },
+    });
     expect(fix.summary).toMatch(/etcd peer certificate issued by the etcd CA of oldmaster-1, server certificate already valid/);
     expect((fix.details?.reasons as Record<string, string[]>).peer?.join('; ')).toMatch(/private key does not match/);
     expect(fix.details?.backups).toHaveLength(2);
@@ -391,18 +445,26 @@ describe('issueEtcdMemberCerts', () => {
     const none = { ...tls, paths: { ...tls.paths, pkiDir: path.join(mnt, 'nowhere') } };
     const err = await acts.issueEtcdMemberCerts(none, 'master-1').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PlanMismatchError);
-    expect((err as Error).message).toMatch(/etcd CA not found: no old master has .*nowhere\/etcd\/ca\.crt and .*nowhere\/etcd\/ca\.key \(oldmaster-1 \(etcd\/ca\.crt and etcd\/ca\.key missing\), oldmaster-2/);
+    expect((err as Error).message).toMatch(
+      /etcd CA not found: no old master has .*nowhere\/etcd\/ca\.crt and .*nowhere\/etcd\/ca\.key \(oldmaster-1 \(etcd\/ca\.crt and etcd\/ca\.key missing\), oldmaster-2/,
+    );
     await expect(stat(path.join(pkiNew, 'nowhere'))).rejects.toThrow(/ENOENT/);
   });
 });
 
 describe('issueEtcdMemberCert (no SSH)', () => {
-  it('follows an EC etcd CA, caps validity at the CA, and refuses a key that is not the CA\'s', async () => {
+  it("follows an EC etcd CA, caps validity at the CA, and refuses a key that is not the CA's", async () => {
     const dir = path.join(root, 'etcd-ec');
     await makeEtcdCa(dir, { keyType: 'ec', days: 100 });
     const caCertPem = await readFile(path.join(dir, 'etcd/ca.crt'), 'utf8');
     const caKeyPem = await readFile(path.join(dir, 'etcd/ca.key'), 'utf8');
-    const c = await issueEtcdMemberCert({ caCertPem, caKeyPem, commonName: 'master-2', sans: ['master-2', 'localhost', '10.0.0.2', '127.0.0.1', '::1', '10.0.0.2'], usage: 'peer' });
+    const c = await issueEtcdMemberCert({
+      caCertPem,
+      caKeyPem,
+      commonName: 'master-2',
+      sans: ['master-2', 'localhost', '10.0.0.2', '127.0.0.1', '::1', '10.0.0.2'],
+      usage: 'peer',
+    });
     expect(c.keyAlgorithm).toBe('ECDSA P-256');
     expect(c.keyPem).toMatch(/^-----BEGIN EC PRIVATE KEY-----/);
     expect(c.sans).toEqual(['DNS:master-2', 'DNS:localhost', 'IP:10.0.0.2', 'IP:127.0.0.1', 'IP:::1']);
@@ -413,11 +475,20 @@ describe('issueEtcdMemberCert (no SSH)', () => {
     const text = await openssl(['x509', '-in', path.join(dir, 'peer.crt'), '-noout', '-text']);
     expect(text).toMatch(/X509v3 Key Usage: critical\s*\n\s*Digital Signature\n/);
     expect(text).toMatch(/TLS Web Server Authentication, TLS Web Client Authentication/);
-    const status = await inspectServingCert({ certPem: c.certPem, keyPem: c.keyPem, caCertPem, requiredSANs: ['10.0.0.2', '::1'], requiredUsages: ['serverAuth', 'clientAuth'], renewWithinDays: 30 });
+    const status = await inspectServingCert({
+      certPem: c.certPem,
+      keyPem: c.keyPem,
+      caCertPem,
+      requiredSANs: ['10.0.0.2', '::1'],
+      requiredUsages: ['serverAuth', 'clientAuth'],
+      renewWithinDays: 30,
+    });
     expect(status).toMatchObject({ ok: true, problems: [] });
 
     // the cluster CA's key does not sign for the etcd CA
     const wrongKey = await readFile(path.join(pkiOld, 'ca.key'), 'utf8');
-    await expect(issueEtcdMemberCert({ caCertPem, caKeyPem: wrongKey, commonName: 'master-2', sans: ['10.0.0.2'], usage: 'server' })).rejects.toThrow(/etcd CA key does not belong/);
+    await expect(issueEtcdMemberCert({ caCertPem, caKeyPem: wrongKey, commonName: 'master-2', sans: ['10.0.0.2'], usage: 'server' })).rejects.toThrow(
+      /etcd CA key does not belong/,
+    );
   });
 });

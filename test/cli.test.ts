@@ -49,7 +49,13 @@ beforeAll(async () => {
   connection = await NativeConnection.connect({ address: server.address });
   // etcd joins take 3 s each so `watch` (polling every 300 ms, slower on a loaded machine) surely sees them
   const { activities } = recordingActivities({ before: (c) => new Promise((r) => setTimeout(r, c.name === 'etcdJoinMember' ? 3_000 : 50)) });
-  worker = await Worker.create({ interceptors: { activity: [livenessInterceptor] }, connection, taskQueue: TASK_QUEUE, workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'), activities });
+  worker = await Worker.create({
+    interceptors: { activity: [livenessInterceptor] },
+    connection,
+    taskQueue: TASK_QUEUE,
+    workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'),
+    activities,
+  });
   running = worker.run();
 });
 
@@ -142,7 +148,11 @@ describe('cpmigrate CLI against a running migration', () => {
     const fresh = testPlan({ cluster: 'cli-abort-a', gates: ['switch-traffic'] });
     const resumed = testPlan({ cluster: 'cli-abort-b', gates: ['switch-traffic'] });
     const a = await client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: workflowIdFor(fresh.cluster), args: [{ plan: fresh }] });
-    const b = await client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: workflowIdFor(resumed.cluster), args: [{ plan: resumed, features: { resume: true } }] });
+    const b = await client.workflow.start(WORKFLOW_TYPE, {
+      taskQueue: TASK_QUEUE,
+      workflowId: workflowIdFor(resumed.cluster),
+      args: [{ plan: resumed, features: { resume: true } }],
+    });
     for (const h of [a, b]) await until(async () => ((await h.query(statusQuery)).pendingCheckpoint ? true : undefined), 'checkpoint');
     const ok = await cli(['abort', fresh.cluster, '--reason', 'window closed', '--output', 'json']);
     expect(ok.code).toBe(0);

@@ -58,7 +58,9 @@ describe('client-fixes', () => {
       const handle = await start(plan);
       const s = await waitStatus(plan, (x) => x.pendingCheckpoint?.gate === 'client-fixes', 'client-fixes checkpoint');
       expect(s.completed.map((r) => r.key)).toEqual(['preflight']);
-      expect(s.completed[0]?.summary).toMatch(/3 client fix\(es\) for the client-fixes checkpoint; kubelets checked on 7 node\(s\) \(1 found through the API\)/);
+      expect(s.completed[0]?.summary).toMatch(
+        /3 client fix\(es\) for the client-fixes checkpoint; kubelets checked on 7 node\(s\) \(1 found through the API\)/,
+      );
       expect(s.pendingCheckpoint?.details).toEqual([
         `worker-3: /etc/kubernetes/kubelet.conf server ${OLD} → ${LB} (atomic rewrite, backup kept), restart kubelet, wait until Node worker-3 is Ready`,
         `worker-2: /etc/kubernetes/kubelet.conf server ${OLD} → ${LB} (atomic rewrite, backup kept), restart kubelet, wait until Node worker-2 is Ready`,
@@ -72,7 +74,9 @@ describe('client-fixes', () => {
         `confirm this user kubeconfig uses https://10.200.20.241:443: team-a laptops (wiki/KUBE-12)`,
       ]);
       const fixed = ack.completed.find((r) => r.key === 'client-fixes');
-      expect(fixed?.summary).toMatch(/^3 client fix\(es\): kube-proxy\/kube-system\/kube-proxy: .*\| kubelet\/worker-2: .*Node worker-2 Ready \| kubelet\/worker-3: /);
+      expect(fixed?.summary).toMatch(
+        /^3 client fix\(es\): kube-proxy\/kube-system\/kube-proxy: .*\| kubelet\/worker-2: .*Node worker-2 Ready \| kubelet\/worker-3: /,
+      );
       expect(names(calls)).toEqual([
         'preflight',
         'applyClientFix kube-proxy/kube-system/kube-proxy',

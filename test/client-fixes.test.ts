@@ -104,11 +104,20 @@ describe.skipIf(!isRoot)('client-fix activities over real SSH', () => {
     expect((await a.revertClientFix(plan, fix, 'rollback')).changed).toBe(false); // nothing left to undo
   });
 
-  it('points an old master\'s scheduler kubeconfig at its own apiserver and restarts it through the plan\'s scheduler service', async () => {
+  it("points an old master's scheduler kubeconfig at its own apiserver and restarts it through the plan's scheduler service", async () => {
     const sched = plan.paths.schedulerKubeconfig;
     await writeFile(sched, kubeconfig(LB), { mode: 0o600 });
     const to = 'https://127.0.5.11:6443';
-    const fix = { kind: 'controlplane' as const, component: 'scheduler' as const, node: 'oldmaster-1', address: '127.0.5.11', planHost: true, file: sched, from: LB, to };
+    const fix = {
+      kind: 'controlplane' as const,
+      component: 'scheduler' as const,
+      node: 'oldmaster-1',
+      address: '127.0.5.11',
+      planHost: true,
+      file: sched,
+      from: LB,
+      to,
+    };
     const a = createClientFixActivities({ hostOps: () => ops, kubeClients: kubeDouble(restarts) });
     expect((await a.applyClientFix(plan, fix)).summary).toContain(`scheduler/oldmaster-1: ${sched} server ${LB} → ${to}`);
     expect(await readFile(sched, 'utf8')).toBe(kubeconfig(to));
@@ -126,9 +135,14 @@ describe.skipIf(!isRoot)('client-fix activities over real SSH', () => {
   });
 
   it('waitNodeReady fails (retryably) when the Node does not come back within clients.kubelet.readyTimeout', async () => {
-    const stuck: KubeClientActivities = { ...kubeDouble(restarts), readNodeReadiness: async () => ({ ready: false, heartbeat: '2026-01-01T00:00:00.000Z', reason: 'KubeletNotReady', message: 'PLEG is not healthy' }) };
+    const stuck: KubeClientActivities = {
+      ...kubeDouble(restarts),
+      readNodeReadiness: async () => ({ ready: false, heartbeat: '2026-01-01T00:00:00.000Z', reason: 'KubeletNotReady', message: 'PLEG is not healthy' }),
+    };
     const short = planSchema.parse({ ...plan, clients: { ...plan.clients, kubelet: { ...plan.clients.kubelet, readyTimeout: '1s' } } });
     const a = createClientFixActivities({ hostOps: () => ops, kubeClients: stuck, pollMs: 100 });
-    await expect(a.waitNodeReady(short, 'worker-2', '2026-01-01T00:00:00.000Z')).rejects.toThrow(/Node worker-2 not Ready with a new heartbeat 1(\.0)?s after its kubelet restarted: KubeletNotReady PLEG is not healthy/);
+    await expect(a.waitNodeReady(short, 'worker-2', '2026-01-01T00:00:00.000Z')).rejects.toThrow(
+      /Node worker-2 not Ready with a new heartbeat 1(\.0)?s after its kubelet restarted: KubeletNotReady PLEG is not healthy/,
+    );
   });
 });

@@ -45,10 +45,25 @@ describe('flags of a command line and of a config file', () => {
 });
 
 describe('compareFlags', () => {
-  const old = parseArgv(['--advertise-address=10.200.20.11', '--etcd-servers=http://10.200.20.11:2379', '--tls-cert-file=/pki/oldmaster-1.crt', '--audit-policy-file=/etc/k/audit.yaml', '--profiling=false', '--x=10.200.20.12']);
+  const old = parseArgv([
+    '--advertise-address=10.200.20.11',
+    '--etcd-servers=http://10.200.20.11:2379',
+    '--tls-cert-file=/pki/oldmaster-1.crt',
+    '--audit-policy-file=/etc/k/audit.yaml',
+    '--profiling=false',
+    '--x=10.200.20.12',
+  ]);
 
   it('same settings, per-host values remapped: nothing blocks, every per-host difference listed with why', () => {
-    const now = parseArgv(['--advertise-address=10.200.20.101', '--etcd-servers=http://10.200.20.101:2379,http://10.200.20.102:2379', '--tls-cert-file=/pki/master-1.crt', '--audit-policy-file=/etc/k/audit.yaml', '--profiling=false', '--x=10.200.20.12', '--apiserver-count=2']);
+    const now = parseArgv([
+      '--advertise-address=10.200.20.101',
+      '--etcd-servers=http://10.200.20.101:2379,http://10.200.20.102:2379',
+      '--tls-cert-file=/pki/master-1.crt',
+      '--audit-policy-file=/etc/k/audit.yaml',
+      '--profiling=false',
+      '--x=10.200.20.12',
+      '--apiserver-count=2',
+    ]);
     const r = compareFlags(old, now, OLD, NEW, { rewritten: { 'etcd-servers': 'per host' }, added: { 'apiserver-count': '2' } });
     expect(r.blocking).toEqual([]);
     expect(r.perHost.map((d) => d.flag)).toEqual(['advertise-address', 'apiserver-count', 'etcd-servers', 'tls-cert-file']);
@@ -57,7 +72,14 @@ describe('compareFlags', () => {
   });
 
   it('a lost, an added and a changed setting each block, with both values shown', () => {
-    const now = parseArgv(['--advertise-address=10.200.20.101', '--etcd-servers=http://10.200.20.101:2379', '--tls-cert-file=/pki/master-1.crt', '--profiling=true', '--x=10.200.20.101', '--feature-gates=Foo=true']);
+    const now = parseArgv([
+      '--advertise-address=10.200.20.101',
+      '--etcd-servers=http://10.200.20.101:2379',
+      '--tls-cert-file=/pki/master-1.crt',
+      '--profiling=true',
+      '--x=10.200.20.101',
+      '--feature-gates=Foo=true',
+    ]);
     const r = compareFlags(old, now, OLD, NEW, { rewritten: { 'etcd-servers': 'per host' } });
     expect(r.blocking.map(describeDifference)).toEqual([
       '--audit-policy-file missing on the new master (old: /etc/k/audit.yaml)',
@@ -68,8 +90,14 @@ describe('compareFlags', () => {
     ]);
   });
 
-  it('never shows an inline secret, and an apiserver-count other than the plan\'s blocks', () => {
-    const r = compareFlags(parseArgv(['--oidc-client-secret=hunter2', '--apiserver-count=3']), parseArgv(['--oidc-client-secret=hunter3', '--apiserver-count=3']), OLD, NEW, { added: { 'apiserver-count': '2' } });
+  it("never shows an inline secret, and an apiserver-count other than the plan's blocks", () => {
+    const r = compareFlags(
+      parseArgv(['--oidc-client-secret=hunter2', '--apiserver-count=3']),
+      parseArgv(['--oidc-client-secret=hunter3', '--apiserver-count=3']),
+      OLD,
+      NEW,
+      { added: { 'apiserver-count': '2' } },
+    );
     expect(r.blocking.map(describeDifference)).toEqual(['--oidc-client-secret changed ((secret, not shown) → (secret, not shown))']);
     const r2 = compareFlags(parseArgv(['--apiserver-count=3']), parseArgv(['--apiserver-count=5']), OLD, NEW, { added: { 'apiserver-count': '2' } });
     expect(r2.blocking.map((d) => d.flag)).toEqual(['apiserver-count']);
@@ -89,18 +117,24 @@ describe('the process scan', () => {
 describe('waitComponentHealthy checks flag parity on a new master', () => {
   const plan = testPlan();
   const scan = (argv: Record<string, string[]>) => (host: string, command: string) =>
-    command.startsWith('bash -c') && command.includes('cpmigrate-pid') && argv[host] ? { stdout: `@@cpmigrate-pid 4${host.length}\n${argv[host].join('\n')}\n\n`, stderr: '', exitCode: 0 } : undefined;
+    command.startsWith('bash -c') && command.includes('cpmigrate-pid') && argv[host]
+      ? { stdout: `@@cpmigrate-pid 4${host.length}\n${argv[host].join('\n')}\n\n`, stderr: '', exitCode: 0 }
+      : undefined;
   const setup = (newArgv: string[]) => {
     const hosts = new FakeHosts();
     for (const h of ['oldmaster-1', 'master-1']) hosts.host(h).running.add('kube-scheduler');
-    hosts.handlers.push(scan({ 'oldmaster-1': ['/usr/bin/kube-scheduler', '--bind-address=10.200.20.11', '--leader-elect=true', '--profiling=false'], 'master-1': newArgv }));
+    hosts.handlers.push(
+      scan({ 'oldmaster-1': ['/usr/bin/kube-scheduler', '--bind-address=10.200.20.11', '--leader-elect=true', '--profiling=false'], 'master-1': newArgv }),
+    );
     return { hosts, acts: createControlPlaneActivities({ hostOps: () => hosts, pollMs: 5, healthDeadlineMs: 2_000 }) };
   };
 
   it('passes and says so when only per-host flags differ', async () => {
     const { acts } = setup(['/usr/bin/kube-scheduler', '--bind-address=10.200.20.101', '--leader-elect=true', '--profiling=false']);
     const r = await acts.waitComponentHealthy(plan, 'master-1', 'scheduler');
-    expect(r.summary).toMatch(/kube-scheduler on master-1 healthy after .* s; flag parity with oldmaster-1: 3 flags compared, 0 non-per-host difference\(s\); per host: --bind-address$/);
+    expect(r.summary).toMatch(
+      /kube-scheduler on master-1 healthy after .* s; flag parity with oldmaster-1: 3 flags compared, 0 non-per-host difference\(s\); per host: --bind-address$/,
+    );
   });
 
   it('refuses (FlagParityError, non-retryable) with every difference listed, and runs nothing but reads', async () => {

@@ -103,7 +103,7 @@ afterAll(async () => {
 }, 60_000);
 
 describe('flag parity of a real kube-scheduler (processes in their own network namespaces)', () => {
-  it('the same settings with the host\'s own address: parity holds, the per-host flag listed', async () => {
+  it("the same settings with the host's own address: parity holds, the per-host flag listed", async () => {
     const c = await startScheduler(NEW.name, [...BASE, `--bind-address=${NEW.address}`]);
     try {
       const ops = new NetnsHostOps();

@@ -15,7 +15,15 @@ import { describe, expect, it } from 'vitest';
 import { SEARCH_ATTRIBUTES } from '../src/search-attributes';
 
 const ROOT = path.join(__dirname, '..');
-type Service = { image?: string; build?: string; depends_on?: Record<string, { condition: string }>; environment?: Record<string, string>; command?: string[]; ports?: string[]; volumes?: string[] };
+type Service = {
+  image?: string;
+  build?: string;
+  depends_on?: Record<string, { condition: string }>;
+  environment?: Record<string, string>;
+  command?: string[];
+  ports?: string[];
+  volumes?: string[];
+};
 const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8')) as { services: Record<string, Service> };
 /** .env: the stack's source of truth (compose reads it for ${...}; scripts/temporal-cluster.sh sources it) */
 const stack: Record<string, string> = Object.fromEntries(
@@ -83,7 +91,9 @@ describe('docker-compose.yml (production stack)', () => {
     expect(interpolate(s['temporal-setup']?.image ?? '')).toBe(`temporalio/admin-tools:${v}`);
     expect(readFileSync(path.join(ROOT, 'scripts', 'build-temporal.sh'), 'utf8')).toContain('CPM_TEMPORAL_SERVER_VERSION=');
     // the search attributes the code declares are the ones the stack registers
-    const declared = Object.entries(SEARCH_ATTRIBUTES).map(([n, t]) => `${n}:${t}`).sort();
+    const declared = Object.entries(SEARCH_ATTRIBUTES)
+      .map(([n, t]) => `${n}:${t}`)
+      .sort();
     expect((stack.CPM_SEARCH_ATTRIBUTES ?? '').split(',').sort()).toEqual(declared);
     expect(env('temporal-setup').CPM_SEARCH_ATTRIBUTES).toBe(stack.CPM_SEARCH_ATTRIBUTES);
     expect(env('temporal-setup').CPM_TEMPORAL_NAMESPACE).toBe(stack.CPM_TEMPORAL_NAMESPACE);
@@ -93,7 +103,10 @@ describe('docker-compose.yml (production stack)', () => {
   it('runs the same setup scripts and server configuration as scripts/temporal-cluster.sh', () => {
     const s = compose.services;
     const script = readFileSync(path.join(ROOT, 'scripts', 'temporal-cluster.sh'), 'utf8');
-    for (const [svc, file] of [['temporal-schema', 'setup-schema.sh'], ['temporal-setup', 'setup-namespace.sh']] as const) {
+    for (const [svc, file] of [
+      ['temporal-schema', 'setup-schema.sh'],
+      ['temporal-setup', 'setup-namespace.sh'],
+    ] as const) {
       expect(s[svc]?.volumes).toContain('./deploy/temporal:/etc/cpmigrate/temporal:ro');
       expect(s[svc]?.command).toEqual([`/etc/cpmigrate/temporal/${file}`]);
       expect(script).toContain(`deploy/temporal/${file}`);
@@ -105,7 +118,12 @@ describe('docker-compose.yml (production stack)', () => {
       encoding: 'utf8',
       env: { PATH: process.env.PATH, CPM_TC_DIR: mkdtempSync(path.join(os.tmpdir(), 'cpm-compose-')) },
     });
-    const local = Object.fromEntries(out.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const local = Object.fromEntries(
+      out
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
     const differ: Record<string, string> = {
       POSTGRES_SEEDS: '127.0.0.1',
       BIND_ON_IP: '127.0.0.1',

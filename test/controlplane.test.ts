@@ -32,7 +32,11 @@ const MANIFEST = [
 
 describe('config rewrites', () => {
   it('adapts a one-line env file: etcd servers, advertise and bind address, apiserver-count added in place', () => {
-    const r = rewriteApiserverConfig(OLD_ENV, { etcdServers: NEW_ETCD, sourceAddress: '10.200.20.11', address: '10.200.20.101', apiserverCount: 2 }, 'apiserver.env');
+    const r = rewriteApiserverConfig(
+      OLD_ENV,
+      { etcdServers: NEW_ETCD, sourceAddress: '10.200.20.11', address: '10.200.20.101', apiserverCount: 2 },
+      'apiserver.env',
+    );
     expect(r.text).toBe(
       'KUBE_APISERVER_ARGS="--advertise-address=10.200.20.101 --bind-address=10.200.20.101 --secure-port=8686 ' +
         `--etcd-servers=${NEW_ETCD.join(',')} --apiserver-count=2 --tls-cert-file=/etc/kubernetes/pki/apiserver.crt"\n`,
@@ -41,7 +45,11 @@ describe('config rewrites', () => {
   });
 
   it('adapts a static-pod manifest, inserting a new flag as its own list item', () => {
-    const r = rewriteApiserverConfig(MANIFEST, { etcdServers: NEW_ETCD, sourceAddress: '10.200.20.11', address: '10.200.20.101', apiserverCount: 3 }, 'kube-apiserver.yaml');
+    const r = rewriteApiserverConfig(
+      MANIFEST,
+      { etcdServers: NEW_ETCD, sourceAddress: '10.200.20.11', address: '10.200.20.101', apiserverCount: 3 },
+      'kube-apiserver.yaml',
+    );
     expect(r.text).toContain(`    - --etcd-servers=${NEW_ETCD.join(',')}\n    - --apiserver-count=3\n`);
     expect(r.text).toContain('    - --advertise-address=10.200.20.101\n');
     expect(r.text).toContain('    - "--tls-cert-file=/etc/kubernetes/pki/apiserver.crt"');
@@ -50,7 +58,9 @@ describe('config rewrites', () => {
   it('keeps the quoting of quoted list items and replaces an existing flag instead of adding one', () => {
     const text = '    - "--etcd-servers=http://a:2379"\n    - "--apiserver-count=3"\n';
     expect(ensureFlag(text, 'apiserver-count', '2', 'etcd-servers').text).toBe('    - "--etcd-servers=http://a:2379"\n    - "--apiserver-count=2"\n');
-    expect(ensureFlag('    - "--etcd-servers=http://a:2379"\n', 'apiserver-count', '2', 'etcd-servers').text).toBe('    - "--etcd-servers=http://a:2379"\n    - "--apiserver-count=2"\n');
+    expect(ensureFlag('    - "--etcd-servers=http://a:2379"\n', 'apiserver-count', '2', 'etcd-servers').text).toBe(
+      '    - "--etcd-servers=http://a:2379"\n    - "--apiserver-count=2"\n',
+    );
   });
 
   it('replaces whole addresses only', () => {
@@ -99,11 +109,20 @@ function cluster(): FakeHosts {
   for (const h of plan.oldMasters) {
     const o = f.host(h.name);
     o.files.set(plan.paths.apiserverConfig, OLD_ENV.replace(/10\.200\.20\.11(?=[ "])/g, h.address));
-    o.files.set(plan.paths.nginxConfig, `stream {\n    upstream kube_apiserver {\n${plan.oldMasters.map((x) => `        server ${x.address}:8686 max_fails=0;`).join('\n')}\n    }\n}\n`);
+    o.files.set(
+      plan.paths.nginxConfig,
+      `stream {\n    upstream kube_apiserver {\n${plan.oldMasters.map((x) => `        server ${x.address}:8686 max_fails=0;`).join('\n')}\n    }\n}\n`,
+    );
     o.files.set(plan.paths.controllerManagerKubeconfig, 'clusters:\n- cluster:\n    server: https://127.0.0.1:8686\n');
     o.files.set(plan.paths.schedulerKubeconfig, 'clusters:\n- cluster:\n    server: https://127.0.0.1:8686\n');
-    o.files.set(plan.paths.controllerManagerConfig, `KUBE_CONTROLLER_MANAGER_ARGS="--kubeconfig=${plan.paths.controllerManagerKubeconfig} --bind-address=${h.address}"\n`);
-    o.files.set(plan.paths.schedulerConfig, `KUBE_SCHEDULER_ARGS="--kubeconfig=${plan.paths.schedulerKubeconfig} --config=/etc/kubernetes/scheduler-config.yaml"\n`);
+    o.files.set(
+      plan.paths.controllerManagerConfig,
+      `KUBE_CONTROLLER_MANAGER_ARGS="--kubeconfig=${plan.paths.controllerManagerKubeconfig} --bind-address=${h.address}"\n`,
+    );
+    o.files.set(
+      plan.paths.schedulerConfig,
+      `KUBE_SCHEDULER_ARGS="--kubeconfig=${plan.paths.schedulerKubeconfig} --config=/etc/kubernetes/scheduler-config.yaml"\n`,
+    );
     o.files.set('/etc/kubernetes/scheduler-config.yaml', 'apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n');
   }
   for (const h of plan.newMasters) {
@@ -230,7 +249,9 @@ describe('control-plane activities (in-memory hosts)', () => {
     const f = cluster();
     const cp = createControlPlaneActivities({ hostOps: () => f });
     await cp.configureApiserverLb(plan, 'master-2');
-    expect(f.host('master-2').files.get(plan.paths.nginxConfig)).toContain(plan.newMasters.map((h) => `        server ${h.address}:8686 max_fails=0;`).join('\n'));
+    expect(f.host('master-2').files.get(plan.paths.nginxConfig)).toContain(
+      plan.newMasters.map((h) => `        server ${h.address}:8686 max_fails=0;`).join('\n'),
+    );
     const r = await cp.configureControllerManagerScheduler(plan, 'master-2');
     expect(r.changed).toBe(true);
     expect(f.host('master-2').files.get(plan.paths.controllerManagerConfig)).toContain('--bind-address=10.200.20.102');
@@ -264,7 +285,9 @@ describe('control-plane activities (in-memory hosts)', () => {
     const f = cluster();
     const cp = createControlPlaneActivities({ hostOps: () => f });
     f.host('oldmaster-1').running.add('apiserver-nginx-lb');
-    f.handlers.push((host, command) => (host === 'oldmaster-1' && command === 'ip -4 -o addr show' ? { stdout: '', stderr: 'ip: command not found', exitCode: 127 } : undefined));
+    f.handlers.push((host, command) =>
+      host === 'oldmaster-1' && command === 'ip -4 -o addr show' ? { stdout: '', stderr: 'ip: command not found', exitCode: 127 } : undefined,
+    );
     const err = await cp.stopComponent(plan, 'oldmaster-1', 'loadBalancer').catch((e: unknown) => e as Error);
     expect(err).toBeInstanceOf(Error);
     expect(err).not.toBeInstanceOf(UnsafeOperationError);
@@ -291,8 +314,15 @@ describe('control-plane activities (in-memory hosts)', () => {
   it('gives up at the deadline naming what it saw', async () => {
     const f = cluster();
     f.host('master-1').running.add('apiserver-nginx-lb');
-    const cp = createControlPlaneActivities({ hostOps: () => f, pollMs: 10, healthDeadlineMs: 100, readyz: async () => ({ ok: false, error: 'ECONNREFUSED' }) });
-    await expect(cp.waitComponentHealthy(plan, 'master-1', 'loadBalancer')).rejects.toThrow(/apiserver-nginx-lb on master-1 not healthy after 0 s: ECONNREFUSED/);
+    const cp = createControlPlaneActivities({
+      hostOps: () => f,
+      pollMs: 10,
+      healthDeadlineMs: 100,
+      readyz: async () => ({ ok: false, error: 'ECONNREFUSED' }),
+    });
+    await expect(cp.waitComponentHealthy(plan, 'master-1', 'loadBalancer')).rejects.toThrow(
+      /apiserver-nginx-lb on master-1 not healthy after 0 s: ECONNREFUSED/,
+    );
   });
 
   it('rejects hosts that are not masters of the plan', async () => {

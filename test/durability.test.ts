@@ -58,7 +58,11 @@ function startWorker(env: Record<string, string>): Promise<ChildProcess> {
 
 function readJournal(file: string): JournalLine[] {
   if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as JournalLine);
+  return readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as JournalLine);
 }
 
 const key = (l: JournalLine) => `${l.name} ${JSON.stringify(l.args)}`;
@@ -78,7 +82,8 @@ function assertExactlyOnce(lines: JournalLine[], plan: Plan, interrupted: string
   for (const l of lines.filter((x) => x.ev === 'done')) done.set(key(l), (done.get(key(l)) ?? 0) + 1);
   // calls the workflow legitimately makes more than once with the same args
   const repeated = new Set(['etcdClientURLs []', 'verifyVip ["new"]']);
-  for (const [k, n] of done) if (!repeated.has(k) && !k.startsWith('startComponent') && !k.startsWith('stopComponent') && !k.startsWith('waitComponentHealthy')) expect(n, k).toBe(1);
+  for (const [k, n] of done)
+    if (!repeated.has(k) && !k.startsWith('startComponent') && !k.startsWith('stopComponent') && !k.startsWith('waitComponentHealthy')) expect(n, k).toBe(1);
   // per-host component calls: exactly the number the runbook makes (keepalived in vip-failover + 4 in decommission)
   const comp = [...done].filter(([k]) => k.startsWith('stopComponent ["oldmaster-1"'));
   expect(comp.reduce((a, [, n]) => a + n, 0)).toBe(5);

@@ -27,11 +27,16 @@ describe('etcd version gates', () => {
 });
 
 describe('quota gate', () => {
-  it("refuses a new member whose quota would not hold the largest database plus 25%", () => {
+  it('refuses a new member whose quota would not hold the largest database plus 25%', () => {
     const gib = 1024 ** 3;
     expect(quotaRefusal(8 * gib, [{ label: 'a', bytes: 3 * gib }])).toBeUndefined();
-    const r = quotaRefusal(2 * gib, [{ label: 'a', bytes: 1 * gib }, { label: 'b', bytes: 1.8 * gib }]);
-    expect(r).toMatch(/quota-backend-bytes 2147483648 \(2048\.0 MiB\) is below the database size of b, .*\(1843\.2 MiB\), plus 25% headroom = 2415919104 \(2304\.0 MiB\).*NOSPACE/);
+    const r = quotaRefusal(2 * gib, [
+      { label: 'a', bytes: 1 * gib },
+      { label: 'b', bytes: 1.8 * gib },
+    ]);
+    expect(r).toMatch(
+      /quota-backend-bytes 2147483648 \(2048\.0 MiB\) is below the database size of b, .*\(1843\.2 MiB\), plus 25% headroom = 2415919104 \(2304\.0 MiB\).*NOSPACE/,
+    );
     expect(quotaRefusal(1, [])).toBeUndefined();
   });
 });

@@ -77,7 +77,11 @@ describe('deriveEtcdMemberConfig', () => {
       'cipher-suites': ['TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256'],
       'experimental-initial-corrupt-check': true,
       'log-level': 'warn',
-      'client-transport-security': { 'cert-file': '/etc/etcd/pki/master-1.crt', 'key-file': '/etc/etcd/pki/master-1.key', 'trusted-ca-file': '/etc/etcd/pki/ca.crt' },
+      'client-transport-security': {
+        'cert-file': '/etc/etcd/pki/master-1.crt',
+        'key-file': '/etc/etcd/pki/master-1.key',
+        'trusted-ca-file': '/etc/etcd/pki/ca.crt',
+      },
       'peer-transport-security': { 'cert-file': '/etc/etcd/pki/peer-10.0.0.21.crt', 'key-file': '/etc/etcd/pki/peer-10.0.0.21.key' },
     });
     expect(cfg['force-new-cluster']).toBeUndefined();
@@ -116,7 +120,9 @@ describe('deriveEtcdMemberConfig', () => {
     expect(d.text).toContain('# 8 GiB: the db is 3 GiB');
     const body = d.text.split('\n').filter((l) => !l.startsWith('#') && !l.startsWith('initial-cluster:'));
     expect(body.join('\n')).not.toMatch(/oldmaster-1|10\.0\.0\.11/);
-    expect(describeDerived(d, 'oldmaster-1:/etc/etcd/etcd.conf.yml')).toMatch(/^carried 11 settings from oldmaster-1.*quota-backend-bytes.*; set per member: name, data-dir.*; dropped: force-new-cluster/);
+    expect(describeDerived(d, 'oldmaster-1:/etc/etcd/etcd.conf.yml')).toMatch(
+      /^carried 11 settings from oldmaster-1.*quota-backend-bytes.*; set per member: name, data-dir.*; dropped: force-new-cluster/,
+    );
   });
 
   it('is deterministic and idempotent on its own output (a retry writes the same file)', () => {
@@ -129,14 +135,34 @@ describe('deriveEtcdMemberConfig', () => {
 
   it('starts from flags when the old member runs without a config file', () => {
     const argv = splitNul(
-      ['/usr/local/bin/etcd', '--name=oldmaster-1', '--data-dir', '/var/lib/etcd', '--listen-client-urls=https://0.0.0.0:2379', '--advertise-client-urls=https://10.0.0.11:2379',
-        '--quota-backend-bytes=8589934592', '--election-timeout', '2500', '--cert-file=/etc/kubernetes/pki/etcd/server.crt', '--key-file=/etc/kubernetes/pki/etcd/server.key',
-        '--client-cert-auth', '--peer-client-cert-auth=true', '--peer-cert-file=/etc/kubernetes/pki/etcd/peer.crt', '--experimental-watch-progress-notify-interval=5s', ''].join('\0'),
+      [
+        '/usr/local/bin/etcd',
+        '--name=oldmaster-1',
+        '--data-dir',
+        '/var/lib/etcd',
+        '--listen-client-urls=https://0.0.0.0:2379',
+        '--advertise-client-urls=https://10.0.0.11:2379',
+        '--quota-backend-bytes=8589934592',
+        '--election-timeout',
+        '2500',
+        '--cert-file=/etc/kubernetes/pki/etcd/server.crt',
+        '--key-file=/etc/kubernetes/pki/etcd/server.key',
+        '--client-cert-auth',
+        '--peer-client-cert-auth=true',
+        '--peer-cert-file=/etc/kubernetes/pki/etcd/peer.crt',
+        '--experimental-watch-progress-notify-interval=5s',
+        '',
+      ].join('\0'),
     );
     const f = etcdFlagsToConfig(argv, { ETCD_SNAPSHOT_COUNT: '10000', ETCD_ELECTION_TIMEOUT: '9999', PATH: '/bin' });
     expect(f.configFile).toBeUndefined();
     expect(f.ignored).toEqual(['/usr/local/bin/etcd']);
-    expect(f.config).toMatchObject({ 'quota-backend-bytes': 8589934592, 'election-timeout': 2500, 'snapshot-count': 10000, 'experimental-watch-progress-notify-interval': '5s' });
+    expect(f.config).toMatchObject({
+      'quota-backend-bytes': 8589934592,
+      'election-timeout': 2500,
+      'snapshot-count': 10000,
+      'experimental-watch-progress-notify-interval': '5s',
+    });
     const d = deriveEtcdMemberConfig({ host: OLD, origin: 'oldmaster-1: flags', flags: f.config }, target);
     const cfg = parse(d.text) as Record<string, unknown>;
     expect(cfg).toMatchObject({

@@ -33,13 +33,18 @@ afterEach(async () => {
 });
 
 const acts = (l: EtcdLab) =>
-  createEtcdActivities({ hostOps: () => l.hostOps, timeouts: { joinMs: 60_000, healthyMs: 60_000, reconfigMs: 60_000, leaderMoveMs: 15_000, commandMs: 30_000, pollMs: 200 } });
+  createEtcdActivities({
+    hostOps: () => l.hostOps,
+    timeouts: { joinMs: 60_000, healthyMs: 60_000, reconfigMs: 60_000, leaderMoveMs: 15_000, commandMs: 30_000, pollMs: 200 },
+  });
 
 const members = () => withEtcdClient({ callTimeoutMs: 3_000, maxRaftIndexLag: 1000 }, OLD_URLS, listMembers);
 
 async function refusedWithoutChange(l: EtcdLab, re: RegExp[]): Promise<string> {
   const before = (await members()).map((m) => `${m.id} ${m.name} ${m.isLearner}`).sort();
-  const err = await acts(l).etcdJoinMember(l.plan, 'master-1').catch((e: unknown) => e);
+  const err = await acts(l)
+    .etcdJoinMember(l.plan, 'master-1')
+    .catch((e: unknown) => e);
   expect(err).toBeInstanceOf(UnsafeOperationError);
   const msg = (err as Error).message;
   for (const r of re) expect(msg).toMatch(r);

@@ -23,7 +23,14 @@ const NEW_URLS = NEW.map(url);
 const ALL_URLS = [...OLD_URLS, ...NEW_URLS];
 
 /** non-default settings of the old members that every new member must carry */
-const TUNING = ['quota-backend-bytes: 4294967296', 'heartbeat-interval: 150', 'election-timeout: 1500', 'snapshot-count: 20000', 'max-request-bytes: 3145728', 'auto-compaction-retention: "2"'];
+const TUNING = [
+  'quota-backend-bytes: 4294967296',
+  'heartbeat-interval: 150',
+  'election-timeout: 1500',
+  'snapshot-count: 20000',
+  'max-request-bytes: 3145728',
+  'auto-compaction-retention: "2"',
+];
 
 /** etcd_server_quota_backend_bytes as the running member reports it (/metrics) */
 async function liveQuota(clientURL: string): Promise<number> {
@@ -154,7 +161,9 @@ describe('etcd activities against a real 3-member cluster', () => {
       p.etcd.service = { type: 'commands', start: 'true', stop: 'true', status: 'false' };
     });
     const impatient = createEtcdActivities({ hostOps: () => lab.hostOps, timeouts: { joinMs: 3_000, pollMs: 200 }, log: (m) => events.push(m) });
-    await expect(impatient.etcdJoinMember(neverStarts, 'master-1')).rejects.toThrow(/timed out .* start and catch up.*not started.*service status on master-1 exits 1/s);
+    await expect(impatient.etcdJoinMember(neverStarts, 'master-1')).rejects.toThrow(
+      /timed out .* start and catch up.*not started.*service status on master-1 exits 1/s,
+    );
 
     const dangling = (await members(OLD_URLS)).filter((m) => m.isLearner);
     expect(dangling).toHaveLength(1);
@@ -194,7 +203,17 @@ describe('etcd activities against a real 3-member cluster', () => {
       expect(cfg).toContain(`data-dir: ${lab.plan.paths.etcdDataDir}`);
       // every tuned setting carried, and said so
       for (const line of TUNING) expect(cfg).toContain(line);
-      expect(r.config?.carried).toEqual(expect.arrayContaining(['quota-backend-bytes', 'heartbeat-interval', 'election-timeout', 'snapshot-count', 'max-request-bytes', 'auto-compaction-retention', 'initial-cluster-token']));
+      expect(r.config?.carried).toEqual(
+        expect.arrayContaining([
+          'quota-backend-bytes',
+          'heartbeat-interval',
+          'election-timeout',
+          'snapshot-count',
+          'max-request-bytes',
+          'auto-compaction-retention',
+          'initial-cluster-token',
+        ]),
+      );
       expect(r.config?.source).toMatch(/^oldmaster-1:/);
       expect(r.summary).toMatch(/carried \d+ settings from oldmaster-1.*quota-backend-bytes/);
       expect(await liveQuota(url(h))).toBe(4294967296);
@@ -332,7 +351,9 @@ describe('etcd activities against a real 3-member cluster', () => {
     lab.kill('master-3');
     for (let i = 0; i < 50 && lab.isRunning('master-3'); i++) await new Promise((r) => setTimeout(r, 100));
     const impatient = createEtcdActivities({ hostOps: () => lab.hostOps, timeouts: { healthyMs: 1_500, pollMs: 200 }, log: (m) => events.push(m) });
-    await expect(impatient.etcdRemoveMember(lab.plan, 'oldmaster-1')).rejects.toThrow(/timed out .*etcd healthy \(member of oldmaster-1 already removed\).*master-3/s);
+    await expect(impatient.etcdRemoveMember(lab.plan, 'oldmaster-1')).rejects.toThrow(
+      /timed out .*etcd healthy \(member of oldmaster-1 already removed\).*master-3/s,
+    );
     await lab.start('master-3');
     await lab.waitHealthy(NEW_URLS, 60_000);
     expect(await acts.etcdRemoveMember(lab.plan, 'oldmaster-1')).toMatchObject({ alreadyRemoved: true, members: 3 });
@@ -344,7 +365,7 @@ describe('etcd activities against a real 3-member cluster', () => {
     expect(await acts.etcdClientURLs(lab.plan)).toEqual([...NEW_URLS].sort());
   });
 
-  it('rewrites the new members\' config with only live members, without restarting', async () => {
+  it("rewrites the new members' config with only live members, without restarting", async () => {
     for (const h of NEW) {
       const pid = lab.pidOf(h.name);
       const r = await acts.etcdRewriteConfig(lab.plan, h.name);
@@ -400,7 +421,11 @@ describe('etcd activities against a real 3-member cluster', () => {
   });
 
   it('a join interrupted after the add resumes on retry; a re-join after removal parks the old data dir', async () => {
-    const extra = { name: 'master-4', address: '127.0.1.24', etcd: { name: 'master-4', clientURL: 'http://127.0.1.24:2379', peerURL: 'http://127.0.1.24:2380' } };
+    const extra = {
+      name: 'master-4',
+      address: '127.0.1.24',
+      etcd: { name: 'master-4', clientURL: 'http://127.0.1.24:2379', peerURL: 'http://127.0.1.24:2380' },
+    };
     const plan4 = lab.planWith((p) => {
       p.newMasters.push(extra);
     });
@@ -408,7 +433,11 @@ describe('etcd activities against a real 3-member cluster', () => {
       p.newMasters.push(extra);
       p.etcd.service = { type: 'commands', start: 'true', stop: 'true', status: 'false' };
     });
-    const impatient = createEtcdActivities({ hostOps: () => lab.hostOps, timeouts: { joinMs: 2_000, reconfigMs: 30_000, pollMs: 200 }, log: (m) => events.push(m) });
+    const impatient = createEtcdActivities({
+      hostOps: () => lab.hostOps,
+      timeouts: { joinMs: 2_000, reconfigMs: 30_000, pollMs: 200 },
+      log: (m) => events.push(m),
+    });
     await expect(impatient.etcdJoinMember(crashing, 'master-4')).rejects.toThrow(/timed out/);
     const learner = (await members(NEW_URLS)).find((m) => m.isLearner);
     expect(learner?.peerURLs).toEqual(['http://127.0.1.24:2380']);

@@ -32,7 +32,10 @@ beforeAll(async () => {
   server = await startDevServer();
   client = await server.client();
   connection = await NativeConnection.connect({ address: server.address });
-  bundle = await bundleWorkflowCode({ workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never });
+  bundle = await bundleWorkflowCode({
+    workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'),
+    logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never,
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -56,7 +59,13 @@ type Rec = ReturnType<typeof recordingActivities>;
 
 async function scenario(plan: Plan, opts: RecordingOptions, body: (rec: Rec) => Promise<void>): Promise<void> {
   const rec = recordingActivities(opts);
-  const worker = await Worker.create({ interceptors: { activity: [livenessInterceptor] }, connection, taskQueue: TASK_QUEUE, workflowBundle: bundle, activities: rec.activities });
+  const worker = await Worker.create({
+    interceptors: { activity: [livenessInterceptor] },
+    connection,
+    taskQueue: TASK_QUEUE,
+    workflowBundle: bundle,
+    activities: rec.activities,
+  });
   await worker.runUntil(async () => {
     await client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: workflowIdFor(plan.cluster), args: [{ plan }] });
     await body(rec);
@@ -69,7 +78,9 @@ const oldmaster2Down = (plan: Plan): EtcdHealthReport => withMemberDown(healthyO
 const CLI = path.join(__dirname, '..', 'bin', 'cpmigrate.js');
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await promisify(execFile)(process.execPath, [CLI, ...args], { env: { ...process.env, TEMPORAL_ADDRESS: server.address, NO_COLOR: '1', CPM_USER: 'tester' } });
+    const r = await promisify(execFile)(process.execPath, [CLI, ...args], {
+      env: { ...process.env, TEMPORAL_ADDRESS: server.address, NO_COLOR: '1', CPM_USER: 'tester' },
+    });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -110,7 +121,9 @@ describe('a checkpoint shows its evidence; an approval holds only for the cluste
       expect(rec.evidenceReads()).toBe(2);
 
       // approving what was seen before (the stale digest) is rejected, nothing recorded
-      const stale = await handle.executeUpdate(approveUpdate, { args: [{ gate: 'switch-traffic', by: 'alice', evidenceDigest: seen?.digest.slice(0, 12) }] }).catch((e: unknown) => e);
+      const stale = await handle
+        .executeUpdate(approveUpdate, { args: [{ gate: 'switch-traffic', by: 'alice', evidenceDigest: seen?.digest.slice(0, 12) }] })
+        .catch((e: unknown) => e);
       expect(stale).toBeInstanceOf(WorkflowUpdateFailedError);
       expect(String((stale as WorkflowUpdateFailedError).cause?.message)).toContain(
         `the evidence of checkpoint "switch-traffic" is not the one approved: approved ${seen?.digest.slice(0, 12)}, it is ${held.pendingCheckpoint?.evidence?.digest.slice(0, 12)} now (${change})`,
@@ -118,11 +131,15 @@ describe('a checkpoint shows its evidence; an approval holds only for the cluste
       expect((await handle.query(statusQuery)).approvals).toEqual([]);
 
       // a fresh approval of what status shows now: read again (unchanged), go on
-      const rec2 = await handle.executeUpdate(approveUpdate, { args: [{ gate: 'switch-traffic', by: 'bob', evidenceDigest: held.pendingCheckpoint?.evidence?.digest }] });
+      const rec2 = await handle.executeUpdate(approveUpdate, {
+        args: [{ gate: 'switch-traffic', by: 'bob', evidenceDigest: held.pendingCheckpoint?.evidence?.digest }],
+      });
       expect(rec2.evidenceDigest).toBe(held.pendingCheckpoint?.evidence?.digest);
       await handle.result();
       const done = await handle.query(statusQuery);
-      expect(done.completed.find((s) => s.key === 'checkpoint/switch-traffic')?.summary).toMatch(/^approved by bob; evidence [0-9a-f]{12}: 2\/3 etcd members healthy, VIP on oldmaster-1 \(unchanged when acting\)$/);
+      expect(done.completed.find((s) => s.key === 'checkpoint/switch-traffic')?.summary).toMatch(
+        /^approved by bob; evidence [0-9a-f]{12}: 2\/3 etcd members healthy, VIP on oldmaster-1 \(unchanged when acting\)$/,
+      );
       expect(rec.evidenceReads()).toBe(3);
       expect(vipCalls(rec).length).toBeGreaterThan(0);
     });
@@ -143,7 +160,11 @@ describe('a checkpoint shows its evidence; an approval holds only for the cluste
       await handle.signal(resumeSignal, { by: 'carol' });
       const lapsed = await waitStatus(plan, (s) => s.pendingCheckpoint?.reapproval !== undefined, 'the lapsed approval');
       expect(lapsed.pendingCheckpoint?.reapproval).toMatchObject({ by: 'carol', lapsed: true, changes: [] });
-      expect(lapsed.pendingCheckpoint?.reapproval?.why).toMatch(new RegExp(`^the approval by carol at ${approval.at.replace(/\./g, '\\.')} lapsed: it was \\d+(\\.\\d)?s old when the workflow got to act, past checkpoints\\.switch-traffic\\.expiresAfter \\(2s\\)$`));
+      expect(lapsed.pendingCheckpoint?.reapproval?.why).toMatch(
+        new RegExp(
+          `^the approval by carol at ${approval.at.replace(/\./g, '\\.')} lapsed: it was \\d+(\\.\\d)?s old when the workflow got to act, past checkpoints\\.switch-traffic\\.expiresAfter \\(2s\\)$`,
+        ),
+      );
       expect(vipCalls(rec)).toEqual([]);
       // approved again and acted on at once: it holds
       await handle.executeUpdate(approveUpdate, { args: [{ gate: 'switch-traffic', by: 'carol' }] });
@@ -189,7 +210,9 @@ describe('a checkpoint shows its evidence; an approval holds only for the cluste
       const held = await waitStatus(plan, (s) => s.pendingCheckpoint?.reapproval !== undefined, 'held');
       const stale = await cli(['approve', id, 'switch-traffic', '--evidence', seen.slice(0, 12)]);
       expect(stale.code).toBe(6);
-      expect(stale.stderr).toContain(`rejected: the evidence of checkpoint "switch-traffic" is not the one approved: approved ${seen.slice(0, 12)}, it is ${held.pendingCheckpoint?.evidence?.digest.slice(0, 12)} now`);
+      expect(stale.stderr).toContain(
+        `rejected: the evidence of checkpoint "switch-traffic" is not the one approved: approved ${seen.slice(0, 12)}, it is ${held.pendingCheckpoint?.evidence?.digest.slice(0, 12)} now`,
+      );
       const status = await cli(['status', id]);
       expect(status.stdout).toContain('changed: etcd member oldmaster-2 was healthy, now unhealthy');
       expect((await cli(['approve', id, 'switch-traffic'])).stdout).toContain(`evidence ${held.pendingCheckpoint?.evidence?.digest.slice(0, 12)}`);

@@ -14,7 +14,12 @@ import { MigrationState } from '../src/workflows/state';
 import { testPlan } from './support/plans';
 
 const plan = testPlan({ gates: ['switch-traffic'] });
-const evidence = digestedEvidence({ gate: 'switch-traffic', health: healthyOldMembers(plan), vip: { address: plan.loadBalancer.vip, holders: ['oldmaster-1'], unchecked: [] }, at: 'now' });
+const evidence = digestedEvidence({
+  gate: 'switch-traffic',
+  health: healthyOldMembers(plan),
+  vip: { address: plan.loadBalancer.vip, holders: ['oldmaster-1'], unchecked: [] },
+  at: 'now',
+});
 
 function waiting(ev = evidence, reapproval?: { changes: string[] }): MigrationState {
   const st = new MigrationState(plan, migrationSteps(plan));
@@ -52,7 +57,8 @@ describe('approvals and the evidence digest', () => {
 
   it('refuses a malformed digest; unreadable evidence takes any approval and records none', () => {
     const st = waiting();
-    for (const evidenceDigest of ['xyz', 'abc', 42, '']) expect(st.approvalProblem({ gate: 'switch-traffic', evidenceDigest })).toMatch(/^"evidenceDigest" must be the evidence digest/);
+    for (const evidenceDigest of ['xyz', 'abc', 42, ''])
+      expect(st.approvalProblem({ gate: 'switch-traffic', evidenceDigest })).toMatch(/^"evidenceDigest" must be the evidence digest/);
     const u = waiting(unreadableEvidence('switch-traffic', plan.loadBalancer.vip, 'down', 'now'));
     expect(u.approvalProblem({ gate: 'switch-traffic', evidenceDigest: 'ab'.repeat(32) })).toBeUndefined();
     expect(u.approve({ gate: 'switch-traffic', by: 'carol' })?.evidenceDigest).toBe('unreadable');

@@ -23,7 +23,14 @@ const member = (name: string, id: string, extra: Partial<EtcdMemberHealth> = {})
   ...extra,
 });
 
-const health = (members: EtcdMemberHealth[], extra: Partial<EtcdHealthReport> = {}): EtcdHealthReport => ({ healthy: true, leaderId: members[0]?.id, members, alarms: [], problems: [], ...extra });
+const health = (members: EtcdMemberHealth[], extra: Partial<EtcdHealthReport> = {}): EtcdHealthReport => ({
+  healthy: true,
+  leaderId: members[0]?.id,
+  members,
+  alarms: [],
+  problems: [],
+  ...extra,
+});
 
 const base = (): EvidenceInput => ({
   gate: 'switch-traffic',
@@ -83,7 +90,12 @@ describe('the evidence digest', () => {
 
 describe('what changed since the approval', () => {
   it('nothing when the digests agree', () => {
-    expect(evidenceChanges(ev(), ev((i) => (i.health.leaderId = '21')))).toEqual([]);
+    expect(
+      evidenceChanges(
+        ev(),
+        ev((i) => (i.health.leaderId = '21')),
+      ),
+    ).toEqual([]);
   });
 
   it('says each difference in words, with why a member is unhealthy', () => {

@@ -19,7 +19,12 @@ const env = workflowTestEnv();
 const waitStatus = (plan: Plan, pred: (s: MigrationStatus) => boolean, what: string) => env.waitStatus(plan, pred, what, 60_000);
 
 const CLUSTER_INFO: OldMasterRef = { ref: 'ConfigMap/kube-public/cluster-info:kubeconfig', names: ['10.200.20.11'], line: 'server: https://10.200.20.11:6443' };
-const KUBERNETES: OldMasterRef = { ref: 'Endpoints/default/kubernetes', names: ['10.200.20.11', '10.200.20.12'], line: '10.200.20.11', expected: 'each old kube-apiserver removes itself' };
+const KUBERNETES: OldMasterRef = {
+  ref: 'Endpoints/default/kubernetes',
+  names: ['10.200.20.11', '10.200.20.12'],
+  line: '10.200.20.11',
+  expected: 'each old kube-apiserver removes itself',
+};
 
 async function scenario(opts: RecordingOptions, body: (plan: Plan, r: ReturnType<typeof recordingActivities>) => Promise<void>): Promise<void> {
   const plan = testPlan({ cluster: uniqueCluster('inv'), gates: ['decommission'] });
@@ -31,7 +36,12 @@ async function scenario(opts: RecordingOptions, body: (plan: Plan, r: ReturnType
 
 /** what decommission-old does (the old keepalived are stopped earlier, by vip-failover) */
 const decommissionCalls = (rec: ReturnType<typeof recordingActivities>) =>
-  rec.calls.filter((c) => c.name === 'etcdRemoveMember' || c.name === 'fenceOldMaster' || (c.name === 'stopComponent' && String(c.args[0]).startsWith('oldmaster') && c.args[1] !== 'keepalived'));
+  rec.calls.filter(
+    (c) =>
+      c.name === 'etcdRemoveMember' ||
+      c.name === 'fenceOldMaster' ||
+      (c.name === 'stopComponent' && String(c.args[0]).startsWith('oldmaster') && c.args[1] !== 'keepalived'),
+  );
 
 describe('the decommission checkpoint and the inventory of references to old masters', () => {
   it('lists every reference; refuses an approval that leaves one unacknowledged (nothing of decommission runs); --ack lets it go on', async () => {
@@ -48,7 +58,11 @@ describe('the decommission checkpoint and the inventory of references to old mas
 
       // an approval without the ack: read again, refused, the checkpoint waits again
       await handle.executeUpdate(approveUpdate, { args: [{ gate: 'decommission', by: 'erin' }] });
-      const again = await waitStatus(plan, (s) => s.pendingCheckpoint?.gate === 'decommission' && (s.ignoredApprovalCount ?? 0) >= 1, 'the checkpoint pending again');
+      const again = await waitStatus(
+        plan,
+        (s) => s.pendingCheckpoint?.gate === 'decommission' && (s.ignoredApprovalCount ?? 0) >= 1,
+        'the checkpoint pending again',
+      );
       expect(again.approvals.filter((a) => a.gate === 'decommission')).toEqual([]);
       expect(again.ignoredApprovals?.at(-1)).toMatchObject({
         gate: 'decommission',

@@ -36,21 +36,45 @@ beforeAll(async () => {
   const userKc = path.join(dir, 'alice.kubeconfig');
   writeFileSync(userKc, kubeconfig('https://oldmaster-2:6443'));
   const input = examplePlanInput();
-  plan = planSchema.parse({ ...input, kubeconfig: cp.kubeconfigPath, clients: { ...(input.clients ?? {}), userKubeconfigs: [userKc, 'the CI robot (a description, not a file)'] } });
+  plan = planSchema.parse({
+    ...input,
+    kubeconfig: cp.kubeconfigPath,
+    clients: { ...(input.clients ?? {}), userKubeconfigs: [userKc, 'the CI robot (a description, not a file)'] },
+  });
   const k = kubeClients(cp.kc);
   const disc = cp.kc.makeApiClient(DiscoveryV1Api);
-  await k.core.createNamespacedConfigMap({ namespace: 'kube-public', body: { metadata: { name: 'cluster-info' }, data: { kubeconfig: kubeconfig('https://10.200.20.11:6443') } } });
+  await k.core.createNamespacedConfigMap({
+    namespace: 'kube-public',
+    body: { metadata: { name: 'cluster-info' }, data: { kubeconfig: kubeconfig('https://10.200.20.11:6443') } },
+  });
   // 10.200.20.111 is not 10.200.20.11, master-10 is not master-1: whole tokens only
-  await k.core.createNamespacedConfigMap({ namespace: 'kube-system', body: { metadata: { name: 'unrelated' }, data: { a: 'peer 10.200.20.111 and oldmaster-10' } } });
+  await k.core.createNamespacedConfigMap({
+    namespace: 'kube-system',
+    body: { metadata: { name: 'unrelated' }, data: { a: 'peer 10.200.20.111 and oldmaster-10' } },
+  });
   await k.core.createNamespacedSecret({
     namespace: 'kube-system',
-    body: { metadata: { name: 'bootstrap-kc' }, stringData: { 'admin.conf': kubeconfig('https://10.200.20.12:6443', `    client-key-data: ${KEY_DATA}`), password: '10.200.20.13 is not a kubeconfig' } },
+    body: {
+      metadata: { name: 'bootstrap-kc' },
+      stringData: { 'admin.conf': kubeconfig('https://10.200.20.12:6443', `    client-key-data: ${KEY_DATA}`), password: '10.200.20.13 is not a kubeconfig' },
+    },
   });
-  await k.core.createNamespacedEndpoints({ namespace: 'kube-system', body: { metadata: { name: 'kube-apiserver-exporter' }, subsets: [{ addresses: [{ ip: '10.200.20.11' }], ports: [{ port: 9100 }] }] } });
-  await k.core.createNamespacedEndpoints({ namespace: 'default', body: { metadata: { name: 'legacy-etcd' }, subsets: [{ addresses: [{ ip: '10.200.20.13' }], ports: [{ port: 2379 }] }] } });
+  await k.core.createNamespacedEndpoints({
+    namespace: 'kube-system',
+    body: { metadata: { name: 'kube-apiserver-exporter' }, subsets: [{ addresses: [{ ip: '10.200.20.11' }], ports: [{ port: 9100 }] }] },
+  });
+  await k.core.createNamespacedEndpoints({
+    namespace: 'default',
+    body: { metadata: { name: 'legacy-etcd' }, subsets: [{ addresses: [{ ip: '10.200.20.13' }], ports: [{ port: 2379 }] }] },
+  });
   await disc.createNamespacedEndpointSlice({
     namespace: 'default',
-    body: { metadata: { name: 'metrics-abc', labels: { 'kubernetes.io/service-name': 'metrics' } }, addressType: 'IPv4', endpoints: [{ addresses: ['10.200.20.101'], nodeName: 'oldmaster-3' }], ports: [{ port: 443 }] },
+    body: {
+      metadata: { name: 'metrics-abc', labels: { 'kubernetes.io/service-name': 'metrics' } },
+      addressType: 'IPv4',
+      endpoints: [{ addresses: ['10.200.20.101'], nodeName: 'oldmaster-3' }],
+      ports: [{ port: 443 }],
+    },
   });
   hosts.host('master-1').files.set('/etc/kubernetes/kubelet.conf', kubeconfig('https://10.200.20.11:6443'));
   hosts.host('master-2').files.set('/etc/kubernetes/kubelet.conf', kubeconfig('https://10.200.20.100:443'));
@@ -76,7 +100,11 @@ describe('inventoryOldMasterRefs on a real kube-apiserver', () => {
         `kubeconfig/${plan.clients.userKubeconfigs[0]}`,
       ].sort(),
     );
-    expect(byRef['ConfigMap/kube-public/cluster-info:kubeconfig']).toEqual({ ref: 'ConfigMap/kube-public/cluster-info:kubeconfig', names: ['10.200.20.11'], line: 'server: https://10.200.20.11:6443' });
+    expect(byRef['ConfigMap/kube-public/cluster-info:kubeconfig']).toEqual({
+      ref: 'ConfigMap/kube-public/cluster-info:kubeconfig',
+      names: ['10.200.20.11'],
+      line: 'server: https://10.200.20.11:6443',
+    });
     expect(byRef['Endpoints/kube-system/kube-apiserver-exporter']?.expected).toMatch(/the monitoring step replaces/);
     expect(byRef['Endpoints/default/legacy-etcd']).toMatchObject({ names: ['10.200.20.13'] });
     expect(byRef['Endpoints/default/legacy-etcd']?.expected).toBeUndefined();

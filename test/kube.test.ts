@@ -5,16 +5,7 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  ApiException,
-  AppsV1Api,
-  CoreV1Api,
-  PolicyV1Api,
-  type V1DaemonSet,
-  type V1Deployment,
-  type V1Pod,
-  type V1PodSpec,
-} from '@kubernetes/client-node';
+import { ApiException, AppsV1Api, CoreV1Api, PolicyV1Api, type V1DaemonSet, type V1Deployment, type V1Pod, type V1PodSpec } from '@kubernetes/client-node';
 import { createKubeActivities, RESTARTED_AT_ANNOTATION, type KubePlan } from '../src/activities/kube';
 import {
   applyTaintChanges,
@@ -48,7 +39,13 @@ describe('kube helpers (pure)', () => {
     const cur = { a: '1', b: '2' };
     expect(labelPatch(cur, [{ key: 'a', value: '1' }])).toBeUndefined();
     expect(labelPatch(cur, [{ key: 'c', value: null }])).toBeUndefined();
-    expect(labelPatch(cur, [{ key: 'a', value: '9' }, { key: 'b', value: null }, { key: 'c', value: '3' }])).toEqual({ a: '9', b: null, c: '3' });
+    expect(
+      labelPatch(cur, [
+        { key: 'a', value: '9' },
+        { key: 'b', value: null },
+        { key: 'c', value: '3' },
+      ]),
+    ).toEqual({ a: '9', b: null, c: '3' });
   });
 
   it('parses kubectl taint syntax and applies add/update/remove by key and effect', () => {
@@ -72,7 +69,10 @@ describe('kube helpers (pure)', () => {
       { key: 'test-only', value: 'true', effect: 'NoExecute' },
       { key: 'm', value: 'true', effect: 'NoSchedule' },
     ]);
-    expect(applyTaintChanges(cur, [parseTaintChange('test-only:NoExecute-')]).map((t) => `${t.key}:${t.effect}`)).toEqual(['keep:PreferNoSchedule', 'test-only:NoSchedule']);
+    expect(applyTaintChanges(cur, [parseTaintChange('test-only:NoExecute-')]).map((t) => `${t.key}:${t.effect}`)).toEqual([
+      'keep:PreferNoSchedule',
+      'test-only:NoSchedule',
+    ]);
     expect(applyTaintChanges(cur, [parseTaintChange('test-only-')])).toEqual([{ key: 'keep', value: 'me', effect: 'PreferNoSchedule' }]);
     expect(applyTaintChanges(cur, [parseTaintChange('absent-')])).toEqual(cur);
   });
@@ -100,7 +100,9 @@ describe('kube helpers (pure)', () => {
       '  name: default',
       'current-context: default',
     ].join('\n');
-    expect(kubeProxyServerFromData({ 'config.conf': 'kind: KubeProxyConfiguration\nmode: ipvs\n', 'kubeconfig.conf': kubeconfig })).toBe('https://10.200.20.241:443');
+    expect(kubeProxyServerFromData({ 'config.conf': 'kind: KubeProxyConfiguration\nmode: ipvs\n', 'kubeconfig.conf': kubeconfig })).toBe(
+      'https://10.200.20.241:443',
+    );
     expect(kubeProxyServerFromData({ weird: 'not: [yaml\n    server: https://1.2.3.4:6443\n' })).toBe('https://1.2.3.4:6443');
     expect(kubeProxyServerFromData({ 'config.conf': 'mode: iptables\n' })).toBeUndefined();
   });
@@ -114,11 +116,17 @@ describe('kube helpers (pure)', () => {
   });
 
   it('computes rollout progress like kubectl rollout status', () => {
-    const d = (gen: number, status: NonNullable<V1Deployment['status']>): V1Deployment => ({ metadata: { name: 'd', namespace: 'n', generation: gen }, spec: { replicas: 2, selector: {}, template: {} }, status });
+    const d = (gen: number, status: NonNullable<V1Deployment['status']>): V1Deployment => ({
+      metadata: { name: 'd', namespace: 'n', generation: gen },
+      spec: { replicas: 2, selector: {}, template: {} },
+      status,
+    });
     expect(deploymentProgress(d(2, { observedGeneration: 1 })).done).toBe(false);
     expect(deploymentProgress(d(2, { observedGeneration: 2, updatedReplicas: 2, replicas: 3, availableReplicas: 2 })).message).toMatch(/old replicas pending/);
     expect(deploymentProgress(d(2, { observedGeneration: 2, updatedReplicas: 2, replicas: 2, availableReplicas: 2 })).done).toBe(true);
-    expect(() => deploymentProgress(d(2, { observedGeneration: 2, conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }] }))).toThrow(/progress deadline/);
+    expect(() =>
+      deploymentProgress(d(2, { observedGeneration: 2, conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded' }] })),
+    ).toThrow(/progress deadline/);
     const ds = (s: Partial<NonNullable<V1DaemonSet['status']>>): V1DaemonSet => ({
       metadata: { name: 'ds', namespace: 'n', generation: 3 },
       status: { currentNumberScheduled: 3, desiredNumberScheduled: 3, numberMisscheduled: 0, numberReady: 3, observedGeneration: 3, ...s },
@@ -232,16 +240,28 @@ describe.skipIf(Boolean(unavailable))('kube activities against a real kube-apise
     // node-b is cordoned, so everything lands on node-a first
     await apps.createNamespacedDeployment({
       namespace: ns,
-      body: { metadata: { name: 'web' }, spec: { replicas: 2, selector: { matchLabels: labels('web') }, template: { metadata: { labels: labels('web') }, spec: podSpec() } } },
+      body: {
+        metadata: { name: 'web' },
+        spec: { replicas: 2, selector: { matchLabels: labels('web') }, template: { metadata: { labels: labels('web') }, spec: podSpec() } },
+      },
     });
-    await policy.createNamespacedPodDisruptionBudget({ namespace: ns, body: { metadata: { name: 'web-pdb' }, spec: { minAvailable: 1, selector: { matchLabels: labels('web') } } } });
+    await policy.createNamespacedPodDisruptionBudget({
+      namespace: ns,
+      body: { metadata: { name: 'web-pdb' }, spec: { minAvailable: 1, selector: { matchLabels: labels('web') } } },
+    });
     await apps.createNamespacedReplicaSet({
       namespace: ns,
-      body: { metadata: { name: 'plain' }, spec: { replicas: 2, selector: { matchLabels: labels('plain') }, template: { metadata: { labels: labels('plain') }, spec: podSpec() } } },
+      body: {
+        metadata: { name: 'plain' },
+        spec: { replicas: 2, selector: { matchLabels: labels('plain') }, template: { metadata: { labels: labels('plain') }, spec: podSpec() } },
+      },
     });
     await apps.createNamespacedDaemonSet({
       namespace: ns,
-      body: { metadata: { name: 'agent' }, spec: { selector: { matchLabels: labels('agent') }, template: { metadata: { labels: labels('agent') }, spec: podSpec({ tolerations: TOLERATE_ALL }) } } },
+      body: {
+        metadata: { name: 'agent' },
+        spec: { selector: { matchLabels: labels('agent') }, template: { metadata: { labels: labels('agent') }, spec: podSpec({ tolerations: TOLERATE_ALL }) } },
+      },
     });
     await core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'lonely' }, spec: podSpec({ nodeName: 'node-a' }) } });
 
@@ -269,7 +289,13 @@ describe.skipIf(Boolean(unavailable))('kube activities against a real kube-apise
     console.log(`[kube.test] drain node-a: ${drainMs} ms — ${out.summary}`);
     expect(out.changed).toBe(true);
     const evicted = out.details?.evicted as Array<{ pod: string; evictedAt: string; blocked: number; pdb?: string }>;
-    expect(evicted.map((e) => e.pod.replace(/-[a-z0-9]+(-[a-z0-9]+)?$/, '')).sort()).toEqual(['drain/lonely', 'drain/plain', 'drain/plain', 'drain/web', 'drain/web']);
+    expect(evicted.map((e) => e.pod.replace(/-[a-z0-9]+(-[a-z0-9]+)?$/, '')).sort()).toEqual([
+      'drain/lonely',
+      'drain/plain',
+      'drain/plain',
+      'drain/web',
+      'drain/web',
+    ]);
     expect(out.details?.keptDaemonSet).toHaveLength(1);
     const webs = evicted.filter((e) => e.pod.startsWith('drain/web-'));
     const blocked = webs.filter((e) => e.blocked > 0);
@@ -285,7 +311,11 @@ describe.skipIf(Boolean(unavailable))('kube activities against a real kube-apise
 
     const left = await podsOn('node-a', ns);
     expect(left.map((p) => p.metadata?.ownerReferences?.[0]?.kind)).toEqual(['DaemonSet']);
-    await waitUntil('web back to 2 ready pods on node-b', 30_000, async () => (await podsOn('node-b', ns)).filter((p) => p.metadata?.labels?.app === 'web' && ready(p)).length === 2);
+    await waitUntil(
+      'web back to 2 ready pods on node-b',
+      30_000,
+      async () => (await podsOn('node-b', ns)).filter((p) => p.metadata?.labels?.app === 'web' && ready(p)).length === 2,
+    );
 
     const again = await acts.drainNode(plan, 'node-a');
     expect(again.changed).toBe(false);
@@ -299,7 +329,10 @@ describe.skipIf(Boolean(unavailable))('kube activities against a real kube-apise
       return pdb.status?.observedGeneration === pdb.metadata?.generation && pdb.status?.disruptionsAllowed === 0 && pdb.status.currentHealthy === 2;
     });
     await acts.uncordonNode(plan, 'node-a');
-    const stuck = await acts.drainNode(plan, 'node-b', { timeoutMs: 3_000 }).then(() => new Error('expected a rejection'), (e: unknown) => e as Error);
+    const stuck = await acts.drainNode(plan, 'node-b', { timeoutMs: 3_000 }).then(
+      () => new Error('expected a rejection'),
+      (e: unknown) => e as Error,
+    );
     expect(stuck).toBeInstanceOf(Error);
     expect((stuck as Error).message).toMatch(/still blocked by a PodDisruptionBudget .*drain\/web-.*PDB web-pdb/);
     expect((await podsOn('node-b', ns)).filter((p) => p.metadata?.labels?.app === 'web' && !p.metadata.deletionTimestamp)).toHaveLength(2);
@@ -352,7 +385,8 @@ describe.skipIf(Boolean(unavailable))('kube activities against a real kube-apise
       etcd_endpoints: 'http://10.200.20.11:2379,http://10.200.20.12:2379,http://10.200.20.13:2379',
       calico_backend: 'bird',
       veth_mtu: '1440',
-      cni_network_config: '{\n  "name": "k8s-pod-network",\n\t"cniVersion": "0.3.1",   \n  "plugins": [ {"type": "calico", "etcd_endpoints": "__ETCD_ENDPOINTS__"} ]\n}\n\n',
+      cni_network_config:
+        '{\n  "name": "k8s-pod-network",\n\t"cniVersion": "0.3.1",   \n  "plugins": [ {"type": "calico", "etcd_endpoints": "__ETCD_ENDPOINTS__"} ]\n}\n\n',
       'odd_key.with-dots': '  leading and trailing spaces  ',
       unicode: 'čšž — ✓',
     };
@@ -362,7 +396,8 @@ describe.skipIf(Boolean(unavailable))('kube activities against a real kube-apise
     expect(out.changed).toBe(true);
     const cm = await core.readNamespacedConfigMap({ name: 'calico-config', namespace: ns });
     expect(cm.data).toEqual({ ...data, etcd_endpoints: endpoints.join(',') });
-    for (const key of Object.keys(data).filter((k) => k !== 'etcd_endpoints')) expect(Buffer.from(cm.data?.[key] ?? '').equals(Buffer.from(data[key as keyof typeof data]))).toBe(true);
+    for (const key of Object.keys(data).filter((k) => k !== 'etcd_endpoints'))
+      expect(Buffer.from(cm.data?.[key] ?? '').equals(Buffer.from(data[key as keyof typeof data]))).toBe(true);
     const rv = cm.metadata?.resourceVersion;
     expect((await acts.patchCalicoEtcdEndpoints(plan, endpoints)).changed).toBe(false);
     expect((await core.readNamespacedConfigMap({ name: 'calico-config', namespace: ns })).metadata?.resourceVersion).toBe(rv);
@@ -383,7 +418,10 @@ describe.skipIf(Boolean(unavailable))('kube activities against a real kube-apise
     const pc = { 'k8s-app': 'calico-policy-controller' };
     await apps.createNamespacedDeployment({
       namespace: ns,
-      body: { metadata: { name: 'calico-policy-controller' }, spec: { replicas: 1, selector: { matchLabels: pc }, template: { metadata: { labels: pc }, spec: podSpec({ tolerations: TOLERATE_ALL }) } } },
+      body: {
+        metadata: { name: 'calico-policy-controller' },
+        spec: { replicas: 1, selector: { matchLabels: pc }, template: { metadata: { labels: pc }, spec: podSpec({ tolerations: TOLERATE_ALL }) } },
+      },
     });
     const nodeCount = (await core.listNode()).items.length;
     const dsPods = async () => (await core.listNamespacedPod({ namespace: ns, labelSelector: 'k8s-app=calico-node' })).items;
@@ -422,7 +460,9 @@ describe.skipIf(Boolean(unavailable))('kube activities against a real kube-apise
       namespace: ns,
       body: {
         metadata: { name: 'kube-apiserver-exporter' },
-        subsets: [{ addresses: ['10.200.20.11', '10.200.20.12', '10.200.20.13'].map((ip) => ({ ip })), ports: [{ name: 'https', port: 8686, protocol: 'TCP' }] }],
+        subsets: [
+          { addresses: ['10.200.20.11', '10.200.20.12', '10.200.20.13'].map((ip) => ({ ip })), ports: [{ name: 'https', port: 8686, protocol: 'TCP' }] },
+        ],
       },
     });
     const next = ['10.200.20.101', '10.200.20.102', '10.200.20.103'];
@@ -441,7 +481,8 @@ describe.skipIf(Boolean(unavailable))('kube activities against a real kube-apise
       body: {
         metadata: { name: 'kube-proxy' },
         data: {
-          'config.conf': 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nclientConnection:\n  kubeconfig: /var/lib/kube-proxy/kubeconfig.conf\nmode: ipvs\n',
+          'config.conf':
+            'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nclientConnection:\n  kubeconfig: /var/lib/kube-proxy/kubeconfig.conf\nmode: ipvs\n',
           'kubeconfig.conf':
             'apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt\n    server: https://10.200.20.241:443\n  name: default\n' +
             'contexts:\n- context:\n    cluster: default\n    namespace: default\n    user: default\n  name: default\ncurrent-context: default\n',
@@ -455,22 +496,39 @@ describe.skipIf(Boolean(unavailable))('kube activities against a real kube-apise
     expect(rz.body).toMatch(/readyz check passed/);
 
     // a client certificate from a CA the cluster does not trust → 401
-    const rogue = { ...plan, kubeconfig: cp.writeClientKubeconfig({ cn: 'admin', groups: ['system:masters'], rogue: true, file: path.join(cp.dir, 'rogue.conf') }) };
-    const e401 = await acts.nodeExists(rogue, 'node-a').then(() => new Error('expected a rejection'), (e: unknown) => e as Error);
+    const rogue = {
+      ...plan,
+      kubeconfig: cp.writeClientKubeconfig({ cn: 'admin', groups: ['system:masters'], rogue: true, file: path.join(cp.dir, 'rogue.conf') }),
+    };
+    const e401 = await acts.nodeExists(rogue, 'node-a').then(
+      () => new Error('expected a rejection'),
+      (e: unknown) => e as Error,
+    );
     expect(e401).toBeInstanceOf(KubeAuthError);
     expect(e401.message).toMatch(/401 Unauthorized .*rogue\.conf/);
     await expect(acts.drainNode(rogue, 'node-a')).rejects.toThrow(KubeAuthError);
     // a valid user without permissions → 403
     const nobody = { ...plan, kubeconfig: cp.writeClientKubeconfig({ cn: 'nobody', file: path.join(cp.dir, 'nobody.conf') }) };
-    const e403 = await acts.labelNode(nobody, 'node-a', ['x=y']).then(() => new Error('expected a rejection'), (e: unknown) => e as Error);
+    const e403 = await acts.labelNode(nobody, 'node-a', ['x=y']).then(
+      () => new Error('expected a rejection'),
+      (e: unknown) => e as Error,
+    );
     expect(e403).toBeInstanceOf(KubeAuthError);
     expect(e403.message).toMatch(/403 Forbidden.*User "nobody" cannot get resource "nodes"/);
     // a kubeconfig whose CA does not match the server's certificate → TLS failure, same error type
     const wrongCa = {
       ...plan,
-      kubeconfig: cp.writeClientKubeconfig({ cn: 'admin', groups: ['system:masters'], caCertPath: path.join(cp.dir, 'rogue-ca.crt'), file: path.join(cp.dir, 'wrong-ca.conf') }),
+      kubeconfig: cp.writeClientKubeconfig({
+        cn: 'admin',
+        groups: ['system:masters'],
+        caCertPath: path.join(cp.dir, 'rogue-ca.crt'),
+        file: path.join(cp.dir, 'wrong-ca.conf'),
+      }),
     };
-    const eTls = await acts.nodeExists(wrongCa, 'node-a').then(() => new Error('expected a rejection'), (e: unknown) => e as Error);
+    const eTls = await acts.nodeExists(wrongCa, 'node-a').then(
+      () => new Error('expected a rejection'),
+      (e: unknown) => e as Error,
+    );
     expect(eTls).toBeInstanceOf(KubeAuthError);
     expect(eTls.message).toMatch(/certificate-authority/);
     await expect(acts.apiserverReadyz(wrongCa)).rejects.toThrow(KubeAuthError);

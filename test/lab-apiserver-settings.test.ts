@@ -26,7 +26,11 @@ beforeAll(async () => {
     ip: '127.0.3.17',
     controllerManager: false,
     scheduler: false,
-    apiserverFlags: [`--audit-policy-file=${path.join(dir, 'audit-policy.yaml')}`, '--audit-log-path=-', `--encryption-provider-config=${path.join(dir, 'encryption-config.yaml')}`],
+    apiserverFlags: [
+      `--audit-policy-file=${path.join(dir, 'audit-policy.yaml')}`,
+      '--audit-log-path=-',
+      `--encryption-provider-config=${path.join(dir, 'encryption-config.yaml')}`,
+    ],
   });
 }, 180_000);
 
@@ -40,7 +44,9 @@ describe("the lab's apiserver settings", () => {
     await api.createNamespacedSecret({ namespace: 'default', body: { metadata: { name: 'enc' }, stringData: { token: 'plain' } } });
     const back = await api.readNamespacedSecret({ namespace: 'default', name: 'enc' });
     expect(Buffer.from(back.data?.token ?? '', 'base64').toString()).toBe('plain');
-    const raw = await withEtcdClient({ callTimeoutMs: 5_000, maxRaftIndexLag: 1000 }, [(cp as KubeControlPlane).etcdURL], (c) => c.get('/registry/secrets/default/enc').buffer());
+    const raw = await withEtcdClient({ callTimeoutMs: 5_000, maxRaftIndexLag: 1000 }, [(cp as KubeControlPlane).etcdURL], (c) =>
+      c.get('/registry/secrets/default/enc').buffer(),
+    );
     expect(raw?.subarray(0, 18).toString('latin1')).toBe('k8s:enc:aescbc:v1:');
     expect(raw?.includes(Buffer.from('plain'))).toBe(false);
   }, 60_000);

@@ -39,12 +39,24 @@ describe('lab shapes', () => {
     expect(() => hostsForShape({ old: 8, new: 0, shared: ['master-1'], failed: 'oldmaster-9' })).toThrow(
       /--old must be 1 to 7, not 8\n {2}--new must be 1 to 7, not 0\n {2}--shared master-1: not an old master.*\n {2}--shared lists 1 hosts but --new is 0\n {2}--failed oldmaster-9: not an old master/,
     );
-    expect(() => hostsForShape({ old: 3, new: 3, shared: ['oldmaster-3'], failed: 'oldmaster-3' })).toThrow(/--failed oldmaster-3 is also --shared: a dead host cannot be kept/);
+    expect(() => hostsForShape({ old: 3, new: 3, shared: ['oldmaster-3'], failed: 'oldmaster-3' })).toThrow(
+      /--failed oldmaster-3 is also --shared: a dead host cannot be kept/,
+    );
   });
 
   it('parses the up flags', () => {
-    expect(shapeArgs(['--old', '3', '--new', '3', '--shared', 'oldmaster-1', 'oldmaster-2', '--failed', 'oldmaster-3'])).toEqual({ old: 3, new: 3, shared: ['oldmaster-1', 'oldmaster-2'], failed: 'oldmaster-3' });
-    expect(shapeArgs(['--shared', 'oldmaster-1', '--shared', 'oldmaster-2', '--strategy', 'rolling'])).toEqual({ old: 3, new: 3, shared: ['oldmaster-1', 'oldmaster-2'], strategy: 'rolling' });
+    expect(shapeArgs(['--old', '3', '--new', '3', '--shared', 'oldmaster-1', 'oldmaster-2', '--failed', 'oldmaster-3'])).toEqual({
+      old: 3,
+      new: 3,
+      shared: ['oldmaster-1', 'oldmaster-2'],
+      failed: 'oldmaster-3',
+    });
+    expect(shapeArgs(['--shared', 'oldmaster-1', '--shared', 'oldmaster-2', '--strategy', 'rolling'])).toEqual({
+      old: 3,
+      new: 3,
+      shared: ['oldmaster-1', 'oldmaster-2'],
+      strategy: 'rolling',
+    });
     expect(shapeArgs([])).toEqual(DEFAULT_SHAPE);
     expect(() => shapeArgs(['--old', 'five'])).toThrow(/--old must be a number of masters \(1 to 7\), not five/);
     expect(() => shapeArgs(['--strategy', 'fast'])).toThrow(/--strategy must be grow-then-shrink or rolling, not fast/);

@@ -37,7 +37,10 @@ const isRoot = process.getuid?.() === 0;
 const alreadyUp = existsSync(paths.ready);
 const haveKube = kubeBinsPresent(kubeBinDirFor());
 const skip = !isRoot || alreadyUp || !haveKube;
-if (skip) console.warn(`[lab.test] skipped: ${!isRoot ? 'not root' : alreadyUp ? `a lab is already up (${LAB_DIR}); run \`npm run lab -- down\` first` : 'no kube binaries (scripts/build-kube.sh)'}`);
+if (skip)
+  console.warn(
+    `[lab.test] skipped: ${!isRoot ? 'not root' : alreadyUp ? `a lab is already up (${LAB_DIR}); run \`npm run lab -- down\` first` : 'no kube binaries (scripts/build-kube.sh)'}`,
+  );
 
 /** GET /readyz through the VIP every `everyMs` until stopped: failures and the longest gap without a 200. */
 function vipProbe(ca: Buffer, everyMs = 50) {
@@ -94,7 +97,11 @@ describe.skipIf(skip)('lab', () => {
 
   it('every host answers over SSH with its pinned host key, and a wrong pin is refused', async () => {
     const hosts = [...plan.oldMasters, ...plan.newMasters, ...plan.workerNodes];
-    expect(hosts.map((h) => h.name).sort()).toEqual(HOSTS.filter((h) => !h.unlisted).map((h) => h.name).sort());
+    expect(hosts.map((h) => h.name).sort()).toEqual(
+      HOSTS.filter((h) => !h.unlisted)
+        .map((h) => h.name)
+        .sort(),
+    );
     for (const h of hosts) {
       const r = await ops.run(sshTargetOf(plan, h), 'hostname; cat /etc/cpm-lab/host.env | grep ^ADDRESS=');
       expect(r.stdout).toBe(`${h.name}\nADDRESS=${h.address}\n`);
@@ -138,7 +145,10 @@ describe.skipIf(skip)('lab', () => {
 
     const pf = createPreflightActivities({ hostOps: () => ops });
     const r = await pf.preflight(plan);
-    expect(r.blockers.map((b) => `${b.reason}:${b.subject}`).sort()).toEqual([`${Reasons.KubeProxyNotUsingLB}:kube-system/kube-proxy`, `${Reasons.KubeletNotUsingLB}:worker-2`]);
+    expect(r.blockers.map((b) => `${b.reason}:${b.subject}`).sort()).toEqual([
+      `${Reasons.KubeProxyNotUsingLB}:kube-system/kube-proxy`,
+      `${Reasons.KubeletNotUsingLB}:worker-2`,
+    ]);
     expect(r.blockers.every((b) => b.fixable && b.fix)).toBe(true);
     expect(r.nodes).toEqual({ checked: 8, fromApi: 1, unverified: [] });
     expect(r.clientFixes?.map((f) => `${f.kind} ${f.from} → ${f.to}`).sort()).toEqual([`kube-proxy ${m.server} → ${LB}`, `kubelet ${m.server} → ${LB}`]);
@@ -214,7 +224,9 @@ describe.skipIf(skip)('lab', () => {
     const v = await vip.verifyVip(plan, 'new');
     const moveMs = Date.now() - t0;
     let p = await probe.end();
-    console.log(`[lab.test] VIP old→master-1: verified ${moveMs} ms after configureKeepalived began; probe: ${p.sent} sent, ${p.failed} failed, longest gap ${p.longestGapMs} ms`);
+    console.log(
+      `[lab.test] VIP old→master-1: verified ${moveMs} ms after configureKeepalived began; probe: ${p.sent} sent, ${p.failed} failed, longest gap ${p.longestGapMs} ms`,
+    );
     expect(v.holders).toEqual(['master-1']);
     expect(p.longestGapMs).toBeLessThan(5_000);
 
@@ -223,13 +235,17 @@ describe.skipIf(skip)('lab', () => {
     await cp.stopComponent(plan, 'master-1', 'keepalived');
     const back = await vip.verifyVip(plan, 'old');
     p = await probe.end();
-    console.log(`[lab.test] VIP master-1→old (keepalived stopped): verified ${Date.now() - t1} ms; probe: ${p.sent} sent, ${p.failed} failed, longest gap ${p.longestGapMs} ms`);
+    console.log(
+      `[lab.test] VIP master-1→old (keepalived stopped): verified ${Date.now() - t1} ms; probe: ${p.sent} sent, ${p.failed} failed, longest gap ${p.longestGapMs} ms`,
+    );
     expect(back.holders).toHaveLength(1);
     expect(p.longestGapMs).toBeLessThan(5_000);
   }, 120_000);
 
   it('`lab down` stops every daemon and removes namespaces, bridge and state', async () => {
-    const pidFiles = HOSTS.flatMap((h) => ['sshd', 'etcd', 'kube-apiserver', 'apiserver-nginx-lb', 'keepalived'].map((c) => `${paths.hostDir(h.name)}/run/${c}.pid`));
+    const pidFiles = HOSTS.flatMap((h) =>
+      ['sshd', 'etcd', 'kube-apiserver', 'apiserver-nginx-lb', 'keepalived'].map((c) => `${paths.hostDir(h.name)}/run/${c}.pid`),
+    );
     const pids = pidFiles.map((f) => livePid(f)).filter((p): p is number => p !== undefined);
     expect(pids.length).toBeGreaterThan(HOSTS.length);
     await labDown();

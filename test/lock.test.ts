@@ -29,14 +29,29 @@ let client: Client;
 let connection: NativeConnection;
 let plan: Plan;
 
-const etcd = <T>(fn: Parameters<typeof withEtcdClient<T>>[2]) => withEtcdClient(etcdAccess(plan), OLD.map((h) => `http://${h.address}:2379`), fn);
+const etcd = <T>(fn: Parameters<typeof withEtcdClient<T>>[2]) =>
+  withEtcdClient(
+    etcdAccess(plan),
+    OLD.map((h) => `http://${h.address}:2379`),
+    fn,
+  );
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   lab = await startEtcdLab({ cluster: 'lock-test', oldMasters: OLD, newMasters: NEW });
   const gate = { enabled: true, remindAfter: '30m' };
-  plan = { ...lab.plan, checkpoints: { 'preflight-ack': { ...gate, enabled: false }, 'switch-traffic': gate, decommission: { ...gate, enabled: false }, 'client-fixes': { ...gate, enabled: false } }, timeouts: { ...lab.plan.timeouts, quick: '20s', long: '2m', heartbeat: '5s', maxAttempts: 3 }, nodes: { ...lab.plan.nodes, drainTimeout: '1m' } };
+  plan = {
+    ...lab.plan,
+    checkpoints: {
+      'preflight-ack': { ...gate, enabled: false },
+      'switch-traffic': gate,
+      decommission: { ...gate, enabled: false },
+      'client-fixes': { ...gate, enabled: false },
+    },
+    timeouts: { ...lab.plan.timeouts, quick: '20s', long: '2m', heartbeat: '5s', maxAttempts: 3 },
+    nodes: { ...lab.plan.nodes, drainTimeout: '1m' },
+  };
   server = await startDevServer();
   client = await server.client();
   connection = await NativeConnection.connect({ address: server.address });

@@ -33,7 +33,10 @@ beforeAll(async () => {
   }
   await core.createNamespace({ body: { metadata: { name: 'kube-system' } } }).catch(() => undefined);
   const kubeconfig = 'apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://10.9.0.241:443\n  name: default\n';
-  await core.createNamespacedConfigMap({ namespace: 'kube-system', body: { metadata: { name: 'kube-proxy' }, data: { 'kubeconfig.conf': kubeconfig, 'config.conf': 'mode: iptables\n' } } });
+  await core.createNamespacedConfigMap({
+    namespace: 'kube-system',
+    body: { metadata: { name: 'kube-proxy' }, data: { 'kubeconfig.conf': kubeconfig, 'config.conf': 'mode: iptables\n' } },
+  });
 });
 
 afterAll(async () => {
@@ -43,7 +46,19 @@ afterAll(async () => {
 describe('cpmigrate plan init', () => {
   it('drafts oldMasters, etcd and the LB from the live cluster, leaving the new masters to fill', async () => {
     const out = path.join(mkdtempSync(path.join(os.tmpdir(), 'cpm-init-')), 'plan.yaml');
-    const r = await exec(process.execPath, [CLI, 'plan', 'init', '--kubeconfig', cp.kubeconfigPath, '--etcd-endpoints', cp.etcdURL, '--cluster', 'prod-sh', '--out', out]);
+    const r = await exec(process.execPath, [
+      CLI,
+      'plan',
+      'init',
+      '--kubeconfig',
+      cp.kubeconfigPath,
+      '--etcd-endpoints',
+      cp.etcdURL,
+      '--cluster',
+      'prod-sh',
+      '--out',
+      out,
+    ]);
     expect(r.stderr).toContain('found 3 control-plane nodes (oldmaster-1, oldmaster-2, oldmaster-3), 1 etcd members, LB https://10.9.0.241:443');
     expect(r.stderr).toContain("no etcd member has a peer URL on oldmaster-2's address 10.9.0.12");
     const doc = parse(readFileSync(out, 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -60,14 +75,28 @@ describe('cpmigrate plan init', () => {
     expect(issues.every((p) => p.startsWith('newMasters['))).toBe(true);
 
     // --output json: the same draft as an object, with what was found
-    const j = await exec(process.execPath, [CLI, 'plan', 'init', '--kubeconfig', cp.kubeconfigPath, '--etcd-endpoints', cp.etcdURL, '--cluster', 'prod-sh', '--output', 'json']);
+    const j = await exec(process.execPath, [
+      CLI,
+      'plan',
+      'init',
+      '--kubeconfig',
+      cp.kubeconfigPath,
+      '--etcd-endpoints',
+      cp.etcdURL,
+      '--cluster',
+      'prod-sh',
+      '--output',
+      'json',
+    ]);
     const drafted = JSON.parse(j.stdout) as { plan: Record<string, any>; found: { masters: string[] }; warnings: string[] }; // eslint-disable-line @typescript-eslint/no-explicit-any
     expect(drafted.plan).toEqual(doc);
     expect(drafted.found.masters).toEqual(['oldmaster-1', 'oldmaster-2', 'oldmaster-3']);
     expect(drafted.warnings.join('\n')).toContain("no etcd member has a peer URL on oldmaster-2's address 10.9.0.12");
 
     // never overwrites an existing file
-    const again = await exec(process.execPath, [CLI, 'plan', 'init', '--kubeconfig', cp.kubeconfigPath, '--etcd-endpoints', cp.etcdURL, '--out', out]).catch((e: { code: number; stderr: string }) => e);
+    const again = await exec(process.execPath, [CLI, 'plan', 'init', '--kubeconfig', cp.kubeconfigPath, '--etcd-endpoints', cp.etcdURL, '--out', out]).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
     expect((again as { code: number }).code).toBe(1);
     expect((again as { stderr: string }).stderr).toContain('exists: not overwriting it');
   });

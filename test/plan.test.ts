@@ -54,17 +54,37 @@ function writePlan(name: string, mutate: Mutator | string): string {
 const cases: Array<{ name: string; mutate: Mutator | string | null; code: number; expect: RegExp[] }> = [
   { name: 'missing field', mutate: (p) => void delete p.kubeconfig, code: 2, expect: [/kubeconfig: required field is missing/] },
   { name: 'wrong type', mutate: (p) => void (p.loadBalancer.port = 'https'), code: 2, expect: [/loadBalancer\.port: .*number/i] },
-  { name: 'unknown key', mutate: (p) => void (p.oldMasters[0].adress = '1.2.3.4'), code: 2, expect: [/oldMasters\[0\]\.adress: unknown field/, /check its spelling/] },
+  {
+    name: 'unknown key',
+    mutate: (p) => void (p.oldMasters[0].adress = '1.2.3.4'),
+    code: 2,
+    expect: [/oldMasters\[0\]\.adress: unknown field/, /check its spelling/],
+  },
   {
     name: 'duplicate host',
     mutate: (p) => void (p.newMasters[2] = { ...p.newMasters[2], name: 'master-1' }),
     code: 2,
     expect: [/newMasters\[2\]\.name: duplicate host name "master-1" \(also newMasters\[0\]\)/],
   },
-  { name: '2 new masters', mutate: (p) => void p.newMasters.pop(), code: 2, expect: [/newMasters: the final etcd has 2 members: it tolerates 0 failure\(s\), as 1 members would/, /set allowEvenMembers: true/] },
+  {
+    name: '2 new masters',
+    mutate: (p) => void p.newMasters.pop(),
+    code: 2,
+    expect: [/newMasters: the final etcd has 2 members: it tolerates 0 failure\(s\), as 1 members would/, /set allowEvenMembers: true/],
+  },
   { name: 'unknown strategy', mutate: (p) => void (p.strategy = 'fast'), code: 2, expect: [/strategy: must be one of grow-then-shrink, rolling/] },
-  { name: 'state not active or failed', mutate: (p) => void (p.oldMasters[0].state = 'dead'), code: 2, expect: [/oldMasters\[0\]\.state: must be active or failed/] },
-  { name: 'a new master marked failed', mutate: (p) => void (p.newMasters[0].state = 'failed'), code: 2, expect: [/newMasters\[0\]\.state: only an old master can be marked/] },
+  {
+    name: 'state not active or failed',
+    mutate: (p) => void (p.oldMasters[0].state = 'dead'),
+    code: 2,
+    expect: [/oldMasters\[0\]\.state: must be active or failed/],
+  },
+  {
+    name: 'a new master marked failed',
+    mutate: (p) => void (p.newMasters[0].state = 'failed'),
+    code: 2,
+    expect: [/newMasters\[0\]\.state: only an old master can be marked/],
+  },
   {
     name: 'a failed master kept',
     mutate: (p) => void ((p.oldMasters[2].state = 'failed'), (p.newMasters[2] = { ...p.oldMasters[2], state: undefined })),
@@ -81,22 +101,54 @@ const cases: Array<{ name: string; mutate: Mutator | string | null; code: number
     name: '8 old masters',
     mutate: (p) =>
       void p.oldMasters.push(
-        ...[4, 5, 6, 7, 8].map((i) => ({ ...p.oldMasters[0], name: `oldmaster-${i}`, address: `10.200.20.${10 + i}`, etcd: { name: `oldmaster-${i}`, clientURL: `http://10.200.20.${10 + i}:2379`, peerURL: `http://10.200.20.${10 + i}:2380` } })),
+        ...[4, 5, 6, 7, 8].map((i) => ({
+          ...p.oldMasters[0],
+          name: `oldmaster-${i}`,
+          address: `10.200.20.${10 + i}`,
+          etcd: { name: `oldmaster-${i}`, clientURL: `http://10.200.20.${10 + i}:2379`, peerURL: `http://10.200.20.${10 + i}:2380` },
+        })),
       ),
     code: 2,
     expect: [/oldMasters: 8 hosts: a control plane has 1 to 7 masters/],
   },
-  { name: '3 → 1 not accepted', mutate: (p) => void p.newMasters.splice(1), code: 2, expect: [/acceptToleranceDrop: 2 step\(s\) tolerate fewer failures than the starting cluster \(1\): down to 0 \(remove oldmaster-2 → 2 members, remove oldmaster-3 → 1 members\)/] },
-  { name: 'keepalived.onOldMasters false with 3 old', mutate: (p) => void (p.keepalived.onOldMasters = false), code: 2, expect: [/keepalived\.onOldMasters: false is for a single old master/] },
-  { name: 'VIP equal to a host', mutate: (p) => void (p.loadBalancer.vip = '10.200.20.102'), code: 2, expect: [/loadBalancer\.vip: VIP 10\.200\.20\.102 equals the address of newMasters\[1\]/] },
+  {
+    name: '3 → 1 not accepted',
+    mutate: (p) => void p.newMasters.splice(1),
+    code: 2,
+    expect: [
+      /acceptToleranceDrop: 2 step\(s\) tolerate fewer failures than the starting cluster \(1\): down to 0 \(remove oldmaster-2 → 2 members, remove oldmaster-3 → 1 members\)/,
+    ],
+  },
+  {
+    name: 'keepalived.onOldMasters false with 3 old',
+    mutate: (p) => void (p.keepalived.onOldMasters = false),
+    code: 2,
+    expect: [/keepalived\.onOldMasters: false is for a single old master/],
+  },
+  {
+    name: 'VIP equal to a host',
+    mutate: (p) => void (p.loadBalancer.vip = '10.200.20.102'),
+    code: 2,
+    expect: [/loadBalancer\.vip: VIP 10\.200\.20\.102 equals the address of newMasters\[1\]/],
+  },
   {
     name: 'peer URL not on the host address',
     mutate: (p) => void (p.newMasters[0].etcd.peerURL = 'http://10.200.20.199:2380'),
     code: 2,
     expect: [/newMasters\[0\]\.etcd\.peerURL: host "10\.200\.20\.199" does not match the host address 10\.200\.20\.101/],
   },
-  { name: 'address reused', mutate: (p) => void (p.newMasters[1].address = p.oldMasters[1].address), code: 2, expect: [/newMasters\[1\]\.address: address 10\.200\.20\.12 is reused/] },
-  { name: 'malformed taint', mutate: (p) => void (p.nodes = { isolationTaint: 'test-only=true' }), code: 2, expect: [/nodes\.isolationTaint: "test-only=true" is not a taint key\[=value\]:Effect/] },
+  {
+    name: 'address reused',
+    mutate: (p) => void (p.newMasters[1].address = p.oldMasters[1].address),
+    code: 2,
+    expect: [/newMasters\[1\]\.address: address 10\.200\.20\.12 is reused/],
+  },
+  {
+    name: 'malformed taint',
+    mutate: (p) => void (p.nodes = { isolationTaint: 'test-only=true' }),
+    code: 2,
+    expect: [/nodes\.isolationTaint: "test-only=true" is not a taint key\[=value\]:Effect/],
+  },
   {
     name: 'drain longer than the activity timeout',
     mutate: (p) => void ((p.nodes = { drainTimeout: '2h' }), (p.timeouts = { long: '1h' })),
@@ -174,7 +226,10 @@ describe('plan validation', () => {
   });
 
   it('plan show explains other shapes: a failed master replaced (kept hosts untouched), rolling, an accepted tolerance drop', async () => {
-    const failed = writePlan('replace-failed.yaml', (p) => void ((p.oldMasters[2].state = 'failed'), (p.newMasters = [p.oldMasters[0], p.oldMasters[1], p.newMasters[0]])));
+    const failed = writePlan(
+      'replace-failed.yaml',
+      (p) => void ((p.oldMasters[2].state = 'failed'), (p.newMasters = [p.oldMasters[0], p.oldMasters[1], p.newMasters[0]])),
+    );
     const r = await cli(['plan', 'show', failed]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('kept (in both lists, untouched): oldmaster-1, oldmaster-2');
@@ -190,7 +245,14 @@ describe('plan validation', () => {
     const rolling = writePlan('rolling.yaml', (p) => void (p.strategy = 'rolling'));
     const rk = (JSON.parse((await cli(['plan', 'show', '--output', 'json', rolling])).stdout) as { steps: Array<{ key: string }> }).steps.map((s) => s.key);
     const membership = rk.filter((k) => /^(etcd-join|etcd-leave|checkpoint\/decommission)/.test(k));
-    expect(membership).toEqual(['etcd-join/master-1', 'checkpoint/decommission', 'etcd-leave/oldmaster-1', 'etcd-join/master-2', 'etcd-leave/oldmaster-2', 'etcd-join/master-3']);
+    expect(membership).toEqual([
+      'etcd-join/master-1',
+      'checkpoint/decommission',
+      'etcd-leave/oldmaster-1',
+      'etcd-join/master-2',
+      'etcd-leave/oldmaster-2',
+      'etcd-join/master-3',
+    ]);
     // the last old member leaves with its decommission, after the VIP switch
     expect(rk.indexOf('decommission-old/oldmaster-3')).toBeGreaterThan(rk.indexOf('vip-failover'));
     const drop = writePlan('three-to-one.yaml', (p) => void (p.newMasters.splice(1), (p.acceptToleranceDrop = true)));

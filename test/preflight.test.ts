@@ -33,7 +33,8 @@ async function selfSignedWithSans(sans: Array<{ type: 'dns' | 'ip'; value: strin
 }
 
 const LB = `https://${plan.loadBalancer.vip}:${plan.loadBalancer.port}`;
-const kc = (server: string) => `apiVersion: v1\nclusters:\n- name: c\n  cluster:\n    server: ${server}\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n`;
+const kc = (server: string) =>
+  `apiVersion: v1\nclusters:\n- name: c\n  cluster:\n    server: ${server}\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n`;
 
 function healthy(): EtcdHealthReport {
   return {
@@ -41,11 +42,22 @@ function healthy(): EtcdHealthReport {
     leaderId: '1',
     alarms: [],
     problems: [],
-    members: plan.oldMasters.map((h, i) => ({ id: String(i + 1), name: h.name, peerURLs: [h.etcd.peerURL], clientURLs: [h.etcd.clientURL], isLearner: false, reachable: true })),
+    members: plan.oldMasters.map((h, i) => ({
+      id: String(i + 1),
+      name: h.name,
+      peerURLs: [h.etcd.peerURL],
+      clientURLs: [h.etcd.clientURL],
+      isLearner: false,
+      reachable: true,
+    })),
   };
 }
 
-function keepalivedOf(h: { name: string; address: string }, prio: number, o: { vrid?: number; iface?: string; pass?: string; peers?: string[]; script?: string } = {}): string {
+function keepalivedOf(
+  h: { name: string; address: string },
+  prio: number,
+  o: { vrid?: number; iface?: string; pass?: string; peers?: string[]; script?: string } = {},
+): string {
   return [
     'global_defs {',
     `    router_id ${h.name}`,
@@ -57,7 +69,9 @@ function keepalivedOf(h: { name: string; address: string }, prio: number, o: { v
     `    interface ${o.iface ?? 'eth0'}`,
     `    virtual_router_id ${o.vrid ?? 51}`,
     `    priority ${prio}`,
-    ...(o.peers ? [`    unicast_src_ip ${h.address}`, '    unicast_peer {', ...o.peers.filter((a) => a !== h.address).map((a) => `        ${a}`), '    }'] : []),
+    ...(o.peers
+      ? [`    unicast_src_ip ${h.address}`, '    unicast_peer {', ...o.peers.filter((a) => a !== h.address).map((a) => `        ${a}`), '    }']
+      : []),
     '    authentication {',
     '        auth_type PASS',
     `        auth_pass ${o.pass ?? 'pw123456'}`,
@@ -80,8 +94,14 @@ function world() {
     f.host(h.name).files.set(plan.paths.controllerManagerKubeconfig, kc('https://127.0.0.1:8686'));
     f.host(h.name).files.set(plan.paths.schedulerKubeconfig, kc(`https://${h.address}:8686`));
     f.host(h.name).files.set(plan.paths.keepalivedConfig, keepalivedOf(h, 100 - i));
-    f.host(h.name).files.set(plan.paths.nginxConfig, `stream {\n    upstream kube_apiserver {\n${plan.oldMasters.map((x) => `        server ${x.address}:8686;`).join('\n')}\n    }\n}\n`);
-    f.host(h.name).files.set(plan.paths.apiserverConfig, `KUBE_APISERVER_ARGS="--advertise-address=${h.address} --etcd-servers=${plan.oldMasters.map((x) => x.etcd.clientURL).join(',')}"\n`);
+    f.host(h.name).files.set(
+      plan.paths.nginxConfig,
+      `stream {\n    upstream kube_apiserver {\n${plan.oldMasters.map((x) => `        server ${x.address}:8686;`).join('\n')}\n    }\n}\n`,
+    );
+    f.host(h.name).files.set(
+      plan.paths.apiserverConfig,
+      `KUBE_APISERVER_ARGS="--advertise-address=${h.address} --etcd-servers=${plan.oldMasters.map((x) => x.etcd.clientURL).join(',')}"\n`,
+    );
   });
   const nodes = new Set(plan.newMasters.map((h) => h.name));
   const kube: PreflightKube & { server: string } = { server: LB, readKubeProxyServer: async () => kube.server, nodeExists: async (_p, n) => nodes.has(n) };
@@ -103,7 +123,9 @@ describe('preflight', () => {
     w.f.host('master-2').files.set(plan.paths.kubeletKubeconfig, kc('https://10.200.20.11:8686'));
     w.f.host('oldmaster-3').files.set(plan.paths.schedulerKubeconfig, kc(LB));
     w.f.host('oldmaster-2').unreachable = true;
-    w.f.handlers.push((host, cmd) => (host === 'master-3' && cmd.startsWith('findmnt') ? { stdout: '/data\n   [E] unreachable on boot required target\n', stderr: '', exitCode: 1 } : undefined));
+    w.f.handlers.push((host, cmd) =>
+      host === 'master-3' && cmd.startsWith('findmnt') ? { stdout: '/data\n   [E] unreachable on boot required target\n', stderr: '', exitCode: 1 } : undefined,
+    );
     w.kube.server = 'https://10.200.20.11:8686';
     w.nodes.delete('master-1');
     w.setEtcd(async () => ({ ...healthy(), healthy: false, problems: ['member oldmaster-3 unreachable'] }));
@@ -125,9 +147,27 @@ describe('preflight', () => {
       `on master-2: sed -i "s#server: https://10.200.20.11:8686#server: ${LB}#" ${plan.paths.kubeletKubeconfig} && systemctl restart 'kubelet' (or set checkpoints.client-fixes.enabled: cpmigrate applies it after approval)`,
     );
     expect(kubelet?.fixable).toBe(true);
-    expect(r.clientFixes).toContainEqual({ kind: 'kubelet', node: 'master-2', address: '10.200.20.102', planHost: true, file: plan.paths.kubeletKubeconfig, from: 'https://10.200.20.11:8686', to: LB });
-    expect(r.clientFixes?.find((f) => f.kind === 'kube-proxy')).toMatchObject({ from: 'https://10.200.20.11:8686', to: LB, key: 'kubeconfig.conf', daemonSet: 'kube-proxy' });
-    expect(r.clientFixes?.find((f) => f.kind === 'controlplane')).toMatchObject({ node: 'oldmaster-3', component: 'scheduler', from: LB, to: 'https://10.200.20.13:8686' });
+    expect(r.clientFixes).toContainEqual({
+      kind: 'kubelet',
+      node: 'master-2',
+      address: '10.200.20.102',
+      planHost: true,
+      file: plan.paths.kubeletKubeconfig,
+      from: 'https://10.200.20.11:8686',
+      to: LB,
+    });
+    expect(r.clientFixes?.find((f) => f.kind === 'kube-proxy')).toMatchObject({
+      from: 'https://10.200.20.11:8686',
+      to: LB,
+      key: 'kubeconfig.conf',
+      daemonSet: 'kube-proxy',
+    });
+    expect(r.clientFixes?.find((f) => f.kind === 'controlplane')).toMatchObject({
+      node: 'oldmaster-3',
+      component: 'scheduler',
+      from: LB,
+      to: 'https://10.200.20.13:8686',
+    });
     expect(w.f.host('master-2').files.get(plan.paths.kubeletKubeconfig)).toContain('10.200.20.11');
     expect(w.f.commands.every((c) => !/sed|systemctl restart/.test(c.command))).toBe(true);
   });
@@ -159,7 +199,14 @@ describe('preflight', () => {
     const w = world();
     const partWay = (): EtcdHealthReport => {
       const h = healthy();
-      h.members = [plan.oldMasters[1], ...plan.newMasters].map((m, i) => ({ id: String(i + 1), name: m?.name ?? '?', peerURLs: [m?.etcd.peerURL ?? ''], clientURLs: [m?.etcd.clientURL ?? ''], isLearner: false, reachable: true }));
+      h.members = [plan.oldMasters[1], ...plan.newMasters].map((m, i) => ({
+        id: String(i + 1),
+        name: m?.name ?? '?',
+        peerURLs: [m?.etcd.peerURL ?? ''],
+        clientURLs: [m?.etcd.clientURL ?? ''],
+        isLearner: false,
+        reachable: true,
+      }));
       return h;
     };
     w.setEtcd(async () => partWay());
@@ -179,7 +226,14 @@ describe('preflight', () => {
     const w = world();
     const members = (hosts: Plan['oldMasters']): EtcdHealthReport => {
       const h = healthy();
-      h.members = hosts.map((m, i) => ({ id: String(i + 1), name: m.name, peerURLs: [m.etcd.peerURL], clientURLs: [m.etcd.clientURL], isLearner: false, reachable: true }));
+      h.members = hosts.map((m, i) => ({
+        id: String(i + 1),
+        name: m.name,
+        peerURLs: [m.etcd.peerURL],
+        clientURLs: [m.etcd.clientURL],
+        isLearner: false,
+        reachable: true,
+      }));
       return h;
     };
     const off = plan.oldMasters[0]?.name ?? '';
@@ -198,8 +252,16 @@ describe('preflight', () => {
 
   it('with https etcd, blocks without an etcd CA; warns (the etcd-certs step fixes it) when a new master lacks its own certificates or their SANs do not name it', async () => {
     const input = examplePlanInput();
-    const https = (h: { etcd: { clientURL: string; peerURL: string } }) => ({ ...h, etcd: { ...h.etcd, clientURL: h.etcd.clientURL.replace('http:', 'https:'), peerURL: h.etcd.peerURL.replace('http:', 'https:') } });
-    const tls: Plan = planSchema.parse({ ...input, keepalived: { ...input.keepalived, authPassFile: passFile }, oldMasters: input.oldMasters.map(https), newMasters: input.newMasters.map(https) });
+    const https = (h: { etcd: { clientURL: string; peerURL: string } }) => ({
+      ...h,
+      etcd: { ...h.etcd, clientURL: h.etcd.clientURL.replace('http:', 'https:'), peerURL: h.etcd.peerURL.replace('http:', 'https:') },
+    });
+    const tls: Plan = planSchema.parse({
+      ...input,
+      keepalived: { ...input.keepalived, authPassFile: passFile },
+      oldMasters: input.oldMasters.map(https),
+      newMasters: input.newMasters.map(https),
+    });
     const dir = `${tls.paths.pkiDir}/etcd`;
     const w = world();
     w.setEtcd(async () => ({ ...healthy(), members: healthy().members.map((m) => ({ ...m, peerURLs: m.peerURLs.map((u) => u.replace('http:', 'https:')) })) }));
@@ -225,12 +287,21 @@ describe('preflight', () => {
     const r = await w.pf().preflight(tls);
     expect(r.blockers).toEqual([]);
     // missing or wrong per-host certificates are issued by the etcd-certs step: warnings, with the manual alternative
-    expect(r.warnings.filter((b) => b.reason === Reasons.EtcdPerHostCertsMissing || b.reason === Reasons.EtcdPerHostCertSANMismatch).map((b) => `${b.reason}:${b.subject}`).sort()).toEqual([`${Reasons.EtcdPerHostCertsMissing}:master-2`, `${Reasons.EtcdPerHostCertSANMismatch}:master-3`].sort());
+    expect(
+      r.warnings
+        .filter((b) => b.reason === Reasons.EtcdPerHostCertsMissing || b.reason === Reasons.EtcdPerHostCertSANMismatch)
+        .map((b) => `${b.reason}:${b.subject}`)
+        .sort(),
+    ).toEqual([`${Reasons.EtcdPerHostCertsMissing}:master-2`, `${Reasons.EtcdPerHostCertSANMismatch}:master-3`].sort());
     const missing = r.warnings.find((b) => b.reason === Reasons.EtcdPerHostCertsMissing);
     expect(missing?.message).toContain(`missing ${dir}/server.key, ${dir}/peer.crt`);
-    expect(missing?.message).toMatch(/yourself instead: on master-2: kubeadm init phase certs etcd-server && kubeadm init phase certs etcd-peer .*SANs including 10\.200\.20\.102/);
+    expect(missing?.message).toMatch(
+      /yourself instead: on master-2: kubeadm init phase certs etcd-server && kubeadm init phase certs etcd-peer .*SANs including 10\.200\.20\.102/,
+    );
     const san = r.warnings.find((b) => b.reason === Reasons.EtcdPerHostCertSANMismatch);
-    expect(san?.message).toMatch(new RegExp(`^master-3: ${dir}/server\\.crt does not list 10\\.200\\.20\\.103 .*SANs \\(oldmaster-1, localhost, 10\\.200\\.20\\.11, 127\\.0\\.0\\.1\\)`));
+    expect(san?.message).toMatch(
+      new RegExp(`^master-3: ${dir}/server\\.crt does not list 10\\.200\\.20\\.103 .*SANs \\(oldmaster-1, localhost, 10\\.200\\.20\\.11, 127\\.0\\.0\\.1\\)`),
+    );
     expect(r.warnings.filter((b) => b.reason === Reasons.EtcdPerHostCertsUnknown).map((b) => b.subject)).toEqual(['master-1']);
     expect(r.checked.some((c) => c.startsWith('etcd over https'))).toBe(true);
     // no key was read off the hosts: existence via [ -e ]
@@ -256,16 +327,34 @@ describe('preflight', () => {
     w.f.host('worker-10').files.set(file, kc(LB));
     const r = await w.pf().preflight(plan);
     expect(r.blockers.map((b) => `${b.reason}:${b.subject}`)).toEqual([`${Reasons.KubeletNotUsingLB}:worker-7`]);
-    expect(r.clientFixes).toEqual([{ kind: 'kubelet', node: 'worker-7', address: '10.200.20.57', planHost: false, file, from: 'https://10.200.20.11:8686', to: LB }]);
-    expect(r.warnings.filter((x) => x.reason === Reasons.KubeletUnverified).map((x) => x.subject).sort()).toEqual(['worker-8', 'worker-9']);
+    expect(r.clientFixes).toEqual([
+      { kind: 'kubelet', node: 'worker-7', address: '10.200.20.57', planHost: false, file, from: 'https://10.200.20.11:8686', to: LB },
+    ]);
+    expect(
+      r.warnings
+        .filter((x) => x.reason === Reasons.KubeletUnverified)
+        .map((x) => x.subject)
+        .sort(),
+    ).toEqual(['worker-8', 'worker-9']);
     expect(r.warnings.find((x) => x.subject === 'worker-8')?.message).toMatch(/10\.200\.20\.58: connect ECONNREFUSED/);
-    expect(r.nodes).toEqual({ checked: 8, fromApi: 3, unverified: [{ node: 'worker-9', reason: 'the Node has no InternalIP address to reach it at' }, expect.objectContaining({ node: 'worker-8' })] });
-    expect(r.checked.join('\n')).toContain(`${file} points at ${LB} on 8 node(s) (6 from the plan, 3 more found through the API); 2 unverified: worker-9, worker-8`);
+    expect(r.nodes).toEqual({
+      checked: 8,
+      fromApi: 3,
+      unverified: [{ node: 'worker-9', reason: 'the Node has no InternalIP address to reach it at' }, expect.objectContaining({ node: 'worker-8' })],
+    });
+    expect(r.checked.join('\n')).toContain(
+      `${file} points at ${LB} on 8 node(s) (6 from the plan, 3 more found through the API); 2 unverified: worker-9, worker-8`,
+    );
 
     // clients.unverified: block turns them into blockers; a Node list that fails is a blocker too
     const strict = planSchema.parse({ ...examplePlanInput(), clients: { unverified: 'block' } });
     const r2 = await w.pf().preflight(strict);
-    expect(r2.blockers.filter((b) => b.reason === Reasons.KubeletUnverified).map((b) => b.subject).sort()).toEqual(['worker-8', 'worker-9']);
+    expect(
+      r2.blockers
+        .filter((b) => b.reason === Reasons.KubeletUnverified)
+        .map((b) => b.subject)
+        .sort(),
+    ).toEqual(['worker-8', 'worker-9']);
     w.kube.listNodes = async () => {
       throw new Error('connect ETIMEDOUT');
     };
@@ -303,7 +392,9 @@ describe('preflight: live configs and plan sanity (named blockers, nothing writt
     setKeepalived(w, { peers: plan.oldMasters.map((h) => h.address) });
     const b = await blockersOf(w);
     expect(b.filter((x) => x.reason === Reasons.KeepalivedPeersSplit).map((x) => x.subject)).toEqual(['oldmaster-1', 'oldmaster-2', 'oldmaster-3']);
-    expect(b.find((x) => x.reason === Reasons.KeepalivedPeersSplit)?.message).toMatch(/unicast_peer lacks the new masters 10\.200\.20\.101, 10\.200\.20\.102, 10\.200\.20\.103/);
+    expect(b.find((x) => x.reason === Reasons.KeepalivedPeersSplit)?.message).toMatch(
+      /unicast_peer lacks the new masters 10\.200\.20\.101, 10\.200\.20\.102, 10\.200\.20\.103/,
+    );
 
     const low: Plan = { ...plan, newMasters: plan.newMasters.map((h) => ({ ...h, keepalivedPriority: 90 })) };
     const p = (await blockersOf(world(), low)).filter((x) => x.reason === Reasons.KeepalivedPriorityCannotMove);
@@ -322,7 +413,9 @@ describe('preflight: live configs and plan sanity (named blockers, nothing writt
   it('nginx upstream missing, and apiserver flag forms the rewriter cannot handle', async () => {
     const w = world();
     w.f.host('oldmaster-2').files.set(plan.paths.nginxConfig, 'stream {\n    upstream apiservers {\n        server 10.200.20.11:8686;\n    }\n}\n');
-    w.f.host('oldmaster-3').files.set(plan.paths.apiserverConfig, 'KUBE_APISERVER_ARGS="--advertise-address=10.200.20.13 --etcd-servers http://10.200.20.11:2379"\n');
+    w.f
+      .host('oldmaster-3')
+      .files.set(plan.paths.apiserverConfig, 'KUBE_APISERVER_ARGS="--advertise-address=10.200.20.13 --etcd-servers http://10.200.20.11:2379"\n');
     const b = await blockersOf(w);
     expect(b.filter((x) => x.reason === Reasons.NginxUpstreamMissing).map((x) => x.subject)).toEqual(['oldmaster-2']);
     expect(b.filter((x) => x.reason === Reasons.ApiserverConfigUnsupported).map((x) => x.subject)).toEqual(['oldmaster-3']);
@@ -339,6 +432,8 @@ describe('preflight: live configs and plan sanity (named blockers, nothing writt
     const b = await blockersOf(world(), bad);
     expect(b.filter((x) => x.reason === Reasons.PlanTaintKeyConflict)).toHaveLength(1);
     expect(b.filter((x) => x.reason === Reasons.PlanApiserverURLNotOwnAddress).map((x) => x.subject)).toEqual(['master-1']);
-    expect(b.filter((x) => x.reason === Reasons.PlanHostPathNotAbsolute).map((x) => x.message)).toEqual([expect.stringMatching(/^paths.nginxConfig = ~\/nginx.conf/)]);
+    expect(b.filter((x) => x.reason === Reasons.PlanHostPathNotAbsolute).map((x) => x.message)).toEqual([
+      expect.stringMatching(/^paths.nginxConfig = ~\/nginx.conf/),
+    ]);
   });
 });

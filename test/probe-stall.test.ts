@@ -19,7 +19,13 @@ const alwaysUp = {
 
 describe('availability probe stalls', () => {
   it('overlapMs sums the stall windows inside a gap', () => {
-    expect(overlapMs(100, 200, [{ from: 50, to: 120 }, { from: 150, to: 160 }, { from: 300, to: 400 }])).toBe(30);
+    expect(
+      overlapMs(100, 200, [
+        { from: 50, to: 120 },
+        { from: 150, to: 160 },
+        { from: 300, to: 400 },
+      ]),
+    ).toBe(30);
     expect(overlapMs(100, 200, [])).toBe(0);
   });
 
@@ -42,7 +48,7 @@ describe('availability probe stalls', () => {
     expect(describeGap(r)).toMatch(/of which the probe itself was starved of CPU \d+ ms; longest gap while the probe ran: \d+ ms/);
   });
 
-  it('a gap while the probe runs is the API\'s: nothing starved', async () => {
+  it("a gap while the probe runs is the API's: nothing starved", async () => {
     let down = false;
     const flaky = {
       ...alwaysUp,

@@ -115,7 +115,11 @@ async function temporalCli(args: string[], env: Record<string, string> = cliEnv(
 }
 
 async function cpmigrate(args: string[], env: Record<string, string>): Promise<string> {
-  const { stdout } = await execFileP(process.execPath, [path.join(ROOT, 'bin', 'cpmigrate.js'), ...args], { env: { ...cleanEnv(), ...env }, maxBuffer: 16 << 20, timeout: 60_000 });
+  const { stdout } = await execFileP(process.execPath, [path.join(ROOT, 'bin', 'cpmigrate.js'), ...args], {
+    env: { ...cleanEnv(), ...env },
+    maxBuffer: 16 << 20,
+    timeout: 60_000,
+  });
   return stdout;
 }
 
@@ -153,147 +157,164 @@ afterAll(async () => {
 }, 180_000);
 
 describe('production Temporal (server built from the Go module, PostgreSQL, mTLS)', () => {
-  it('runs the compose release on PostgreSQL with SQL visibility, the namespace and search attributes registered, and refuses clients without a valid certificate', async () => {
-    const system = JSON.parse(await temporalCli(['operator', 'cluster', 'system', '-o', 'json'])) as { serverVersion?: string };
-    expect(system.serverVersion).toBe(stack.CPM_TEMPORAL_SERVER_VERSION);
-    const describeOut = JSON.parse(await temporalCli(['operator', 'cluster', 'describe', '-o', 'json'])) as { persistenceStore?: string; visibilityStore?: string };
-    expect(describeOut.persistenceStore).toBe(stack.CPM_TEMPORAL_DB_PLUGIN);
-    expect(describeOut.visibilityStore).toBe(stack.CPM_TEMPORAL_DB_PLUGIN);
+  it(
+    'runs the compose release on PostgreSQL with SQL visibility, the namespace and search attributes registered, and refuses clients without a valid certificate',
+    async () => {
+      const system = JSON.parse(await temporalCli(['operator', 'cluster', 'system', '-o', 'json'])) as { serverVersion?: string };
+      expect(system.serverVersion).toBe(stack.CPM_TEMPORAL_SERVER_VERSION);
+      const describeOut = JSON.parse(await temporalCli(['operator', 'cluster', 'describe', '-o', 'json'])) as {
+        persistenceStore?: string;
+        visibilityStore?: string;
+      };
+      expect(describeOut.persistenceStore).toBe(stack.CPM_TEMPORAL_DB_PLUGIN);
+      expect(describeOut.visibilityStore).toBe(stack.CPM_TEMPORAL_DB_PLUGIN);
 
-    const sa = await temporalCli(['operator', 'search-attribute', 'list', '--namespace', stack.CPM_TEMPORAL_NAMESPACE ?? 'default']);
-    for (const spec of (stack.CPM_SEARCH_ATTRIBUTES ?? '').split(',')) {
-      const [name, type] = spec.split(':');
-      expect(sa).toMatch(new RegExp(`^\\s*${name}\\s+${type}\\s*$`, 'm'));
-    }
+      const sa = await temporalCli(['operator', 'search-attribute', 'list', '--namespace', stack.CPM_TEMPORAL_NAMESPACE ?? 'default']);
+      for (const spec of (stack.CPM_SEARCH_ATTRIBUTES ?? '').split(',')) {
+        const [name, type] = spec.split(':');
+        expect(sa).toMatch(new RegExp(`^\\s*${name}\\s+${type}\\s*$`, 'm'));
+      }
 
-    // mTLS is enforced: no client certificate, or one from another CA, is refused
-    const { TEMPORAL_TLS_CLIENT_CERT_PATH: _c, TEMPORAL_TLS_CLIENT_KEY_PATH: _k, ...noCert } = cliEnv();
-    await expect(temporalCli(['operator', 'namespace', 'describe', '--namespace', 'default'], noCert)).rejects.toThrow();
-    await expect(temporalCli(['operator', 'namespace', 'describe', '--namespace', 'default'], cliEnv('rogue'))).rejects.toThrow();
-    const plain = { TEMPORAL_ADDRESS: `127.0.0.1:${port}` };
-    await expect(temporalCli(['operator', 'namespace', 'describe', '--namespace', 'default'], plain)).rejects.toThrow();
+      // mTLS is enforced: no client certificate, or one from another CA, is refused
+      const { TEMPORAL_TLS_CLIENT_CERT_PATH: _c, TEMPORAL_TLS_CLIENT_KEY_PATH: _k, ...noCert } = cliEnv();
+      await expect(temporalCli(['operator', 'namespace', 'describe', '--namespace', 'default'], noCert)).rejects.toThrow();
+      await expect(temporalCli(['operator', 'namespace', 'describe', '--namespace', 'default'], cliEnv('rogue'))).rejects.toThrow();
+      const plain = { TEMPORAL_ADDRESS: `127.0.0.1:${port}` };
+      await expect(temporalCli(['operator', 'namespace', 'describe', '--namespace', 'default'], plain)).rejects.toThrow();
 
-    // `up` again is a no-op that checks everything (schemas current, namespace and attributes present)
-    const t0 = Date.now();
-    await cluster('up');
-    timings.clusterReUpMs = Date.now() - t0;
-    expect(await cluster('status')).toMatch(/temporal-server: SERVING/);
-  }, 10 * 60_000);
+      // `up` again is a no-op that checks everything (schemas current, namespace and attributes present)
+      const t0 = Date.now();
+      await cluster('up');
+      timings.clusterReUpMs = Date.now() - t0;
+      expect(await cluster('status')).toMatch(/temporal-server: SERVING/);
+    },
+    10 * 60_000,
+  );
 
-  it('migrates the lab with two workers through a worker kill -9, a server kill -9 and a PostgreSQL restart; visibility finds it at switch-traffic', async () => {
-    const stateDir = path.join(dir, 'demo');
-    labUsed = true;
-    const pidOf = async (what: 'server' | 'postgres') => {
-      const m = new RegExp(`${what === 'server' ? 'temporal-server' : 'postgresql'}: \\S+ \\(pid (\\d+)\\)`).exec(await cluster('status').catch((e: Error) => e.message));
-      return Number(m?.[1] ?? 0);
-    };
-    let killedWorker: { pid: number; activity: string; at: number } | undefined;
-    const faults: Fault[] = [
-      {
-        name: 'worker-kill-9',
-        when: afterStep('etcd-join/master-1'),
-        blocking: true,
-        async act(ctx) {
-          const k = await ctx.killBusyWorker();
-          killedWorker = { ...k, at: Date.now() };
-          return `worker pid ${k.pid} killed -9 while it ran ${k.activity}; left: ${ctx.workerPids().join(', ')}`;
+  it(
+    'migrates the lab with two workers through a worker kill -9, a server kill -9 and a PostgreSQL restart; visibility finds it at switch-traffic',
+    async () => {
+      const stateDir = path.join(dir, 'demo');
+      labUsed = true;
+      const pidOf = async (what: 'server' | 'postgres') => {
+        const m = new RegExp(`${what === 'server' ? 'temporal-server' : 'postgresql'}: \\S+ \\(pid (\\d+)\\)`).exec(
+          await cluster('status').catch((e: Error) => e.message),
+        );
+        return Number(m?.[1] ?? 0);
+      };
+      let killedWorker: { pid: number; activity: string; at: number } | undefined;
+      const faults: Fault[] = [
+        {
+          name: 'worker-kill-9',
+          when: afterStep('etcd-join/master-1'),
+          blocking: true,
+          async act(ctx) {
+            const k = await ctx.killBusyWorker();
+            killedWorker = { ...k, at: Date.now() };
+            return `worker pid ${k.pid} killed -9 while it ran ${k.activity}; left: ${ctx.workerPids().join(', ')}`;
+          },
         },
-      },
-      {
-        name: 'temporal-server-kill-9',
-        when: afterStep('certificates/master-1'),
-        blocking: true,
-        async act() {
-          const before = await pidOf('server');
-          await cluster('server-stop', '--kill');
-          await new Promise((r) => setTimeout(r, 3_000));
-          await cluster('server-start');
-          return `temporal-server pid ${before} killed -9, restarted as pid ${await pidOf('server')} on the same PostgreSQL`;
+        {
+          name: 'temporal-server-kill-9',
+          when: afterStep('certificates/master-1'),
+          blocking: true,
+          async act() {
+            const before = await pidOf('server');
+            await cluster('server-stop', '--kill');
+            await new Promise((r) => setTimeout(r, 3_000));
+            await cluster('server-start');
+            return `temporal-server pid ${before} killed -9, restarted as pid ${await pidOf('server')} on the same PostgreSQL`;
+          },
         },
-      },
-      {
-        name: 'postgresql-restart',
-        when: afterStep('apiserver/master-3'),
-        blocking: true,
-        async act() {
-          const before = await pidOf('postgres');
-          await cluster('postgres-stop', '--immediate');
-          await new Promise((r) => setTimeout(r, 5_000));
-          await cluster('postgres-start');
-          return `postgres pid ${before} stopped (immediate shutdown) for 5 s, restarted as pid ${await pidOf('postgres')}`;
+        {
+          name: 'postgresql-restart',
+          when: afterStep('apiserver/master-3'),
+          blocking: true,
+          async act() {
+            const before = await pidOf('postgres');
+            await cluster('postgres-stop', '--immediate');
+            await new Promise((r) => setTimeout(r, 5_000));
+            await cluster('postgres-start');
+            return `postgres pid ${before} stopped (immediate shutdown) for 5 s, restarted as pid ${await pidOf('postgres')}`;
+          },
         },
-      },
-    ];
+      ];
 
-    let foundByCli: string | undefined;
-    let foundByList: { workflowId: string; pendingGate?: string; status: string } | undefined;
-    const report = await runDemo({
-      yes: true,
-      temporalEnv: workerEnv(),
-      workers: 2,
-      stateDir,
-      faults,
-      maxMinutes: 40,
-      log: (l) => console.log(l),
-      async onCheckpoint(gate, ctx) {
-        if (gate !== 'switch-traffic') return;
-        const id = ctx.handle.workflowId;
-        foundByCli = await until('temporal workflow list --query CpmPendingGate', async () => {
-          const out = await temporalCli(['workflow', 'list', '--query', "CpmPendingGate='switch-traffic'", '-o', 'json']);
-          return out.includes(id) ? out : undefined;
-        });
-        foundByList = await until('cpmigrate list', async () => {
-          const rows = JSON.parse(await cpmigrate(['list', '--output', 'json'], cliEnv())) as Array<{ workflowId: string; pendingGate?: string; status: string }>;
-          return rows.find((r) => r.workflowId === id && r.pendingGate === 'switch-traffic');
-        });
-        ctx.log(`visibility: found ${id} waiting for switch-traffic with the temporal CLI and cpmigrate list`);
-      },
-    });
-    console.log(renderReport(report));
-    timings.labUpMs = report.labUpMs;
-    timings.migrationMs = report.migrationMs;
-
-    expect(report.error).toBeUndefined();
-    expect(report.outcome).toBe('completed');
-    expect(report.checks.length).toBeGreaterThan(10);
-    expect(report.checks.filter((c) => !c.ok)).toEqual([]);
-    expect(report.probe.seeded).toBe(50);
-    expect(report.probe.missingAfter).toEqual([]);
-    expect(report.faults.map((f) => f.name)).toEqual(faults.map((f) => f.name));
-    expect(foundByCli).toContain(report.workflowId);
-    expect(foundByList?.status).toBe('RUNNING');
-
-    const settings = temporalSettings(workerEnv());
-    const connection = await Connection.connect({ address: settings.address, tls: settings.tls });
-    try {
-      const client = new Client({ connection, namespace: settings.namespace });
-      const { runs, completed } = await activityHistory(client, report.workflowId, report.runId);
-      expectLabActivitiesOnce(completed);
-      expect(report.steps.map((s) => s.key).filter((k, i, all) => all.indexOf(k) !== i)).toEqual([]);
-
-      // two workers shared the work; the killed one completed nothing after its death, and the
-      // activity it was running was completed by the other worker
-      const pidOfIdentity = (id?: string) => Number(/^(\d+)@/.exec(id ?? '')?.[1] ?? 0);
-      const donePids = new Set(runs.filter((r) => r.outcome === 'completed').map((r) => pidOfIdentity(r.completedBy)));
-      expect([...donePids].sort()).toEqual([...report.workerPids].sort());
-      expect(killedWorker).toBeDefined();
-      const afterKill = runs.filter((r) => r.completedAt && r.completedAt.getTime() > (killedWorker?.at ?? 0) + 1_000);
-      expect(afterKill.length).toBeGreaterThan(20);
-      expect(afterKill.filter((r) => pidOfIdentity(r.completedBy) === killedWorker?.pid)).toEqual([]);
-      const interrupted = runs.find((r) => r.summary.startsWith(killedWorker?.activity ?? '?') && (r.attempt ?? 1) > 1);
-      expect(interrupted?.outcome).toBe('completed');
-      expect(pidOfIdentity(interrupted?.completedBy)).not.toBe(killedWorker?.pid);
-
-      // SQL visibility after all the restarts: the finished migration, by its cluster
-      const cluster = report.workflowId.replace(/^cpmigrate-/, '');
-      const closed = await until('the completed migration in visibility', async () => {
-        const out = await temporalCli(['workflow', 'list', '--query', `CpmCluster='${cluster}' AND ExecutionStatus='Completed'`, '-o', 'json']);
-        return out.includes(report.workflowId) ? out : undefined;
+      let foundByCli: string | undefined;
+      let foundByList: { workflowId: string; pendingGate?: string; status: string } | undefined;
+      const report = await runDemo({
+        yes: true,
+        temporalEnv: workerEnv(),
+        workers: 2,
+        stateDir,
+        faults,
+        maxMinutes: 40,
+        log: (l) => console.log(l),
+        async onCheckpoint(gate, ctx) {
+          if (gate !== 'switch-traffic') return;
+          const id = ctx.handle.workflowId;
+          foundByCli = await until('temporal workflow list --query CpmPendingGate', async () => {
+            const out = await temporalCli(['workflow', 'list', '--query', "CpmPendingGate='switch-traffic'", '-o', 'json']);
+            return out.includes(id) ? out : undefined;
+          });
+          foundByList = await until('cpmigrate list', async () => {
+            const rows = JSON.parse(await cpmigrate(['list', '--output', 'json'], cliEnv())) as Array<{
+              workflowId: string;
+              pendingGate?: string;
+              status: string;
+            }>;
+            return rows.find((r) => r.workflowId === id && r.pendingGate === 'switch-traffic');
+          });
+          ctx.log(`visibility: found ${id} waiting for switch-traffic with the temporal CLI and cpmigrate list`);
+        },
       });
-      expect(closed).toContain(report.workflowId);
-    } finally {
-      await connection.close();
-    }
-    passed = true;
-  }, 60 * 60_000);
+      console.log(renderReport(report));
+      timings.labUpMs = report.labUpMs;
+      timings.migrationMs = report.migrationMs;
+
+      expect(report.error).toBeUndefined();
+      expect(report.outcome).toBe('completed');
+      expect(report.checks.length).toBeGreaterThan(10);
+      expect(report.checks.filter((c) => !c.ok)).toEqual([]);
+      expect(report.probe.seeded).toBe(50);
+      expect(report.probe.missingAfter).toEqual([]);
+      expect(report.faults.map((f) => f.name)).toEqual(faults.map((f) => f.name));
+      expect(foundByCli).toContain(report.workflowId);
+      expect(foundByList?.status).toBe('RUNNING');
+
+      const settings = temporalSettings(workerEnv());
+      const connection = await Connection.connect({ address: settings.address, tls: settings.tls });
+      try {
+        const client = new Client({ connection, namespace: settings.namespace });
+        const { runs, completed } = await activityHistory(client, report.workflowId, report.runId);
+        expectLabActivitiesOnce(completed);
+        expect(report.steps.map((s) => s.key).filter((k, i, all) => all.indexOf(k) !== i)).toEqual([]);
+
+        // two workers shared the work; the killed one completed nothing after its death, and the
+        // activity it was running was completed by the other worker
+        const pidOfIdentity = (id?: string) => Number(/^(\d+)@/.exec(id ?? '')?.[1] ?? 0);
+        const donePids = new Set(runs.filter((r) => r.outcome === 'completed').map((r) => pidOfIdentity(r.completedBy)));
+        expect([...donePids].sort()).toEqual([...report.workerPids].sort());
+        expect(killedWorker).toBeDefined();
+        const afterKill = runs.filter((r) => r.completedAt && r.completedAt.getTime() > (killedWorker?.at ?? 0) + 1_000);
+        expect(afterKill.length).toBeGreaterThan(20);
+        expect(afterKill.filter((r) => pidOfIdentity(r.completedBy) === killedWorker?.pid)).toEqual([]);
+        const interrupted = runs.find((r) => r.summary.startsWith(killedWorker?.activity ?? '?') && (r.attempt ?? 1) > 1);
+        expect(interrupted?.outcome).toBe('completed');
+        expect(pidOfIdentity(interrupted?.completedBy)).not.toBe(killedWorker?.pid);
+
+        // SQL visibility after all the restarts: the finished migration, by its cluster
+        const cluster = report.workflowId.replace(/^cpmigrate-/, '');
+        const closed = await until('the completed migration in visibility', async () => {
+          const out = await temporalCli(['workflow', 'list', '--query', `CpmCluster='${cluster}' AND ExecutionStatus='Completed'`, '-o', 'json']);
+          return out.includes(report.workflowId) ? out : undefined;
+        });
+        expect(closed).toContain(report.workflowId);
+      } finally {
+        await connection.close();
+      }
+      passed = true;
+    },
+    60 * 60_000,
+  );
 });

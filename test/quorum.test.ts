@@ -42,9 +42,36 @@ interface Case {
 }
 
 const cases: Case[] = [
-  { name: '3 healthy + learner add', members: voters(3), change: { kind: 'addLearner' }, safe: true, votersBefore: 3, votersAfter: 3, quorumAfter: 2, healthyVotersAfter: 3 },
-  { name: '3 healthy + plain voter add (not started yet)', members: voters(3), change: { kind: 'addVoter' }, safe: true, votersBefore: 3, votersAfter: 4, quorumAfter: 3, healthyVotersAfter: 3 },
-  { name: '5 healthy + plain voter add', members: voters(5), change: { kind: 'addVoter' }, safe: true, votersBefore: 5, votersAfter: 6, quorumAfter: 4, healthyVotersAfter: 5 },
+  {
+    name: '3 healthy + learner add',
+    members: voters(3),
+    change: { kind: 'addLearner' },
+    safe: true,
+    votersBefore: 3,
+    votersAfter: 3,
+    quorumAfter: 2,
+    healthyVotersAfter: 3,
+  },
+  {
+    name: '3 healthy + plain voter add (not started yet)',
+    members: voters(3),
+    change: { kind: 'addVoter' },
+    safe: true,
+    votersBefore: 3,
+    votersAfter: 4,
+    quorumAfter: 3,
+    healthyVotersAfter: 3,
+  },
+  {
+    name: '5 healthy + plain voter add',
+    members: voters(5),
+    change: { kind: 'addVoter' },
+    safe: true,
+    votersBefore: 5,
+    votersAfter: 6,
+    quorumAfter: 4,
+    healthyVotersAfter: 5,
+  },
   {
     name: '1 of 2 healthy + plain voter add: 3 voters, 1 healthy < 2',
     members: down(voters(2), 'v2'),
@@ -56,8 +83,26 @@ const cases: Case[] = [
     healthyVotersAfter: 1,
     reasons: [/v2 \(v2\) is not healthy/, /quorum would be lost: .*1 of 3 voters would be healthy, quorum needs 2/],
   },
-  { name: 'promote a caught-up learner 3 -> 4', members: [...voters(3), learner('l1')], change: { kind: 'promote', id: 'l1' }, safe: true, votersBefore: 3, votersAfter: 4, quorumAfter: 3, healthyVotersAfter: 4 },
-  { name: 'promote a learner 5 -> 6', members: [...voters(5), learner('l1')], change: { kind: 'promote', id: 'l1' }, safe: true, votersBefore: 5, votersAfter: 6, quorumAfter: 4, healthyVotersAfter: 6 },
+  {
+    name: 'promote a caught-up learner 3 -> 4',
+    members: [...voters(3), learner('l1')],
+    change: { kind: 'promote', id: 'l1' },
+    safe: true,
+    votersBefore: 3,
+    votersAfter: 4,
+    quorumAfter: 3,
+    healthyVotersAfter: 4,
+  },
+  {
+    name: 'promote a learner 5 -> 6',
+    members: [...voters(5), learner('l1')],
+    change: { kind: 'promote', id: 'l1' },
+    safe: true,
+    votersBefore: 5,
+    votersAfter: 6,
+    quorumAfter: 4,
+    healthyVotersAfter: 6,
+  },
   {
     name: 'promote a learner that is not healthy',
     members: [...voters(3), learner('l1', false)],
@@ -127,10 +172,46 @@ const cases: Case[] = [
     healthyVotersAfter: 3,
     notReasons: [/learner .* is present/, /quorum/, /not healthy/],
   },
-  { name: 'removing a healthy learner', members: [...voters(3), learner('l1')], change: { kind: 'remove', id: 'l1' }, safe: true, votersBefore: 3, votersAfter: 3, quorumAfter: 2, healthyVotersAfter: 3 },
-  { name: '6 -> 5 all healthy', members: voters(6), change: { kind: 'remove', id: 'v1' }, safe: true, votersBefore: 6, votersAfter: 5, quorumAfter: 3, healthyVotersAfter: 5 },
-  { name: '5 -> 4 all healthy', members: voters(5), change: { kind: 'remove', id: 'v5' }, safe: true, votersBefore: 5, votersAfter: 4, quorumAfter: 3, healthyVotersAfter: 4 },
-  { name: '4 -> 3 all healthy', members: voters(4), change: { kind: 'remove', id: 'v2' }, safe: true, votersBefore: 4, votersAfter: 3, quorumAfter: 2, healthyVotersAfter: 3 },
+  {
+    name: 'removing a healthy learner',
+    members: [...voters(3), learner('l1')],
+    change: { kind: 'remove', id: 'l1' },
+    safe: true,
+    votersBefore: 3,
+    votersAfter: 3,
+    quorumAfter: 2,
+    healthyVotersAfter: 3,
+  },
+  {
+    name: '6 -> 5 all healthy',
+    members: voters(6),
+    change: { kind: 'remove', id: 'v1' },
+    safe: true,
+    votersBefore: 6,
+    votersAfter: 5,
+    quorumAfter: 3,
+    healthyVotersAfter: 5,
+  },
+  {
+    name: '5 -> 4 all healthy',
+    members: voters(5),
+    change: { kind: 'remove', id: 'v5' },
+    safe: true,
+    votersBefore: 5,
+    votersAfter: 4,
+    quorumAfter: 3,
+    healthyVotersAfter: 4,
+  },
+  {
+    name: '4 -> 3 all healthy',
+    members: voters(4),
+    change: { kind: 'remove', id: 'v2' },
+    safe: true,
+    votersBefore: 4,
+    votersAfter: 3,
+    quorumAfter: 2,
+    healthyVotersAfter: 3,
+  },
   {
     name: '6 -> 5 with one down: quorum math holds (4 >= 3) but an unhealthy member refuses',
     members: down(voters(6), 'v6'),
@@ -210,7 +291,16 @@ const cases: Case[] = [
     reasons: [/v3 \(v3\) is not healthy/],
     notReasons: [/quorum would be lost/],
   },
-  { name: '2 -> 1', members: voters(2), change: { kind: 'remove', id: 'v2' }, safe: true, votersBefore: 2, votersAfter: 1, quorumAfter: 1, healthyVotersAfter: 1 },
+  {
+    name: '2 -> 1',
+    members: voters(2),
+    change: { kind: 'remove', id: 'v2' },
+    safe: true,
+    votersBefore: 2,
+    votersAfter: 1,
+    quorumAfter: 1,
+    healthyVotersAfter: 1,
+  },
   {
     name: 'never remove the last member',
     members: voters(1),
@@ -263,8 +353,16 @@ describe('projectMembershipChange', () => {
       healthyVotersAfter: c.healthyVotersAfter,
     });
     expect(p.safe).toBe(p.reasons.length === 0);
-    for (const re of c.reasons ?? []) expect(p.reasons.some((r) => re.test(r)), `no reason matches ${re}: ${JSON.stringify(p.reasons)}`).toBe(true);
-    for (const re of c.notReasons ?? []) expect(p.reasons.some((r) => re.test(r)), `a reason matches ${re}: ${JSON.stringify(p.reasons)}`).toBe(false);
+    for (const re of c.reasons ?? [])
+      expect(
+        p.reasons.some((r) => re.test(r)),
+        `no reason matches ${re}: ${JSON.stringify(p.reasons)}`,
+      ).toBe(true);
+    for (const re of c.notReasons ?? [])
+      expect(
+        p.reasons.some((r) => re.test(r)),
+        `a reason matches ${re}: ${JSON.stringify(p.reasons)}`,
+      ).toBe(false);
   });
 
   it('does not mutate its input', () => {

@@ -21,7 +21,9 @@ let port = 0;
 
 beforeAll(async () => {
   await makeKubePki(dir, { apiserverSANs: ['IP:198.18.0.100', 'DNS:kubernetes'], minimal: true });
-  server = createServer({ cert: readFileSync(path.join(dir, 'apiserver.crt')), key: readFileSync(path.join(dir, 'apiserver.key')) }, (_req, res) => res.end('ok'));
+  server = createServer({ cert: readFileSync(path.join(dir, 'apiserver.crt')), key: readFileSync(path.join(dir, 'apiserver.key')) }, (_req, res) =>
+    res.end('ok'),
+  );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   port = (server.address() as AddressInfo).port;
 }, 60_000);

@@ -72,13 +72,27 @@ describe('rehearsal shape', () => {
 describe('rehearse --from-live', () => {
   it("reads the old member's etcd file (read-only) and keeps the settings the lab can reproduce", async () => {
     const input = examplePlanInput();
-    const plan = planOf([1, 2, 3].map((i) => host(`o${i}`, i)), [4, 5, 6].map((i) => host(`n${i}`, i)), {
-      etcd: { ...input.etcd, service: { type: 'commands', start: 'x', stop: 'x', status: 'x' } },
-    });
+    const plan = planOf(
+      [1, 2, 3].map((i) => host(`o${i}`, i)),
+      [4, 5, 6].map((i) => host(`n${i}`, i)),
+      {
+        etcd: { ...input.etcd, service: { type: 'commands', start: 'x', stop: 'x', status: 'x' } },
+      },
+    );
     const f = new FakeHosts();
     f.host('o1').files.set(
       plan.paths.etcdConfig,
-      ['name: o1', 'data-dir: /var/lib/etcd', 'quota-backend-bytes: 8589934592', 'election-timeout: 2500', 'heartbeat-interval: 250', 'auto-compaction-retention: "8"', 'listen-client-urls: http://10.0.0.1:2379', 'experimental-initial-corrupt-check: true', ''].join('\n'),
+      [
+        'name: o1',
+        'data-dir: /var/lib/etcd',
+        'quota-backend-bytes: 8589934592',
+        'election-timeout: 2500',
+        'heartbeat-interval: 250',
+        'auto-compaction-retention: "8"',
+        'listen-client-urls: http://10.0.0.1:2379',
+        'experimental-initial-corrupt-check: true',
+        '',
+      ].join('\n'),
     );
     const live = await readLiveTuning(f, plan);
     expect(live.from).toBe(`o1:${plan.paths.etcdConfig}`);

@@ -29,12 +29,19 @@ beforeAll(async () => {
   } catch {
     /* already installed */
   }
-  bundle = await bundleWorkflowCode({ workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never });
+  bundle = await bundleWorkflowCode({
+    workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'),
+    logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never,
+  });
 }, 60_000);
 
 describe('replay of recorded migration histories', () => {
   it('has a recorded history for every plan variant', () => {
-    for (const v of HISTORY_VARIANTS) expect(files.some((f) => f.endsWith(`-${v.name}.json.gz`)), v.name).toBe(true);
+    for (const v of HISTORY_VARIANTS)
+      expect(
+        files.some((f) => f.endsWith(`-${v.name}.json.gz`)),
+        v.name,
+      ).toBe(true);
   });
   for (const file of files) {
     it(`replays ${file} without nondeterminism`, async () => {

@@ -90,7 +90,9 @@ describe('step planner: refusals and warnings', () => {
   it('an even final size is refused unless allowEvenMembers, then a warning names the lost tolerance', () => {
     for (const m of [2, 4, 6]) {
       const refused = projectShape(shape(3, m, 0, 0, { acceptToleranceDrop: true }));
-      expect(refused.problems.find((p) => p.path === 'newMasters')?.message).toMatch(new RegExp(`final etcd has ${m} members: it tolerates ${tolerance(m, 0)} failure\\(s\\), as ${m - 1} members would`));
+      expect(refused.problems.find((p) => p.path === 'newMasters')?.message).toMatch(
+        new RegExp(`final etcd has ${m} members: it tolerates ${tolerance(m, 0)} failure\\(s\\), as ${m - 1} members would`),
+      );
       const allowed = projectShape(shape(3, m, 0, 0, { acceptToleranceDrop: true, allowEvenMembers: true }));
       expect(allowed.problems).toEqual([]);
       expect(allowed.warnings.map((w) => w.path)).toContain('allowEvenMembers');
@@ -106,17 +108,28 @@ describe('step planner: refusals and warnings', () => {
     expect(projectShape(shape(5, 3, 0, 0, { acceptToleranceDrop: true })).problems).toEqual([]);
     expect(projectShape(shape(3, 1)).problems.map((p) => p.path)).toEqual(['acceptToleranceDrop']);
     // growing never drops below the start
-    for (const [n, m] of [[1, 3], [3, 5], [3, 3], [5, 7], [1, 1]] as const) {
+    for (const [n, m] of [
+      [1, 3],
+      [3, 5],
+      [3, 3],
+      [5, 7],
+      [1, 1],
+    ] as const) {
       for (const strategy of STRATEGIES) expect(projectShape(shape(n, m, 0, 0, { strategy })).problems).toEqual([]);
     }
   });
 
   it('refuses a failed master that is also kept, a lost quorum, and counts outside 1..7', () => {
-    const keptFailed = projectShape({ oldMasters: [{ name: 'a', failed: true }, { name: 'b' }, { name: 'c' }], newMasters: [{ name: 'a' }, { name: 'b' }, { name: 'd' }] });
+    const keptFailed = projectShape({
+      oldMasters: [{ name: 'a', failed: true }, { name: 'b' }, { name: 'c' }],
+      newMasters: [{ name: 'a' }, { name: 'b' }, { name: 'd' }],
+    });
     expect(keptFailed.problems.map((p) => p.message).join('\n')).toMatch(/a is marked failed in oldMasters and also listed as a new master/);
     const lost = projectShape(shape(3, 3, 0, 2));
     expect(lost.problems.map((p) => p.message).join('\n')).toMatch(/etcd has lost quorum: 1 of 3 members healthy, quorum needs 2/);
-    expect(projectShape(shape(8, 3, 0, 0, { acceptToleranceDrop: true })).problems.map((p) => `${p.path}: ${p.message}`)).toEqual(['oldMasters: 8 hosts: a control plane has 1 to 7 masters']);
+    expect(projectShape(shape(8, 3, 0, 0, { acceptToleranceDrop: true })).problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
+      'oldMasters: 8 hosts: a control plane has 1 to 7 masters',
+    ]);
     expect(projectShape({ oldMasters: [{ name: 'a' }], newMasters: [] }).problems.map((p) => p.path)).toContain('newMasters');
   });
 });
@@ -136,7 +149,10 @@ describe('step planner: the shapes SREs run, step by step', () => {
   });
 
   it('replace one failed master: removed first, then its replacement joins; the kept two untouched', () => {
-    const p = projectShape({ oldMasters: [{ name: 'm1' }, { name: 'm2' }, { name: 'm3', failed: true }], newMasters: [{ name: 'm1' }, { name: 'm2' }, { name: 'm4' }] });
+    const p = projectShape({
+      oldMasters: [{ name: 'm1' }, { name: 'm2' }, { name: 'm3', failed: true }],
+      newMasters: [{ name: 'm1' }, { name: 'm2' }, { name: 'm4' }],
+    });
     expect(p.start.tolerates).toBe(0);
     expect(seq(p)).toEqual(['remove-failed m3: 2/2/0', 'add m4: 3/2/1']);
     expect(p.shared).toEqual(['m1', 'm2']);
@@ -149,7 +165,14 @@ describe('step planner: the shapes SREs run, step by step', () => {
     const grow = projectShape(shape(3, 5, 0, 0, { strategy: 'rolling' }));
     expect(Math.max(...grow.steps.map((s) => s.voters))).toBe(6);
     expect(seq(projectShape(shape(5, 3, 0, 0, { strategy: 'rolling', acceptToleranceDrop: true })))).toEqual([
-      'add n1: 6/4/2', 'remove o1: 5/3/2', 'add n2: 6/4/2', 'remove o2: 5/3/2', 'add n3: 6/4/2', 'remove o3: 5/3/2', 'remove o4: 4/3/1', 'remove o5: 3/2/1',
+      'add n1: 6/4/2',
+      'remove o1: 5/3/2',
+      'add n2: 6/4/2',
+      'remove o2: 5/3/2',
+      'add n3: 6/4/2',
+      'remove o3: 5/3/2',
+      'remove o4: 4/3/1',
+      'remove o5: 3/2/1',
     ]);
   });
 

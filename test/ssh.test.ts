@@ -274,7 +274,10 @@ describe('host key and authentication', () => {
     const kh = path.join(sshd.dir, 'known_hosts_empty');
     await writeFile(kh, `# nothing for us\n[127.0.2.99]:22 ${sshd.hostPublicKey}\n`);
     try {
-      for (const t of [{ ...target, hostKeyFingerprint: undefined }, { ...target, hostKeyFingerprint: undefined, knownHostsPath: kh }]) {
+      for (const t of [
+        { ...target, hostKeyFingerprint: undefined },
+        { ...target, hostKeyFingerprint: undefined, knownHostsPath: kh },
+      ]) {
         const e = await rejection(own.run(t, 'true'));
         expect(e.name).toBe('HostKeyMismatchError');
         expect(e.message).toContain(sshd.fingerprint);
@@ -289,7 +292,10 @@ describe('host key and authentication', () => {
   it('accepts a host listed in known_hosts, plain or hashed, and refuses another key there', async () => {
     const name = `[${ADDRESS}]:${sshd.port}`;
     const plain = path.join(sshd.dir, 'known_hosts_plain');
-    await writeFile(plain, `# comment\nother.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n${name},10.0.0.1 ${sshd.hostPublicKey}\n`);
+    await writeFile(
+      plain,
+      `# comment\nother.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n${name},10.0.0.1 ${sshd.hostPublicKey}\n`,
+    );
     const hashed = path.join(sshd.dir, 'known_hosts_hashed');
     await writeFile(hashed, `${name} ${sshd.hostPublicKey}\n`);
     await execFileP('ssh-keygen', ['-H', '-f', hashed]);

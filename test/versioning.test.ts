@@ -21,7 +21,18 @@ async function setCurrent(deployment: string, buildId: string): Promise<void> {
   let last = '';
   for (let i = 0; i < 60; i++) {
     try {
-      await run(temporalBinary(), ['worker', 'deployment', 'set-current-version', '--address', env.server.address, '--deployment-name', deployment, '--build-id', buildId, '--yes']);
+      await run(temporalBinary(), [
+        'worker',
+        'deployment',
+        'set-current-version',
+        '--address',
+        env.server.address,
+        '--deployment-name',
+        deployment,
+        '--build-id',
+        buildId,
+        '--yes',
+      ]);
       return;
     } catch (e) {
       last = String((e as { stderr?: string }).stderr ?? e);

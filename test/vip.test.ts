@@ -76,7 +76,16 @@ const ok = async () => ({ ok: true, status: 200 });
 describe('keepalived.conf parsing', () => {
   it('reads the VRRP instance, ignoring comments and blocks it does not need', () => {
     const [i] = vrrpInstances(parseKeepalived(oldConf({ name: 'oldmaster-1', address: '10.200.20.11' }, 100, ['10.200.20.11', '10.200.20.12'])));
-    expect(i).toMatchObject({ name: 'VI_1', virtualRouterId: 51, priority: 100, interface: 'eth0', advertInt: '1', unicastPeers: ['10.200.20.12'], authType: 'PASS', authPass: 's3cret12' });
+    expect(i).toMatchObject({
+      name: 'VI_1',
+      virtualRouterId: 51,
+      priority: 100,
+      interface: 'eth0',
+      advertInt: '1',
+      unicastPeers: ['10.200.20.12'],
+      authType: 'PASS',
+      authPass: 's3cret12',
+    });
     expect(i?.vips).toEqual([[`${VIP}/24`, 'dev', 'eth0', 'label', 'eth0:vip']]);
     expect(i?.others).toEqual(['track_script']);
   });
@@ -89,7 +98,15 @@ describe('configureKeepalived (in-memory hosts)', () => {
     const r = await vip.configureKeepalived(plan, 'master-1');
     const conf = f.host('master-1').files.get(plan.paths.keepalivedConfig) ?? '';
     const [i] = vrrpInstances(parseKeepalived(conf));
-    expect(i).toMatchObject({ name: 'VI_1', virtualRouterId: 51, priority: 150, interface: 'eth0', unicastPeers: undefined, authType: 'PASS', authPass: 's3cret12' });
+    expect(i).toMatchObject({
+      name: 'VI_1',
+      virtualRouterId: 51,
+      priority: 150,
+      interface: 'eth0',
+      unicastPeers: undefined,
+      authType: 'PASS',
+      authPass: 's3cret12',
+    });
     expect(i?.vips[0]?.[0]).toBe(`${VIP}/24`);
     expect(f.host('master-1').running.has('keepalived')).toBe(true);
     expect(JSON.stringify(r)).not.toContain('s3cret12');
@@ -104,21 +121,37 @@ describe('configureKeepalived (in-memory hosts)', () => {
     const base = o.files.get(plan.paths.keepalivedConfig) ?? '';
     const src = base
       .replace('   router_id oldmaster-1', '   router_id oldmaster-1\n   script_user root\n   enable_script_security')
-      .replace('    track_script {', '    track_interface {\n        lo weight -20\n    }\n    notify_master "/etc/keepalived/notify.sh master 10.200.20.11 oldmaster-1"\n    notify_backup /etc/keepalived/notify.sh\n    nopreempt\n    track_script {')
-      .replace('vrrp_script chk_nginx {\n    script "/usr/bin/pgrep nginx"\n}', 'vrrp_script chk_nginx {\n    script "/usr/bin/curl -sfk https://10.200.20.11:443/healthz"\n    interval 2\n    weight -30\n    fall 2\n}');
+      .replace(
+        '    track_script {',
+        '    track_interface {\n        lo weight -20\n    }\n    notify_master "/etc/keepalived/notify.sh master 10.200.20.11 oldmaster-1"\n    notify_backup /etc/keepalived/notify.sh\n    nopreempt\n    track_script {',
+      )
+      .replace(
+        'vrrp_script chk_nginx {\n    script "/usr/bin/pgrep nginx"\n}',
+        'vrrp_script chk_nginx {\n    script "/usr/bin/curl -sfk https://10.200.20.11:443/healthz"\n    interval 2\n    weight -30\n    fall 2\n}',
+      );
     o.files.set(plan.paths.keepalivedConfig, src);
     o.meta.set(plan.paths.keepalivedConfig, { mode: 0o600, owner: 'root:keepalived' });
     const vip = createVipActivities({ hostOps: () => f, readyz: ok });
     const r = await vip.configureKeepalived(plan, 'master-1');
     const conf = f.host('master-1').files.get(plan.paths.keepalivedConfig) ?? '';
-    expect(conf).toContain('vrrp_script chk_nginx {\n    script "/usr/bin/curl -sfk https://10.200.20.101:443/healthz"\n    interval 2\n    weight -30\n    fall 2\n}');
+    expect(conf).toContain(
+      'vrrp_script chk_nginx {\n    script "/usr/bin/curl -sfk https://10.200.20.101:443/healthz"\n    interval 2\n    weight -30\n    fall 2\n}',
+    );
     expect(conf).toContain('    track_script {\n        chk_nginx\n    }');
     expect(conf).toContain('    track_interface {\n        lo weight -20\n    }');
     expect(conf).toContain('    notify_master "/etc/keepalived/notify.sh master 10.200.20.101 master-1"');
     expect(conf).toContain('    notify_backup /etc/keepalived/notify.sh');
     expect(conf).toContain('    script_user root\n    enable_script_security\n');
     expect(conf).not.toMatch(/10\.200\.20\.1[1-3]\b|oldmaster-1|nopreempt/);
-    expect(r.details?.carried).toEqual(['global_defs script_user', 'global_defs enable_script_security', 'vrrp_script chk_nginx', 'track_interface', 'notify_master', 'notify_backup', 'track_script']);
+    expect(r.details?.carried).toEqual([
+      'global_defs script_user',
+      'global_defs enable_script_security',
+      'vrrp_script chk_nginx',
+      'track_interface',
+      'notify_master',
+      'notify_backup',
+      'track_script',
+    ]);
     expect(String(r.details?.notes)).toMatch(/nopreempt/);
     expect(r.summary).toMatch(/carried from oldmaster-1: .*vrrp_script chk_nginx/);
     expect(f.host('master-1').meta.get(plan.paths.keepalivedConfig)).toEqual({ mode: 0o600, owner: 'root:keepalived' });
@@ -134,7 +167,10 @@ describe('configureKeepalived (in-memory hosts)', () => {
   it('refuses a block naming another old master (it cannot be remapped), shows it, and writes nothing', async () => {
     const f = cluster();
     const o = f.host('oldmaster-1');
-    o.files.set(plan.paths.keepalivedConfig, (o.files.get(plan.paths.keepalivedConfig) ?? '').replace('script "/usr/bin/pgrep nginx"', 'script "/usr/bin/ping -c1 10.200.20.12"'));
+    o.files.set(
+      plan.paths.keepalivedConfig,
+      (o.files.get(plan.paths.keepalivedConfig) ?? '').replace('script "/usr/bin/pgrep nginx"', 'script "/usr/bin/ping -c1 10.200.20.12"'),
+    );
     const vip = createVipActivities({ hostOps: () => f, readyz: ok });
     const err = (await vip.configureKeepalived(plan, 'master-1').catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(PlanMismatchError);
@@ -148,7 +184,12 @@ describe('configureKeepalived (in-memory hosts)', () => {
     const vip = createVipActivities({ hostOps: () => f, readyz: ok });
     await vip.configureKeepalived(plan, 'master-2');
     const [i] = vrrpInstances(parseKeepalived(f.host('master-2').files.get(plan.paths.keepalivedConfig) ?? ''));
-    expect(i?.unicastPeers?.sort()).toEqual([...plan.oldMasters, ...plan.newMasters].map((h) => h.address).filter((a) => a !== '10.200.20.102').sort());
+    expect(i?.unicastPeers?.sort()).toEqual(
+      [...plan.oldMasters, ...plan.newMasters]
+        .map((h) => h.address)
+        .filter((a) => a !== '10.200.20.102')
+        .sort(),
+    );
   });
 
   it('refuses when the old masters unicast only among themselves (split-brain risk), and writes nothing', async () => {
@@ -179,7 +220,11 @@ describe('configureKeepalived (in-memory hosts)', () => {
 
   it('names the plan field when the old masters have no instance with the plan virtual_router_id', async () => {
     const f = cluster();
-    for (const h of plan.oldMasters) f.host(h.name).files.set(plan.paths.keepalivedConfig, (f.host(h.name).files.get(plan.paths.keepalivedConfig) ?? '').replace('virtual_router_id 51', 'virtual_router_id 52'));
+    for (const h of plan.oldMasters)
+      f.host(h.name).files.set(
+        plan.paths.keepalivedConfig,
+        (f.host(h.name).files.get(plan.paths.keepalivedConfig) ?? '').replace('virtual_router_id 51', 'virtual_router_id 52'),
+      );
     const vip = createVipActivities({ hostOps: () => f, readyz: ok });
     await expect(vip.configureKeepalived(plan, 'master-1')).rejects.toThrow(PlanMismatchError);
   });

@@ -32,12 +32,26 @@ beforeAll(async () => {
   server = await startDevServer({ ui: true });
   connection = await NativeConnection.connect({ address: server.address });
   const { activities } = recordingActivities();
-  worker = await Worker.create({ interceptors: { activity: [livenessInterceptor] }, connection, taskQueue: TASK_QUEUE, workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'), activities });
+  worker = await Worker.create({
+    interceptors: { activity: [livenessInterceptor] },
+    connection,
+    taskQueue: TASK_QUEUE,
+    workflowsPath: path.join(__dirname, '..', 'src', 'workflows', 'index.ts'),
+    activities,
+  });
   running = worker.run();
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 });
 
@@ -90,7 +104,14 @@ describe('Temporal Web UI', () => {
     // the UI renders markdown in sandboxed iframes: read every frame
     for (let i = 0; i < 40 && !text.includes('needs approval'); i++) {
       await page.waitForTimeout(250);
-      const texts = await Promise.all(page.frames().map((f) => f.locator('body').innerText().catch(() => '')));
+      const texts = await Promise.all(
+        page.frames().map((f) =>
+          f
+            .locator('body')
+            .innerText()
+            .catch(() => ''),
+        ),
+      );
       text = texts.join('\n');
     }
     expect(text).toContain('needs approval');

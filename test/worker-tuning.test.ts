@@ -9,6 +9,7 @@ describe('workerTuning', () => {
   });
   it('CPM_MAX_CONCURRENT_ACTIVITIES overrides it; nonsense is refused naming the variable', () => {
     expect(workerTuning({ CPM_MAX_CONCURRENT_ACTIVITIES: '250' }).maxConcurrentActivityTaskExecutions).toBe(250);
-    for (const bad of ['0', '1', '-5', '2.5', 'many']) expect(() => workerTuning({ CPM_MAX_CONCURRENT_ACTIVITIES: bad })).toThrow(/CPM_MAX_CONCURRENT_ACTIVITIES must be an integer >= 2, got/);
+    for (const bad of ['0', '1', '-5', '2.5', 'many'])
+      expect(() => workerTuning({ CPM_MAX_CONCURRENT_ACTIVITIES: bad })).toThrow(/CPM_MAX_CONCURRENT_ACTIVITIES must be an integer >= 2, got/);
   });
 });

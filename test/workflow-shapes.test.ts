@@ -20,7 +20,12 @@ function plan(input: PlanInput, prefix: string, gates: Record<string, boolean> =
   return planSchema.parse({
     ...input,
     cluster: uniqueCluster(prefix),
-    checkpoints: { 'preflight-ack': cp('preflight-ack'), 'switch-traffic': cp('switch-traffic'), decommission: cp('decommission'), 'remove-failed': cp('remove-failed') },
+    checkpoints: {
+      'preflight-ack': cp('preflight-ack'),
+      'switch-traffic': cp('switch-traffic'),
+      decommission: cp('decommission'),
+      'remove-failed': cp('remove-failed'),
+    },
     timeouts: { quick: '20s', long: '2m', heartbeat: '10s', maxAttempts: 3 },
     nodes: { drainTimeout: '1m' },
   });
@@ -44,7 +49,10 @@ async function migrate(p: Plan, approve: GateId[] = []): Promise<Call[]> {
 }
 
 const onHost = (calls: Call[], host: string) => calls.filter((c) => c.args.includes(host)).map((c) => c.name);
-const membership = (calls: Call[]) => calls.filter((c) => c.name === 'etcdJoinMember' || c.name === 'etcdRemoveMember').map((c) => `${c.name === 'etcdJoinMember' ? 'join' : 'remove'} ${String(c.args[0])}`);
+const membership = (calls: Call[]) =>
+  calls
+    .filter((c) => c.name === 'etcdJoinMember' || c.name === 'etcdRemoveMember')
+    .map((c) => `${c.name === 'etcdJoinMember' ? 'join' : 'remove'} ${String(c.args[0])}`);
 
 describe('the workflow in any shape', () => {
   it('replace a failed master: its member removed first behind remove-failed, nothing else on it; the kept two untouched', async () => {
@@ -74,7 +82,16 @@ describe('the workflow in any shape', () => {
   it('1 → 3 and 5 → 3 (rolling, accepted tolerance drop)', async () => {
     expect(membership(await migrate(plan(shapedInput(1, 3), 'one')))).toEqual(['join master-1', 'join master-2', 'join master-3', 'remove oldmaster-1']);
     const five = await migrate(plan(shapedInput(5, 3, { strategy: 'rolling', acceptToleranceDrop: true }), 'five'));
-    expect(membership(five)).toEqual(['join master-1', 'remove oldmaster-1', 'join master-2', 'remove oldmaster-2', 'join master-3', 'remove oldmaster-3', 'remove oldmaster-4', 'remove oldmaster-5']);
+    expect(membership(five)).toEqual([
+      'join master-1',
+      'remove oldmaster-1',
+      'join master-2',
+      'remove oldmaster-2',
+      'join master-3',
+      'remove oldmaster-3',
+      'remove oldmaster-4',
+      'remove oldmaster-5',
+    ]);
   });
 
   it('refuses 5 → 3 without acceptToleranceDrop before anything is touched', async () => {
@@ -82,10 +99,17 @@ describe('the workflow in any shape', () => {
     const taskQueue = `${TASK_QUEUE}-${p.cluster}`;
     const { err, calls } = await env.withWorker(
       {},
-      async (calls) => ({ calls, err: await env.client.workflow.execute(WORKFLOW_TYPE, { taskQueue, workflowId: workflowIdFor(p.cluster), args: [{ plan: p }] }).catch((e: Error & { cause?: Error }) => e.cause ?? e) }),
+      async (calls) => ({
+        calls,
+        err: await env.client.workflow
+          .execute(WORKFLOW_TYPE, { taskQueue, workflowId: workflowIdFor(p.cluster), args: [{ plan: p }] })
+          .catch((e: Error & { cause?: Error }) => e.cause ?? e),
+      }),
       taskQueue,
     );
-    expect((err as Error).message).toMatch(/invalid plan \(nothing was changed\):[\s\S]*acceptToleranceDrop: 2 step\(s\) tolerate fewer failures than the starting cluster \(2\): down to 1 \(remove oldmaster-4 → 4 members, remove oldmaster-5 → 3 members\)/);
+    expect((err as Error).message).toMatch(
+      /invalid plan \(nothing was changed\):[\s\S]*acceptToleranceDrop: 2 step\(s\) tolerate fewer failures than the starting cluster \(2\): down to 1 \(remove oldmaster-4 → 4 members, remove oldmaster-5 → 3 members\)/,
+    );
     expect(calls).toEqual([]);
   });
 });

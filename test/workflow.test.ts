@@ -51,7 +51,12 @@ describe('migrateControlPlane orchestration', () => {
         'etcdJoinMember master-2',
         'etcdJoinMember master-3',
         ...['master-1', 'master-2', 'master-3'].flatMap((n) => [`copyPki oldmaster-1`, `reissueApiserverCert ${n}`]),
-        ...['master-1', 'master-2', 'master-3'].flatMap((n) => ['etcdClientURLs', `configureApiserver ${n}`, `startComponent ${n}`, `waitComponentHealthy ${n}`]),
+        ...['master-1', 'master-2', 'master-3'].flatMap((n) => [
+          'etcdClientURLs',
+          `configureApiserver ${n}`,
+          `startComponent ${n}`,
+          `waitComponentHealthy ${n}`,
+        ]),
         ...['master-1', 'master-2', 'master-3'].flatMap((n) => [`configureApiserverLb ${n}`, `startComponent ${n}`, `waitComponentHealthy ${n}`]),
         ...['master-1', 'master-2', 'master-3'].flatMap((n) => [
           `configureControllerManagerScheduler ${n}`,
@@ -130,7 +135,9 @@ describe('migrateControlPlane orchestration', () => {
       await handle.result();
       const done = await handle.query(statusQuery);
       expect(done.approvals).toHaveLength(1);
-      expect(done.completed.find((r) => r.key === 'checkpoint/switch-traffic')?.summary).toMatch(/^approved by alice \(CHG-42\); evidence [0-9a-f]{12}: 3\/3 etcd members healthy, VIP on oldmaster-1 \(unchanged when acting\)$/);
+      expect(done.completed.find((r) => r.key === 'checkpoint/switch-traffic')?.summary).toMatch(
+        /^approved by alice \(CHG-42\); evidence [0-9a-f]{12}: 3\/3 etcd members healthy, VIP on oldmaster-1 \(unchanged when acting\)$/,
+      );
       // nothing of the VIP step ran before the approval
       const approvedIdx = names(calls).indexOf('configureKeepalived master-1');
       expect(approvedIdx).toBeGreaterThan(names(calls).indexOf('rolloutRestart Deployment'));
@@ -178,7 +185,11 @@ describe('migrateControlPlane orchestration', () => {
         await reachedJoin;
         await handle.signal(pauseSignal, { by: 'carol' });
         release();
-        const paused = await waitStatus(plan, (s) => s.state === 'paused' && s.completed.some((r) => r.key === 'etcd-join/master-1'), 'paused after etcd-join/master-1');
+        const paused = await waitStatus(
+          plan,
+          (s) => s.state === 'paused' && s.completed.some((r) => r.key === 'etcd-join/master-1'),
+          'paused after etcd-join/master-1',
+        );
         expect(paused.completed.at(-1)?.key).toBe('etcd-join/master-1');
         expect(paused.pauseRequestedBy).toBe('carol');
         const n = calls.length;
@@ -241,7 +252,12 @@ describe('migrateControlPlane orchestration', () => {
       const handle = await start(plan);
       await waitStatus(plan, (s) => s.pendingCheckpoint !== undefined, 'checkpoint');
       await expect(
-        env.client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: workflowIdFor(plan.cluster), args: [{ plan }], workflowIdConflictPolicy: 'FAIL' }),
+        env.client.workflow.start(WORKFLOW_TYPE, {
+          taskQueue: TASK_QUEUE,
+          workflowId: workflowIdFor(plan.cluster),
+          args: [{ plan }],
+          workflowIdConflictPolicy: 'FAIL',
+        }),
       ).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
       await handle.terminate('test done');
     });
@@ -257,7 +273,15 @@ describe('migrateControlPlane orchestration', () => {
       const q = await run(bin, ['workflow', 'query', ...common, '--type', 'status', '--output', 'json']);
       const parsed = JSON.parse(q.stdout) as { queryResult: MigrationStatus[] };
       expect(parsed.queryResult[0]?.pendingCheckpoint?.gate).toBe('decommission');
-      await run(bin, ['workflow', 'signal', ...common, '--name', 'approve', '--input', JSON.stringify({ gate: 'decommission', by: 'dave', reason: 'via temporal CLI' })]);
+      await run(bin, [
+        'workflow',
+        'signal',
+        ...common,
+        '--name',
+        'approve',
+        '--input',
+        JSON.stringify({ gate: 'decommission', by: 'dave', reason: 'via temporal CLI' }),
+      ]);
       await handle.result();
       const s = await handle.query(statusQuery);
       expect(s.approvals).toEqual([expect.objectContaining({ gate: 'decommission', by: 'dave', reason: 'via temporal CLI' })]);
@@ -272,13 +296,32 @@ describe('migrateControlPlane orchestration', () => {
     writeFileSync(path.join(dir, 'good.json'), JSON.stringify({ plan: good }));
     writeFileSync(path.join(dir, 'bad.json'), JSON.stringify({ plan: bad }));
     await withWorker({}, async (calls) => {
-      for (const [name, cluster] of [['good', good.cluster], ['bad', bad.cluster]] as const) {
-        await run(bin, ['workflow', 'start', '--address', env.server.address, '--type', WORKFLOW_TYPE, '--task-queue', TASK_QUEUE, '--workflow-id', workflowIdFor(cluster), '--input-file', path.join(dir, `${name}.json`)]);
+      for (const [name, cluster] of [
+        ['good', good.cluster],
+        ['bad', bad.cluster],
+      ] as const) {
+        await run(bin, [
+          'workflow',
+          'start',
+          '--address',
+          env.server.address,
+          '--type',
+          WORKFLOW_TYPE,
+          '--task-queue',
+          TASK_QUEUE,
+          '--workflow-id',
+          workflowIdFor(cluster),
+          '--input-file',
+          path.join(dir, `${name}.json`),
+        ]);
       }
       const ok = await env.client.workflow.getHandle(workflowIdFor(good.cluster)).result();
       expect(ok.cluster).toBe(good.cluster);
       const n = calls.length;
-      const err = await env.client.workflow.getHandle(workflowIdFor(bad.cluster)).result().catch((e: unknown) => e);
+      const err = await env.client.workflow
+        .getHandle(workflowIdFor(bad.cluster))
+        .result()
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(WorkflowFailedError);
       const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
       expect(cause.type).toBe('PlanError');
@@ -454,7 +497,11 @@ describe('migrateControlPlane orchestration', () => {
   it('--resume re-runs a half-done migration forward only: resume-mode preflight, abort refused', async () => {
     const plan = testPlan({ cluster: uniqueCluster('resume'), gates: ['switch-traffic'] });
     await withWorker({}, async (calls) => {
-      const handle = await env.client.workflow.start(WORKFLOW_TYPE, { taskQueue: TASK_QUEUE, workflowId: workflowIdFor(plan.cluster), args: [{ plan, features: { resume: true } }] });
+      const handle = await env.client.workflow.start(WORKFLOW_TYPE, {
+        taskQueue: TASK_QUEUE,
+        workflowId: workflowIdFor(plan.cluster),
+        args: [{ plan, features: { resume: true } }],
+      });
       const waiting = await waitStatus(plan, (s) => s.pendingCheckpoint?.gate === 'switch-traffic', 'checkpoint');
       expect(calls[0]).toEqual({ name: 'preflight', args: ['resume'] });
       expect(waiting.pointOfNoReturnPassed).toBe(true);
@@ -468,12 +515,24 @@ describe('migrateControlPlane orchestration', () => {
   });
   it('with etcd over TLS, issues each new member its own certificates before the first membership change', async () => {
     const base = testPlan({ cluster: uniqueCluster('tls') });
-    const https = <T extends { etcd: { clientURL: string; peerURL: string } }>(h: T): T => ({ ...h, etcd: { ...h.etcd, clientURL: h.etcd.clientURL.replace('http:', 'https:'), peerURL: h.etcd.peerURL.replace('http:', 'https:') } });
-    const plan: Plan = { ...base, oldMasters: base.oldMasters.map(https), newMasters: base.newMasters.map(https), etcd: { ...base.etcd, tls: { caFile: '/etc/cpm/ca.crt', certFile: '/etc/cpm/c.crt', keyFile: '/etc/cpm/c.key' } } };
+    const https = <T extends { etcd: { clientURL: string; peerURL: string } }>(h: T): T => ({
+      ...h,
+      etcd: { ...h.etcd, clientURL: h.etcd.clientURL.replace('http:', 'https:'), peerURL: h.etcd.peerURL.replace('http:', 'https:') },
+    });
+    const plan: Plan = {
+      ...base,
+      oldMasters: base.oldMasters.map(https),
+      newMasters: base.newMasters.map(https),
+      etcd: { ...base.etcd, tls: { caFile: '/etc/cpm/ca.crt', certFile: '/etc/cpm/c.crt', keyFile: '/etc/cpm/c.key' } },
+    };
     await withWorker({}, async (calls) => {
       await (await start(plan)).result();
       const seq = names(calls);
-      expect(seq.filter((n) => n.startsWith('issueEtcdMemberCerts'))).toEqual(['issueEtcdMemberCerts master-1', 'issueEtcdMemberCerts master-2', 'issueEtcdMemberCerts master-3']);
+      expect(seq.filter((n) => n.startsWith('issueEtcdMemberCerts'))).toEqual([
+        'issueEtcdMemberCerts master-1',
+        'issueEtcdMemberCerts master-2',
+        'issueEtcdMemberCerts master-3',
+      ]);
       expect(seq.indexOf('issueEtcdMemberCerts master-3')).toBeLessThan(seq.indexOf('etcdSnapshot'));
       expect(seq.indexOf('uncordonNode master-3')).toBeLessThan(seq.indexOf('issueEtcdMemberCerts master-1'));
     });

@@ -50,7 +50,6 @@ type FileFix = KubeletFix | ControlPlaneKubeconfigFix;
 
 const COMPONENT_UNIT = { controllerManager: 'kube-controller-manager', scheduler: 'kube-scheduler' } as const;
 
-
 /** Where a fix's file lives: the plan host (its own ssh settings) or the Node at the address preflight used. */
 function targetOf(plan: Plan, fix: FileFix): SshTarget {
   if (!fix.planHost) return sshTargetOf(plan, { name: fix.node, address: fix.address });
@@ -66,7 +65,8 @@ export function createClientFixActivities(deps: ClientFixDeps) {
   const pollMs = deps.pollMs ?? 1000;
   const kube = () => deps.kubeClients ?? createKubeClientActivities();
   const rollout =
-    deps.rolloutDaemonSet ?? ((plan: Plan, namespace: string, name: string, token: string) => createKubeActivities().rolloutRestart(plan, 'DaemonSet', name, token, { namespace }));
+    deps.rolloutDaemonSet ??
+    ((plan: Plan, namespace: string, name: string, token: string) => createKubeActivities().rolloutRestart(plan, 'DaemonSet', name, token, { namespace }));
 
   async function rewriteFile(plan: Plan, fix: FileFix, from: string, to: string): Promise<StepOutcome> {
     const ops = deps.hostOps();
@@ -77,7 +77,8 @@ export function createClientFixActivities(deps: ClientFixDeps) {
     try {
       next = rewriteKubeconfigServer(text, from, to);
     } catch (e) {
-      if (e instanceof KubeconfigRewriteError) throw new PlanMismatchError(`${fix.node}: ${fix.file}: ${e.message}; refusing to overwrite it (run preflight again)`);
+      if (e instanceof KubeconfigRewriteError)
+        throw new PlanMismatchError(`${fix.node}: ${fix.file}: ${e.message}; refusing to overwrite it (run preflight again)`);
       throw e;
     }
     if (!next.changed) return { summary: `${fixId(fix)}: ${fix.file} already uses ${to}`, changed: false };
@@ -127,9 +128,12 @@ export function createClientFixActivities(deps: ClientFixDeps) {
       const r = await kube().readNodeReadiness(plan, node);
       beat({ node, ready: r.ready, heartbeat: r.heartbeat });
       const fresh = !heartbeatBefore || (r.heartbeat !== '' && r.heartbeat !== heartbeatBefore);
-      if (r.ready && fresh) return { summary: `Node ${node} Ready again after ${formatMs(Date.now() - t0)}${r.message ? ` (${r.message})` : ''}`, changed: false };
+      if (r.ready && fresh)
+        return { summary: `Node ${node} Ready again after ${formatMs(Date.now() - t0)}${r.message ? ` (${r.message})` : ''}`, changed: false };
       if (Date.now() - t0 > timeoutMs) {
-        throw new Error(`Node ${node} not Ready${fresh ? '' : ' with a new heartbeat'} ${formatMs(timeoutMs)} after its kubelet restarted: ${r.reason ?? ''} ${r.message ?? ''}`.trim());
+        throw new Error(
+          `Node ${node} not Ready${fresh ? '' : ' with a new heartbeat'} ${formatMs(timeoutMs)} after its kubelet restarted: ${r.reason ?? ''} ${r.message ?? ''}`.trim(),
+        );
       }
       await sleep(pollMs);
     }
@@ -138,7 +142,10 @@ export function createClientFixActivities(deps: ClientFixDeps) {
   /** The newest backup of `fix.file` that still points at FROM. */
   async function findBackup(ops: HostOps, t: SshTarget, fix: FileFix): Promise<{ path: string; text: string } | undefined> {
     const ls = await ops.run(t, `ls -1t -- ${shq(fix.file)}.cpmigrate-bak-* 2>/dev/null || true`);
-    for (const path of ls.stdout.split('\n').map((l) => l.trim()).filter(Boolean)) {
+    for (const path of ls.stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)) {
       const text = (await ops.readFile(t, path))?.toString('utf8');
       if (text !== undefined && kubeconfigServer(text) === fix.from) return { path, text };
     }
@@ -163,12 +170,17 @@ export function createClientFixActivities(deps: ClientFixDeps) {
     const server = text === undefined ? undefined : kubeconfigServer(text);
     if (server !== fix.to) return { summary: `${fixId(fix)}: ${fix.file} uses ${server ?? '(no file)'}: nothing to undo`, changed: false };
     const backup = await findBackup(ops, t, fix);
-    if (!backup) throw new PlanMismatchError(`${fixId(fix)}: no backup of ${fix.file} pointing at ${fix.from} (${fix.file}.cpmigrate-bak-*): restore it by hand`);
+    if (!backup)
+      throw new PlanMismatchError(`${fixId(fix)}: no backup of ${fix.file} pointing at ${fix.from} (${fix.file}.cpmigrate-bak-*): restore it by hand`);
     const before = fix.kind === 'kubelet' ? (await kube().readNodeReadiness(plan, fix.node)).heartbeat : undefined;
     await ops.pushFile(t, fix.file, backup.text);
     failpoint('clientfix.revert.after-restore', fixId(fix));
     await ops.run(t, restartCommand(plan, fix), { timeoutMs: 120_000 });
-    return { summary: `${fixId(fix)}: ${fix.file} restored from ${backup.path}; restarted`, changed: true, ...(before !== undefined ? { heartbeatBefore: before } : {}) };
+    return {
+      summary: `${fixId(fix)}: ${fix.file} restored from ${backup.path}; restarted`,
+      changed: true,
+      ...(before !== undefined ? { heartbeatBefore: before } : {}),
+    };
   }
 
   return { applyClientFix, restartClient, waitNodeReady, revertClientFix };

@@ -130,7 +130,13 @@ export async function componentParity(ops: HostOps, plan: Plan, host: Host, c: P
       else why.push(`${old.name}: ${reason}; and no ${configFileOf(plan, c)}`);
     }
     if (!pair) continue;
-    const res = compareFlags(pair[0].flags, pair[1].flags, { name: old.name, address: old.address }, { name: host.name, address: host.address }, perHostRule(plan, c));
+    const res = compareFlags(
+      pair[0].flags,
+      pair[1].flags,
+      { name: old.name, address: old.address },
+      { name: host.name, address: host.address },
+      perHostRule(plan, c),
+    );
     return { ...res, component: c, host: host.name, against: old.name, oldFrom: pair[0].how, newFrom: pair[1].how };
   }
   return { skipped: `flag parity of ${BINARY[c]} on ${host.name} not checked: ${why.join('; ') || 'no old master'}` };

@@ -8,16 +8,7 @@ import type { ClientFix } from '../plan/client-fix';
 import type { GateId, Plan } from '../plan/schema';
 import type { RestartOutcome } from './client-fixes';
 import type { Inventory } from './inventory';
-import type {
-  ComponentName,
-  EtcdHealthReport,
-  JoinResult,
-  LockBreakResult,
-  PreflightReport,
-  RemoveResult,
-  SnapshotResult,
-  StepOutcome,
-} from './types';
+import type { ComponentName, EtcdHealthReport, JoinResult, LockBreakResult, PreflightReport, RemoveResult, SnapshotResult, StepOutcome } from './types';
 
 export interface VipReport {
   /** hosts that hold the VIP right now (exactly one when healthy) */

@@ -50,8 +50,13 @@ export async function joiningBinaryVersion(ops: HostOps, plan: Plan, host: Host,
     return v ? { version: v, how: `${host.name}: image ${c?.image ?? ''}` } : { unknown: `${host.name}: no etcd image tag with a version in ${s.manifest}` };
   }
   const locate = locateScript(plan);
-  const r = await ops.run(t, `b=$(${locate}); [ -n "$b" ] || { echo "no etcd binary found" >&2; exit 3; }; echo "$b"; "$b" --version`, { allowFailure: true, timeoutMs });
+  const r = await ops.run(t, `b=$(${locate}); [ -n "$b" ] || { echo "no etcd binary found" >&2; exit 3; }; echo "$b"; "$b" --version`, {
+    allowFailure: true,
+    timeoutMs,
+  });
   const [path = '', ...rest] = r.stdout.split('\n');
   const v = r.exitCode === 0 ? versionOfOutput(rest.join('\n')) : undefined;
-  return v ? { version: v, how: `${host.name}: ${path} --version` } : { unknown: `${host.name}: ${r.stderr.trim().split('\n').at(-1) ?? ''}${r.exitCode ? ` (exit ${r.exitCode})` : ''}`.trim() };
+  return v
+    ? { version: v, how: `${host.name}: ${path} --version` }
+    : { unknown: `${host.name}: ${r.stderr.trim().split('\n').at(-1) ?? ''}${r.exitCode ? ` (exit ${r.exitCode})` : ''}`.trim() };
 }

@@ -43,7 +43,6 @@ function hashKV(c: Etcd3, revision: string): Promise<IHashKVResponse> {
   return (c.maintenance as unknown as { client: Callable }).client.exec('Maintenance', 'HashKV', { revision });
 }
 
-
 /**
  * HashKV of every started member at one revision (the lowest current revision
  * among them, so every member has it). Compact revisions that differ make the
@@ -54,7 +53,9 @@ export async function checkHashKV(access: EtcdAccess, members: readonly EtcdMemb
   const started = members.filter((m) => m.name !== '' && m.clientURLs.length > 0);
   let last: HashRow[] = [];
   for (let i = 0; i < attempts; i++) {
-    const revs = await Promise.all(started.map((m) => withEtcdClient(access, m.clientURLs, (c) => c.maintenance.status()).then((s) => BigInt(s.header.revision))));
+    const revs = await Promise.all(
+      started.map((m) => withEtcdClient(access, m.clientURLs, (c) => c.maintenance.status()).then((s) => BigInt(s.header.revision))),
+    );
     const revision = revs.reduce((a, b) => (b < a ? b : a)).toString();
     last = await Promise.all(
       started.map(async (m) => {

@@ -40,7 +40,9 @@ async function liveArgs(ops: HostOps, plan: Plan, host: Host, timeoutMs: number)
   if (svc.type === 'staticPod') {
     const buf = await ops.readFile(t, svc.manifest);
     if (!buf) return undefined;
-    const pod = parse(buf.toString('utf8')) as { spec?: { containers?: Array<{ name?: string; command?: string[]; args?: string[]; env?: Array<{ name?: string; value?: string }> }> } };
+    const pod = parse(buf.toString('utf8')) as {
+      spec?: { containers?: Array<{ name?: string; command?: string[]; args?: string[]; env?: Array<{ name?: string; value?: string }> }> };
+    };
     const cs = pod?.spec?.containers ?? [];
     const c = cs.find((x) => x.name === 'etcd') ?? cs[0];
     if (!c) return undefined;
@@ -78,5 +80,7 @@ export async function readOldEtcdSource(ops: HostOps, plan: Plan, candidates: re
       why.push(`${h.name}: ${(e as Error).message}`);
     }
   }
-  throw new PlanMismatchError(`cannot read the live etcd config of any old member (${why.join('; ') || 'no old member is in the member list'}); check paths.etcdConfig and etcd.service`);
+  throw new PlanMismatchError(
+    `cannot read the live etcd config of any old member (${why.join('; ') || 'no old member is in the member list'}); check paths.etcdConfig and etcd.service`,
+  );
 }

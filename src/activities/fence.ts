@@ -32,9 +32,15 @@ export function createFenceActivities(deps: { hostOps: () => HostOps }) {
     const t = sshTargetOf(plan, host);
 
     // its etcd member must be gone first: a fenced data dir under a live member would lose that member's data
-    const d = await discoverMembers(etcdAccess(plan, 5_000), allMasters(plan).filter((h) => h.name !== hostName).map((h) => h.etcd.clientURL));
+    const d = await discoverMembers(
+      etcdAccess(plan, 5_000),
+      allMasters(plan)
+        .filter((h) => h.name !== hostName)
+        .map((h) => h.etcd.clientURL),
+    );
     const still = d.members.find((m) => m.peerURLs.includes(host.etcd.peerURL));
-    if (still) throw new UnsafeOperationError(`refusing to fence ${hostName}: its etcd member ${still.name || still.id} is still in the member list; remove it first`);
+    if (still)
+      throw new UnsafeOperationError(`refusing to fence ${hostName}: its etcd member ${still.name || still.id} is still in the member list; remove it first`);
 
     const down = await presumedDown(ops, t, servicePortsOf(plan, host), 2);
     if (down) {
@@ -66,7 +72,9 @@ export function createFenceActivities(deps: { hostOps: () => HostOps }) {
     failpoint('fence.after-keepalived-neutralised', hostName);
 
     const member = `${plan.paths.etcdDataDir.replace(/\/+$/, '')}/member`;
-    const movedData = await ops.run(t, `if [ -d ${shq(member)} ]; then mv ${shq(member)} ${shq(member)}.cpmigrate-removed-$(date +%s) && echo moved; fi`, { timeoutMs: 60_000 });
+    const movedData = await ops.run(t, `if [ -d ${shq(member)} ]; then mv ${shq(member)} ${shq(member)}.cpmigrate-removed-$(date +%s) && echo moved; fi`, {
+      timeoutMs: 60_000,
+    });
     failpoint('fence.after-data-dir-aside', hostName);
 
     const parts = [

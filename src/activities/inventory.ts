@@ -71,7 +71,9 @@ export function createInventoryActivities(deps: InventoryDeps) {
           kubeconfigs++;
           // only the server line is ever shown: the rest of a Secret is secret
           const server = kubeconfigServer(text);
-          const r = refIn(`Secret/${ns}/${s.metadata?.name ?? '?'}:${key}`, text, olds, { line: server ? `server: ${server}` : '(a kubeconfig; its content is not shown)' });
+          const r = refIn(`Secret/${ns}/${s.metadata?.name ?? '?'}:${key}`, text, olds, {
+            line: server ? `server: ${server}` : '(a kubeconfig; its content is not shown)',
+          });
           if (r) inv.refs.push(r);
         }
       }
@@ -84,13 +86,20 @@ export function createInventoryActivities(deps: InventoryDeps) {
 
   async function endpoints(k: KubeClients, plan: Plan, olds: HostIdentity[], inv: Inventory): Promise<void> {
     const expectedOf = (ns: string, name: string) =>
-      ns === 'default' && name === 'kubernetes' ? EXPECTED_KUBERNETES : ns === plan.monitoring.namespace && name === plan.monitoring.endpoints ? EXPECTED_MONITORING : undefined;
+      ns === 'default' && name === 'kubernetes'
+        ? EXPECTED_KUBERNETES
+        : ns === plan.monitoring.namespace && name === plan.monitoring.endpoints
+          ? EXPECTED_MONITORING
+          : undefined;
     try {
       const eps = await kubeCall(k, 'list Endpoints', () => k.core.listEndpointsForAllNamespaces({}));
       for (const e of eps.items) {
         const ns = e.metadata?.namespace ?? '?';
         const name = e.metadata?.name ?? '?';
-        const text = (e.subsets ?? []).flatMap((s) => [...(s.addresses ?? []), ...(s.notReadyAddresses ?? [])]).map((a) => [a.ip, a.hostname, a.nodeName].filter(Boolean).join(' ')).join('\n');
+        const text = (e.subsets ?? [])
+          .flatMap((s) => [...(s.addresses ?? []), ...(s.notReadyAddresses ?? [])])
+          .map((a) => [a.ip, a.hostname, a.nodeName].filter(Boolean).join(' '))
+          .join('\n');
         const expected = expectedOf(ns, name);
         const r = refIn(`Endpoints/${ns}/${name}`, text, olds, expected ? { expected } : {});
         if (r) inv.refs.push(r);

@@ -64,7 +64,18 @@ export interface VrrpInstance {
   stmt: Stmt;
 }
 
-const KNOWN = new Set(['state', 'interface', 'virtual_router_id', 'priority', 'advert_int', 'unicast_src_ip', 'unicast_peer', 'authentication', 'virtual_ipaddress', 'nopreempt']);
+const KNOWN = new Set([
+  'state',
+  'interface',
+  'virtual_router_id',
+  'priority',
+  'advert_int',
+  'unicast_src_ip',
+  'unicast_peer',
+  'authentication',
+  'virtual_ipaddress',
+  'nopreempt',
+]);
 
 export function vrrpInstances(stmts: Stmt[]): VrrpInstance[] {
   return stmts
@@ -126,6 +137,13 @@ export function renderKeepalived(k: NewKeepalived): string {
   ];
   if (k.unicastPeers) lines.push(`    unicast_src_ip ${k.address}`, '    unicast_peer {', ...k.unicastPeers.map((p) => `        ${p}`), '    }');
   if (k.auth) lines.push('    authentication {', `        auth_type ${k.auth.type}`, `        auth_pass ${k.auth.pass}`, '    }');
-  lines.push('    virtual_ipaddress {', ...k.vips.map((v) => `        ${v.join(' ')}`), '    }', ...(k.instanceExtras ?? []).flatMap((s) => renderStmt(s, '    ')), '}', '');
+  lines.push(
+    '    virtual_ipaddress {',
+    ...k.vips.map((v) => `        ${v.join(' ')}`),
+    '    }',
+    ...(k.instanceExtras ?? []).flatMap((s) => renderStmt(s, '    ')),
+    '}',
+    '',
+  );
   return lines.join('\n');
 }

@@ -65,7 +65,10 @@ export function createKubeClientActivities(deps: KubeClientsDeps = {}) {
     try {
       return await kubeCall(k, `read ConfigMap ${namespace}/${configMap}`, () => k.core.readNamespacedConfigMap({ name: configMap, namespace }));
     } catch (err) {
-      if (isNotFound(err)) throw new PlanMismatchError(`ConfigMap ${namespace}/${configMap} does not exist at ${k.server} (plan.clients.kubeProxy; is kube-proxy configured another way?)`);
+      if (isNotFound(err))
+        throw new PlanMismatchError(
+          `ConfigMap ${namespace}/${configMap} does not exist at ${k.server} (plan.clients.kubeProxy; is kube-proxy configured another way?)`,
+        );
       throw err;
     }
   }
@@ -98,7 +101,10 @@ export function createKubeClientActivities(deps: KubeClientsDeps = {}) {
       if (!r.changed) return { changed: false };
       try {
         await kubeCall(k, `patch ConfigMap ${namespace}/${configMap}`, () =>
-          k.core.patchNamespacedConfigMap({ name: configMap, namespace, body: { metadata: { resourceVersion: cm.metadata?.resourceVersion }, data: { [key]: r.text } } }, mergePatch),
+          k.core.patchNamespacedConfigMap(
+            { name: configMap, namespace, body: { metadata: { resourceVersion: cm.metadata?.resourceVersion }, data: { [key]: r.text } } },
+            mergePatch,
+          ),
         );
         return { changed: true, before: text };
       } catch (err) {

@@ -31,10 +31,27 @@ export const livenessInterceptor: ActivityInterceptorsFactory = (ctx) => {
       const { result, waits } = collectWaits(() => next(input));
       try {
         const out = await result;
-        line({ msg: 'activity completed', activityType, activityId, attempt, ms: Date.now() - t0, workflowId: workflowExecution?.workflowId, ...(waits.length ? { waits } : {}) });
+        line({
+          msg: 'activity completed',
+          activityType,
+          activityId,
+          attempt,
+          ms: Date.now() - t0,
+          workflowId: workflowExecution?.workflowId,
+          ...(waits.length ? { waits } : {}),
+        });
         return out;
       } catch (err) {
-        line({ msg: 'activity failed', activityType, activityId, attempt, ms: Date.now() - t0, workflowId: workflowExecution?.workflowId, error: (err as Error).message?.slice(0, 300), ...(waits.length ? { waits } : {}) });
+        line({
+          msg: 'activity failed',
+          activityType,
+          activityId,
+          attempt,
+          ms: Date.now() - t0,
+          workflowId: workflowExecution?.workflowId,
+          error: (err as Error).message?.slice(0, 300),
+          ...(waits.length ? { waits } : {}),
+        });
         throw err;
       } finally {
         clearInterval(tick);

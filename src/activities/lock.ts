@@ -102,7 +102,10 @@ export function createLockActivities(deps: LockDeps = {}) {
       const holder = holderOrThrow();
       const r = await withClient(plan, (c) => takeLock(c, plan.cluster, holder, ttl));
       failpoint('lock.acquire.after-put');
-      return { changed: r.how === 'taken', summary: `lock /cpmigrate/lock/${plan.cluster} ${r.how === 'taken' ? 'taken' : 'already held'} by ${holder.workflowId} (lease ${ttl}s)` };
+      return {
+        changed: r.how === 'taken',
+        summary: `lock /cpmigrate/lock/${plan.cluster} ${r.how === 'taken' ? 'taken' : 'already held'} by ${holder.workflowId} (lease ${ttl}s)`,
+      };
     },
 
     async clusterLockKeepAlive(plan: Plan): Promise<StepOutcome> {
@@ -112,7 +115,8 @@ export function createLockActivities(deps: LockDeps = {}) {
       for (;;) {
         const state = await withClient(plan, (c) => renewLock(c, plan.cluster, holder));
         if (state === 'renewed') renewals += 1;
-        else activityLog().warn('cluster lock lapsed (its lease expired while no worker renewed it); the next change takes it again', { cluster: plan.cluster });
+        else
+          activityLog().warn('cluster lock lapsed (its lease expired while no worker renewed it); the next change takes it again', { cluster: plan.cluster });
         const until = Date.now() + renewEveryMs;
         while (Date.now() < until) {
           beat({ renewals, state });
@@ -125,7 +129,15 @@ export function createLockActivities(deps: LockDeps = {}) {
       const holder = holderOrThrow();
       const r = await withClient(plan, (c) => releaseLock(c, plan.cluster, holder));
       failpoint('lock.release.after-delete');
-      return { changed: r === 'released', summary: r === 'released' ? `lock of ${plan.cluster} released` : r === 'absent' ? `lock of ${plan.cluster} was not held` : `lock of ${plan.cluster} belongs to another migration: left alone` };
+      return {
+        changed: r === 'released',
+        summary:
+          r === 'released'
+            ? `lock of ${plan.cluster} released`
+            : r === 'absent'
+              ? `lock of ${plan.cluster} was not held`
+              : `lock of ${plan.cluster} belongs to another migration: left alone`,
+      };
     },
 
     /** Break a lock whose holder workflow no longer runs; recorded in etcd (and in this activity's workflow history). */
@@ -141,13 +153,19 @@ export function createLockActivities(deps: LockDeps = {}) {
           throw e;
         });
       if (desc?.status.name === 'RUNNING') {
-        throw new LockHolderAliveError(`refusing to break the lock of ${plan.cluster}: its holder ${describeHolder(holder)} is still running; abort it (cpmigrate abort ${holder.workflowId}) instead`);
+        throw new LockHolderAliveError(
+          `refusing to break the lock of ${plan.cluster}: its holder ${describeHolder(holder)} is still running; abort it (cpmigrate abort ${holder.workflowId}) instead`,
+        );
       }
       const at = new Date().toISOString();
       const r = await withClient(plan, (c) => breakLock(c, st, { holder, by: req.by, reason: req.reason, at, breaker: workflowExecutionOfActivity() }));
       failpoint('lock.break.after-delete');
       if (!r.broken) throw new Error(`the lock of ${plan.cluster} changed while breaking it (was ${describeHolder(holder)}): look again`);
-      return { summary: `broke the lock of ${plan.cluster} held by ${describeHolder(holder)} (${desc ? desc.status.name.toLowerCase() : 'workflow not found'}); recorded at ${r.recordKey}`, broken: holder, recordKey: r.recordKey };
+      return {
+        summary: `broke the lock of ${plan.cluster} held by ${describeHolder(holder)} (${desc ? desc.status.name.toLowerCase() : 'workflow not found'}); recorded at ${r.recordKey}`,
+        broken: holder,
+        recordKey: r.recordKey,
+      };
     },
   };
 
@@ -156,7 +174,8 @@ export function createLockActivities(deps: LockDeps = {}) {
     const holder = workflowExecutionOfActivity();
     if (!holder) return; // called directly (a test or tool), not by a migration
     const r = await withClient(plan, (c) => ensureLock(c, plan.cluster, holder, ttl));
-    if (r.how === 'retaken') activityLog().warn('cluster lock was not held (lease lapsed, or a migration started before the lock existed): taken again', { cluster: plan.cluster });
+    if (r.how === 'retaken')
+      activityLog().warn('cluster lock was not held (lease lapsed, or a migration started before the lock existed): taken again', { cluster: plan.cluster });
   };
   return { lock, ensure };
 }
@@ -174,4 +193,3 @@ export function withLockGuard<T extends object>(activities: T, ensure: (plan: Pl
   }
   return out as T;
 }
-

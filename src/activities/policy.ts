@@ -17,10 +17,16 @@ export function checkPlanAgainstPolicy(p: WorkerPolicy, plan: Plan): void {
     const components = ['etcd', 'apiserver', 'controllerManager', 'scheduler', 'loadBalancer', 'keepalived'] as const;
     const withCommands = components.filter((c) => plan[c].service.type === 'commands');
     if (withCommands.length) {
-      throw new PolicyViolationError('allowCommandServices', `worker policy (allowCommandServices): ${withCommands.join(', ')} use \`commands\` services (arbitrary shell on the masters), which this worker does not run`);
+      throw new PolicyViolationError(
+        'allowCommandServices',
+        `worker policy (allowCommandServices): ${withCommands.join(', ')} use \`commands\` services (arbitrary shell on the masters), which this worker does not run`,
+      );
     }
     if (plan.etcd.prepareDataDir.length) {
-      throw new PolicyViolationError('allowCommandServices', 'worker policy (allowCommandServices): etcd.prepareDataDir runs arbitrary commands on the new masters, which this worker does not run');
+      throw new PolicyViolationError(
+        'allowCommandServices',
+        'worker policy (allowCommandServices): etcd.prepareDataDir runs arbitrary commands on the new masters, which this worker does not run',
+      );
     }
   }
 }

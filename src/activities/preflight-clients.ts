@@ -109,7 +109,11 @@ async function kubeletTargets({ plan, kube, sink }: ClientCheckInput, unverified
   try {
     listed = await kube.listNodes(plan);
   } catch (e) {
-    sink.block({ reason: Reasons.NodeListUnknown, subject: 'nodes', message: `cannot list the cluster's Nodes (only the plan's ${hosts.length} hosts were checked): ${errText(e)}` });
+    sink.block({
+      reason: Reasons.NodeListUnknown,
+      subject: 'nodes',
+      message: `cannot list the cluster's Nodes (only the plan's ${hosts.length} hosts were checked): ${errText(e)}`,
+    });
     return { targets, fromApi: 0 };
   }
   let fromApi = 0;
@@ -208,7 +212,16 @@ async function checkControlPlaneKubeconfigs({ plan, ops, reachable, sink }: Clie
               sink.block({ reason: Reasons.ControlPlaneKubeconfigNotLocal, subject: h.name, message });
               continue;
             }
-            const fix: ClientFix = { kind: 'controlplane', component, node: h.name, address: h.address, planHost: true, file, from: server, to: apiserverURLOf(plan, h) };
+            const fix: ClientFix = {
+              kind: 'controlplane',
+              component,
+              node: h.name,
+              address: h.address,
+              planHost: true,
+              file,
+              from: server,
+              to: apiserverURLOf(plan, h),
+            };
             fixes.push(fix);
             sink.block({ reason: Reasons.ControlPlaneKubeconfigNotLocal, subject: h.name, message, fix: describeFix(fix), fixable: true });
           } catch (e) {
@@ -227,7 +240,9 @@ async function checkKubeProxy({ plan, kube, sink }: ClientCheckInput, fixes: Cli
   const lb = lbURLOf(plan);
   if (!kube) return; // preflight already reports that it has no Kubernetes client
   try {
-    const { key, server } = kube.readKubeProxyKubeconfig ? await kube.readKubeProxyKubeconfig(plan) : { key: 'kubeconfig.conf', server: await kube.readKubeProxyServer(plan) };
+    const { key, server } = kube.readKubeProxyKubeconfig
+      ? await kube.readKubeProxyKubeconfig(plan)
+      : { key: 'kubeconfig.conf', server: await kube.readKubeProxyServer(plan) };
     if (!pointsAt(server, plan.loadBalancer.vip, plan.loadBalancer.port)) {
       const fix: ClientFix = { kind: 'kube-proxy', namespace, configMap, key, daemonSet, from: server, to: lb };
       fixes.push(fix);

@@ -60,7 +60,12 @@ export function checkPlanSanity(plan: Plan, r: Sink): void {
     }
   }
   for (const p of hostPathsWithTilde(plan)) {
-    r.block(Reasons.PlanHostPathNotAbsolute, 'paths', `${p}: a path on the hosts must be absolute (remote commands quote it, so ~ would not expand)`, 'write the absolute path');
+    r.block(
+      Reasons.PlanHostPathNotAbsolute,
+      'paths',
+      `${p}: a path on the hosts must be absolute (remote commands quote it, so ~ would not expand)`,
+      'write the absolute path',
+    );
   }
 }
 
@@ -75,7 +80,10 @@ export async function checkKeepalived(plan: Plan, ops: HostOps, olds: readonly H
   const vip = plan.loadBalancer.vip;
   const found: OldInstance[] = [];
   let pass: string | undefined;
-  if (k.authPassFile) pass = await readFile(k.authPassFile, 'utf8').then((s) => s.trim()).catch(() => undefined);
+  if (k.authPassFile)
+    pass = await readFile(k.authPassFile, 'utf8')
+      .then((s) => s.trim())
+      .catch(() => undefined);
   for (const h of olds) {
     let text: string | undefined;
     try {
@@ -95,14 +103,22 @@ export async function checkKeepalived(plan: Plan, ops: HostOps, olds: readonly H
       continue;
     }
     const diffs: string[] = [];
-    if (inst.virtualRouterId !== k.virtualRouterId) diffs.push(`virtual_router_id ${inst.virtualRouterId} (plan keepalived.virtualRouterId ${k.virtualRouterId})`);
+    if (inst.virtualRouterId !== k.virtualRouterId)
+      diffs.push(`virtual_router_id ${inst.virtualRouterId} (plan keepalived.virtualRouterId ${k.virtualRouterId})`);
     if (inst.interface !== k.interface) diffs.push(`interface ${inst.interface ?? '(none)'} (plan keepalived.interface ${k.interface})`);
     if (inst.authType && !k.authPassFile) diffs.push(`auth_type ${inst.authType}, but the plan has no keepalived.authPassFile`);
-    else if (inst.authType && pass === undefined) diffs.push(`auth_type ${inst.authType}, but keepalived.authPassFile ${k.authPassFile} cannot be read on the worker`);
-    else if (inst.authType && pass !== undefined && (inst.authPass ?? '').slice(0, 8) !== pass.slice(0, 8)) diffs.push(`its VRRP password differs from keepalived.authPassFile (neither is shown)`);
-    if (!inst.authType && k.authPassFile) r.warn(Reasons.KeepalivedConfigMismatch, h.name, `${h.name}: its VRRP instance has no authentication; keepalived.authPassFile is not used`);
+    else if (inst.authType && pass === undefined)
+      diffs.push(`auth_type ${inst.authType}, but keepalived.authPassFile ${k.authPassFile} cannot be read on the worker`);
+    else if (inst.authType && pass !== undefined && (inst.authPass ?? '').slice(0, 8) !== pass.slice(0, 8))
+      diffs.push(`its VRRP password differs from keepalived.authPassFile (neither is shown)`);
+    if (!inst.authType && k.authPassFile)
+      r.warn(Reasons.KeepalivedConfigMismatch, h.name, `${h.name}: its VRRP instance has no authentication; keepalived.authPassFile is not used`);
     if (diffs.length) {
-      r.block(Reasons.KeepalivedConfigMismatch, h.name, `${h.name}:${file} vrrp_instance ${inst.name} does not match the plan: ${diffs.join('; ')}; the new masters would not join its VRRP instance`);
+      r.block(
+        Reasons.KeepalivedConfigMismatch,
+        h.name,
+        `${h.name}:${file} vrrp_instance ${inst.name} does not match the plan: ${diffs.join('; ')}; the new masters would not join its VRRP instance`,
+      );
       continue;
     }
     found.push({ host: h.name, instance: inst, stmts });
@@ -126,7 +142,10 @@ function checkTransport(plan: Plan, found: readonly OldInstance[], r: Sink): voi
     r.block(
       Reasons.KeepalivedPeersSplit,
       'keepalived',
-      `the old masters mix unicast (${uni.map((o) => o.host).join(', ')}) and multicast (${found.filter((o) => !o.instance.unicastPeers).map((o) => o.host).join(', ')}) VRRP: fix that first`,
+      `the old masters mix unicast (${uni.map((o) => o.host).join(', ')}) and multicast (${found
+        .filter((o) => !o.instance.unicastPeers)
+        .map((o) => o.host)
+        .join(', ')}) VRRP: fix that first`,
     );
     return;
   }
@@ -172,14 +191,24 @@ export async function checkRewritable(plan: Plan, ops: HostOps, olds: readonly H
       if (text === undefined) r.block(Reasons.NginxUpstreamMissing, h.name, `${h.name}: no ${plan.paths.nginxConfig} (paths.nginxConfig)`);
       else renderNginxConfig(plan, { ...src, text }, host);
     } catch (e) {
-      r.block(Reasons.NginxUpstreamMissing, h.name, `${h.name}: ${errText(e)}`, `check loadBalancer.upstreamName (${plan.loadBalancer.upstreamName}) against ${plan.paths.nginxConfig} there`);
+      r.block(
+        Reasons.NginxUpstreamMissing,
+        h.name,
+        `${h.name}: ${errText(e)}`,
+        `check loadBalancer.upstreamName (${plan.loadBalancer.upstreamName}) against ${plan.paths.nginxConfig} there`,
+      );
     }
     try {
       const text = await readOn(ops, plan, h, plan.paths.apiserverConfig);
       if (text === undefined) r.block(Reasons.ApiserverConfigUnsupported, h.name, `${h.name}: no ${plan.paths.apiserverConfig} (paths.apiserverConfig)`);
       else renderApiserverConfig(plan, { ...src, text }, host, etcdServers);
     } catch (e) {
-      r.block(Reasons.ApiserverConfigUnsupported, h.name, `${h.name}: ${errText(e)}`, 'write the flag as --flag=VALUE (one token) on the old master, or fix paths.apiserverConfig');
+      r.block(
+        Reasons.ApiserverConfigUnsupported,
+        h.name,
+        `${h.name}: ${errText(e)}`,
+        'write the flag as --flag=VALUE (one token) on the old master, or fix paths.apiserverConfig',
+      );
     }
   }
 }

@@ -58,10 +58,12 @@ export function strandedApiservers(plan: Plan, servers: ReadonlyMap<string, read
     for (const h of serving) {
       const urls = servers.get(h.name);
       if (!urls?.length || out.some((o) => o.host === h.name)) continue;
-      if (urls.every((u) => {
-        const m = memberOf(plan, h.name, u);
-        return m !== undefined && left.has(m);
-      })) {
+      if (
+        urls.every((u) => {
+          const m = memberOf(plan, h.name, u);
+          return m !== undefined && left.has(m);
+        })
+      ) {
         out.push({ host: h.name, after: `etcd-leave/${leaver}`, servers: [...urls] });
       }
     }
@@ -75,7 +77,12 @@ export async function checkRollingEtcdServers(plan: Plan, ops: HostOps, olds: Re
   const servers = new Map<string, string[]>();
   for (const h of olds) {
     const text = (await ops.readFile(sshTargetOf(plan, h), plan.paths.apiserverConfig).catch(() => undefined))?.toString('utf8');
-    const urls = text ? flagValues(text, 'etcd-servers').flatMap((v) => v.split(',')).map((s) => s.trim()).filter(Boolean) : [];
+    const urls = text
+      ? flagValues(text, 'etcd-servers')
+          .flatMap((v) => v.split(','))
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : [];
     if (urls.length) servers.set(h.name, urls);
   }
   for (const s of strandedApiservers(plan, servers)) {

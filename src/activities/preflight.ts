@@ -137,7 +137,12 @@ export function createPreflightActivities(deps: PreflightDeps) {
           const name = e instanceof Error ? e.name : '';
           if (name.includes('HostKey')) r.block(Reasons.SshHostKeyMismatch, h.name, `${h.name} (${h.address}): ${errText(e)}`);
           else if (name === 'SshAuthError') r.block(Reasons.SshAuthFailed, h.name, `${h.name} (${h.address}): ${errText(e)}`);
-          else if (mode === 'resume' && h.role === 'old') unreachableOld.push({ name: h.name, peerURL: plan.oldMasters.find((o) => o.name === h.name)?.etcd.peerURL ?? '', why: `${h.name} (${h.address}:${t.port}): ${errText(e)}` });
+          else if (mode === 'resume' && h.role === 'old')
+            unreachableOld.push({
+              name: h.name,
+              peerURL: plan.oldMasters.find((o) => o.name === h.name)?.etcd.peerURL ?? '',
+              why: `${h.name} (${h.address}:${t.port}): ${errText(e)}`,
+            });
           else if (h.role === 'old') {
             r.block(
               Reasons.SshUnreachable,
@@ -159,8 +164,12 @@ export function createPreflightActivities(deps: PreflightDeps) {
     done('plan: isolation taint key, apiserverURLs on their hosts, absolute host paths');
     if (mode === 'fresh') {
       const olds = plan.oldMasters.filter((h) => reachable.has(h.name));
-      await checkKeepalived(plan, ops, olds, r).catch((e: unknown) => r.block(Reasons.KeepalivedConfigUnknown, 'keepalived', `cannot check keepalived: ${errText(e)}`));
-      done(`keepalived on the old masters: VRRP ${plan.keepalived.virtualRouterId} on ${plan.keepalived.interface}, password, peers, priorities, carried blocks`);
+      await checkKeepalived(plan, ops, olds, r).catch((e: unknown) =>
+        r.block(Reasons.KeepalivedConfigUnknown, 'keepalived', `cannot check keepalived: ${errText(e)}`),
+      );
+      done(
+        `keepalived on the old masters: VRRP ${plan.keepalived.virtualRouterId} on ${plan.keepalived.interface}, password, peers, priorities, carried blocks`,
+      );
       await checkRewritable(plan, ops, olds, r);
       done(`nginx upstream ${plan.loadBalancer.upstreamName} and kube-apiserver flags on the old masters can be rewritten`);
       await checkRollingEtcdServers(plan, ops, olds, r);
@@ -171,10 +180,18 @@ export function createPreflightActivities(deps: PreflightDeps) {
       hosts.filter((h) => h.role === 'new'),
       async (h) => {
         try {
-          const res = await ops.run(sshTargetOf(plan, h), `findmnt --verify --tab-file ${shq(plan.paths.fstab)} 2>&1`, { allowFailure: true, timeoutMs: 30_000 });
-          if (res.exitCode === 127) r.block(Reasons.FstabUnknown, h.name, `${h.name}: findmnt is not installed (util-linux); cannot verify ${plan.paths.fstab}`);
+          const res = await ops.run(sshTargetOf(plan, h), `findmnt --verify --tab-file ${shq(plan.paths.fstab)} 2>&1`, {
+            allowFailure: true,
+            timeoutMs: 30_000,
+          });
+          if (res.exitCode === 127)
+            r.block(Reasons.FstabUnknown, h.name, `${h.name}: findmnt is not installed (util-linux); cannot verify ${plan.paths.fstab}`);
           else if (res.exitCode !== 0) {
-            r.block(Reasons.FstabInvalid, h.name, `${h.name}: findmnt --verify found problems in ${plan.paths.fstab}: ${res.stdout.trim().split('\n').slice(0, 8).join(' | ')}`);
+            r.block(
+              Reasons.FstabInvalid,
+              h.name,
+              `${h.name}: findmnt --verify found problems in ${plan.paths.fstab}: ${res.stdout.trim().split('\n').slice(0, 8).join(' | ')}`,
+            );
           }
         } catch (e) {
           r.block(Reasons.FstabUnknown, h.name, `${h.name}: cannot verify ${plan.paths.fstab}: ${errText(e)}`);
@@ -203,7 +220,10 @@ export function createPreflightActivities(deps: PreflightDeps) {
           let missing: string[];
           try {
             const res = await ops.run(t, needed.map((p) => `[ -e ${shq(p)} ] || echo ${shq(p)}`).join('; '), { timeoutMs: 30_000 });
-            missing = res.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+            missing = res.stdout
+              .split('\n')
+              .map((l) => l.trim())
+              .filter(Boolean);
           } catch (e) {
             r.block(Reasons.EtcdPerHostCertsUnknown, h.name, `${h.name}: cannot check for its etcd certificates in ${etcdPki}: ${errText(e)}`);
             return;
@@ -246,12 +266,19 @@ export function createPreflightActivities(deps: PreflightDeps) {
         hosts
           .filter((h) => h.role === 'old' && reachable.has(h.name))
           .map(async (h) => {
-            const res = await ops.run(sshTargetOf(plan, h), caFiles.map((p) => `[ -e ${shq(p)} ] || echo ${shq(p)}`).join('; '), { timeoutMs: 30_000 }).catch(() => undefined);
+            const res = await ops
+              .run(sshTargetOf(plan, h), caFiles.map((p) => `[ -e ${shq(p)} ] || echo ${shq(p)}`).join('; '), { timeoutMs: 30_000 })
+              .catch(() => undefined);
             return res && res.stdout.trim() === '' ? h.name : undefined;
           }),
       );
       if (!withCa.some(Boolean)) {
-        r.block(Reasons.EtcdCaMissing, 'etcd', `etcd is https but no reachable old master has the etcd CA (${caFiles.join(', ')}) to issue the new members' certificates`, 'copy the etcd CA to an old master, or provision the new masters\' etcd/server.* and etcd/peer.* yourself');
+        r.block(
+          Reasons.EtcdCaMissing,
+          'etcd',
+          `etcd is https but no reachable old master has the etcd CA (${caFiles.join(', ')}) to issue the new members' certificates`,
+          "copy the etcd CA to an old master, or provision the new masters' etcd/server.* and etcd/peer.* yourself",
+        );
       }
       done(`etcd over https: the etcd CA is on ${withCa.filter(Boolean).join(', ') || 'no old master'}; new masters' member certificates checked (${etcdPki})`);
     }
@@ -263,9 +290,18 @@ export function createPreflightActivities(deps: PreflightDeps) {
       const host = server ? new URL(server).hostname : '';
       const old = plan.oldMasters.filter((h) => !keptMasters(plan).includes(h)).find((h) => h.address === host || h.name === host);
       if (old) {
-        r.block(Reasons.AdminKubeconfigNotUsingLB, 'kubeconfig', `the plan's kubeconfig ${plan.kubeconfig} uses ${server} on ${old.name}, which the migration decommissions`, `point it at ${lbURL}`);
+        r.block(
+          Reasons.AdminKubeconfigNotUsingLB,
+          'kubeconfig',
+          `the plan's kubeconfig ${plan.kubeconfig} uses ${server} on ${old.name}, which the migration decommissions`,
+          `point it at ${lbURL}`,
+        );
       } else if (!pointsAt(server, vip, lbPort)) {
-        r.warn(Reasons.AdminKubeconfigNotUsingLB, 'kubeconfig', `the plan's kubeconfig ${plan.kubeconfig} uses ${server ?? '(no server)'}, not the LB ${lbURL}: make sure it survives the move`);
+        r.warn(
+          Reasons.AdminKubeconfigNotUsingLB,
+          'kubeconfig',
+          `the plan's kubeconfig ${plan.kubeconfig} uses ${server ?? '(no server)'}, not the LB ${lbURL}: make sure it survives the move`,
+        );
       }
     } catch (e) {
       r.warn(Reasons.AdminKubeconfigNotUsingLB, 'kubeconfig', `cannot read the plan's kubeconfig ${plan.kubeconfig}: ${errText(e)}`);
@@ -283,7 +319,8 @@ export function createPreflightActivities(deps: PreflightDeps) {
       await Promise.all(
         addedMasters(plan).map(async (h) => {
           try {
-            if (!(await k.nodeExists(plan, h.name))) r.block(Reasons.NodeNotFound, h.name, `new master ${h.name} is not a registered Node (join it to the cluster first)`);
+            if (!(await k.nodeExists(plan, h.name)))
+              r.block(Reasons.NodeNotFound, h.name, `new master ${h.name} is not a registered Node (join it to the cluster first)`);
           } catch (e) {
             r.block(Reasons.NodeLookupUnknown, h.name, `cannot look up Node ${h.name}: ${errText(e)}`);
           }
@@ -297,7 +334,12 @@ export function createPreflightActivities(deps: PreflightDeps) {
       const health = await etcdHealth(plan);
       if (!health.healthy) r.block(Reasons.EtcdUnhealthy, 'etcd', `etcd is not healthy: ${health.problems.join('; ') || 'unknown problem'}`);
       const learners = health.members.filter((m) => m.isLearner);
-      if (learners.length) r.block(Reasons.EtcdLearnerPresent, 'etcd', `etcd has learner(s) ${learners.map((m) => m.name || m.id).join(', ')} before the migration: finish or remove them first`);
+      if (learners.length)
+        r.block(
+          Reasons.EtcdLearnerPresent,
+          'etcd',
+          `etcd has learner(s) ${learners.map((m) => m.name || m.id).join(', ')} before the migration: finish or remove them first`,
+        );
       const peer = (u: string) => u.replace(/\/+$/, '');
       const live = new Set(health.members.flatMap((m) => m.peerURLs.map(peer)));
       // a failed master's member: removed first by the migration; it must not answer (a live member marked failed would be left running)

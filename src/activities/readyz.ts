@@ -56,7 +56,13 @@ export async function httpsGet(url: string, opts: { ca?: Buffer | string; auth?:
  * GET https://HOSTPORT/readyz trusting `ca`; retries with `auth()` credentials on 401/403.
  * `servername`: the name the served certificate must be valid for, when it is not HOSTPORT's host.
  */
-export async function probeReadyz(hostPort: string, ca: Buffer | string, auth?: () => Promise<ClientAuth>, timeoutMs = 5_000, servername?: string): Promise<ProbeResult> {
+export async function probeReadyz(
+  hostPort: string,
+  ca: Buffer | string,
+  auth?: () => Promise<ClientAuth>,
+  timeoutMs = 5_000,
+  servername?: string,
+): Promise<ProbeResult> {
   const url = `https://${hostPort}/readyz`;
   const anon = await httpsGet(url, { ca, timeoutMs, ...(servername ? { servername } : {}) });
   if ((anon.status === 401 || anon.status === 403) && auth) {

@@ -24,7 +24,9 @@ export function flagValues(text: string, name: string): string[] {
 
 function assertEqualsForm(text: string, name: string, file: string): void {
   if (new RegExp(`(?<=^|[\\s"'\\[,])--${esc(name)}(?=\\s|["'\\]]|$)`, 'm').test(text)) {
-    throw new RewriteError(`${file}: --${name} is written as "--${name} VALUE"; cpmigrate rewrites only the --${name}=VALUE form: change it to --${name}=VALUE first`);
+    throw new RewriteError(
+      `${file}: --${name} is written as "--${name} VALUE"; cpmigrate rewrites only the --${name}=VALUE form: change it to --${name}=VALUE first`,
+    );
   }
 }
 
@@ -117,7 +119,10 @@ export function rewriteNginxUpstream(text: string, name: string, servers: string
     const serverRe = /^([ \t]*)server\s+(\S+?)(\s+[^;]*)?;\s*(#.*)?$/;
     const first = lines.map((l) => serverRe.exec(l)).find((m) => m);
     const indent = first?.[1] ?? (/^([ \t]*)/.exec(open)?.[1] ?? '') + '    ';
-    const params = (first?.[3] ?? '').split(/\s+/).filter((p) => p && p !== 'backup' && p !== 'down').join(' ');
+    const params = (first?.[3] ?? '')
+      .split(/\s+/)
+      .filter((p) => p && p !== 'backup' && p !== 'down')
+      .join(' ');
     const fresh = servers.map((s) => `${indent}server ${s}${params ? ` ${params}` : ''};`);
     const kept: string[] = [];
     let placed = false;

@@ -69,7 +69,10 @@ async function oldInstances(plan: Plan, ops: HostOps): Promise<OldInstance[]> {
     }
     const stmts = parseKeepalived(text);
     const inst = vrrpInstances(stmts).find((i) => i.virtualRouterId === plan.keepalived.virtualRouterId);
-    if (!inst) throw new PlanMismatchError(`${h.name}:${file} has no vrrp_instance with virtual_router_id ${plan.keepalived.virtualRouterId} (plan keepalived.virtualRouterId)`);
+    if (!inst)
+      throw new PlanMismatchError(
+        `${h.name}:${file} has no vrrp_instance with virtual_router_id ${plan.keepalived.virtualRouterId} (plan keepalived.virtualRouterId)`,
+      );
     if (!inst.vips.some((v) => (v[0] ?? '').split('/')[0] === plan.loadBalancer.vip)) {
       throw new PlanMismatchError(`${h.name}:${file}: vrrp_instance ${inst.name} does not carry the VIP ${plan.loadBalancer.vip} (plan loadBalancer.vip)`);
     }
@@ -86,7 +89,10 @@ function transport(plan: Plan, olds: OldInstance[], self: string): string[] | un
   if (uni.length === 0) return undefined;
   if (uni.length !== olds.length) {
     throw new UnsafeOperationError(
-      `the old masters disagree on the VRRP transport (unicast on ${uni.map((o) => o.host).join(', ')}, multicast on ${olds.filter((o) => !o.instance.unicastPeers).map((o) => o.host).join(', ')}): fix that before moving the VIP`,
+      `the old masters disagree on the VRRP transport (unicast on ${uni.map((o) => o.host).join(', ')}, multicast on ${olds
+        .filter((o) => !o.instance.unicastPeers)
+        .map((o) => o.host)
+        .join(', ')}): fix that before moving the VIP`,
     );
   }
   const newAddrs = addedMasters(plan).map((h) => h.address);
@@ -137,9 +143,11 @@ function planInstance(plan: Plan): VrrpInstance {
 /** No old side to copy from: PASS with the plan's password file, or no authentication. */
 async function planAuth(plan: Plan): Promise<{ type: string; pass: string } | undefined> {
   if (!plan.keepalived.authPassFile) return undefined;
-  const pass = (await readFile(plan.keepalived.authPassFile, 'utf8').catch((e: NodeJS.ErrnoException) => {
-    throw new PlanMismatchError(`cannot read keepalived.authPassFile ${plan.keepalived.authPassFile}: ${e.code ?? e.message}`);
-  })).trim();
+  const pass = (
+    await readFile(plan.keepalived.authPassFile, 'utf8').catch((e: NodeJS.ErrnoException) => {
+      throw new PlanMismatchError(`cannot read keepalived.authPassFile ${plan.keepalived.authPassFile}: ${e.code ?? e.message}`);
+    })
+  ).trim();
   if (!pass) throw new PlanMismatchError(`keepalived.authPassFile ${plan.keepalived.authPassFile} is empty`);
   return { type: 'PASS', pass };
 }
@@ -149,13 +157,17 @@ async function authFor(plan: Plan, olds: OldInstance[]): Promise<{ type: string;
   if (!withAuth.length) return undefined;
   const type = withAuth[0]?.instance.authType ?? 'PASS';
   if (!plan.keepalived.authPassFile) {
-    throw new PlanMismatchError(`the old masters' VRRP instance uses authentication (auth_type ${type}); set keepalived.authPassFile to a file on the worker holding the password`);
+    throw new PlanMismatchError(
+      `the old masters' VRRP instance uses authentication (auth_type ${type}); set keepalived.authPassFile to a file on the worker holding the password`,
+    );
   }
   let pass: string;
   try {
     pass = (await readFile(plan.keepalived.authPassFile, 'utf8')).trim();
   } catch (e) {
-    throw new PlanMismatchError(`cannot read keepalived.authPassFile ${plan.keepalived.authPassFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new PlanMismatchError(
+      `cannot read keepalived.authPassFile ${plan.keepalived.authPassFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
   if (!pass) throw new PlanMismatchError(`keepalived.authPassFile ${plan.keepalived.authPassFile} is empty`);
   // keepalived uses the first 8 characters of a PASS password
@@ -188,7 +200,6 @@ export function carriedFrom(plan: Plan, src: OldInstance, host: { name: string; 
   return c;
 }
 
-
 export function createVipActivities(deps: VipDeps) {
   const readyz = deps.readyz ?? defaultReadyz;
   async function configureKeepalived(plan: Plan, hostName: string): Promise<StepOutcome> {
@@ -204,7 +215,9 @@ export function createVipActivities(deps: VipDeps) {
     const priority = host.keepalivedPriority ?? defaultPriority(plan, host.name, maxOld);
     const oldIface = ref.interface;
     const vips = ref.vips.map((v) => v.map((tok, i) => (oldIface && v[i - 1] === 'dev' && tok === oldIface ? plan.keepalived.interface : tok)));
-    const extra: Carried = olds[0] ? carriedFrom(plan, olds[0], host) : { globalDefs: [], topBlocks: [], instanceExtras: [], carried: [], notCarried: [], refused: [] };
+    const extra: Carried = olds[0]
+      ? carriedFrom(plan, olds[0], host)
+      : { globalDefs: [], topBlocks: [], instanceExtras: [], carried: [], notCarried: [], refused: [] };
     const text = renderKeepalived({
       host: host.name,
       address: host.address,
@@ -244,7 +257,17 @@ export function createVipActivities(deps: VipDeps) {
         `keepalived on ${hostName}: VRRP ${plan.keepalived.virtualRouterId} (${ref.name}), priority ${priority}, ${peers ? `unicast to ${peers.length} peers` : 'multicast'}; ` +
         `carried from ${olds[0]?.host}: ${extra.carried.join(', ') || 'nothing else'}; config ${pushed.changed ? 'written' : 'unchanged'}; ${action}`,
       changed: pushed.changed || action !== 'already running',
-      details: { file, priority, transport: peers ? 'unicast' : 'multicast', peers, backupPath: pushed.backupPath, action, notes, carried: extra.carried, notCarried: extra.notCarried },
+      details: {
+        file,
+        priority,
+        transport: peers ? 'unicast' : 'multicast',
+        peers,
+        backupPath: pushed.backupPath,
+        action,
+        notes,
+        carried: extra.carried,
+        notCarried: extra.notCarried,
+      },
     };
   }
 
@@ -262,7 +285,10 @@ export function createVipActivities(deps: VipDeps) {
       if (h.holders.length > 1) {
         twoSince ??= Date.now();
         if (Date.now() - twoSince > splitGraceMs) {
-          throw new UnsafeOperationError(`split brain: the VIP ${plan.loadBalancer.vip} is held by ${h.holders.join(' and ')} for more than ${splitGraceMs} ms (VRRP peers do not hear each other)`, h.holders);
+          throw new UnsafeOperationError(
+            `split brain: the VIP ${plan.loadBalancer.vip} is held by ${h.holders.join(' and ')} for more than ${splitGraceMs} ms (VRRP peers do not hear each other)`,
+            h.holders,
+          );
         }
         last = `held by ${h.holders.join(' and ')} (waiting for VRRP to settle)`;
       } else {
@@ -276,7 +302,11 @@ export function createVipActivities(deps: VipDeps) {
           const r = await readyz(`${plan.loadBalancer.vip}:${plan.loadBalancer.port}`, ca, plan);
           if (r.ok) {
             timer.done();
-            return { holders: h.holders, readyzThroughVip: true, summary: `VIP ${plan.loadBalancer.vip} held by ${holder} only (${expectSide} side); /readyz through https://${plan.loadBalancer.vip}:${plan.loadBalancer.port} ok` };
+            return {
+              holders: h.holders,
+              readyzThroughVip: true,
+              summary: `VIP ${plan.loadBalancer.vip} held by ${holder} only (${expectSide} side); /readyz through https://${plan.loadBalancer.vip}:${plan.loadBalancer.port} ok`,
+            };
           }
           last = `held by ${holder}, but /readyz through the VIP: ${describeProbe(r)}`;
         } else {

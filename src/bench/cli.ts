@@ -49,7 +49,9 @@ async function labSection(runs: number): Promise<string> {
   for (let i = 1; i <= runs; i++) {
     const r = await runLabMigration(i, log);
     done.push(r);
-    log(`lab run ${i}: ${r.outcome} in ${(r.migrationMs / 1000).toFixed(1)} s, overhead ${(r.overhead.overheadShare * 100).toFixed(1)} %, longest gap ${r.availability.longestGapMs} ms (${r.availability.longestGapCause ?? '-'}); history and logs in ${r.stateDir}`);
+    log(
+      `lab run ${i}: ${r.outcome} in ${(r.migrationMs / 1000).toFixed(1)} s, overhead ${(r.overhead.overheadShare * 100).toFixed(1)} %, longest gap ${r.availability.longestGapMs} ms (${r.availability.longestGapCause ?? '-'}); history and logs in ${r.stateDir}`,
+    );
   }
   const median = [...done].sort((a, b) => a.migrationMs - b.migrationMs)[Math.floor(done.length / 2)] as LabRun;
   return [

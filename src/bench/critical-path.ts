@@ -33,7 +33,13 @@ export function parseActivityLines(log: string): ActivityLine[] {
       continue;
     }
     if ((j.msg !== 'activity completed' && j.msg !== 'activity failed') || !j.ts || typeof j.ms !== 'number') continue;
-    out.push({ at: Date.parse(j.ts), ms: j.ms, activityType: j.activityType ?? '?', ...(j.workflowId ? { workflowId: j.workflowId } : {}), waits: j.waits ?? [] });
+    out.push({
+      at: Date.parse(j.ts),
+      ms: j.ms,
+      activityType: j.activityType ?? '?',
+      ...(j.workflowId ? { workflowId: j.workflowId } : {}),
+      waits: j.waits ?? [],
+    });
   }
   return out;
 }
@@ -50,7 +56,11 @@ export interface StepPath {
   top: string[];
 }
 
-export function criticalPath(spans: ReadonlyArray<{ step: string; from: number; to: number }>, segments: readonly Segment[], lines: readonly ActivityLine[]): StepPath[] {
+export function criticalPath(
+  spans: ReadonlyArray<{ step: string; from: number; to: number }>,
+  segments: readonly Segment[],
+  lines: readonly ActivityLine[],
+): StepPath[] {
   const excluded = (from: number, to: number) =>
     segments.filter((s) => s.cause === 'operator' || s.cause === 'timer').reduce((sum, s) => sum + Math.max(0, Math.min(to, s.to) - Math.max(from, s.from)), 0);
   return spans.map((sp) => {

@@ -47,7 +47,8 @@ function clients() {
 }
 type Clients = ReturnType<typeof clients>;
 
-const ready = (p: V1Pod) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp && (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+const ready = (p: V1Pod) =>
+  p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp && (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 
 async function benchPods(k: Clients): Promise<V1Pod[]> {
   return (await k.core.listNamespacedPod({ namespace: NS })).items;
@@ -71,7 +72,9 @@ async function placeOn(k: Clients, node: string, others: string[]): Promise<void
   for (const n of others) await setCordon(k, n, true);
   try {
     await setCordon(k, node, false);
-    for (const p of await benchPods(k)) if (p.spec?.nodeName !== node) await k.core.deleteNamespacedPod({ name: p.metadata?.name ?? '', namespace: NS, gracePeriodSeconds: 0 }).catch(() => undefined);
+    for (const p of await benchPods(k))
+      if (p.spec?.nodeName !== node)
+        await k.core.deleteNamespacedPod({ name: p.metadata?.name ?? '', namespace: NS, gracePeriodSeconds: 0 }).catch(() => undefined);
     await until(`${DEPLOYMENTS * REPLICAS} pods Ready on ${node}`, 10 * 60_000, async () => {
       const pods = await benchPods(k);
       return pods.length === DEPLOYMENTS * REPLICAS && pods.every((p) => p.spec?.nodeName === node && ready(p));
@@ -107,13 +110,20 @@ async function createWorkload(k: Clients, node: string): Promise<void> {
         },
       },
     });
-    await k.policy.createNamespacedPodDisruptionBudget({ namespace: NS, body: { metadata: { name: app }, spec: { maxUnavailable: MAX_UNAVAILABLE, selector: { matchLabels: { app } } } } });
+    await k.policy.createNamespacedPodDisruptionBudget({
+      namespace: NS,
+      body: { metadata: { name: app }, spec: { maxUnavailable: MAX_UNAVAILABLE, selector: { matchLabels: { app } } } },
+    });
   }
 }
 
 function runKubectl(kubectl: string, node: string): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const p = spawn(kubectl, ['--kubeconfig', paths.adminKubeconfig, 'drain', node, '--ignore-daemonsets', '--force', '--delete-emptydir-data', '--timeout=15m'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(
+      kubectl,
+      ['--kubeconfig', paths.adminKubeconfig, 'drain', node, '--ignore-daemonsets', '--force', '--delete-emptydir-data', '--timeout=15m'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     p.stderr.on('data', (d: Buffer) => (out += d.toString()));

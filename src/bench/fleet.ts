@@ -115,7 +115,13 @@ async function startWorker(address: string, activityMs: number): Promise<FleetWo
   };
 }
 
-async function until(what: string, deadlineMs: number, check: () => Promise<boolean>, sample: () => void, failed: () => Promise<string | undefined>): Promise<string | undefined> {
+async function until(
+  what: string,
+  deadlineMs: number,
+  check: () => Promise<boolean>,
+  sample: () => void,
+  failed: () => Promise<string | undefined>,
+): Promise<string | undefined> {
   const end = Date.now() + deadlineMs;
   while (Date.now() < end) {
     sample();
@@ -164,7 +170,10 @@ export async function runFleet(n: number, opts: FleetOptions = {}): Promise<Flee
       const k = (await client.workflow.count(`ExecutionStatus = 'Failed'`)).count;
       if (!k) return undefined;
       for await (const wf of client.workflow.list({ query: `ExecutionStatus = 'Failed'` })) {
-        const d = await client.workflow.getHandle(wf.workflowId).result().catch((e: Error & { cause?: Error }) => e.cause?.message ?? e.message);
+        const d = await client.workflow
+          .getHandle(wf.workflowId)
+          .result()
+          .catch((e: Error & { cause?: Error }) => e.cause?.message ?? e.message);
         return `${k} migration(s) failed, e.g. ${wf.workflowId}: ${String(d).slice(0, 300)}`;
       }
       return `${k} migration(s) failed`;

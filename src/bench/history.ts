@@ -101,7 +101,13 @@ const WORKFLOW_CLOSED = new Set([
 ]);
 
 /** Intervals by cause (they may overlap; activity wins, then operator, then timer). */
-function intervals(h: JsonHistory): { start: number; end: number; by: Record<Exclude<Cause, 'orchestration'>, Array<[number, number]>>; activities: number; retried: number } {
+function intervals(h: JsonHistory): {
+  start: number;
+  end: number;
+  by: Record<Exclude<Cause, 'orchestration'>, Array<[number, number]>>;
+  activities: number;
+  retried: number;
+} {
   const ev = h.events;
   if (!ev.length) throw new Error('empty history');
   const first = ev[0] as HistoryEvent;
@@ -206,7 +212,10 @@ export function stepSpans(h: JsonHistory): Array<{ step: string; from: number; t
   const marks: Array<{ step: string; at: number }> = [];
   for (const e of h.events) {
     if (type(e) !== 'UPSERT_WORKFLOW_SEARCH_ATTRIBUTES') continue;
-    const fields = ((attrs(e).searchAttributes as { indexedFields?: Record<string, { data?: string }> } | undefined)?.indexedFields ?? {}) as Record<string, { data?: string }>;
+    const fields = ((attrs(e).searchAttributes as { indexedFields?: Record<string, { data?: string }> } | undefined)?.indexedFields ?? {}) as Record<
+      string,
+      { data?: string }
+    >;
     const data = fields.CpmStep?.data;
     if (!data) continue;
     const step = JSON.parse(Buffer.from(data, 'base64').toString('utf8')) as unknown;

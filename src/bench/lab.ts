@@ -67,7 +67,11 @@ export async function runLabMigration(run: number, log: (l: string) => void): Pr
       migrationMs: demo.migrationMs,
       overhead: orchestrationOverhead(history),
       steps: criticalPath(stepSpans(history), timeline(history), lines),
-      availability: summarizeAvailability(p.gaps ?? [], p.longestGapMs, { vipEvents: m?.vip.events ?? [], leaderChanges: m?.leaderChanges ?? [], activities: activitySpans(history) }),
+      availability: summarizeAvailability(p.gaps ?? [], p.longestGapMs, {
+        vipEvents: m?.vip.events ?? [],
+        leaderChanges: m?.leaderChanges ?? [],
+        activities: activitySpans(history),
+      }),
       probe: {
         sent: p.sent,
         failedReads: p.failedReads,

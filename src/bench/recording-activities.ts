@@ -34,18 +34,38 @@ export interface RecordingOptions {
 
 /** The old masters' etcd members, all healthy voters, the first one leading. */
 export function healthyOldMembers(plan: Plan): EtcdHealthReport {
-  const members = plan.oldMasters.map((h, i) => ({ id: String(1001 + i), name: h.etcd.name, peerURLs: [h.etcd.peerURL], clientURLs: [h.etcd.clientURL], isLearner: false, reachable: true, raftIndex: '100', dbSize: 20480 }));
+  const members = plan.oldMasters.map((h, i) => ({
+    id: String(1001 + i),
+    name: h.etcd.name,
+    peerURLs: [h.etcd.peerURL],
+    clientURLs: [h.etcd.clientURL],
+    isLearner: false,
+    reachable: true,
+    raftIndex: '100',
+    dbSize: 20480,
+  }));
   return { healthy: true, leaderId: members[0]?.id, members, alarms: [], problems: [] };
 }
 
 /** The same members with `name`'s unreachable (`error` as etcd health would say it). */
 export function withMemberDown(h: EtcdHealthReport, name: string, error: string): EtcdHealthReport {
-  return { ...h, healthy: false, members: h.members.map((m) => (m.name === name ? { ...m, reachable: false, error } : m)), problems: [`member ${name}: ${error}`] };
+  return {
+    ...h,
+    healthy: false,
+    members: h.members.map((m) => (m.name === name ? { ...m, reachable: false, error } : m)),
+    problems: [`member ${name}: ${error}`],
+  };
 }
 
 const outcome = (summary: string) => ({ summary, changed: true });
 
-export function recordingActivities(opts: RecordingOptions = {}): { activities: MigrationActivities; calls: Call[]; lockCalls: string[]; inventoryReads: () => number; evidenceReads: () => number } {
+export function recordingActivities(opts: RecordingOptions = {}): {
+  activities: MigrationActivities;
+  calls: Call[];
+  lockCalls: string[];
+  inventoryReads: () => number;
+  evidenceReads: () => number;
+} {
   const calls: Call[] = [];
   let inventoryReads = 0;
   let evidenceReads = 0;
@@ -90,7 +110,13 @@ export function recordingActivities(opts: RecordingOptions = {}): { activities: 
       await record('preflight', mode ? [mode] : []);
       const fixes = opts.clientFixes ?? [];
       return {
-        blockers: fixes.map((f) => ({ reason: f.kind === 'kube-proxy' ? 'KubeProxyNotUsingLB' : 'KubeletNotUsingLB', subject: fixId(f), message: `${fixId(f)} uses ${f.from}`, fix: describeFix(f), fixable: true })),
+        blockers: fixes.map((f) => ({
+          reason: f.kind === 'kube-proxy' ? 'KubeProxyNotUsingLB' : 'KubeletNotUsingLB',
+          subject: fixId(f),
+          message: `${fixId(f)} uses ${f.from}`,
+          fix: describeFix(f),
+          fixable: true,
+        })),
         warnings: [],
         checked: ['ssh', 'kubelet', 'kube-proxy', 'fstab', 'etcd'],
         clientFixes: fixes,
@@ -212,7 +238,13 @@ export function recordingActivities(opts: RecordingOptions = {}): { activities: 
       const read = opts.evidence?.(evidenceReads, gate, plan) ?? {};
       const holders = read.holders ?? [plan.oldMasters[0]?.name ?? '?'];
       // a fixed clock: the recorded histories stay byte-stable
-      return digestedEvidence({ gate, health: read.health ?? healthyOldMembers(plan), vip: { address: plan.loadBalancer.vip, holders, unchecked: [] }, known, at: '2026-01-01T00:00:00.000Z' });
+      return digestedEvidence({
+        gate,
+        health: read.health ?? healthyOldMembers(plan),
+        vip: { address: plan.loadBalancer.vip, holders, unchecked: [] },
+        known,
+        at: '2026-01-01T00:00:00.000Z',
+      });
     },
     async fenceOldMaster(_p, host) {
       await record('fenceOldMaster', [host]);

@@ -26,11 +26,29 @@ export function fleetTable(results: readonly FleetResult[]): string {
     r.loadBefore.replace(/ on .*/, ''),
   ]);
   const table = markdownTable(
-    ['migrations', 'completed', 'total', 'to checkpoint', 'after approval', 'workflow tasks', 'WFT p50', 'WFT p99', 'WFT queued p99', 'RSS ready', `RSS all parked`, 'RSS end', 'RSS per migration', 'worker CPU per WFT', 'load (1/5/15 min)'],
+    [
+      'migrations',
+      'completed',
+      'total',
+      'to checkpoint',
+      'after approval',
+      'workflow tasks',
+      'WFT p50',
+      'WFT p99',
+      'WFT queued p99',
+      'RSS ready',
+      `RSS all parked`,
+      'RSS end',
+      'RSS per migration',
+      'worker CPU per WFT',
+      'load (1/5/15 min)',
+    ],
     rows,
   );
   const slope = marginalMemory(results);
-  return slope === undefined ? table : `${table}\n\nMarginal memory per migration (RSS with all parked, from ${results[0]?.migrations} to ${results[results.length - 1]?.migrations}): ${(slope / 1024).toFixed(0)} KiB.`;
+  return slope === undefined
+    ? table
+    : `${table}\n\nMarginal memory per migration (RSS with all parked, from ${results[0]?.migrations} to ${results[results.length - 1]?.migrations}): ${(slope / 1024).toFixed(0)} KiB.`;
 }
 
 /** Least-squares slope of "RSS with all parked" over the fleet size: the memory one more parked migration costs. */
@@ -46,7 +64,19 @@ export function marginalMemory(results: readonly Pick<FleetResult, 'migrations' 
 
 export function overheadTable(runs: ReadonlyArray<{ name: string; report: OverheadReport; load?: string }>): string {
   return markdownTable(
-    ['run', 'wall', 'activities', 'operator (checkpoints)', 'timers', 'orchestration', 'overhead share', 'first workflow task', 'overhead without it', 'activity calls (retried)', 'load'],
+    [
+      'run',
+      'wall',
+      'activities',
+      'operator (checkpoints)',
+      'timers',
+      'orchestration',
+      'overhead share',
+      'first workflow task',
+      'overhead without it',
+      'activity calls (retried)',
+      'load',
+    ],
     runs.map(({ name, report: r, load }) => [
       name,
       seconds(r.wallMs),
@@ -90,7 +120,23 @@ export function labRunsTable(runs: readonly LabRun[]): string {
     ];
   });
   return markdownTable(
-    ['run', 'outcome', 'migration', 'orchestration overhead', 'unavoidable waits', 'wall (no checkpoints)', 'wall / unavoidable', 'longest API gap (cause)', 'failed reads/writes', 'after one retry', 'probe requests', 'etcd leader changes', 'longest VIP with no holder', 'monitor', 'load (1/5/15 min)'],
+    [
+      'run',
+      'outcome',
+      'migration',
+      'orchestration overhead',
+      'unavoidable waits',
+      'wall (no checkpoints)',
+      'wall / unavoidable',
+      'longest API gap (cause)',
+      'failed reads/writes',
+      'after one retry',
+      'probe requests',
+      'etcd leader changes',
+      'longest VIP with no holder',
+      'monitor',
+      'load (1/5/15 min)',
+    ],
     rows,
   );
 }
@@ -99,7 +145,14 @@ export function labRunsTable(runs: readonly LabRun[]): string {
 export function stepTable(r: LabRun): string {
   return markdownTable(
     ['step', 'wall (no checkpoints)', 'unavoidable waits', 'waited (incl. poll latency)', 'everything else', 'biggest waits: needed/took'],
-    r.steps.map((s) => [s.step, seconds(s.wallMs), seconds(s.unavoidableMs), seconds(s.waitedMs), seconds(Math.max(0, s.wallMs - s.unavoidableMs)), s.top.join('; ') || '-']),
+    r.steps.map((s) => [
+      s.step,
+      seconds(s.wallMs),
+      seconds(s.unavoidableMs),
+      seconds(s.waitedMs),
+      seconds(Math.max(0, s.wallMs - s.unavoidableMs)),
+      s.top.join('; ') || '-',
+    ]),
   );
 }
 
@@ -116,7 +169,9 @@ export function gapCauseTable(runs: readonly LabRun[]): string {
   }
   return markdownTable(
     ['cause', 'gaps >= 100 ms', 'longest', 'longest was (run)'],
-    [...all.entries()].sort((a, b) => b[1].maxMs - a[1].maxMs).map(([cause, c]) => [cause, String(c.count), `${c.maxMs} ms`, `${c.detail.slice(0, 120)} (run ${c.run})`]),
+    [...all.entries()]
+      .sort((a, b) => b[1].maxMs - a[1].maxMs)
+      .map(([cause, c]) => [cause, String(c.count), `${c.maxMs} ms`, `${c.detail.slice(0, 120)} (run ${c.run})`]),
   );
 }
 
@@ -131,9 +186,16 @@ export function drainTable(d: DrainBench): string {
 /** Per step of one history: its span, and how much of it was activities, checkpoint waits and orchestration. */
 export function historyStepTable(h: JsonHistory): string {
   const segs = timeline(h);
-  const inside = (from: number, to: number, cause: string) => segs.filter((x) => x.cause === cause).reduce((a, x) => a + Math.max(0, Math.min(to, x.to) - Math.max(from, x.from)), 0);
+  const inside = (from: number, to: number, cause: string) =>
+    segs.filter((x) => x.cause === cause).reduce((a, x) => a + Math.max(0, Math.min(to, x.to) - Math.max(from, x.from)), 0);
   return markdownTable(
     ['step', 'span', 'activities', 'checkpoint wait', 'orchestration'],
-    stepSpans(h).map((s) => [s.step, seconds(s.to - s.from), seconds(inside(s.from, s.to, 'activity')), seconds(inside(s.from, s.to, 'operator')), `${((inside(s.from, s.to, 'orchestration')) / 1000).toFixed(2)} s`]),
+    stepSpans(h).map((s) => [
+      s.step,
+      seconds(s.to - s.from),
+      seconds(inside(s.from, s.to, 'activity')),
+      seconds(inside(s.from, s.to, 'operator')),
+      `${(inside(s.from, s.to, 'orchestration') / 1000).toFixed(2)} s`,
+    ]),
   );
 }

@@ -51,7 +51,8 @@ export async function assess(s: Scenario, r: DemoReport, o: { temporalPort: numb
   } else if (r.outcome !== 'completed') problems.push(`migration ${r.outcome}: ${r.error ?? ''}`);
   if (!r.checks.length) problems.push('no state checks ran');
   for (const c of r.checks.filter((x) => !x.ok)) problems.push(`check failed: ${c.name}: ${c.detail}`);
-  if (r.probe.seeded !== 50 || r.probe.missingAfter.length) problems.push(`objects: ${r.probe.seeded} written before, missing after: ${r.probe.missingAfter.join(', ') || 'none'}`);
+  if (r.probe.seeded !== 50 || r.probe.missingAfter.length)
+    problems.push(`objects: ${r.probe.seeded} written before, missing after: ${r.probe.missingAfter.join(', ') || 'none'}`);
   for (const v of r.monitor?.violations ?? []) problems.push(`safety monitor: ${v}`);
   const repeated = r.steps.map((x) => x.key).filter((k, i, all) => all.indexOf(k) !== i);
   if (repeated.length) problems.push(`steps completed twice: ${repeated.join(', ')}`);
@@ -61,7 +62,8 @@ export async function assess(s: Scenario, r: DemoReport, o: { temporalPort: numb
   const fired = firedIn(o.stateDir);
   const missing = (s.mustFire ?? []).filter((n) => !fired.some((f) => f === n || f.startsWith(`${n}@`)));
   if (missing.length) problems.push(`failpoints never reached: ${missing.join(', ')}`);
-  if (fired.length !== r.deaths.filter((d) => d.failpoints.length).length) problems.push(`${fired.length} failpoints fired but ${r.deaths.length} worker deaths seen`);
+  if (fired.length !== r.deaths.filter((d) => d.failpoints.length).length)
+    problems.push(`${fired.length} failpoints fired but ${r.deaths.length} worker deaths seen`);
 
   const plan = await loadPlan(o.planPath);
   let logScan: Assessment['logScan'];
@@ -70,9 +72,16 @@ export async function assess(s: Scenario, r: DemoReport, o: { temporalPort: numb
     const client = new Client({ connection });
     const done = await completedActivities(client, r.workflowId, r.runId);
     // every shape: each added master joined once; each old master that goes (decommissioned or failed) removed once; kept ones neither
-    const once = ['etcdSnapshot', ...addedMasters(plan).map((h) => `etcdJoinMember ${h.name}`), ...(rollback ? [] : plan.oldMasters.filter((h) => !keptMasters(plan).includes(h)).map((h) => `etcdRemoveMember ${h.name}`))];
+    const once = [
+      'etcdSnapshot',
+      ...addedMasters(plan).map((h) => `etcdJoinMember ${h.name}`),
+      ...(rollback ? [] : plan.oldMasters.filter((h) => !keptMasters(plan).includes(h)).map((h) => `etcdRemoveMember ${h.name}`)),
+    ];
     for (const k of once) if (done.get(k) !== 1) problems.push(`${k} completed ${done.get(k) ?? 0} times (expected once)`);
-    const secrets = secretsOf(plan, [plan.keepalived.authPassFile, plan.defaults.ssh.privateKeyPath, plan.etcd.tls?.keyFile].filter((x): x is string => Boolean(x)));
+    const secrets = secretsOf(
+      plan,
+      [plan.keepalived.authPassFile, plan.defaults.ssh.privateKeyPath, plan.etcd.tls?.keyFile].filter((x): x is string => Boolean(x)),
+    );
     const leaks = await secretsInHistory(client, r.workflowId, r.runId, secrets);
     if (leaks.length) problems.push(`secrets in the workflow history: ${leaks.join(', ')}`);
     // the worker's log too (issue 14): every incarnation's file

@@ -24,7 +24,11 @@ import { freeLoopbackPort, stopTemporal } from './temporal';
 
 const ROOT = path.join(__dirname, '..', '..');
 
-export async function runScenario(s: Scenario, log: (l: string) => void, maxMinutes = 90): Promise<{ assessment: Assessment; report: string; demo: DemoReport }> {
+export async function runScenario(
+  s: Scenario,
+  log: (l: string) => void,
+  maxMinutes = 90,
+): Promise<{ assessment: Assessment; report: string; demo: DemoReport }> {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), `cpm-chaos-${s.name}-`));
   const temporalPort = await freeLoopbackPort();
   try {
@@ -67,7 +71,10 @@ export class ScenarioError extends Error {
 async function main(argv: string[]): Promise<number> {
   const cmd = new Command('chaos')
     .option('--only <glob>', 'arm only these worker failpoints (worker-failpoints scenario)')
-    .option('--scenario <names>', `comma-separated: ${SCENARIOS.map((s) => s.name).join(', ')}, environment (all environment faults in one run), matrix (the default, with rollback and client-fixes: every failpoint and every environment fault in one run), separate (every scenario on its own), ci-subset`)
+    .option(
+      '--scenario <names>',
+      `comma-separated: ${SCENARIOS.map((s) => s.name).join(', ')}, environment (all environment faults in one run), matrix (the default, with rollback and client-fixes: every failpoint and every environment fault in one run), separate (every scenario on its own), ci-subset`,
+    )
     .option('--write', 'write docs/chaos-results.md even for a --scenario selection')
     .option('--ci', 'the subset npm test runs')
     .option('--no-write', 'do not write docs/chaos-results.md')
@@ -98,7 +105,15 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`\n=== scenario ${s.name}: ${s.what}\n`);
     const { assessment, report } = await runScenario(s, (l) => process.stdout.write(`  ${l}\n`), maxMinutes).catch((err: Error) => ({
       // A scenario that could not finish (the deadline, the lab) is a failed row, and the matrix goes on.
-      assessment: { scenario: s.name, ok: false, problems: [err.message], fired: err instanceof ScenarioError ? err.fired : [], deaths: 0, longestGapMs: 0, migrationMs: 0 } satisfies Assessment,
+      assessment: {
+        scenario: s.name,
+        ok: false,
+        problems: [err.message],
+        fired: err instanceof ScenarioError ? err.fired : [],
+        deaths: 0,
+        longestGapMs: 0,
+        migrationMs: 0,
+      } satisfies Assessment,
       report: `scenario ${s.name} did not finish: ${err.message}`,
     }));
     process.stdout.write(`${report}\n`);

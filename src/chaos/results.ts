@@ -34,9 +34,11 @@ export function upsertRow(rows: ResultRow[], a: Assessment, what: string, now = 
 
 export function renderTable(rows: Assessment[], totalMs?: number): string {
   const ms = (x: number | undefined) => (x === undefined ? '–' : `${x} ms`);
-  const extra = (r: Assessment) => ('measuredAt' in r ? ` ${(r as ResultRow).measuredAt.slice(0, 16).replace('T', ' ')} (load ${(r as ResultRow).load}) |` : '');
+  const extra = (r: Assessment) =>
+    'measuredAt' in r ? ` ${(r as ResultRow).measuredAt.slice(0, 16).replace('T', ' ')} (load ${(r as ResultRow).load}) |` : '';
   const dated = rows.some((r) => 'measuredAt' in r);
-  const gap = (r: Assessment) => `${ms(r.longestGapMs)}${r.longestGapStarvedMs ? ` (probe starved ${r.longestGapStarvedMs} ms of it; ${r.longestUnstarvedGapMs ?? 0} ms while it ran)` : ''}`;
+  const gap = (r: Assessment) =>
+    `${ms(r.longestGapMs)}${r.longestGapStarvedMs ? ` (probe starved ${r.longestGapStarvedMs} ms of it; ${r.longestUnstarvedGapMs ?? 0} ms while it ran)` : ''}`;
   return [
     `| scenario | outcome | failpoints fired | worker deaths | worst recovery | longest API gap | min quorum margin | longest double VIP | migration |${dated ? ' measured |' : ''}`,
     `|---|---|---|---|---|---|---|---|---|${dated ? '---|' : ''}`,

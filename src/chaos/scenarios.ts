@@ -138,17 +138,19 @@ export const SCENARIOS: Scenario[] = [
 export const ENVIRONMENT: Scenario = {
   name: 'environment',
   what: 'the environment faults in one migration: etcd killed during a join, sshd killed mid-push, a new master cut off for 60 s, the Temporal server killed, an old master powered off after the VIP moved, another rebooted after its decommission',
-  faults: SCENARIOS.filter((s) => s.faults && s.name !== 'network-cut').flatMap((s) => s.faults ?? []).concat([
-    {
-      name: 'master-3 link down for 60 s',
-      when: at('apiserver/master-1'),
-      act: async () => {
-        await linkDown('master-3');
-        await sleep(60_000);
-        await linkUp('master-3');
+  faults: SCENARIOS.filter((s) => s.faults && s.name !== 'network-cut')
+    .flatMap((s) => s.faults ?? [])
+    .concat([
+      {
+        name: 'master-3 link down for 60 s',
+        when: at('apiserver/master-1'),
+        act: async () => {
+          await linkDown('master-3');
+          await sleep(60_000);
+          await linkUp('master-3');
+        },
       },
-    },
-  ]),
+    ]),
 };
 
 /**

@@ -36,7 +36,15 @@ async function main(argv: string[]): Promise<number> {
     await labDown();
   }
   process.stdout.write(
-    ['', '| shape | outcome | migration | longest API gap | failed requests (first try, after one retry) | min quorum margin | longest double VIP | with lab up |', '|---|---|---|---|---|---|---|---|', ...rows, '', `${chosen.length} shape(s), ${chosen.length - failed} migrated, in ${formatMs(Date.now() - t0)}`, ''].join('\n'),
+    [
+      '',
+      '| shape | outcome | migration | longest API gap | failed requests (first try, after one retry) | min quorum margin | longest double VIP | with lab up |',
+      '|---|---|---|---|---|---|---|---|',
+      ...rows,
+      '',
+      `${chosen.length} shape(s), ${chosen.length - failed} migrated, in ${formatMs(Date.now() - t0)}`,
+      '',
+    ].join('\n'),
   );
   return failed ? 1 : 0;
 }

@@ -10,7 +10,11 @@
 import type { Scenario } from './scenarios';
 
 export const SHAPE_SCENARIOS: Scenario[] = [
-  { name: 'shape-3-3-rolling', what: '3 → 3 with strategy rolling: one in, one out (peak 4 members)', shape: { old: 3, new: 3, shared: [], strategy: 'rolling' } },
+  {
+    name: 'shape-3-3-rolling',
+    what: '3 → 3 with strategy rolling: one in, one out (peak 4 members)',
+    shape: { old: 3, new: 3, shared: [], strategy: 'rolling' },
+  },
   {
     name: 'shape-replace-failed',
     what: 'replace one failed master: oldmaster-3 powered off before the start, replaced by master-1; oldmaster-1 and -2 kept',

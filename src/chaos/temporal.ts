@@ -8,5 +8,7 @@ export function freeLoopbackPort(): Promise<number> {
 }
 
 export async function stopTemporal(port: number, stateDir: string): Promise<void> {
-  spawnSync('bash', [path.join(__dirname, '..', '..', 'scripts', 'dev-server.sh'), 'stop'], { env: { ...process.env, TEMPORAL_PORT: String(port), CPM_STATE_DIR: stateDir } });
+  spawnSync('bash', [path.join(__dirname, '..', '..', 'scripts', 'dev-server.sh'), 'stop'], {
+    env: { ...process.env, TEMPORAL_PORT: String(port), CPM_STATE_DIR: stateDir },
+  });
 }

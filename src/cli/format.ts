@@ -47,8 +47,10 @@ export function renderStatus(s: MigrationStatus, steps?: Step[]): string {
   keys.forEach(({ key, host }, i) => {
     const r = done.get(key);
     const cur = s.currentStep?.key === key ? s.currentStep : undefined;
-    const alongside = !r && !cur && s.runningTogether?.includes(key);
-    const state = r ? 'completed' : alongside ? 'running' : cur ? (s.pendingCheckpoint ? 'waiting-approval' : s.lastError?.step === key ? 'blocked' : 'running') : 'pending';
+    // a step of the running batch (plan.parallelism > 1) runs too
+    const running = cur !== undefined || (!r && s.runningTogether?.includes(key) === true);
+    const held = cur && s.pendingCheckpoint ? 'waiting-approval' : s.lastError?.step === key ? 'blocked' : 'running';
+    const state = r ? 'completed' : running ? held : 'pending';
     const took = r?.endedAt ? formatMs(Date.parse(r.endedAt) - Date.parse(r.startedAt)) : '';
     table.push([
       String(i + 1),
@@ -94,7 +96,9 @@ export function ignoredApprovalLines(s: MigrationStatus): string[] {
 export function evidenceLines(p: PendingCheckpoint): string[] {
   const out: string[] = [];
   if (p.reapproval) {
-    out.push(`The approval by ${p.reapproval.by} at ${p.reapproval.at} did not hold: ${p.reapproval.lapsed ? 'it lapsed (expiresAfter)' : 'the cluster changed'}; approve again.`);
+    out.push(
+      `The approval by ${p.reapproval.by} at ${p.reapproval.at} did not hold: ${p.reapproval.lapsed ? 'it lapsed (expiresAfter)' : 'the cluster changed'}; approve again.`,
+    );
     for (const c of p.reapproval.changes) out.push(`  changed: ${c}`);
   }
   if (p.evidence) {

@@ -88,8 +88,16 @@ export function registerMigrationCommands(program: Command): void {
     .addArgument(new Argument('<gate>', 'the pending checkpoint').choices(GATES))
     .option('--by <name>', 'who approves', me())
     .option('--reason <text>', 'why (ticket, note)')
-    .option('--ack <ref>', 'decommission: acknowledge a reference to an old master listed in the checkpoint details (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
-    .option('--evidence <digest>', "the evidence digest you read (status shows it; its first 12 characters do): rejected if the checkpoint's evidence is another by now (default: the pending one, read just before approving)")
+    .option(
+      '--ack <ref>',
+      'decommission: acknowledge a reference to an old master listed in the checkpoint details (repeatable)',
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
+    .option(
+      '--evidence <digest>',
+      "the evidence digest you read (status shows it; its first 12 characters do): rejected if the checkpoint's evidence is another by now (default: the pending one, read just before approving)",
+    )
     .addOption(outputOption())
     .description('approve the pending checkpoint (synchronous: rejected if it is not the pending one, or its evidence is not the one approved)')
     .action(async (id: string, gate: string, opts: OutputOpts & { by: string; reason?: string; ack: string[]; evidence?: string }) => {
@@ -98,9 +106,18 @@ export function registerMigrationCommands(program: Command): void {
         try {
           // the evidence approved: the one given, else the pending checkpoint's as read right now
           const pending = opts.evidence ? undefined : (await handle.query(statusQuery)).pendingCheckpoint;
-          const digest = opts.evidence?.toLowerCase() ?? (pending?.gate === gate && pending.evidence && !pending.evidence.unreadable ? pending.evidence.digest : undefined);
+          const digest =
+            opts.evidence?.toLowerCase() ?? (pending?.gate === gate && pending.evidence && !pending.evidence.unreadable ? pending.evidence.digest : undefined);
           const rec = await handle.executeUpdate(approveUpdate, {
-            args: [{ gate: gate as GateId, by: opts.by, reason: opts.reason, ...(opts.ack.length ? { ack: opts.ack } : {}), ...(digest ? { evidenceDigest: digest } : {}) }],
+            args: [
+              {
+                gate: gate as GateId,
+                by: opts.by,
+                reason: opts.reason,
+                ...(opts.ack.length ? { ack: opts.ack } : {}),
+                ...(digest ? { evidenceDigest: digest } : {}),
+              },
+            ],
           });
           print(
             opts.output === 'json',

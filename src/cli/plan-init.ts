@@ -39,7 +39,8 @@ export async function draftPlan(opts: InitOptions): Promise<InitResult> {
 
   const nodes = (await core.listNode({})).items;
   const masters = nodes.filter((n) => ROLE_LABELS.some((l) => n.metadata?.labels?.[l] !== undefined));
-  if (masters.length < 1 || masters.length > 7) warnings.push(`found ${masters.length} control-plane nodes (labels ${ROLE_LABELS.join(' or ')}); cpmigrate moves 1 to 7 masters`);
+  if (masters.length < 1 || masters.length > 7)
+    warnings.push(`found ${masters.length} control-plane nodes (labels ${ROLE_LABELS.join(' or ')}); cpmigrate moves 1 to 7 masters`);
 
   const { members } = await discoverMembers({ tls: opts.etcdTls, callTimeoutMs: 5_000, maxRaftIndexLag: 1000 }, opts.etcdEndpoints);
   const byAddress = new Map<string, EtcdMember>();

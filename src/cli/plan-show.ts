@@ -9,7 +9,9 @@ import { color } from './format';
 export function renderShape(plan: Plan): string[] {
   const shape = shapeProjection(plan);
   const out = [
-    color.bold(`Shape: ${plan.oldMasters.length} → ${plan.newMasters.length} masters, strategy ${shape.strategy} (${shape.strategyWhy}); peak ${shape.peak} etcd members`),
+    color.bold(
+      `Shape: ${plan.oldMasters.length} → ${plan.newMasters.length} masters, strategy ${shape.strategy} (${shape.strategyWhy}); peak ${shape.peak} etcd members`,
+    ),
     ...(shape.shared.length ? [`  kept (in both lists, untouched): ${shape.shared.join(', ')}`] : []),
     ...(shape.failed.length ? [color.yellow(`  failed (removed first, nothing run there): ${shape.failed.join(', ')}`)] : []),
     `  start:  ${formatMemberCount(shape.start)}`,
@@ -34,7 +36,11 @@ export function renderPlanShow(plan: Plan, steps: Step[]): string {
   const together = new Map<number, number[]>();
   let at = 0;
   for (const b of stepBatches(steps, parallelismOf(plan))) {
-    if (b.length > 1) together.set(at, b.map((_, j) => at + j + 1));
+    if (b.length > 1)
+      together.set(
+        at,
+        b.map((_, j) => at + j + 1),
+      );
     at += b.length;
   }
   steps.forEach((s, i) => {

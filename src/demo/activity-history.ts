@@ -32,7 +32,8 @@ export async function activityHistory(client: Client, workflowId: string, runId?
   const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
   const { EventType } = temporal.api.enums.v1;
   const byScheduled = new Map<number, ActivityRun>();
-  const tsOf = (e: temporal.api.history.v1.IHistoryEvent) => (e.eventTime?.seconds ? new Date(Number(e.eventTime.seconds) * 1000 + Math.floor((e.eventTime.nanos ?? 0) / 1e6)) : undefined);
+  const tsOf = (e: temporal.api.history.v1.IHistoryEvent) =>
+    e.eventTime?.seconds ? new Date(Number(e.eventTime.seconds) * 1000 + Math.floor((e.eventTime.nanos ?? 0) / 1e6)) : undefined;
   for (const e of history.events ?? []) {
     switch (e.eventType) {
       case EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:

@@ -54,31 +54,61 @@ export async function verifyCarried(plan: Plan, hostOps: () => HostOps): Promise
       const tuning = labEtcdTuning();
       const missing = tuning.filter((l) => !text.split('\n').includes(l));
       const mode = (await statPaths(ops, t, [file])).get(file)?.file?.mode;
-      add(`${h.name}: etcd carries the old members' settings, mode 0600`, missing.length === 0 && mode === 0o600, missing.length ? `missing: ${missing.join(', ')}` : `all ${tuning.length} carried; mode ${mode?.toString(8)}`);
+      add(
+        `${h.name}: etcd carries the old members' settings, mode 0600`,
+        missing.length === 0 && mode === 0o600,
+        missing.length ? `missing: ${missing.join(', ')}` : `all ${tuning.length} carried; mode ${mode?.toString(8)}`,
+      );
     });
     await safely(`${h.name}: kube-apiserver carries audit policy and encryption config (0600)`, async () => {
       const cfg = await read(plan.paths.apiserverConfig);
-      const flags = [`--audit-policy-file=${AUDIT_POLICY}`, '--audit-log-path=-', `--encryption-provider-config=${ENCRYPTION_CONFIG}`].filter((f) => !cfg.includes(f));
+      const flags = [`--audit-policy-file=${AUDIT_POLICY}`, '--audit-log-path=-', `--encryption-provider-config=${ENCRYPTION_CONFIG}`].filter(
+        (f) => !cfg.includes(f),
+      );
       const meta = await statPaths(ops, t, [AUDIT_POLICY, ENCRYPTION_CONFIG, plan.paths.apiserverConfig]);
       const modes = [...meta.entries()].map(([p, m]) => `${p} ${m.file ? m.file.mode.toString(8) : 'absent'}`);
       const ok = flags.length === 0 && [...meta.values()].every((m) => m.file?.mode === 0o600);
-      add(`${h.name}: kube-apiserver carries audit policy and encryption config (0600)`, ok, `${flags.length ? `missing flags ${flags.join(' ')}; ` : ''}${modes.join(', ')}`);
+      add(
+        `${h.name}: kube-apiserver carries audit policy and encryption config (0600)`,
+        ok,
+        `${flags.length ? `missing flags ${flags.join(' ')}; ` : ''}${modes.join(', ')}`,
+      );
     });
     await safely(`${h.name}: keepalived carries ${LB_CHECK}, remapped to ${h.address}`, async () => {
       const text = await read(plan.paths.keepalivedConfig);
-      const ok = text.includes(`vrrp_script ${LB_CHECK} {`) && text.includes(`https://${h.address}:${plan.loadBalancer.port}/healthz`) && /track_script \{\s+chk_apiserver_lb\s+\}/.test(text) && !plan.oldMasters.some((o) => text.includes(o.address));
-      add(`${h.name}: keepalived carries ${LB_CHECK}, remapped to ${h.address}`, ok, ok ? 'vrrp_script, track_script and script_security carried; no old address' : text.slice(0, 400));
+      const ok =
+        text.includes(`vrrp_script ${LB_CHECK} {`) &&
+        text.includes(`https://${h.address}:${plan.loadBalancer.port}/healthz`) &&
+        /track_script \{\s+chk_apiserver_lb\s+\}/.test(text) &&
+        !plan.oldMasters.some((o) => text.includes(o.address));
+      add(
+        `${h.name}: keepalived carries ${LB_CHECK}, remapped to ${h.address}`,
+        ok,
+        ok ? 'vrrp_script, track_script and script_security carried; no old address' : text.slice(0, 400),
+      );
     });
   }
   await safely('the Secret written before the migration still decrypts', async () => {
     const s = await core(plan).readNamespacedSecret({ namespace: SECRET.namespace, name: SECRET.name });
     const got = Buffer.from(s.data?.[SECRET.key] ?? '', 'base64').toString('utf8');
-    add('the Secret written before the migration still decrypts', got === SECRET.value, `${SECRET.namespace}/${SECRET.name}.${SECRET.key} = ${got === SECRET.value ? 'as written' : JSON.stringify(got)}`);
+    add(
+      'the Secret written before the migration still decrypts',
+      got === SECRET.value,
+      `${SECRET.namespace}/${SECRET.name}.${SECRET.key} = ${got === SECRET.value ? 'as written' : JSON.stringify(got)}`,
+    );
   });
   await safely('the Secret is stored encrypted (aescbc) in the new etcd members', async () => {
-    const raw = await withEtcdClient(etcdAccess(plan), plan.newMasters.map((h) => h.etcd.clientURL), (c) => c.get(`/registry/secrets/${SECRET.namespace}/${SECRET.name}`).buffer());
+    const raw = await withEtcdClient(
+      etcdAccess(plan),
+      plan.newMasters.map((h) => h.etcd.clientURL),
+      (c) => c.get(`/registry/secrets/${SECRET.namespace}/${SECRET.name}`).buffer(),
+    );
     const prefix = raw?.subarray(0, 24).toString('latin1') ?? '';
-    add('the Secret is stored encrypted (aescbc) in the new etcd members', prefix.startsWith('k8s:enc:aescbc:v1:'), `stored value starts with ${JSON.stringify(prefix)}`);
+    add(
+      'the Secret is stored encrypted (aescbc) in the new etcd members',
+      prefix.startsWith('k8s:enc:aescbc:v1:'),
+      `stored value starts with ${JSON.stringify(prefix)}`,
+    );
   });
   return checks;
 }

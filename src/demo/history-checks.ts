@@ -34,7 +34,12 @@ export function secretsOf(plan: Plan, extraFiles: string[] = []): Array<{ what: 
   }
   for (const f of extraFiles) {
     try {
-      add(`the content of ${f}`, readFileSync(f, 'utf8').split('\n').find((l) => l.trim() && !l.startsWith('-----')));
+      add(
+        `the content of ${f}`,
+        readFileSync(f, 'utf8')
+          .split('\n')
+          .find((l) => l.trim() && !l.startsWith('-----')),
+      );
     } catch {
       // absent
     }

@@ -222,7 +222,9 @@ export class SafetyMonitor {
 export function renderMonitor(m: MonitorReport): string[] {
   return [
     `safety monitor: ${m.samples} etcd samples, minimum quorum margin ${m.minQuorumMargin}${m.minMarginDetail ? ` (${m.minMarginDetail}, ${m.minMarginAt})` : ''}, ${Math.max(0, m.leaders.length - 1)} leader change(s)` +
-      (m.stalls.count ? `; the monitor itself was starved in ${m.stalls.count} round(s), longest ${m.stalls.longestMs} ms (not counted as member outages)` : ''),
+      (m.stalls.count
+        ? `; the monitor itself was starved in ${m.stalls.count} round(s), longest ${m.stalls.longestMs} ms (not counted as member outages)`
+        : ''),
     `  VIP: ${m.vip.changes} holder changes, longest time with no holder ${m.vip.maxGapMs} ms, longest with two ${m.vip.maxDoubleMs} ms, held by ${m.vip.holdersAtEnd.join(', ') || 'nobody'} at the end`,
     `  API through the VIP (20 ms probe): ${m.probe.sent} requests, ${m.probe.failed} failed, ${describeGap(m.probe)}; ${m.probe.missingAfter.length} of ${m.probe.seeded} objects missing after`,
     ...m.violations.map((v) => `  UNSAFE: ${v}`),

@@ -86,7 +86,10 @@ function within<T>(p: Promise<T>, ms: number): Promise<T> {
 
 /** A patient client for the writes before a lab migration: every error but a 409 retried, 10 tries 1 s apart. */
 export function clientRetry() {
-  return retry(handleWhen((e) => (e as { code?: number }).code !== 409), { maxAttempts: 9, backoff: new ConstantBackoff(1_000) });
+  return retry(
+    handleWhen((e) => (e as { code?: number }).code !== 409),
+    { maxAttempts: 9, backoff: new ConstantBackoff(1_000) },
+  );
 }
 
 export class AvailabilityProbe {
@@ -147,7 +150,8 @@ export class AvailabilityProbe {
   private tick(): void {
     const tickAt = Date.now();
     const interval = this.opts.intervalMs ?? 100;
-    if (this.lastTickAt && tickAt - this.lastTickAt > interval + STALL_MS && this.stalls.length < MAX_GAPS) this.stalls.push({ from: this.lastTickAt + interval, to: tickAt });
+    if (this.lastTickAt && tickAt - this.lastTickAt > interval + STALL_MS && this.stalls.length < MAX_GAPS)
+      this.stalls.push({ from: this.lastTickAt + interval, to: tickAt });
     this.lastTickAt = tickAt;
     const maxRequests = this.opts.maxRequests ?? 200_000;
     if (Date.now() > this.stopAt || this.sent >= maxRequests) return this.halt();
@@ -156,23 +160,29 @@ export class AvailabilityProbe {
     this.inflight += 1;
     const n = (this.seq += 1);
     const write = n % 2 === 0;
-    const request = () => write
-      ? this.api.replaceNamespacedConfigMap({ name: 'cpm-probe-live', namespace: NS, body: { metadata: { name: 'cpm-probe-live' }, data: { seq: String(n) } } }).catch(async (e: unknown) => {
-          if ((e as { code?: number }).code === 404)
-            return this.api.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'cpm-probe-live' }, data: { seq: String(n) } } }).catch((c: unknown) => {
-              // another in-flight write created it first: the API answered, and the object is there
-              if ((c as { code?: number }).code === 409) return undefined;
-              throw c;
-            });
-          throw e;
-        })
-      : this.api.readNamespacedConfigMap({ name: this.seeded[n % Math.max(1, this.seeded.length)] ?? 'cpm-probe-live', namespace: NS });
+    const request = () =>
+      write
+        ? this.api
+            .replaceNamespacedConfigMap({ name: 'cpm-probe-live', namespace: NS, body: { metadata: { name: 'cpm-probe-live' }, data: { seq: String(n) } } })
+            .catch(async (e: unknown) => {
+              if ((e as { code?: number }).code === 404)
+                return this.api
+                  .createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'cpm-probe-live' }, data: { seq: String(n) } } })
+                  .catch((c: unknown) => {
+                    // another in-flight write created it first: the API answered, and the object is there
+                    if ((c as { code?: number }).code === 409) return undefined;
+                    throw c;
+                  });
+              throw e;
+            })
+        : this.api.readNamespacedConfigMap({ name: this.seeded[n % Math.max(1, this.seeded.length)] ?? 'cpm-probe-live', namespace: NS });
     const timeoutMs = this.opts.requestTimeoutMs ?? 2_000;
     within(request(), timeoutMs)
       .catch(async (e: unknown) => {
         this.failed += 1;
         this.failedBy[write ? 'write' : 'read'] += 1;
-        if (this.errors.length < 10) this.errors.push(`${new Date().toISOString()} ${write ? 'write' : 'read'}: ${(e as Error).message?.split('\n')[0] ?? String(e)}`);
+        if (this.errors.length < 10)
+          this.errors.push(`${new Date().toISOString()} ${write ? 'write' : 'read'}: ${(e as Error).message?.split('\n')[0] ?? String(e)}`);
         return within(request(), timeoutMs).catch((again: unknown) => {
           this.failedBy[write ? 'writeAgain' : 'readAgain'] += 1;
           throw again;
@@ -199,7 +209,8 @@ export class AvailabilityProbe {
       this.longestGapStarvedMs = starvedMs;
     }
     if (starvedMs * 2 < gap) this.longestUnstarvedGapMs = Math.max(this.longestUnstarvedGapMs, gap);
-    if (gap >= GAP_RECORD_MS && this.gaps.length < MAX_GAPS) this.gaps.push({ from: new Date(this.lastOk).toISOString(), to: new Date(now).toISOString(), ms: gap, ...(starvedMs ? { starvedMs } : {}) });
+    if (gap >= GAP_RECORD_MS && this.gaps.length < MAX_GAPS)
+      this.gaps.push({ from: new Date(this.lastOk).toISOString(), to: new Date(now).toISOString(), ms: gap, ...(starvedMs ? { starvedMs } : {}) });
   }
 
   private halt(): void {
@@ -254,7 +265,9 @@ export class AvailabilityProbe {
 export function failuresAfterRetry(p: ProbeReport): string[] {
   const n = p.failedWritesAfterRetry + p.failedReadsAfterRetry;
   if (n === 0) return [];
-  return [`${p.failedWritesAfterRetry} write(s) and ${p.failedReadsAfterRetry} read(s) through the VIP failed again after one retry (first errors: ${p.firstErrors.slice(0, 5).join('; ')})`];
+  return [
+    `${p.failedWritesAfterRetry} write(s) and ${p.failedReadsAfterRetry} read(s) through the VIP failed again after one retry (first errors: ${p.firstErrors.slice(0, 5).join('; ')})`,
+  ];
 }
 
 /** "5 first tries failed, 0 after one retry" */

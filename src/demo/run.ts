@@ -98,7 +98,6 @@ export interface DemoReport {
   status?: MigrationStatus;
 }
 
-
 async function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const p = spawn(cmd, args, { env, stdio: ['ignore', 'inherit', 'inherit'] });
   const code = await new Promise<number | null>((r) => p.once('exit', r));
@@ -220,22 +219,34 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
         if (stopping) return;
         const next = launch();
         const now = fired();
-        const death: WorkerDeath = { pid: w.pid ?? -1, diedAt: new Date().toISOString(), failpoints: now.slice(firedSeen), step: currentStep, newPid: next.pid ?? -1 };
+        const death: WorkerDeath = {
+          pid: w.pid ?? -1,
+          diedAt: new Date().toISOString(),
+          failpoints: now.slice(firedSeen),
+          step: currentStep,
+          newPid: next.pid ?? -1,
+        };
         firedSeen = now.length;
         deaths.push(death);
-        log(`worker pid ${w.pid} died${death.failpoints.length ? ` at failpoint ${death.failpoints.join(', ')}` : ''} during ${currentStep ?? '?'}; new worker pid ${next.pid}`);
+        log(
+          `worker pid ${w.pid} died${death.failpoints.length ? ` at failpoint ${death.failpoints.join(', ')}` : ''} during ${currentStep ?? '?'}; new worker pid ${next.pid}`,
+        );
       });
     }
     return w;
   };
   for (let i = 0; i < Math.max(1, opts.workers ?? 1); i++) launch();
   const monitor = opts.monitor ? new SafetyMonitor(plan, { maxMinutes: opts.maxMinutes ?? 60 }) : undefined;
-  const probe = monitor ? undefined : new AvailabilityProbe(vipClient(plan.kubeconfig, plan.loadBalancer.vip, plan.loadBalancer.port), { maxDurationMs: (opts.maxMinutes ?? 60) * 60_000 });
+  const probe = monitor
+    ? undefined
+    : new AvailabilityProbe(vipClient(plan.kubeconfig, plan.loadBalancer.vip, plan.loadBalancer.port), { maxDurationMs: (opts.maxMinutes ?? 60) * 60_000 });
   try {
     if (monitor) {
       await monitor.start(50);
       await seedSecret(plan);
-      log(`safety monitor: etcd quorum margin every 100 ms, VIP holders from kernel events, 20 ms probe through https://${plan.loadBalancer.vip}:${plan.loadBalancer.port} (50 objects written before)`);
+      log(
+        `safety monitor: etcd quorum margin every 100 ms, VIP holders from kernel events, 20 ms probe through https://${plan.loadBalancer.vip}:${plan.loadBalancer.port} (50 objects written before)`,
+      );
     } else if (probe) {
       await probe.seed(50);
       await seedSecret(plan);
@@ -328,7 +339,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoReport> {
         } else if (opts.yes) {
           // unattended: the references the inventory lists are acknowledged (and logged above), as an operator would after reading them
           const ack = s.pendingCheckpoint?.toAcknowledge ?? [];
-          await throughOutage('approve', () => handle.executeUpdate(approveUpdate, { args: [{ gate, by: 'demo --yes', reason: 'unattended demo run', ...(ack.length ? { ack } : {}) }] }), log);
+          await throughOutage(
+            'approve',
+            () => handle.executeUpdate(approveUpdate, { args: [{ gate, by: 'demo --yes', reason: 'unattended demo run', ...(ack.length ? { ack } : {}) }] }),
+            log,
+          );
           log(`approved "${gate}" (--yes)${ack.length ? `, acknowledging ${ack.join(', ')}` : ''}`);
         }
       }
@@ -400,7 +415,10 @@ export function renderReport(r: DemoReport): string {
     `objects written before the migration: ${r.probe.seeded}, missing after: ${r.probe.missingAfter.length}`,
     ...r.probe.firstErrors.map((e) => `  probe error: ${e}`),
     ...r.faults.map((f) => `fault ${f.name} at ${f.at} (${formatMs(f.ms)})${f.error ? `: FAILED ${f.error}` : f.detail ? `: ${f.detail}` : ''}`),
-    ...r.deaths.map((d) => `worker pid ${d.pid} died${d.failpoints.length ? ` at ${d.failpoints.join(', ')}` : ''} during ${d.step ?? '?'}; next activity started ${d.recoveryMs ?? '?'} ms later (replacement pid ${d.newPid})`),
+    ...r.deaths.map(
+      (d) =>
+        `worker pid ${d.pid} died${d.failpoints.length ? ` at ${d.failpoints.join(', ')}` : ''} during ${d.step ?? '?'}; next activity started ${d.recoveryMs ?? '?'} ms later (replacement pid ${d.newPid})`,
+    ),
     ...(r.monitor ? ['', ...renderMonitor(r.monitor)] : []),
     '',
     r.checks.some((c) => c.name.startsWith('before:')) ? 'state (rolled back):' : 'after state:',

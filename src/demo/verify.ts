@@ -72,7 +72,14 @@ export async function verifyBeforeState(plan: Plan, hostOps: () => HostOps): Pro
   await safely('before: etcd has exactly the old members', async () => {
     const health = await createEtcdActivities({ hostOps }).etcdHealth(plan);
     const names = health.members.map((m) => m.name);
-    add('before: etcd has exactly the old members', same(names, plan.oldMasters.map((h) => h.etcd.name)) && health.healthy, `members [${names.join(', ')}], healthy ${health.healthy}${health.problems.length ? `: ${health.problems.join('; ')}` : ''}`);
+    add(
+      'before: etcd has exactly the old members',
+      same(
+        names,
+        plan.oldMasters.map((h) => h.etcd.name),
+      ) && health.healthy,
+      `members [${names.join(', ')}], healthy ${health.healthy}${health.problems.length ? `: ${health.problems.join('; ')}` : ''}`,
+    );
   });
   await safely('before: the VIP is on an old master and the API answers through it', async () => {
     const vip = await createVipActivities({ hostOps }).verifyVip(plan, 'old');
@@ -89,7 +96,14 @@ export async function verifyBeforeState(plan: Plan, hostOps: () => HostOps): Pro
   await safely('before: calico-config points at the old etcd members', async () => {
     const cm = await kubeClient(plan).readNamespacedConfigMap({ name: plan.calico.configMap, namespace: plan.calico.namespace });
     const got = (cm.data?.etcd_endpoints ?? '').split(',').filter(Boolean);
-    add('before: calico-config points at the old etcd members', same(got, liveOldMasters(plan).map((h) => h.etcd.clientURL)), `etcd_endpoints=${got.join(',')}`);
+    add(
+      'before: calico-config points at the old etcd members',
+      same(
+        got,
+        liveOldMasters(plan).map((h) => h.etcd.clientURL),
+      ),
+      `etcd_endpoints=${got.join(',')}`,
+    );
   });
   return checks;
 }
@@ -117,7 +131,14 @@ export async function verifyAfterState(plan: Plan, hostOps: () => HostOps): Prom
   await safely(membersCheck, async () => {
     const health = await createEtcdActivities({ hostOps }).etcdHealth(plan);
     const names = health.members.map((m) => m.name);
-    add(membersCheck, same(names, plan.newMasters.map((h) => h.etcd.name)) && health.healthy, `members [${names.join(', ')}], healthy ${health.healthy}${health.problems.length ? `: ${health.problems.join('; ')}` : ''}`);
+    add(
+      membersCheck,
+      same(
+        names,
+        plan.newMasters.map((h) => h.etcd.name),
+      ) && health.healthy,
+      `members [${names.join(', ')}], healthy ${health.healthy}${health.problems.length ? `: ${health.problems.join('; ')}` : ''}`,
+    );
   });
 
   await safely('the VIP is on a new master and the API answers through it', async () => {
@@ -153,7 +174,11 @@ export async function verifyAfterState(plan: Plan, hostOps: () => HostOps): Prom
       const down = await presumedDown(hostOps(), t, servicePortsOf(plan, h), 1).catch(() => undefined);
       if (down) return add(`${h.name} fenced (keepalived config moved aside)`, true, `not checked: ${down}`);
       const r = await hostOps().run(t, `test ! -e '${plan.paths.keepalivedConfig}'`, { allowFailure: true, timeoutMs: 15_000 });
-      add(`${h.name} fenced (keepalived config moved aside)`, r.exitCode === 0, r.exitCode === 0 ? `${plan.paths.keepalivedConfig} gone` : `${plan.paths.keepalivedConfig} still there`);
+      add(
+        `${h.name} fenced (keepalived config moved aside)`,
+        r.exitCode === 0,
+        r.exitCode === 0 ? `${plan.paths.keepalivedConfig} gone` : `${plan.paths.keepalivedConfig} still there`,
+      );
     });
   }
 
@@ -174,7 +199,11 @@ export async function verifyAfterState(plan: Plan, hostOps: () => HostOps): Prom
       const taints = (node.spec?.taints ?? []).map((t) => t.key);
       const label = labelKey !== undefined && node.metadata?.labels?.[labelKey] !== undefined;
       const ok = label && !taints.includes(taintKey ?? '') && taints.includes(masterTaintKey ?? '') && !node.spec?.unschedulable;
-      add(`${h.name} is a master without the isolation taint`, ok, `label ${label ? 'set' : 'missing'}, taints [${taints.join(', ')}], unschedulable ${node.spec?.unschedulable ?? false}`);
+      add(
+        `${h.name} is a master without the isolation taint`,
+        ok,
+        `label ${label ? 'set' : 'missing'}, taints [${taints.join(', ')}], unschedulable ${node.spec?.unschedulable ?? false}`,
+      );
     });
   }
 
@@ -187,7 +216,14 @@ export async function verifyAfterState(plan: Plan, hostOps: () => HostOps): Prom
   await safely('the exporter Endpoints point at the new masters', async () => {
     const ep = await core.readNamespacedEndpoints({ name: plan.monitoring.endpoints, namespace: plan.monitoring.namespace });
     const got = (ep.subsets ?? []).flatMap((s) => (s.addresses ?? []).map((a) => a.ip));
-    add('the exporter Endpoints point at the new masters', same(got, plan.newMasters.map((h) => h.address)), `addresses ${got.join(', ')}`);
+    add(
+      'the exporter Endpoints point at the new masters',
+      same(
+        got,
+        plan.newMasters.map((h) => h.address),
+      ),
+      `addresses ${got.join(', ')}`,
+    );
   });
   await safely('no client points at an old master', async () => {
     const blockers: Blocker[] = [];
@@ -214,8 +250,15 @@ export async function verifyAfterState(plan: Plan, hostOps: () => HostOps): Prom
     const notReady = nodes.filter((n) => !n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).map((n) => n.metadata?.name ?? '?');
     // a powered-off old master's Node stays NotReady until the operator deletes it: expected, said so
     const unexpected = notReady.filter((n) => !off.has(n));
-    const offNote = notReady.length > unexpected.length ? `; NotReady because powered off (delete the Node once it is retired): ${notReady.filter((n) => off.has(n)).join(', ')}` : '';
-    add('every Node is Ready', nodes.length > 0 && !unexpected.length, `${unexpected.length ? `not Ready: ${unexpected.join(', ')}` : `${nodes.length - notReady.length} Nodes Ready`}${offNote}`);
+    const offNote =
+      notReady.length > unexpected.length
+        ? `; NotReady because powered off (delete the Node once it is retired): ${notReady.filter((n) => off.has(n)).join(', ')}`
+        : '';
+    add(
+      'every Node is Ready',
+      nodes.length > 0 && !unexpected.length,
+      `${unexpected.length ? `not Ready: ${unexpected.join(', ')}` : `${nodes.length - notReady.length} Nodes Ready`}${offNote}`,
+    );
   });
   return checks;
 }

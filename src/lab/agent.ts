@@ -26,12 +26,17 @@ export async function agentUp(): Promise<void> {
   const kc = new KubeConfig();
   kc.loadFromFile(paths.adminKubeconfig);
   const core = kc.makeApiClient(CoreV1Api);
-  await waitFor(`the node agent to register ${HOSTS.length} Ready nodes (log: ${paths.agentLog})`, 60_000, async () => {
-    if (!agentPid()) throw new Error('node agent exited');
-    const nodes = await core.listNode({});
-    const ready = nodes.items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
-    return ready.length >= HOSTS.length ? true : undefined;
-  }, 500);
+  await waitFor(
+    `the node agent to register ${HOSTS.length} Ready nodes (log: ${paths.agentLog})`,
+    60_000,
+    async () => {
+      if (!agentPid()) throw new Error('node agent exited');
+      const nodes = await core.listNode({});
+      const ready = nodes.items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+      return ready.length >= HOSTS.length ? true : undefined;
+    },
+    500,
+  );
 }
 
 export async function agentDown(): Promise<void> {

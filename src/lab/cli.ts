@@ -19,7 +19,19 @@ import { sshdDown, sshdPid, sshdUp } from './sshd';
 import { installSvc, uninstallSvc } from './svc';
 import { pkiUp } from './pki';
 import { writeConfigs, type VrrpMode } from './configs';
-import { awaitKubeBinaries, daemonStatus, etcdctl, kubeBinDirFor, startEtcd, startKeepalived, startKube, startKubelets, startLb, stopAllDaemons, vipHolders } from './daemons';
+import {
+  awaitKubeBinaries,
+  daemonStatus,
+  etcdctl,
+  kubeBinDirFor,
+  startEtcd,
+  startKeepalived,
+  startKube,
+  startKubelets,
+  startLb,
+  stopAllDaemons,
+  vipHolders,
+} from './daemons';
 import { writePlan } from './plan';
 import { clusterUp } from './cluster';
 import { agentDown, agentUp, agentPid } from './agent';
@@ -137,17 +149,24 @@ export async function labDown(): Promise<void> {
 async function status(): Promise<void> {
   const net = await netStatus();
   const ready = await readReady();
-  console.log(`lab: ${ready ? `up since ${ready.at} (kube: ${ready.kube}, vrrp: ${ready.vrrp})` : 'not up'}; bridge: ${net.bridge ? 'present' : 'missing'}; plan: ${ready?.plan ?? '-'}`);
+  console.log(
+    `lab: ${ready ? `up since ${ready.at} (kube: ${ready.kube}, vrrp: ${ready.vrrp})` : 'not up'}; bridge: ${net.bridge ? 'present' : 'missing'}; plan: ${ready?.plan ?? '-'}`,
+  );
   if (!net.bridge || net.missing.length === HOSTS.length) return;
   const rows = await daemonStatus();
   const holders = await vipHolders();
   for (const h of HOSTS) {
     const up = rows.filter((r) => r.host === h.name && r.running).map((r) => r.component);
     const ns = net.missing.includes(h.name) ? 'NO NAMESPACE' : `sshd ${sshdPid(h) ?? 'DOWN'}`;
-    console.log(`${h.name.padEnd(12)} ${h.role.padEnd(6)} ${h.address.padEnd(13)} ${ns.padEnd(12)} ${holders.includes(h.name) ? `VIP ${VIP} ` : ''}${up.join(' ') || (h.role === 'worker' ? '' : '(no daemons)')}`);
+    console.log(
+      `${h.name.padEnd(12)} ${h.role.padEnd(6)} ${h.address.padEnd(13)} ${ns.padEnd(12)} ${holders.includes(h.name) ? `VIP ${VIP} ` : ''}${up.join(' ') || (h.role === 'worker' ? '' : '(no daemons)')}`,
+    );
   }
   console.log(`node agent: ${agentPid() ?? 'not running'}`);
-  const members = await etcdctl(['member', 'list', '-w', 'table'], HOSTS.filter((h) => h.role !== 'worker').map((h) => `http://${h.address}:2379`)).catch((e: Error) => e.message);
+  const members = await etcdctl(
+    ['member', 'list', '-w', 'table'],
+    HOSTS.filter((h) => h.role !== 'worker').map((h) => `http://${h.address}:2379`),
+  ).catch((e: Error) => e.message);
   console.log(members.trim());
 }
 
@@ -175,7 +194,8 @@ export function shapeArgs(args: string[]): LabShape {
     return Number(v);
   };
   const strategy = flag(args, '--strategy');
-  if (strategy !== undefined && strategy !== 'grow-then-shrink' && strategy !== 'rolling') throw new Error(`--strategy must be grow-then-shrink or rolling, not ${strategy}`);
+  if (strategy !== undefined && strategy !== 'grow-then-shrink' && strategy !== 'rolling')
+    throw new Error(`--strategy must be grow-then-shrink or rolling, not ${strategy}`);
   const failed = flag(args, '--failed');
   return { old: num('--old', 3), new: num('--new', 3), shared: flags(args, '--shared'), ...(failed ? { failed } : {}), ...(strategy ? { strategy } : {}) };
 }
@@ -208,7 +228,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      console.error('usage: npm run lab -- up [--no-kube] [--vrrp multicast|unicast|unicast-old] [--old N] [--new M] [--shared NAME…] [--failed NAME] [--strategy grow-then-shrink|rolling] | down | status | misconfigure-clients');
+      console.error(
+        'usage: npm run lab -- up [--no-kube] [--vrrp multicast|unicast|unicast-old] [--old N] [--new M] [--shared NAME…] [--failed NAME] [--strategy grow-then-shrink|rolling] | down | status | misconfigure-clients',
+      );
       return 2;
   }
 }

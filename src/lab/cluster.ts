@@ -52,14 +52,20 @@ export async function clusterUp(): Promise<void> {
       namespace: KS,
       body: {
         metadata: { name: 'kube-proxy', labels: { app: 'kube-proxy' } },
-        data: { 'kubeconfig.conf': kubeProxyKubeconfig(`https://${VIP}:${LB_PORT}`), 'config.conf': 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: iptables\n' },
+        data: {
+          'kubeconfig.conf': kubeProxyKubeconfig(`https://${VIP}:${LB_PORT}`),
+          'config.conf': 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: iptables\n',
+        },
       },
     }),
   );
   await createIfAbsent(() =>
     core.createNamespacedConfigMap({
       namespace: KS,
-      body: { metadata: { name: 'calico-config' }, data: { etcd_endpoints: hostsOf('old').map(etcdClientURL).join(','), calico_backend: 'bird', veth_mtu: '1440' } },
+      body: {
+        metadata: { name: 'calico-config' },
+        data: { etcd_endpoints: hostsOf('old').map(etcdClientURL).join(','), calico_backend: 'bird', veth_mtu: '1440' },
+      },
     }),
   );
   await createIfAbsent(() =>
@@ -74,7 +80,9 @@ export async function clusterUp(): Promise<void> {
             metadata: { labels: { 'k8s-app': 'kube-proxy' } },
             spec: {
               ...podSpec('registry.invalid/kube-proxy:lab', everywhere),
-              containers: [{ name: 'kube-proxy', image: 'registry.invalid/kube-proxy:lab', command: ['kube-proxy', '--config=/var/lib/kube-proxy/config.conf'] }],
+              containers: [
+                { name: 'kube-proxy', image: 'registry.invalid/kube-proxy:lab', command: ['kube-proxy', '--config=/var/lib/kube-proxy/config.conf'] },
+              ],
               volumes: [{ name: 'kube-proxy', configMap: { name: 'kube-proxy' } }],
             },
           },
@@ -93,7 +101,10 @@ export async function clusterUp(): Promise<void> {
           updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 2 } },
           template: {
             metadata: { labels: { 'k8s-app': 'calico-node' } },
-            spec: { ...podSpec('registry.invalid/calico/node:v3.0-lab', everywhere), containers: [{ name: 'calico-node', image: 'registry.invalid/calico/node:v3.0-lab', env: calicoEnv }] },
+            spec: {
+              ...podSpec('registry.invalid/calico/node:v3.0-lab', everywhere),
+              containers: [{ name: 'calico-node', image: 'registry.invalid/calico/node:v3.0-lab', env: calicoEnv }],
+            },
           },
         },
       },
@@ -109,7 +120,10 @@ export async function clusterUp(): Promise<void> {
           selector: { matchLabels: { 'k8s-app': 'calico-policy-controller' } },
           template: {
             metadata: { labels: { 'k8s-app': 'calico-policy-controller' } },
-            spec: { ...podSpec('registry.invalid/calico/kube-controllers:v3.0-lab', everywhere), containers: [{ name: 'calico-policy-controller', image: 'registry.invalid/calico/kube-controllers:v3.0-lab', env: calicoEnv }] },
+            spec: {
+              ...podSpec('registry.invalid/calico/kube-controllers:v3.0-lab', everywhere),
+              containers: [{ name: 'calico-policy-controller', image: 'registry.invalid/calico/kube-controllers:v3.0-lab', env: calicoEnv }],
+            },
           },
         },
       },
@@ -118,7 +132,10 @@ export async function clusterUp(): Promise<void> {
   await createIfAbsent(() =>
     core.createNamespacedService({
       namespace: KS,
-      body: { metadata: { name: 'kube-apiserver-exporter', labels: { 'k8s-app': 'kube-apiserver-exporter' } }, spec: { clusterIP: 'None', ports: [{ name: 'https', port: APISERVER_PORT }] } },
+      body: {
+        metadata: { name: 'kube-apiserver-exporter', labels: { 'k8s-app': 'kube-apiserver-exporter' } },
+        spec: { clusterIP: 'None', ports: [{ name: 'https', port: APISERVER_PORT }] },
+      },
     }),
   );
   await createIfAbsent(() =>
@@ -142,7 +159,9 @@ export async function clusterUp(): Promise<void> {
           template: {
             metadata: { labels: { app: 'web' } },
             spec: podSpec('registry.invalid/demo/web:1', {
-              topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { app: 'web' } } }],
+              topologySpreadConstraints: [
+                { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { app: 'web' } } },
+              ],
             }),
           },
         },
@@ -150,25 +169,37 @@ export async function clusterUp(): Promise<void> {
     }),
   );
   await createIfAbsent(() =>
-    policy.createNamespacedPodDisruptionBudget({ namespace: DEMO, body: { metadata: { name: 'web' }, spec: { minAvailable: 5, selector: { matchLabels: { app: 'web' } } } } }),
+    policy.createNamespacedPodDisruptionBudget({
+      namespace: DEMO,
+      body: { metadata: { name: 'web' }, spec: { minAvailable: 5, selector: { matchLabels: { app: 'web' } } } },
+    }),
   );
   for (const h of hostsOf('new')) {
     await createIfAbsent(() =>
-      core.createNamespacedPod({ namespace: DEMO, body: { metadata: { name: `scratch-${h.name}`, labels: { app: 'scratch' } }, spec: podSpec('registry.invalid/demo/scratch:1', { nodeName: h.name }) } }),
+      core.createNamespacedPod({
+        namespace: DEMO,
+        body: { metadata: { name: `scratch-${h.name}`, labels: { app: 'scratch' } }, spec: podSpec('registry.invalid/demo/scratch:1', { nodeName: h.name }) },
+      }),
     );
   }
 
   const nodes = hostsOf('old').length + hostsOf('new').length + hostsOf('worker').length;
-  await waitFor(`lab pods Ready (calico-node and kube-proxy on ${nodes} nodes, calico-policy-controller, demo/web 7/7, scratch pods)`, 90_000, async () => {
-    const pods = await core.listPodForAllNamespaces({});
-    const ready = (p: (typeof pods.items)[number]) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && !p.metadata?.deletionTimestamp;
-    const count = (pred: (p: (typeof pods.items)[number]) => boolean) => pods.items.filter((p) => pred(p) && ready(p)).length;
-    const ok =
-      count((p) => p.metadata?.labels?.['k8s-app'] === 'calico-node') === nodes &&
-      count((p) => p.metadata?.labels?.['k8s-app'] === 'kube-proxy') === nodes &&
-      count((p) => p.metadata?.labels?.['k8s-app'] === 'calico-policy-controller') === 1 &&
-      count((p) => p.metadata?.labels?.app === 'web') === 7 &&
-      count((p) => p.metadata?.labels?.app === 'scratch') === hostsOf('new').length;
-    return ok ? true : undefined;
-  }, 500);
+  await waitFor(
+    `lab pods Ready (calico-node and kube-proxy on ${nodes} nodes, calico-policy-controller, demo/web 7/7, scratch pods)`,
+    90_000,
+    async () => {
+      const pods = await core.listPodForAllNamespaces({});
+      const ready = (p: (typeof pods.items)[number]) =>
+        p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && !p.metadata?.deletionTimestamp;
+      const count = (pred: (p: (typeof pods.items)[number]) => boolean) => pods.items.filter((p) => pred(p) && ready(p)).length;
+      const ok =
+        count((p) => p.metadata?.labels?.['k8s-app'] === 'calico-node') === nodes &&
+        count((p) => p.metadata?.labels?.['k8s-app'] === 'kube-proxy') === nodes &&
+        count((p) => p.metadata?.labels?.['k8s-app'] === 'calico-policy-controller') === 1 &&
+        count((p) => p.metadata?.labels?.app === 'web') === 7 &&
+        count((p) => p.metadata?.labels?.app === 'scratch') === hostsOf('new').length;
+      return ok ? true : undefined;
+    },
+    500,
+  );
 }

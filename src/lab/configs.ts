@@ -64,7 +64,9 @@ export function etcdConf(h: LabHost): string {
     `advertise-client-urls: ${etcdClientURL(h)}`,
     `listen-peer-urls: ${etcdPeerURL(h)}`,
     `initial-advertise-peer-urls: ${etcdPeerURL(h)}`,
-    `initial-cluster: ${OLD().map((o) => `${o.name}=${etcdPeerURL(o)}`).join(',')}`,
+    `initial-cluster: ${OLD()
+      .map((o) => `${o.name}=${etcdPeerURL(o)}`)
+      .join(',')}`,
     'initial-cluster-state: new',
     `initial-cluster-token: ${CLUSTER}`,
     'strict-reconfig-check: true',
@@ -103,7 +105,8 @@ export function apiserverEnv(h: LabHost): string {
 }
 
 /** No kubelets run in the lab: controllers that judge node health would evict everything. */
-const CONTROLLERS = '*,-node-lifecycle-controller,-node-ipam-controller,-service-lb-controller,-cloud-node-lifecycle-controller,-node-route-controller,-persistentvolume-attach-detach-controller';
+const CONTROLLERS =
+  '*,-node-lifecycle-controller,-node-ipam-controller,-service-lb-controller,-cloud-node-lifecycle-controller,-node-route-controller,-persistentvolume-attach-detach-controller';
 
 export function controllerManagerEnv(h: LabHost): string {
   const kc = '/etc/kubernetes/controller-manager.conf';

@@ -64,7 +64,12 @@ export async function startKube(): Promise<void> {
   const caPem = await ca();
   await Promise.all(
     old.map((h) =>
-      waitFor(`kube-apiserver /readyz on ${h.name}`, 120_000, async () => ((await probeReadyz(`${h.address}:${APISERVER_PORT}`, caPem)).ok ? true : undefined), 500),
+      waitFor(
+        `kube-apiserver /readyz on ${h.name}`,
+        120_000,
+        async () => ((await probeReadyz(`${h.address}:${APISERVER_PORT}`, caPem)).ok ? true : undefined),
+        500,
+      ),
     ),
   );
   await startAll(old, 'kube-controller-manager');
@@ -93,7 +98,12 @@ export async function startKeepalived(withKube: boolean): Promise<{ vipMs: numbe
   const vipMs = Date.now() - t0;
   if (withKube) {
     const caPem = await ca();
-    await waitFor(`/readyz through the VIP ${VIP}:${LB_PORT}`, 30_000, async () => ((await probeReadyz(`${VIP}:${LB_PORT}`, caPem)).ok ? true : undefined), 200);
+    await waitFor(
+      `/readyz through the VIP ${VIP}:${LB_PORT}`,
+      30_000,
+      async () => ((await probeReadyz(`${VIP}:${LB_PORT}`, caPem)).ok ? true : undefined),
+      200,
+    );
   }
   return { vipMs };
 }

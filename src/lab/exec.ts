@@ -15,7 +15,7 @@ export function run(argv: string[], opts: { timeoutMs?: number; input?: string }
   if (!file) throw new Error('run: empty argv');
   return new Promise((resolve) => {
     const child = execFile(file, args, { timeout: opts.timeoutMs ?? 30_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 127) : 0;
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 127) : 0;
       resolve({ stdout: String(stdout), stderr: String(stderr) || (err && code === 127 ? err.message : ''), code });
     });
     if (opts.input !== undefined) child.stdin?.end(opts.input);
@@ -50,7 +50,6 @@ export function livePid(pidFile: string): number | undefined {
     return undefined;
   }
 }
-
 
 /** Polls `check` until it returns a value, or throws after `timeoutMs` with `what`. */
 export async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>, everyMs = 200): Promise<T> {

@@ -29,7 +29,14 @@ async function ensureRootTargets(): Promise<void> {
 }
 
 export function hostEnv(h: LabHost, kubeBin: string): string {
-  return [`# cpm-lab host identity (read by cpm-svc)`, `HOST=${h.name}`, `ADDRESS=${h.address}`, `STATE=${paths.hostDir(h.name)}`, `KUBE_BIN=${kubeBin}`, ''].join('\n');
+  return [
+    `# cpm-lab host identity (read by cpm-svc)`,
+    `HOST=${h.name}`,
+    `ADDRESS=${h.address}`,
+    `STATE=${paths.hostDir(h.name)}`,
+    `KUBE_BIN=${kubeBin}`,
+    '',
+  ].join('\n');
 }
 
 export async function hostfsUp(kubeBin: string): Promise<void> {

@@ -61,7 +61,8 @@ export const DEFAULT_SHAPE: LabShape = { old: 3, new: 3, shared: [] };
 /** Names, addresses and keepalived priorities derived from the shape; every problem at once. */
 export function hostsForShape(shape: LabShape): LabHost[] {
   const problems: string[] = [];
-  for (const k of ['old', 'new'] as const) if (!Number.isInteger(shape[k]) || shape[k] < 1 || shape[k] > 7) problems.push(`--${k} must be 1 to 7, not ${shape[k]}`);
+  for (const k of ['old', 'new'] as const)
+    if (!Number.isInteger(shape[k]) || shape[k] < 1 || shape[k] > 7) problems.push(`--${k} must be 1 to 7, not ${shape[k]}`);
   const oldNames = Array.from({ length: shape.old }, (_, i) => `oldmaster-${i + 1}`);
   for (const s of shape.shared) if (!oldNames.includes(s)) problems.push(`--shared ${s}: not an old master (${oldNames.join(', ')})`);
   if (new Set(shape.shared).size !== shape.shared.length) problems.push('--shared names a host twice');
@@ -70,7 +71,10 @@ export function hostsForShape(shape: LabShape): LabHost[] {
   if (shape.failed !== undefined && shape.shared.includes(shape.failed)) problems.push(`--failed ${shape.failed} is also --shared: a dead host cannot be kept`);
   if (problems.length) throw new Error(`bad lab shape:\n  ${problems.join('\n  ')}`);
   const olds = oldNames.map((name, i) =>
-    host(name, 'old', 11 + i, 100 - i, { ...(shape.shared.includes(name) ? { kept: true as const } : {}), ...(shape.failed === name ? { failed: true as const } : {}) }),
+    host(name, 'old', 11 + i, 100 - i, {
+      ...(shape.shared.includes(name) ? { kept: true as const } : {}),
+      ...(shape.failed === name ? { failed: true as const } : {}),
+    }),
   );
   const news = Array.from({ length: shape.new - shape.shared.length }, (_, i) => host(`master-${i + 1}`, 'new', 21 + i, 150 - 10 * i));
   return [...olds, ...news, host('worker-1', 'worker', 31), host('worker-2', 'worker', 32, undefined, { unlisted: true })];
@@ -102,7 +106,13 @@ export function writeShape(shape: LabShape): void {
   writeFileSync(shapeFile(), `${JSON.stringify(shape, null, 2)}\n`);
 }
 
-export const sameShape = (a: LabShape, b: LabShape): boolean => a.old === b.old && a.new === b.new && a.failed === b.failed && a.strategy === b.strategy && [...a.shared].sort().join() === [...b.shared].sort().join() && JSON.stringify(a.etcdTuning ?? null) === JSON.stringify(b.etcdTuning ?? null);
+export const sameShape = (a: LabShape, b: LabShape): boolean =>
+  a.old === b.old &&
+  a.new === b.new &&
+  a.failed === b.failed &&
+  a.strategy === b.strategy &&
+  [...a.shared].sort().join() === [...b.shared].sort().join() &&
+  JSON.stringify(a.etcdTuning ?? null) === JSON.stringify(b.etcdTuning ?? null);
 
 export const hostsOf = (role: Role): LabHost[] => HOSTS.filter((h) => h.role === role);
 

@@ -25,13 +25,17 @@ export async function misconfigureClients(): Promise<Misconfigured> {
   if (!old) throw new Error('the lab has no old master');
   const server = `https://${old.address}:${APISERVER_PORT}`;
   const h = labHost('worker-2');
-  await writeFile(join(paths.etcOf(h.name), 'kubernetes', 'kubelet.conf'), await kubeconfig(server, `system:node:${h.name}`, `kubelet-${h.name}`), { mode: 0o600 });
+  await writeFile(join(paths.etcOf(h.name), 'kubernetes', 'kubelet.conf'), await kubeconfig(server, `system:node:${h.name}`, `kubelet-${h.name}`), {
+    mode: 0o600,
+  });
   await mustSvc(h, 'restart', 'kubelet');
   const kc = new KubeConfig();
   kc.loadFromFile(paths.adminKubeconfig);
-  await kc.makeApiClient(CoreV1Api).patchNamespacedConfigMap(
-    { name: 'kube-proxy', namespace: 'kube-system', body: { data: { 'kubeconfig.conf': kubeProxyKubeconfig(server) } } },
-    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-  );
+  await kc
+    .makeApiClient(CoreV1Api)
+    .patchNamespacedConfigMap(
+      { name: 'kube-proxy', namespace: 'kube-system', body: { data: { 'kubeconfig.conf': kubeProxyKubeconfig(server) } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
   return { node: h.name, server };
 }

@@ -15,7 +15,10 @@ async function linkExists(name: string, netns?: string): Promise<boolean> {
 
 export async function namespaces(): Promise<string[]> {
   const out = await must(['ip', 'netns', 'list']);
-  return out.split('\n').map((l) => l.split(' ')[0] ?? '').filter(Boolean);
+  return out
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter(Boolean);
 }
 
 /** Refuses to build the lab when another interface already uses the lab subnet. */
@@ -46,7 +49,12 @@ async function hostUp(h: LabHost): Promise<void> {
   await must(['sh', '-c', `echo 1 > /proc/sys/net/ipv6/conf/${h.veth}/disable_ipv6`]);
   await ip('link', 'set', h.veth, 'master', BRIDGE, 'up');
   await must([
-    'ip', 'netns', 'exec', h.name, 'sh', '-c',
+    'ip',
+    'netns',
+    'exec',
+    h.name,
+    'sh',
+    '-c',
     [
       // /proc/sys/net is per network namespace (no procps needed)
       'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6',
@@ -89,6 +97,8 @@ export async function netStatus(): Promise<NetStatus> {
 export async function assertLabNetwork(): Promise<void> {
   const s = await netStatus();
   if (!s.bridge || s.missing.length) {
-    throw new Error(`lab network is not up (bridge ${BRIDGE}: ${s.bridge ? 'present' : 'missing'}; missing namespaces: ${s.missing.join(', ') || 'none'}); run \`npm run lab -- up\``);
+    throw new Error(
+      `lab network is not up (bridge ${BRIDGE}: ${s.bridge ? 'present' : 'missing'}; missing namespaces: ${s.missing.join(', ') || 'none'}); run \`npm run lab -- up\``,
+    );
   }
 }

@@ -23,7 +23,11 @@ async function main(): Promise<void> {
     readiness: async (node) => {
       const k = await standInKubelet(node);
       if (!k) return { ready: false, token: 'down', message: 'lab kubelet stand-in is not running' };
-      return { ready: k.ready, token: `${k.ready} ${k.server} ${k.pid}`, message: `lab kubelet stand-in pid ${k.pid}, server ${k.server}: ${k.ready ? 'ready' : 'not ready'}` };
+      return {
+        ready: k.ready,
+        token: `${k.ready} ${k.server} ${k.pid}`,
+        message: `lab kubelet stand-in pid ${k.pid}, server ${k.server}: ${k.ready ? 'ready' : 'not ready'}`,
+      };
     },
   });
   process.stderr.write(`[node-agent] ${new Date().toISOString()} serving nodes ${agent.nodes.join(', ')}\n`);

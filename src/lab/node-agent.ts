@@ -64,7 +64,14 @@ const NOT_READY_TAINT = 'node.kubernetes.io/not-ready';
 
 function nodeStatus(address: string, name: string, kubelet?: NodeReadinessReport): V1Node['status'] {
   const now = new Date();
-  const cond = (type: string, status: string, reason: string) => ({ type, status, reason, message: 'test node agent', lastHeartbeatTime: now, lastTransitionTime: now });
+  const cond = (type: string, status: string, reason: string) => ({
+    type,
+    status,
+    reason,
+    message: 'test node agent',
+    lastHeartbeatTime: now,
+    lastTransitionTime: now,
+  });
   const ready = kubelet
     ? { ...cond('Ready', kubelet.ready ? 'True' : 'False', kubelet.ready ? 'KubeletReady' : 'KubeletNotReady'), message: kubelet.message }
     : cond('Ready', 'True', 'KubeletReady');
@@ -139,7 +146,10 @@ export async function startNodeAgent(kc: KubeConfig, opts: NodeAgentOptions): Pr
     const taints = n.spec?.taints ?? [];
     if (taints.some((t) => t.key === NOT_READY_TAINT)) {
       const rest = taints.filter((t) => t.key !== NOT_READY_TAINT);
-      await core.patchNode({ name: spec.name, body: { metadata: { resourceVersion: n.metadata?.resourceVersion }, spec: { taints: rest.length ? rest : null } } }, mergePatch);
+      await core.patchNode(
+        { name: spec.name, body: { metadata: { resourceVersion: n.metadata?.resourceVersion }, spec: { taints: rest.length ? rest : null } } },
+        mergePatch,
+      );
     }
   }
 

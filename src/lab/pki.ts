@@ -17,8 +17,24 @@ const p = (f: string) => join(paths.pki, f);
 async function ensureCa(): Promise<void> {
   if (existsSync(p('ca.crt'))) return;
   await must([
-    'openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('ca.key'), '-out', p('ca.crt'), '-days', '3650',
-    '-subj', '/CN=kubernetes', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+    'openssl',
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    p('ca.key'),
+    '-out',
+    p('ca.crt'),
+    '-days',
+    '3650',
+    '-subj',
+    '/CN=kubernetes',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
   ]);
 }
 
@@ -46,8 +62,23 @@ async function ensureLeaf(l: Leaf): Promise<void> {
   const key = l.rsa ? ['-newkey', 'rsa:2048'] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'];
   await must(['openssl', 'req', '-new', ...key, '-nodes', '-keyout', p(`${l.name}.key`), '-out', p(`${l.name}.csr`), '-subj', l.subject]);
   await must([
-    'openssl', 'x509', '-req', '-in', p(`${l.name}.csr`), '-CA', p('ca.crt'), '-CAkey', p('ca.key'),
-    '-set_serial', `0x${randomBytes(12).toString('hex')}`, '-days', '3650', '-extfile', ext, '-out', p(`${l.name}.crt`),
+    'openssl',
+    'x509',
+    '-req',
+    '-in',
+    p(`${l.name}.csr`),
+    '-CA',
+    p('ca.crt'),
+    '-CAkey',
+    p('ca.key'),
+    '-set_serial',
+    `0x${randomBytes(12).toString('hex')}`,
+    '-days',
+    '3650',
+    '-extfile',
+    ext,
+    '-out',
+    p(`${l.name}.crt`),
   ]);
   await rm(p(`${l.name}.csr`));
   await rm(ext);
@@ -56,8 +87,14 @@ async function ensureLeaf(l: Leaf): Promise<void> {
 export function apiserverSans(): string[] {
   return [
     ...hostsOf('old').map((h) => `IP:${h.address}`),
-    `IP:${VIP}`, 'IP:127.0.0.1', `IP:${SERVICE_IP}`,
-    'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default', 'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local',
+    `IP:${VIP}`,
+    'IP:127.0.0.1',
+    `IP:${SERVICE_IP}`,
+    'DNS:localhost',
+    'DNS:kubernetes',
+    'DNS:kubernetes.default',
+    'DNS:kubernetes.default.svc',
+    'DNS:kubernetes.default.svc.cluster.local',
   ];
 }
 

@@ -48,7 +48,11 @@ export async function planDocument(): Promise<Record<string, unknown>> {
       hostsOf('old').map((h) => ({ name: h.name, ...(h.failed ? { failed: true } : {}) })),
       newMastersOf().map((h) => ({ name: h.name })),
     ),
-    workerNodes: await Promise.all(hostsOf('worker').filter((h) => !h.unlisted).map((h) => planHost(h, false))),
+    workerNodes: await Promise.all(
+      hostsOf('worker')
+        .filter((h) => !h.unlisted)
+        .map((h) => planHost(h, false)),
+    ),
     etcd: {
       snapshotPath: paths.snapshot,
       prepareDataDir: ['mkdir -p /var/lib/etcd'],

@@ -60,7 +60,6 @@ export async function hostKeyFingerprint(h: LabHost): Promise<string> {
   return fp;
 }
 
-
 export function sshdPid(h: LabHost): number | undefined {
   return livePid(sshdPidFile(h));
 }
@@ -111,4 +110,3 @@ export async function mustInHost(h: LabHost, script: string, timeoutMs = 30_000)
   if (r.code !== 0) throw new Error(`${h.name}: \`${script}\` exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(-800)}`);
   return r.stdout;
 }
-

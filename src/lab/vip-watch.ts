@@ -50,7 +50,9 @@ export class VipWatch {
       this.procs.push(p);
     }
     // the namespace itself, not an SSH-like session: a powered-off host (no sshd; a failed master) still has its addresses
-    const seen = await Promise.all(masters.map(async (h) => ((await run(['ip', 'netns', 'exec', h.name, 'ip', '-4', '-o', 'addr', 'show'])).stdout.includes(` ${VIP}/`) ? h.name : '')));
+    const seen = await Promise.all(
+      masters.map(async (h) => ((await run(['ip', 'netns', 'exec', h.name, 'ip', '-4', '-o', 'addr', 'show'])).stdout.includes(` ${VIP}/`) ? h.name : '')),
+    );
     for (const n of seen) if (n) this.holders.add(n);
     this.since = Date.now();
   }

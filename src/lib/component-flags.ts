@@ -78,7 +78,8 @@ export function isSecretFlag(flag: string): boolean {
   return /(password|secret|token)/i.test(flag) && !/(file|dir|path|ttl|audiences|lifetime|expiration|auth-file)$/i.test(flag);
 }
 
-const show = (flag: string, v: readonly string[] | undefined) => (v === undefined ? undefined : isSecretFlag(flag) ? '(secret, not shown)' : v.join(' | ') || '(set)');
+const show = (flag: string, v: readonly string[] | undefined) =>
+  v === undefined ? undefined : isSecretFlag(flag) ? '(secret, not shown)' : v.join(' | ') || '(set)';
 
 /** Compares the old master's flags with the new master's, `from`/`to` being the two hosts. */
 export function compareFlags(oldFlags: FlagMap, newFlags: FlagMap, from: HostIdentity, to: HostIdentity, rule: PerHostRule = {}): ParityResult {
@@ -98,7 +99,14 @@ export function compareFlags(oldFlags: FlagMap, newFlags: FlagMap, from: HostIde
   return { perHost, blocking, compared: names.length };
 }
 
-function perHostReason(flag: string, o: readonly string[] | undefined, n: readonly string[] | undefined, from: HostIdentity, to: HostIdentity, rule: PerHostRule): string | undefined {
+function perHostReason(
+  flag: string,
+  o: readonly string[] | undefined,
+  n: readonly string[] | undefined,
+  from: HostIdentity,
+  to: HostIdentity,
+  rule: PerHostRule,
+): string | undefined {
   const rewritten = rule.rewritten?.[flag];
   if (rewritten !== undefined && o && n) return rewritten;
   const added = rule.added?.[flag];

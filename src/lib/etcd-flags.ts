@@ -76,7 +76,11 @@ function typed(key: string, raw: string | undefined): unknown {
   if (raw === 'true') return true;
   if (raw === 'false') return false;
   if (NUMERIC.has(key) && /^-?\d+$/.test(raw)) return Number(raw);
-  if (LISTS.has(key)) return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (LISTS.has(key))
+    return raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   return raw;
 }
 
@@ -142,7 +146,6 @@ function flagIsSet(config: Record<string, unknown>, flag: string): boolean {
   if (tls) return (config[tls[0]] as Record<string, unknown> | undefined)?.[tls[1]] !== undefined;
   return config[flag] !== undefined;
 }
-
 
 /** NUL-separated /proc/PID/cmdline or /proc/PID/environ text as a list. */
 export function splitNul(text: string): string[] {

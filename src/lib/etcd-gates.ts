@@ -42,7 +42,10 @@ export function versionRefusals(members: readonly MemberVersion[], opts: { learn
   const out: string[] = [];
   const parsed = members.map((m) => ({ ...m, v: parseVersion(m.version) }));
   const unknown = parsed.filter((p) => !p.v);
-  if (unknown.length) out.push(`cannot read the etcd server version of ${unknown.map((u) => `${u.label} ("${u.version}")`).join(', ')}: the version gates need every member's version`);
+  if (unknown.length)
+    out.push(
+      `cannot read the etcd server version of ${unknown.map((u) => `${u.label} ("${u.version}")`).join(', ')}: the version gates need every member's version`,
+    );
   const known = parsed.filter((p): p is typeof p & { v: SemVer } => p.v !== undefined);
   if (opts.learnerJoin) {
     // by name, so the message reads the same whatever order etcd listed the members in

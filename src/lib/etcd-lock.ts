@@ -51,7 +51,9 @@ function parse(raw: string | null | undefined): LockValue | undefined {
   if (!raw) return undefined;
   try {
     const v = JSON.parse(raw) as Partial<LockValue>;
-    return typeof v.workflowId === 'string' && typeof v.runId === 'string' ? { workflowId: v.workflowId, runId: v.runId, cluster: String(v.cluster ?? ''), takenAt: String(v.takenAt ?? '') } : undefined;
+    return typeof v.workflowId === 'string' && typeof v.runId === 'string'
+      ? { workflowId: v.workflowId, runId: v.runId, cluster: String(v.cluster ?? ''), takenAt: String(v.takenAt ?? '') }
+      : undefined;
   } catch {
     return undefined;
   }

@@ -88,7 +88,14 @@ function remapDeep(v: unknown, from: EtcdConfigSource['host'], to: { name: strin
 
 /** The source's listen URLs on the new host; the plan's URL added unless a wildcard on its port covers it. */
 function listenURLs(source: unknown, planURL: string, from: EtcdConfigSource['host'], to: { name: string; address: string }): string {
-  const list = typeof source === 'string' ? source.split(',').map((s) => s.trim()).filter(Boolean).map((u) => remapHost(u, from, to)) : [];
+  const list =
+    typeof source === 'string'
+      ? source
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+          .map((u) => remapHost(u, from, to))
+      : [];
   const port = (u: string) => {
     try {
       const p = new URL(u);
@@ -155,10 +162,20 @@ export function deriveEtcdMemberConfig(src: EtcdConfigSource, m: EtcdMemberTarge
   // https without TLS settings in the source: kubeadm's layout (as renderEtcdConfig)
   const pki = m.pkiDir.replace(/\/+$/, '');
   if (m.clientURL.startsWith('https:') && obj['client-transport-security'] === undefined) {
-    put('client-transport-security', { 'cert-file': `${pki}/etcd/server.crt`, 'key-file': `${pki}/etcd/server.key`, 'trusted-ca-file': `${pki}/etcd/ca.crt`, 'client-cert-auth': true });
+    put('client-transport-security', {
+      'cert-file': `${pki}/etcd/server.crt`,
+      'key-file': `${pki}/etcd/server.key`,
+      'trusted-ca-file': `${pki}/etcd/ca.crt`,
+      'client-cert-auth': true,
+    });
   }
   if (m.peerURL.startsWith('https:') && obj['peer-transport-security'] === undefined) {
-    put('peer-transport-security', { 'cert-file': `${pki}/etcd/peer.crt`, 'key-file': `${pki}/etcd/peer.key`, 'trusted-ca-file': `${pki}/etcd/ca.crt`, 'client-cert-auth': true });
+    put('peer-transport-security', {
+      'cert-file': `${pki}/etcd/peer.crt`,
+      'key-file': `${pki}/etcd/peer.key`,
+      'trusted-ca-file': `${pki}/etcd/ca.crt`,
+      'client-cert-auth': true,
+    });
   }
 
   doc.commentBefore =
@@ -180,7 +197,10 @@ export function quotaBytesOf(config: Record<string, unknown>): number {
 
 /** One line for a step summary: what was carried, what was set, what was dropped. */
 export function describeDerived(d: DerivedEtcdConfig, from: string): string {
-  const parts = [`carried ${d.carried.length} settings from ${from}${d.carried.length ? ` (${d.carried.join(', ')})` : ''}`, `set per member: ${d.changed.map((c) => c.key).join(', ') || 'nothing'}`];
+  const parts = [
+    `carried ${d.carried.length} settings from ${from}${d.carried.length ? ` (${d.carried.join(', ')})` : ''}`,
+    `set per member: ${d.changed.map((c) => c.key).join(', ') || 'nothing'}`,
+  ];
   if (d.dropped.length) parts.push(`dropped: ${d.dropped.map((x) => `${x.key} (${x.why})`).join(', ')}`);
   return parts.join('; ');
 }

@@ -45,10 +45,15 @@ export function evidenceChanges(before: CheckpointEvidence, after: CheckpointEvi
   const out: string[] = [];
   const [b, a] = [before.facts, after.facts];
   if (b.etcd.readable !== a.etcd.readable) {
-    out.push(a.etcd.readable ? `etcd's member list could be read again (${a.etcd.members.length} members)` : `etcd's member list could not be read (it had ${b.etcd.members.length} members)${after.observed.problems.length ? `: ${after.observed.problems.join('; ')}` : ''}`);
+    out.push(
+      a.etcd.readable
+        ? `etcd's member list could be read again (${a.etcd.members.length} members)`
+        : `etcd's member list could not be read (it had ${b.etcd.members.length} members)${after.observed.problems.length ? `: ${after.observed.problems.join('; ')}` : ''}`,
+    );
   } else {
     out.push(...memberDiff(before, after));
-    if (b.etcd.hasLeader !== a.etcd.hasLeader) out.push(a.etcd.hasLeader ? `etcd had no leader, now has one (${after.observed.leader ?? '?'})` : 'etcd had a leader, now has none');
+    if (b.etcd.hasLeader !== a.etcd.hasLeader)
+      out.push(a.etcd.hasLeader ? `etcd had no leader, now has one (${after.observed.leader ?? '?'})` : 'etcd had a leader, now has none');
   }
   out.push(...listDiff('etcd alarm', b.etcd.alarms, a.etcd.alarms));
   if (b.vip.holders.join(',') !== a.vip.holders.join(',')) {

@@ -158,10 +158,14 @@ export function describeEvidence(e: CheckpointEvidence): string[] {
   if (!f.etcd.readable) lines.push(`etcd: member list unreadable${e.observed.problems.length ? ` (${e.observed.problems.join('; ')})` : ''}`);
   else {
     const healthy = f.etcd.members.filter((m) => m.healthy).length;
-    lines.push(`etcd: ${f.etcd.members.length} member(s), ${healthy} healthy, ${f.etcd.hasLeader ? `leader ${e.observed.leader ?? '?'}` : 'NO LEADER'}${f.etcd.alarms.length ? `, alarms: ${f.etcd.alarms.join(', ')}` : ''}`);
+    lines.push(
+      `etcd: ${f.etcd.members.length} member(s), ${healthy} healthy, ${f.etcd.hasLeader ? `leader ${e.observed.leader ?? '?'}` : 'NO LEADER'}${f.etcd.alarms.length ? `, alarms: ${f.etcd.alarms.join(', ')}` : ''}`,
+    );
     const why = new Map(e.observed.members.map((m) => [m.name, m.problem]));
     for (const m of f.etcd.members) {
-      lines.push(`etcd member ${m.name} (${m.id}, ${m.peerURLs.join(',')}): ${m.learner ? 'learner' : 'voter'}, ${m.healthy ? 'healthy' : `UNHEALTHY${why.get(m.name) ? `: ${why.get(m.name)}` : ''}`}`);
+      lines.push(
+        `etcd member ${m.name} (${m.id}, ${m.peerURLs.join(',')}): ${m.learner ? 'learner' : 'voter'}, ${m.healthy ? 'healthy' : `UNHEALTHY${why.get(m.name) ? `: ${why.get(m.name)}` : ''}`}`,
+      );
     }
   }
   const holders = f.vip.holders.length ? `held by ${f.vip.holders.join(' and ')}` : 'held by no checked host';

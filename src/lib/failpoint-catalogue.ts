@@ -36,7 +36,7 @@ export const FAILPOINTS = {
   'etcd.join.after-start': 'etcd runs on the new master as a learner, maybe still catching up; not promoted',
   'etcd.join.after-promote': 'the new member is a voter; the cluster has not been checked healthy since',
   // abandoning a failed join (compensation)
-  'etcd.abandon.after-stop': "etcd is stopped on the host whose join failed; its learner is still in the member list",
+  'etcd.abandon.after-stop': 'etcd is stopped on the host whose join failed; its learner is still in the member list',
   // etcd remove: leader move -> member remove -> stop
   'etcd.remove.after-leader-move': 'leadership moved off the member being removed; the member is still in the list',
   'etcd.remove.after-member-remove': 'the member is out of the member list; etcd still runs on its host',
@@ -46,12 +46,12 @@ export const FAILPOINTS = {
   'etcd.rewrite.after-write': "a new member's config lists only the live members; etcd not restarted (if a restart is needed)",
   'etcd.rewrite.after-restart': 'the member was restarted on its rewritten config; cluster not checked healthy since',
   // certificates
-  'certs.pki.after-dirs': "the PKI directories exist on the new master; no file copied yet",
+  'certs.pki.after-dirs': 'the PKI directories exist on the new master; no file copied yet',
   'certs.pki.after-copy': 'the PKI files are copied; not verified',
   'certs.apiserver.after-key': 'the new apiserver key is on the host, the old certificate still beside it (pair does not match)',
   'certs.apiserver.after-cert': 'the re-issued apiserver certificate and key are both on the host',
   'certs.etcd.after-ca': 'the etcd CA certificate is on the new master; its member certificates not yet',
-  'certs.etcd.after-key': "a new etcd member key is on the host, its certificate not yet",
+  'certs.etcd.after-key': 'a new etcd member key is on the host, its certificate not yet',
   // kube objects
   'kube.drain.after-cordon': 'the new master is cordoned; no pod evicted yet',
   'kube.drain.after-eviction': 'some pods are evicted from the new master, others not yet',
@@ -77,7 +77,8 @@ export const FAILPOINTS = {
   'fence.after-keepalived-neutralised': "the old master's keepalived config is moved aside; its etcd data dir not yet",
   'fence.after-data-dir-aside': "the old master's etcd data dir is moved aside: the fence is complete, not recorded",
   // client fixes (the client-fixes step, after its checkpoint): rewrite -> restart -> Ready; kube-proxy: patch -> roll
-  'clientfix.file.after-write': "a kubelet/controller-manager/scheduler kubeconfig points at its new server (backup kept next to it); the running process still uses the old one",
+  'clientfix.file.after-write':
+    'a kubelet/controller-manager/scheduler kubeconfig points at its new server (backup kept next to it); the running process still uses the old one',
   'clientfix.service.after-restart': 'the kubelet (or component) was restarted on its fixed kubeconfig; its Node is not yet seen Ready again',
   'clientfix.kubeproxy.after-patch': 'the kube-proxy ConfigMap points at the LB; its DaemonSet is not rolled, running pods still use the old server',
   'clientfix.revert.after-restore': 'compensation: the backup kubeconfig is back in place; the client is not restarted on it yet',

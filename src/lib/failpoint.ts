@@ -38,7 +38,13 @@ function currentArming(): Arming | null {
   const spec = (process.env.CPM_FAILPOINTS ?? '').trim();
   if (!spec) return (arming = null);
   const dir = process.env.CPM_FAILPOINT_DIR ?? process.env.CPM_STATE_DIR ?? process.cwd();
-  arming = { patterns: spec.split(',').map((s) => globToRegExp(s.trim())).filter(Boolean), firedFile: path.join(dir, 'fired') };
+  arming = {
+    patterns: spec
+      .split(',')
+      .map((s) => globToRegExp(s.trim()))
+      .filter(Boolean),
+    firedFile: path.join(dir, 'fired'),
+  };
   return arming;
 }
 
@@ -53,7 +59,11 @@ export function firedFailpoints(firedFile: string): Set<string> {
 
 /** Names in the catalogue that a CPM_FAILPOINTS spec arms, in catalogue order. */
 export function armedBy(spec: string): FailpointName[] {
-  const patterns = spec.split(',').map((s) => s.trim()).filter(Boolean).map(globToRegExp);
+  const patterns = spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(globToRegExp);
   return (Object.keys(FAILPOINTS) as FailpointName[]).filter((n) => patterns.some((p) => p.test(n)));
 }
 
@@ -67,7 +77,11 @@ export function failpoint(name: FailpointName, instance?: string): void {
   const a = currentArming();
   if (!a) return;
   const qualified = instance ? `${name}@${instance}` : name;
-  const key = a.patterns.some((p) => p.source.includes('@') && p.test(qualified)) ? qualified : a.patterns.some((p) => !p.source.includes('@') && p.test(name)) ? name : undefined;
+  const key = a.patterns.some((p) => p.source.includes('@') && p.test(qualified))
+    ? qualified
+    : a.patterns.some((p) => !p.source.includes('@') && p.test(name))
+      ? name
+      : undefined;
   if (!key) return;
   if (firedFailpoints(a.firedFile).has(key)) return;
   const fd = openSync(a.firedFile, 'a');

@@ -13,7 +13,10 @@ export interface HttpGetResult {
   cause?: Error;
 }
 
-export interface HttpGetOptions extends Pick<RequestOptions, 'ca' | 'cert' | 'key' | 'headers' | 'agent' | 'rejectUnauthorized' | 'servername' | 'checkServerIdentity'> {
+export interface HttpGetOptions extends Pick<
+  RequestOptions,
+  'ca' | 'cert' | 'key' | 'headers' | 'agent' | 'rejectUnauthorized' | 'servername' | 'checkServerIdentity'
+> {
   /** no answer within this long = an error (default 5 s) */
   timeoutMs?: number;
   /** keep at most this many characters of the body (default: all) */

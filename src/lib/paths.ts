@@ -54,7 +54,14 @@ export function hostPathsWithTilde(plan: Plan): string[] {
   const out = Object.entries(plan.paths)
     .filter(([, v]) => typeof v === 'string' && v.startsWith('~'))
     .map(([k, v]) => `paths.${k} = ${String(v)}`);
-  for (const [c, s] of Object.entries({ etcd: plan.etcd.service, apiserver: plan.apiserver.service, controllerManager: plan.controllerManager.service, scheduler: plan.scheduler.service, loadBalancer: plan.loadBalancer.service, keepalived: plan.keepalived.service })) {
+  for (const [c, s] of Object.entries({
+    etcd: plan.etcd.service,
+    apiserver: plan.apiserver.service,
+    controllerManager: plan.controllerManager.service,
+    scheduler: plan.scheduler.service,
+    loadBalancer: plan.loadBalancer.service,
+    keepalived: plan.keepalived.service,
+  })) {
     if (s.type === 'staticPod') {
       if (s.manifest.startsWith('~')) out.push(`${c}.service.manifest = ${s.manifest}`);
       if (s.disabledDir?.startsWith('~')) out.push(`${c}.service.disabledDir = ${s.disabledDir}`);

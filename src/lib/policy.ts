@@ -58,7 +58,12 @@ export function activePolicy(env = process.env): WorkerPolicy | undefined {
 }
 
 function globMatch(pattern: string, value: string): boolean {
-  const re = new RegExp(`^${pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  const re = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
   return re.test(value);
 }
 
@@ -94,22 +99,30 @@ const fail = (rule: string, message: string): never => {
 };
 
 export function checkCluster(p: WorkerPolicy, cluster: string): void {
-  if (!p.clusters.some((c) => globMatch(c, cluster))) fail('clusters', `cluster "${cluster}" is not one this worker may migrate (allowed: ${p.clusters.join(', ') || 'none'})`);
+  if (!p.clusters.some((c) => globMatch(c, cluster)))
+    fail('clusters', `cluster "${cluster}" is not one this worker may migrate (allowed: ${p.clusters.join(', ') || 'none'})`);
 }
 
 export function checkSshTarget(p: WorkerPolicy, t: { name: string; address: string; privateKeyPath: string; knownHostsPath?: string }): void {
-  if (!addressAllowed(p.hostCIDRs, t.address)) fail('hostCIDRs', `${t.name} (${t.address}) is outside the hosts this worker may reach (${p.hostCIDRs.join(', ') || 'none'}); not connecting`);
+  if (!addressAllowed(p.hostCIDRs, t.address))
+    fail('hostCIDRs', `${t.name} (${t.address}) is outside the hosts this worker may reach (${p.hostCIDRs.join(', ') || 'none'}); not connecting`);
   if (!p.privateKeyPaths.includes(t.privateKeyPath)) fail('privateKeyPaths', `private key ${t.privateKeyPath} (for ${t.name}) is not one this worker may use`);
-  if (t.knownHostsPath && !p.knownHostsPaths.includes(t.knownHostsPath)) fail('knownHostsPaths', `known_hosts ${t.knownHostsPath} (for ${t.name}) is not one this worker may use`);
+  if (t.knownHostsPath && !p.knownHostsPaths.includes(t.knownHostsPath))
+    fail('knownHostsPaths', `known_hosts ${t.knownHostsPath} (for ${t.name}) is not one this worker may use`);
 }
 
 export function checkEtcdEndpoint(p: WorkerPolicy, url: string): void {
-  if (!addressAllowed(p.hostCIDRs, hostOfUrl(url))) fail('hostCIDRs', `etcd endpoint ${url} is outside the hosts this worker may reach (${p.hostCIDRs.join(', ') || 'none'})`);
+  if (!addressAllowed(p.hostCIDRs, hostOfUrl(url)))
+    fail('hostCIDRs', `etcd endpoint ${url} is outside the hosts this worker may reach (${p.hostCIDRs.join(', ') || 'none'})`);
 }
 
 /** Before the admin kubeconfig's credentials go to `url`. */
 export function checkApiServer(p: WorkerPolicy, url: string, what: string): void {
-  if (!addressAllowed(p.apiServerAddresses, hostOfUrl(url))) fail('apiServerAddresses', `${what} ${url} is not an API address this worker may send the admin credentials to (${p.apiServerAddresses.join(', ') || 'none'})`);
+  if (!addressAllowed(p.apiServerAddresses, hostOfUrl(url)))
+    fail(
+      'apiServerAddresses',
+      `${what} ${url} is not an API address this worker may send the admin credentials to (${p.apiServerAddresses.join(', ') || 'none'})`,
+    );
 }
 
 /** Run `check` against the active policy, if there is one. */

@@ -9,7 +9,6 @@ import { shq } from './shell';
 export type ServiceAction = 'start' | 'stop' | 'status' | 'restart';
 export type BootAction = 'enable' | 'disable';
 
-
 export function serviceCommand(service: Service, action: ServiceAction): string {
   switch (service.type) {
     case 'systemd':
@@ -19,7 +18,8 @@ export function serviceCommand(service: Service, action: ServiceAction): string 
       const parked = `${service.disabledDir ?? '/etc/kubernetes/manifests-disabled'}/${service.manifest.split('/').pop() ?? 'manifest.yaml'}`;
       // The kubelet starts what is in its manifest dir and stops what leaves it.
       if (action === 'start') return `test -f ${shq(service.manifest)} || mv ${shq(parked)} ${shq(service.manifest)}`;
-      if (action === 'stop') return `if test -f ${shq(service.manifest)}; then mkdir -p ${shq(parked.replace(/\/[^/]+$/, ''))} && mv ${shq(service.manifest)} ${shq(parked)}; fi`;
+      if (action === 'stop')
+        return `if test -f ${shq(service.manifest)}; then mkdir -p ${shq(parked.replace(/\/[^/]+$/, ''))} && mv ${shq(service.manifest)} ${shq(parked)}; fi`;
       if (action === 'restart') return `touch ${shq(service.manifest)}`;
       return `test -f ${shq(service.manifest)}`;
     }

@@ -58,7 +58,10 @@ export function shapeOf(plan: Plan): ShapeInput {
 
 export function findHost(plan: Plan, name: string): Host & { side: Side } {
   const h = allMasters(plan).find((x) => x.name === name);
-  if (!h) throw new Error(`host "${name}" is not in the plan (old: ${plan.oldMasters.map((x) => x.name).join(', ')}; new: ${plan.newMasters.map((x) => x.name).join(', ')})`);
+  if (!h)
+    throw new Error(
+      `host "${name}" is not in the plan (old: ${plan.oldMasters.map((x) => x.name).join(', ')}; new: ${plan.newMasters.map((x) => x.name).join(', ')})`,
+    );
   return h;
 }
 

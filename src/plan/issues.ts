@@ -13,9 +13,7 @@ export interface PlanIssue {
 }
 
 function dotted(path: readonly PropertyKey[]): string {
-  return path
-    .map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`))
-    .join('');
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
 }
 
 const HINTS: Array<[RegExp, string]> = [
@@ -48,4 +46,3 @@ export function zodIssues(error: z.ZodError): PlanIssue[] {
   }
   return out;
 }
-

@@ -27,9 +27,7 @@ export class PlanError extends Error {
 }
 
 export function formatIssues(issues: PlanIssue[]): string {
-  return issues
-    .map((i) => `  - ${i.path || '(file)'}: ${i.message}${i.hint ? `\n      hint: ${i.hint}` : ''}`)
-    .join('\n');
+  return issues.map((i) => `  - ${i.path || '(file)'}: ${i.message}${i.hint ? `\n      hint: ${i.hint}` : ''}`).join('\n');
 }
 
 /** Validate an already-parsed document (every rule, as the workflow checks it). Returns the plan or every issue found. */

@@ -13,14 +13,10 @@ const absPath = z
   .string()
   .min(1, 'must not be empty')
   .refine((p) => p.startsWith('/') || p.startsWith('~/'), 'must be an absolute path (or start with ~/)');
-const hostName = z
-  .string()
-  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a DNS-1123 name, e.g. master-1');
+const hostName = z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a DNS-1123 name, e.g. master-1');
 const ipv4 = z.ipv4({ message: 'must be an IPv4 address, e.g. 10.0.0.11' });
 const url = z.url({ message: 'must be a URL such as http://10.0.0.11:2380' });
-const duration = z
-  .string()
-  .regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 30s, 15m, 2h or 1d');
+const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 30s, 15m, 2h or 1d');
 
 /** How the tool reaches one host over SSH. Fields override `defaults.ssh`. */
 export const sshAccessSchema = z
@@ -57,7 +53,9 @@ export const hostSchema = z
     state: z
       .enum(['active', 'failed'], { message: 'must be active or failed' })
       .optional()
-      .describe('old masters only: failed = dead (powered off); its etcd member is removed first, behind its own checkpoint, and none of its services are touched'),
+      .describe(
+        'old masters only: failed = dead (powered off); its etcd member is removed first, behind its own checkpoint, and none of its services are touched',
+      ),
   })
   .strict();
 
@@ -168,7 +166,9 @@ export const planSchema = z
     strategy: z
       .enum(STRATEGIES, { message: `must be one of ${STRATEGIES.join(', ')}` })
       .optional()
-      .describe("grow-then-shrink (the runbook: add every new member, switch, remove every old one) or rolling (one in, one out); default: the runbook's for 3 → 3, else the one whose worst step tolerates more failures"),
+      .describe(
+        "grow-then-shrink (the runbook: add every new member, switch, remove every old one) or rolling (one in, one out); default: the runbook's for 3 → 3, else the one whose worst step tolerates more failures",
+      ),
     allowEvenMembers: z.boolean().optional().describe('accept an even final etcd member count (it tolerates no more failures than one member less)'),
     acceptToleranceDrop: z.boolean().optional().describe('accept a plan with a step that tolerates fewer etcd failures than the starting cluster (e.g. 5 → 3)'),
     parallelism: z
@@ -180,7 +180,10 @@ export const planSchema = z
       .describe(
         'how many new masters run a step that takes no traffic and changes no etcd membership (certificates, apiserver, apiserver-lb, controller-manager/scheduler) at the same time; default 1 (one at a time); etcd joins, the VIP switch and decommission are always one at a time',
       ),
-    workerNodes: z.array(hostSchema.partial({ etcd: true })).default([]).describe('nodes whose kubelet.conf preflight checks'),
+    workerNodes: z
+      .array(hostSchema.partial({ etcd: true }))
+      .default([])
+      .describe('nodes whose kubelet.conf preflight checks'),
     etcd: z
       .object({
         tls: z
@@ -221,7 +224,9 @@ export const planSchema = z
         onOldMasters: z
           .boolean()
           .optional()
-          .describe('false: the old masters run no keepalived (e.g. one old master behind a separate LB/VIP address); the VIP step only configures the new side'),
+          .describe(
+            'false: the old masters run no keepalived (e.g. one old master behind a separate LB/VIP address); the VIP step only configures the new side',
+          ),
         service: serviceSchema,
       })
       .strict(),
@@ -229,12 +234,10 @@ export const planSchema = z
       .object({
         namespace: nonEmpty.default('kube-system'),
         configMap: nonEmpty.default('calico-config'),
-        restart: z
-          .array(z.object({ kind: z.enum(['DaemonSet', 'Deployment']), name: nonEmpty }).strict())
-          .default([
-            { kind: 'DaemonSet', name: 'calico-node' },
-            { kind: 'Deployment', name: 'calico-policy-controller' },
-          ]),
+        restart: z.array(z.object({ kind: z.enum(['DaemonSet', 'Deployment']), name: nonEmpty }).strict()).default([
+          { kind: 'DaemonSet', name: 'calico-node' },
+          { kind: 'Deployment', name: 'calico-policy-controller' },
+        ]),
       })
       .strict()
       .default({
@@ -281,12 +284,12 @@ export const planSchema = z
         'preflight-ack': checkpointSchema.default({ enabled: true, remindAfter: '30m' }),
         'switch-traffic': checkpointSchema.default({ enabled: true, remindAfter: '30m' }),
         decommission: checkpointSchema.default({ enabled: true, remindAfter: '30m' }),
-        'remove-failed': checkpointSchema
-          .optional()
-          .describe("before a failed old master's etcd member is removed (only when one is marked state: failed)"),
+        'remove-failed': checkpointSchema.optional().describe("before a failed old master's etcd member is removed (only when one is marked state: failed)"),
         'client-fixes': optInCheckpointSchema
           .default({ enabled: false, remindAfter: '30m' })
-          .describe('off by default: when on, preflight\'s client fixes (kubelet, kube-proxy, controller-manager/scheduler kubeconfigs) are applied after this approval'),
+          .describe(
+            "off by default: when on, preflight's client fixes (kubelet, kube-proxy, controller-manager/scheduler kubeconfigs) are applied after this approval",
+          ),
       })
       .strict()
       .default({

@@ -117,7 +117,14 @@ function simulate(input: ShapeInput, strategy: Strategy): Pick<ShapeProjection, 
   const adds = input.newMasters.map((h) => h.name).filter((n) => !oldNames.includes(n));
   const removals = oldNames.filter((n) => !newNames.has(n) && !failed.has(n));
   const finalSize = input.newMasters.length;
-  const ops = orderOf(strategy, oldNames.filter((n) => failed.has(n)), removals, adds, startMembers.length, finalSize);
+  const ops = orderOf(
+    strategy,
+    oldNames.filter((n) => failed.has(n)),
+    removals,
+    adds,
+    startMembers.length,
+    finalSize,
+  );
   const members = [...startMembers];
   const steps: MembershipStep[] = ops.map(({ op, host }) => {
     if (op === 'add') members.push(host);
@@ -142,7 +149,10 @@ function chooseStrategy(input: ShapeInput): { strategy: Strategy; why: string } 
   const g = simulate(input, 'grow-then-shrink').worstTolerates;
   const r = simulate(input, 'rolling').worstTolerates;
   if (r > g) return { strategy: 'rolling', why: `default: its worst step tolerates ${r} failure(s), grow-then-shrink's ${g}` };
-  return { strategy: 'grow-then-shrink', why: `default: its worst step tolerates ${g} failure(s)${r === g ? ', as rolling (a tie goes to the runbook\'s)' : `, rolling's ${r}`}` };
+  return {
+    strategy: 'grow-then-shrink',
+    why: `default: its worst step tolerates ${g} failure(s)${r === g ? ", as rolling (a tie goes to the runbook's)" : `, rolling's ${r}`}`,
+  };
 }
 
 /** The membership projection of a shape, with every refusal and warning. */
@@ -152,7 +162,11 @@ export function projectShape(input: ShapeInput): ShapeProjection {
   for (const side of ['oldMasters', 'newMasters'] as const) {
     const n = input[side].length;
     if (n < MIN_MASTERS || n > MAX_MASTERS) {
-      problems.push({ path: side, message: `${n} hosts: a control plane has ${MIN_MASTERS} to ${MAX_MASTERS} masters`, hint: 'etcd beyond 7 members only slows writes' });
+      problems.push({
+        path: side,
+        message: `${n} hosts: a control plane has ${MIN_MASTERS} to ${MAX_MASTERS} masters`,
+        hint: 'etcd beyond 7 members only slows writes',
+      });
     }
   }
   const { strategy, why } = chooseStrategy(input);
@@ -164,7 +178,11 @@ export function projectShape(input: ShapeInput): ShapeProjection {
 
   for (const f of failed) {
     if (newNames.includes(f)) {
-      problems.push({ path: 'newMasters', message: `${f} is marked failed in oldMasters and also listed as a new master: a dead host cannot be kept`, hint: 'list its replacement under another name (the new host), or mark it active if it is up' });
+      problems.push({
+        path: 'newMasters',
+        message: `${f} is marked failed in oldMasters and also listed as a new master: a dead host cannot be kept`,
+        hint: 'list its replacement under another name (the new host), or mark it active if it is up',
+      });
     }
   }
   if (sim.start.tolerates < 0) {
@@ -185,10 +203,18 @@ export function projectShape(input: ShapeInput): ShapeProjection {
     const worst = Math.min(...below.map((s) => s.tolerates));
     const msg = `${below.length} step(s) tolerate fewer failures than the starting cluster (${sim.start.tolerates}): down to ${worst} (${below.map((s) => `${s.op} ${s.host} → ${s.voters} members`).join(', ')})`;
     if (input.acceptToleranceDrop) warnings.push({ path: 'acceptToleranceDrop', message: `accepted: ${msg}` });
-    else problems.push({ path: 'acceptToleranceDrop', message: msg, hint: `set acceptToleranceDrop: true to accept it${input.strategy ? '' : ', or choose another strategy'}` });
+    else
+      problems.push({
+        path: 'acceptToleranceDrop',
+        message: msg,
+        hint: `set acceptToleranceDrop: true to accept it${input.strategy ? '' : ', or choose another strategy'}`,
+      });
   }
   if (failed.length && sim.start.tolerates >= 0) {
-    warnings.push({ path: 'oldMasters', message: `${failed.join(', ')} marked failed: ${failed.length > 1 ? 'their members are' : 'its member is'} removed first (own checkpoint); none of ${failed.length > 1 ? 'their' : 'its'} services are touched` });
+    warnings.push({
+      path: 'oldMasters',
+      message: `${failed.join(', ')} marked failed: ${failed.length > 1 ? 'their members are' : 'its member is'} removed first (own checkpoint); none of ${failed.length > 1 ? 'their' : 'its'} services are touched`,
+    });
   }
   return {
     strategy,

@@ -144,13 +144,19 @@ export function migrationSteps(plan: Plan, opts: StepOptions = {}): Step[] {
   const byHost = new Map(plan.oldMasters.concat(plan.newMasters).map((h) => [h.name, h]));
   const after = (i: number): Pick<ActionStep, 'etcdMembersAfter' | 'etcdAfter'> => {
     const p = shape.steps[i];
-    return p ? { etcdMembersAfter: [...p.members], etcdAfter: { members: [...p.members], voters: p.voters, quorum: p.quorum, tolerates: p.tolerates, belowStart: p.belowStart } } : {};
+    return p
+      ? {
+          etcdMembersAfter: [...p.members],
+          etcdAfter: { members: [...p.members], voters: p.voters, quorum: p.quorum, tolerates: p.tolerates, belowStart: p.belowStart },
+        }
+      : {};
   };
   const early = new Set(earlyLeavers(plan));
   let firstRemoval = true;
   const membership = (op: 'remove-failed' | 'add' | 'remove', gtsDecommission: boolean): Step[] =>
     shape.steps.flatMap((p, i): Step[] => {
-      const wanted = op === 'add' ? p.op === 'add' || (p.op === 'remove' && early.has(p.host)) : op === 'remove' ? p.op === 'remove' && !early.has(p.host) : p.op === op;
+      const wanted =
+        op === 'add' ? p.op === 'add' || (p.op === 'remove' && early.has(p.host)) : op === 'remove' ? p.op === 'remove' && !early.has(p.host) : p.op === op;
       if (!wanted) return [];
       const h = byHost.get(p.host);
       if (!h) return [];
@@ -211,15 +217,21 @@ export function migrationSteps(plan: Plan, opts: StepOptions = {}): Step[] {
             phase: 'etcd-leave',
             host: h.name,
             title: `Remove etcd member ${h.etcd.name} of ${h.name} (rolling: one in, one out)`,
-            does: [`move etcd leadership off ${h.etcd.name} if it leads; member remove ${h.etcd.name}; stop etcd on ${h.name}; wait healthy (its other components keep running until decommission)`],
+            does: [
+              `move etcd leadership off ${h.etcd.name} if it leads; member remove ${h.etcd.name}; stop etcd on ${h.name}; wait healthy (its other components keep running until decommission)`,
+            ],
             pointOfNoReturn: ponr,
             ...after(i),
           };
       const checkpoint = !ponr
         ? []
         : gtsDecommission
-          ? gate(plan, 'decommission', 'Checkpoint: decommission the old control plane', [`an operator approves removing the old masters (after this, only forward)`])
-          : gate(plan, 'decommission', 'Checkpoint: remove the first old etcd member (rolling)', [`an operator approves removing old etcd members one at a time as new ones join (after this, only forward)`]);
+          ? gate(plan, 'decommission', 'Checkpoint: decommission the old control plane', [
+              `an operator approves removing the old masters (after this, only forward)`,
+            ])
+          : gate(plan, 'decommission', 'Checkpoint: remove the first old etcd member (rolling)', [
+              `an operator approves removing old etcd members one at a time as new ones join (after this, only forward)`,
+            ]);
       return [...checkpoint, leave];
     });
 
@@ -244,16 +256,26 @@ export function migrationSteps(plan: Plan, opts: StepOptions = {}): Step[] {
       `an operator confirms every user kubeconfig uses https://${vip}`,
       ...plan.clients.userKubeconfigs.map((k) => `user kubeconfig to confirm: ${k}`),
     ]),
-    ...perHost(added, 'prepare-new-nodes', (h) => `Drain, label and taint ${h}`, (h) => [
-      `drain ${h.name} (ignore DaemonSets, force unmanaged pods, honour PodDisruptionBudgets)`,
-      `label ${plan.nodes.masterLabel}`,
-      `taint ${plan.nodes.masterTaint} and ${plan.nodes.isolationTaint}`,
-      `uncordon ${h.name}`,
-    ]),
+    ...perHost(
+      added,
+      'prepare-new-nodes',
+      (h) => `Drain, label and taint ${h}`,
+      (h) => [
+        `drain ${h.name} (ignore DaemonSets, force unmanaged pods, honour PodDisruptionBudgets)`,
+        `label ${plan.nodes.masterLabel}`,
+        `taint ${plan.nodes.masterTaint} and ${plan.nodes.isolationTaint}`,
+        `uncordon ${h.name}`,
+      ],
+    ),
     ...(etcdUsesTls(plan) && opts.etcdCerts !== false
-      ? perHost(added, 'etcd-certs', (h) => `etcd member certificates for ${h}`, (h) => [
-          `issue ${plan.paths.pkiDir}/etcd/server.{crt,key} and peer.{crt,key} for ${h.name} (SANs ${h.name}, ${h.address}, localhost, 127.0.0.1) with the etcd CA of an old master; copy etcd/ca.crt (never ca.key)`,
-        ])
+      ? perHost(
+          added,
+          'etcd-certs',
+          (h) => `etcd member certificates for ${h}`,
+          (h) => [
+            `issue ${plan.paths.pkiDir}/etcd/server.{crt,key} and peer.{crt,key} for ${h.name} (SANs ${h.name}, ${h.address}, localhost, 127.0.0.1) with the etcd CA of an old master; copy etcd/ca.crt (never ca.key)`,
+          ],
+        )
       : []),
     {
       kind: 'action',
@@ -264,22 +286,42 @@ export function migrationSteps(plan: Plan, opts: StepOptions = {}): Step[] {
     },
     ...membership('remove-failed', false),
     ...membership('add', false),
-    ...perHost(added, 'certificates', (h) => `Certificates on ${h}`, (h) => [
-      `copy ${plan.paths.pkiDir} from ${pkiSource} to ${h.name} (modes preserved)`,
-      `re-issue apiserver.crt with SANs + ${plan.newMasters.map((x) => x.name).join(', ')} addresses and ${plan.loadBalancer.vip}, signed by the cluster CA, new key`,
-    ]),
-    ...perHost(added, 'apiserver', (h) => `kube-apiserver on ${h}`, (h) => [
-      `write ${plan.paths.apiserverConfig} with --etcd-servers = the new etcd members (from the live member list)${plan.apiserver.apiserverCount ? `, --apiserver-count=${plan.apiserver.apiserverCount}` : ''}, --advertise-address=${h.address}`,
-      `start kube-apiserver, wait for /readyz`,
-    ]),
-    ...perHost(added, 'apiserver-lb', (h) => `apiserver-nginx-lb on ${h}`, (h) => [
-      `write ${plan.paths.nginxConfig}: upstream ${plan.loadBalancer.upstreamName} = the new apiservers`,
-      `start the LB, verify the API answers through ${h.address}:${plan.loadBalancer.port}`,
-    ]),
-    ...perHost(added, 'controller-manager-scheduler', (h) => `controller-manager and scheduler on ${h}`, (h) => [
-      `copy and adapt ${plan.paths.controllerManagerKubeconfig}, ${plan.paths.schedulerKubeconfig} and their configs for ${h.name}`,
-      `start kube-controller-manager and kube-scheduler, wait until healthy`,
-    ]),
+    ...perHost(
+      added,
+      'certificates',
+      (h) => `Certificates on ${h}`,
+      (h) => [
+        `copy ${plan.paths.pkiDir} from ${pkiSource} to ${h.name} (modes preserved)`,
+        `re-issue apiserver.crt with SANs + ${plan.newMasters.map((x) => x.name).join(', ')} addresses and ${plan.loadBalancer.vip}, signed by the cluster CA, new key`,
+      ],
+    ),
+    ...perHost(
+      added,
+      'apiserver',
+      (h) => `kube-apiserver on ${h}`,
+      (h) => [
+        `write ${plan.paths.apiserverConfig} with --etcd-servers = the new etcd members (from the live member list)${plan.apiserver.apiserverCount ? `, --apiserver-count=${plan.apiserver.apiserverCount}` : ''}, --advertise-address=${h.address}`,
+        `start kube-apiserver, wait for /readyz`,
+      ],
+    ),
+    ...perHost(
+      added,
+      'apiserver-lb',
+      (h) => `apiserver-nginx-lb on ${h}`,
+      (h) => [
+        `write ${plan.paths.nginxConfig}: upstream ${plan.loadBalancer.upstreamName} = the new apiservers`,
+        `start the LB, verify the API answers through ${h.address}:${plan.loadBalancer.port}`,
+      ],
+    ),
+    ...perHost(
+      added,
+      'controller-manager-scheduler',
+      (h) => `controller-manager and scheduler on ${h}`,
+      (h) => [
+        `copy and adapt ${plan.paths.controllerManagerKubeconfig}, ${plan.paths.schedulerKubeconfig} and their configs for ${h.name}`,
+        `start kube-controller-manager and kube-scheduler, wait until healthy`,
+      ],
+    ),
     {
       kind: 'action',
       key: 'calico',
@@ -290,16 +332,18 @@ export function migrationSteps(plan: Plan, opts: StepOptions = {}): Step[] {
         ...plan.calico.restart.map((r) => `rollout restart ${r.kind}/${r.name} and wait for it`),
       ],
     },
-    ...gate(plan, 'switch-traffic', 'Checkpoint: switch API traffic to the new masters', [
-      `an operator approves moving the VIP ${plan.loadBalancer.vip}`,
-    ]),
+    ...gate(plan, 'switch-traffic', 'Checkpoint: switch API traffic to the new masters', [`an operator approves moving the VIP ${plan.loadBalancer.vip}`]),
     {
       kind: 'action',
       key: 'vip-failover',
       phase: 'vip-failover',
       title: `Move the VIP ${plan.loadBalancer.vip} to the new masters`,
       does: [
-        ...(addedNames.length ? [`write ${plan.paths.keepalivedConfig} on ${addedNames.join(', ')} (virtual_router_id ${plan.keepalived.virtualRouterId}, peers: ${keepalivedPeersDoc(plan)}) and start keepalived`] : []),
+        ...(addedNames.length
+          ? [
+              `write ${plan.paths.keepalivedConfig} on ${addedNames.join(', ')} (virtual_router_id ${plan.keepalived.virtualRouterId}, peers: ${keepalivedPeersDoc(plan)}) and start keepalived`,
+            ]
+          : []),
         ...(kept.length ? [`keepalived on the kept ${kept.join(', ')} left as it is`] : []),
         keepalivedOld
           ? leavingNames.length
@@ -312,22 +356,26 @@ export function migrationSteps(plan: Plan, opts: StepOptions = {}): Step[] {
     // rolling's early leavers: their member already left in etcd-leave; here only their services stop
     ...leaving
       .filter((h) => early.has(h.name))
-      .map(
-        (h): ActionStep => ({
-          kind: 'action',
-          key: `decommission-old/${h.name}`,
-          phase: 'decommission-old',
-          host: h.name,
-          title: `Decommission ${h.name}`,
-          does: [`stop apiserver-nginx-lb, controller-manager, scheduler and kube-apiserver on ${h.name}`, `its etcd member left in etcd-leave/${h.name}; fence it`],
-        }),
-      ),
+      .map((h): ActionStep => ({
+        kind: 'action',
+        key: `decommission-old/${h.name}`,
+        phase: 'decommission-old',
+        host: h.name,
+        title: `Decommission ${h.name}`,
+        does: [
+          `stop apiserver-nginx-lb, controller-manager, scheduler and kube-apiserver on ${h.name}`,
+          `its etcd member left in etcd-leave/${h.name}; fence it`,
+        ],
+      })),
     // every other leaving master: the whole decommission, its member removed in the planner's order
     // (the decommission checkpoint comes before the first removal, wherever that is)
     ...membership('remove', true),
-    ...perHost(added, 'etcd-config', (h) => `etcd config on ${h} without old members`, () => [
-      `rewrite ${plan.paths.etcdConfig}: initial-cluster lists only the new members`,
-    ]),
+    ...perHost(
+      added,
+      'etcd-config',
+      (h) => `etcd config on ${h} without old members`,
+      () => [`rewrite ${plan.paths.etcdConfig}: initial-cluster lists only the new members`],
+    ),
     {
       kind: 'action',
       key: 'cleanup-labels',

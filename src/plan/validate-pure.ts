@@ -13,7 +13,10 @@ import { planSchema, type Plan } from './schema';
 import { semanticIssues } from './semantic';
 
 /** The one plan validator: the schema, then the cross-field rules; every problem at once. */
-export function checkPlan(doc: unknown, opts: { runtimeChecks?: boolean; anyShape?: boolean } = {}): { ok: true; plan: Plan } | { ok: false; issues: PlanIssue[] } {
+export function checkPlan(
+  doc: unknown,
+  opts: { runtimeChecks?: boolean; anyShape?: boolean } = {},
+): { ok: true; plan: Plan } | { ok: false; issues: PlanIssue[] } {
   const parsed = planSchema.safeParse(doc);
   if (!parsed.success) return { ok: false, issues: zodIssues(parsed.error) };
   const issues = semanticIssues(parsed.data, opts);

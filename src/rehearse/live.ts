@@ -33,7 +33,8 @@ const REHEARSABLE = new Set([
 ]);
 
 /** Per-member or environment settings: the lab sets its own. */
-const LAB_OWN = /^(name|data-dir|wal-dir|listen-|advertise-|initial-|client-transport-security|peer-transport-security|cert-file|key-file|trusted-ca-file|peer-|client-cert-auth|auto-tls|self-signed-cert-validity|cipher-suites|tls-|listen-metrics-urls|log-|logger|enable-v2|discovery)/;
+const LAB_OWN =
+  /^(name|data-dir|wal-dir|listen-|advertise-|initial-|client-transport-security|peer-transport-security|cert-file|key-file|trusted-ca-file|peer-|client-cert-auth|auto-tls|self-signed-cert-validity|cipher-suites|tls-|listen-metrics-urls|log-|logger|enable-v2|discovery)/;
 
 export interface LiveTuning {
   /** `key: value` lines for the lab's old members' etcd.conf.yml */
@@ -44,7 +45,12 @@ export interface LiveTuning {
 }
 
 export async function readLiveTuning(ops: HostOps, plan: Plan): Promise<LiveTuning> {
-  const src = await readOldEtcdSource(ops, plan, plan.oldMasters.filter((h) => !isFailed(h)), 30_000);
+  const src = await readOldEtcdSource(
+    ops,
+    plan,
+    plan.oldMasters.filter((h) => !isFailed(h)),
+    30_000,
+  );
   const settings = sourceSettings(src);
   const tuning: string[] = [];
   const notReproduced: string[] = [];

@@ -48,7 +48,9 @@ export async function rehearse(file: string, o: RehearseOptions): Promise<Rehear
     try {
       const live = await readLiveTuning(ops, plan);
       rehearsal.shape.etcdTuning = live.tuning;
-      rehearsal.notes.push(`etcd settings read from ${live.from} (read-only)${live.notReproduced.length ? `; not reproduced on the lab: ${live.notReproduced.join(', ')}` : ''}`);
+      rehearsal.notes.push(
+        `etcd settings read from ${live.from} (read-only)${live.notReproduced.length ? `; not reproduced on the lab: ${live.notReproduced.join(', ')}` : ''}`,
+      );
     } finally {
       await ops.close();
     }

@@ -37,7 +37,11 @@ export function compensationFor(ctx: Ctx, step: ActionStep): Compensation | unde
     case 'controller-manager-scheduler': {
       if (!host) return undefined;
       const components =
-        step.phase === 'apiserver' ? (['apiserver'] as const) : step.phase === 'apiserver-lb' ? (['loadBalancer'] as const) : (['controllerManager', 'scheduler'] as const);
+        step.phase === 'apiserver'
+          ? (['apiserver'] as const)
+          : step.phase === 'apiserver-lb'
+            ? (['loadBalancer'] as const)
+            : (['controllerManager', 'scheduler'] as const);
       return {
         step: step.key,
         what: `stop ${components.join(' and ')} on ${host}`,
@@ -75,5 +79,7 @@ export function compensationFor(ctx: Ctx, step: ActionStep): Compensation | unde
 }
 
 function oldClientURLs(plan: Plan): string[] {
-  return liveOldMasters(plan).map((h) => h.etcd.clientURL).sort();
+  return liveOldMasters(plan)
+    .map((h) => h.etcd.clientURL)
+    .sort();
 }

@@ -22,11 +22,18 @@ export function renderDetails(st: MigrationState, steps: Step[]): string {
     if (s.pendingCheckpoint.details?.length) lines.push('');
     const ev = s.pendingCheckpoint.evidence;
     const again = s.pendingCheckpoint.reapproval;
-    if (again) lines.push(`**The approval by ${again.by} did not hold** (${again.lapsed ? 'lapsed' : 'the cluster changed'}):`, '', ...again.changes.map((c) => `- ${c}`), '');
+    if (again)
+      lines.push(
+        `**The approval by ${again.by} did not hold** (${again.lapsed ? 'lapsed' : 'the cluster changed'}):`,
+        '',
+        ...again.changes.map((c) => `- ${c}`),
+        '',
+      );
     if (ev) lines.push(`**Evidence**${ev.unreadable ? '' : ` \`${ev.digest.slice(0, 12)}\``}:`, '', ...describeEvidence(ev).map((l) => `- ${l}`), '');
     for (const c of s.pendingCheckpoint.approveCommands) lines.push('```', c, '```');
     const early = (s.ignoredApprovals ?? []).filter((a) => a.early && a.gate === s.pendingCheckpoint?.gate);
-    if (early.length) lines.push('', `_${early.map((a) => `${a.by ?? '?'} at ${a.at}`).join(', ')} approved this before it was pending: that did not count, approve again._`);
+    if (early.length)
+      lines.push('', `_${early.map((a) => `${a.by ?? '?'} at ${a.at}`).join(', ')} approved this before it was pending: that did not count, approve again._`);
   }
   if (s.lastError) lines.push('', `**Last error** in \`${s.lastError.step}\`: ${s.lastError.message}`);
   if (s.pointOfNoReturnPassed) lines.push('', '_Point of no return passed: only forward._');

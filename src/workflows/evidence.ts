@@ -136,7 +136,11 @@ export class EvidenceGate {
       return { ok: true, note: `${evidenceGist(now)} (unchanged when acting)` };
     }
     const reasons = [
-      ...(lapsed ? [`the approval by ${rec.by} at ${rec.at} lapsed: it was ${formatMs(age)} old when the workflow got to act, past checkpoints.${step.gate}.expiresAfter (${expiresAfter})`] : []),
+      ...(lapsed
+        ? [
+            `the approval by ${rec.by} at ${rec.at} lapsed: it was ${formatMs(age)} old when the workflow got to act, past checkpoints.${step.gate}.expiresAfter (${expiresAfter})`,
+          ]
+        : []),
       ...(changes.length ? [`the cluster changed since the approval by ${rec.by} at ${rec.at}: ${changes.join('; ')}`] : []),
     ];
     const why = `${reasons.join('; and ')}; nothing was done: approve again what the checkpoint shows now`;

@@ -34,7 +34,10 @@ export function inventoryDetails(refs: readonly OldMasterRef[], acked: ReadonlyS
   const lines = refs.map((r) => `${r.expected ? 'expected' : acked.has(r.ref) ? 'acknowledged' : 'FIX OR ACK'} ${describeRef(r)}`);
   if (!refs.length) lines.push('inventory: nothing names an old master');
   for (const u of unreadable) lines.push(`unreadable (not checked): ${u}`);
-  if (open.length) lines.push(`decommission waits until each of these is fixed or acknowledged: npx cpmigrate approve ${workflowId} decommission ${open.map((r) => `--ack '${r.ref}'`).join(' ')}`);
+  if (open.length)
+    lines.push(
+      `decommission waits until each of these is fixed or acknowledged: npx cpmigrate approve ${workflowId} decommission ${open.map((r) => `--ack '${r.ref}'`).join(' ')}`,
+    );
   return lines;
 }
 
@@ -44,7 +47,7 @@ export async function decommissionGate(ctx: InventoryGateCtx, step: CheckpointSt
   progress('inventory: what still names an old master (read-only)');
   let inv = await quick.inventoryOldMasterRefs(plan);
   // only refusals for unacknowledged references count: an approval that did not hold for its evidence never fails the migration
-  for (let refused = 0; refused < MAX_ROUNDS; ) {
+  for (let refused = 0; refused < MAX_ROUNDS;) {
     ctx.setDetails(
       inventoryDetails(inv.refs, acked, inv.unreadable, workflowId),
       unacknowledged(inv.refs, acked).map((r) => r.ref),
@@ -63,7 +66,10 @@ export async function decommissionGate(ctx: InventoryGateCtx, step: CheckpointSt
       continue;
     }
     refused++;
-    st.revokeApproval(step.gate, `decommission refused: ${open.length} reference(s) to old masters neither fixed nor acknowledged: ${open.map((r) => r.ref).join(', ')}; fix them or approve again with --ack for each`);
+    st.revokeApproval(
+      step.gate,
+      `decommission refused: ${open.length} reference(s) to old masters neither fixed nor acknowledged: ${open.map((r) => r.ref).join(', ')}; fix them or approve again with --ack for each`,
+    );
   }
   throw new InventoryUnacknowledgedFailure(`decommission checkpoint: ${MAX_ROUNDS} approvals left references to old masters unacknowledged`);
 }

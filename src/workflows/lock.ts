@@ -22,9 +22,17 @@ export class ClusterLock {
     const t = plan.timeouts;
     const nonRetryableErrorTypes = [...NON_RETRYABLE_ERROR_TYPES];
     // heartbeating like every profile: a worker that dies here is noticed after the heartbeat timeout, not the start-to-close one
-    this.quick = proxyActivities<MigrationActivities>({ startToCloseTimeout: t.quick, heartbeatTimeout: t.heartbeat, retry: { initialInterval: '2s', maximumInterval: '30s', maximumAttempts: t.maxAttempts, nonRetryableErrorTypes } });
+    this.quick = proxyActivities<MigrationActivities>({
+      startToCloseTimeout: t.quick,
+      heartbeatTimeout: t.heartbeat,
+      retry: { initialInterval: '2s', maximumInterval: '30s', maximumAttempts: t.maxAttempts, nonRetryableErrorTypes },
+    });
     // as long as the migration: retried without limit (a worker restart), heartbeating
-    this.keep = proxyActivities<MigrationActivities>({ startToCloseTimeout: '365d', heartbeatTimeout: t.heartbeat, retry: { initialInterval: '2s', maximumInterval: '30s', nonRetryableErrorTypes } });
+    this.keep = proxyActivities<MigrationActivities>({
+      startToCloseTimeout: '365d',
+      heartbeatTimeout: t.heartbeat,
+      retry: { initialInterval: '2s', maximumInterval: '30s', nonRetryableErrorTypes },
+    });
   }
 
   /** Take the lock (LockHeldError naming the holder when another migration has it) and start the keeper. */

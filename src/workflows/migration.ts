@@ -8,16 +8,7 @@
  * the migration for a human (resume retries it, abort ends it); before any
  * change (preflight) it fails the workflow instead, since nothing was touched.
  */
-import {
-  ApplicationFailure,
-  condition,
-  log,
-  patched,
-  setCurrentDetails,
-  setHandler,
-  upsertSearchAttributes,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { ApplicationFailure, condition, log, patched, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { ApprovalRejectedFailure, MigrationAbortedFailure, PlanInvalidFailure } from '../errors';
 import { durationMs } from '../plan/duration';
 import { checkPlan } from '../plan/validate-pure';
@@ -214,15 +205,26 @@ export async function migrateControlPlane(input: MigrationInput): Promise<Migrat
   /** What a human approves at this checkpoint, beyond its title: the exact client changes; the user kubeconfigs and unverified Nodes. */
   const checkpointDetails = (step: CheckpointStep): { details?: string[]; toAcknowledge?: string[] } => {
     if (step.gate === 'client-fixes') return { details: clientFixes.map(describeFix) };
-    if (step.gate === 'decommission' && decommissionDetails) return decommissionDetails.toAcknowledge.length ? decommissionDetails : { details: decommissionDetails.details };
+    if (step.gate === 'decommission' && decommissionDetails)
+      return decommissionDetails.toAcknowledge.length ? decommissionDetails : { details: decommissionDetails.details };
     if (step.gate === 'preflight-ack') {
-      const details = [...plan.clients.userKubeconfigs.map((k) => `confirm this user kubeconfig uses https://${plan.loadBalancer.vip}:${plan.loadBalancer.port}: ${k}`), ...preflightNotes];
+      const details = [
+        ...plan.clients.userKubeconfigs.map((k) => `confirm this user kubeconfig uses https://${plan.loadBalancer.vip}:${plan.loadBalancer.port}: ${k}`),
+        ...preflightNotes,
+      ];
       return details.length ? { details } : {};
     }
     return {};
   };
 
-  const evidence = new EvidenceGate({ plan, quick: proxies.quick, st, progress, holdIfPaused, known: (g) => knownEvidence(g, st, clientFixes, decommissionDetails?.refs) });
+  const evidence = new EvidenceGate({
+    plan,
+    quick: proxies.quick,
+    st,
+    progress,
+    holdIfPaused,
+    known: (g) => knownEvidence(g, st, clientFixes, decommissionDetails?.refs),
+  });
   /** A checkpoint that waits for its approval: with the inventory (decommission) and its evidence (src/workflows/evidence.ts). */
   const checkpoint = async (step: CheckpointStep): Promise<string> => {
     // patched(): migrations that reached this checkpoint before the inventory / the evidence existed replay without them
@@ -370,7 +372,9 @@ async function rollBack(st: MigrationState, compensations: Compensation[], progr
         const repeats = st.abortRepeats;
         st.pause('cpmigrate (rollback step failed)');
         log.error('rollback step failed; holding for an operator', { step: c.step, error: message });
-        progress(`operator: rolling back ${c.step} failed (${message.slice(0, 200)}); fix the cause, then resume (retry it) or abort again (stop rolling back)`);
+        progress(
+          `operator: rolling back ${c.step} failed (${message.slice(0, 200)}); fix the cause, then resume (retry it) or abort again (stop rolling back)`,
+        );
         await condition(() => !st.paused || st.abortRepeats > repeats);
         if (st.abortRepeats > repeats) return `${stopped} (operator stopped the rollback)`;
       }

@@ -13,7 +13,12 @@ export function preflightNotesOf(report: PreflightReport): string[] {
  * @param clientFixes the client-fixes step will apply the fixable blockers (after its checkpoint):
  *   only the others stop the migration here.
  */
-export async function preflight(input: MigrationInput, { quick }: Proxies, progress: (w: string) => void, clientFixes: boolean): Promise<{ summary: string; report: PreflightReport }> {
+export async function preflight(
+  input: MigrationInput,
+  { quick }: Proxies,
+  progress: (w: string) => void,
+  clientFixes: boolean,
+): Promise<{ summary: string; report: PreflightReport }> {
   progress('preflight checks (read-only)');
   const report = input.features?.resume === true ? await quick.preflight(input.plan, 'resume') : await quick.preflight(input.plan);
   const fixable = clientFixes ? report.blockers.filter((b) => b.fixable) : [];
@@ -25,7 +30,9 @@ export async function preflight(input: MigrationInput, { quick }: Proxies, progr
     );
   }
   const n = report.nodes;
-  const nodes = n ? `; kubelets checked on ${n.checked} node(s) (${n.fromApi} found through the API)${n.unverified.length ? `, ${n.unverified.length} unverified` : ''}` : '';
+  const nodes = n
+    ? `; kubelets checked on ${n.checked} node(s) (${n.fromApi} found through the API)${n.unverified.length ? `, ${n.unverified.length} unverified` : ''}`
+    : '';
   const fixes = fixable.length ? `; ${fixable.length} client fix(es) for the client-fixes checkpoint` : '';
   return { summary: `${report.checked.length} checks passed${report.warnings.length ? `, ${report.warnings.length} warning(s)` : ''}${fixes}${nodes}`, report };
 }

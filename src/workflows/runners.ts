@@ -50,7 +50,9 @@ async function etcdJoin({ plan, long, progress }: Ctx, host: string): Promise<st
       await long.etcdAbandonJoin(plan, host);
     } catch (cleanup) {
       const why = (e: unknown) => ((e as Error & { cause?: Error }).cause ?? (e as Error)).message;
-      throw new EtcdJoinCleanupFailure(`etcd join of ${host} failed (${why(err)}) AND removing its learner failed (${why(cleanup)}): check \`etcdctl member list\` before resuming`);
+      throw new EtcdJoinCleanupFailure(
+        `etcd join of ${host} failed (${why(err)}) AND removing its learner failed (${why(cleanup)}): check \`etcdctl member list\` before resuming`,
+      );
     }
     throw err;
   }
@@ -234,6 +236,11 @@ export async function runAction(ctx: Ctx, step: ActionStep): Promise<string> {
     case 'cleanup-labels':
       return cleanupLabels(ctx);
     case 'monitoring':
-      return (await quick.setExporterEndpoints(plan, plan.newMasters.map((h) => h.address))).summary;
+      return (
+        await quick.setExporterEndpoints(
+          plan,
+          plan.newMasters.map((h) => h.address),
+        )
+      ).summary;
   }
 }

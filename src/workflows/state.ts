@@ -53,7 +53,8 @@ export class MigrationState {
     if (!(GATES as readonly string[]).includes(p.gate)) return `unknown checkpoint "${p.gate}": one of ${GATES.join(', ')}`;
     if (p.by !== undefined && typeof p.by !== 'string') return '"by" must be a string (who approves)';
     if (p.reason !== undefined && typeof p.reason !== 'string') return '"reason" must be a string';
-    if (p.ack !== undefined && (!Array.isArray(p.ack) || p.ack.some((x) => typeof x !== 'string' || !x.trim()))) return '"ack" must be a list of reference ids (from the checkpoint\'s details)';
+    if (p.ack !== undefined && (!Array.isArray(p.ack) || p.ack.some((x) => typeof x !== 'string' || !x.trim())))
+      return '"ack" must be a list of reference ids (from the checkpoint\'s details)';
     if (p.evidenceDigest !== undefined && (typeof p.evidenceDigest !== 'string' || !/^[0-9a-f]{8,64}$/.test(p.evidenceDigest))) {
       return '"evidenceDigest" must be the evidence digest the checkpoint shows (hex, at least its first 8 characters)';
     }
@@ -63,7 +64,9 @@ export class MigrationState {
       return `checkpoint "${p.gate}" is disabled in this migration's plan${this.pending ? ` (the pending checkpoint is "${this.pending.gate}")` : ''}: nothing to approve`;
     }
     if (this.pending?.gate === p.gate) return this.staleEvidence(p.gate, p.evidenceDigest as string | undefined);
-    const why = this.pending ? `the pending checkpoint is "${this.pending.gate}", not "${p.gate}"` : `checkpoint "${p.gate}" is not pending yet (the migration is at ${this.current?.key ?? 'a step boundary'})`;
+    const why = this.pending
+      ? `the pending checkpoint is "${this.pending.gate}", not "${p.gate}"`
+      : `checkpoint "${p.gate}" is not pending yet (the migration is at ${this.current?.key ?? 'a step boundary'})`;
     return `${why}: an approval counts only while its checkpoint waits; it was NOT taken, send it again when \`cpmigrate status\` shows "${p.gate}" pending`;
   }
 
@@ -71,7 +74,9 @@ export class MigrationState {
   private staleEvidence(gate: string, seen: string | undefined): string | undefined {
     const now = this.pending?.evidence;
     if (seen === undefined || !now || now.unreadable || now.digest.startsWith(seen)) return undefined;
-    const held = this.pending?.reapproval ? ` (${this.pending.reapproval.changes.length ? this.pending.reapproval.changes.join('; ') : this.pending.reapproval.why})` : '';
+    const held = this.pending?.reapproval
+      ? ` (${this.pending.reapproval.changes.length ? this.pending.reapproval.changes.join('; ') : this.pending.reapproval.why})`
+      : '';
     return `the evidence of checkpoint "${gate}" is not the one approved: approved ${seen.slice(0, 12)}, it is ${now.digest.slice(0, 12)} now${held}; NOT taken: read \`cpmigrate status\` again and approve what it shows`;
   }
 
@@ -81,7 +86,12 @@ export class MigrationState {
     const p = (a ?? {}) as Partial<Record<keyof Approval, unknown>>;
     if (problem) {
       const gate = text(p.gate);
-      const early = this.steps.some((x) => x.kind === 'checkpoint' && x.gate === gate) && !this.isApproved(gate as GateId) && this.pending?.gate !== gate && !this.finished && !this.abort;
+      const early =
+        this.steps.some((x) => x.kind === 'checkpoint' && x.gate === gate) &&
+        !this.isApproved(gate as GateId) &&
+        this.pending?.gate !== gate &&
+        !this.finished &&
+        !this.abort;
       this.ignoredApprovals.push({ gate, by: text(p.by), at: new Date().toISOString(), why: problem, early });
       if (this.ignoredApprovals.length > IGNORED_KEPT) this.ignoredApprovals.shift();
       this.ignoredApprovalCount += 1;
@@ -89,7 +99,14 @@ export class MigrationState {
     }
     const ack = Array.isArray(p.ack) ? (p.ack as string[]).map((x) => x.trim()) : [];
     const digest = this.pending?.evidence?.digest;
-    const rec: ApprovalRecord = { gate: p.gate as GateId, by: text(p.by) ?? 'unknown', reason: text(p.reason), at: new Date().toISOString(), ...(ack.length ? { ack } : {}), ...(digest ? { evidenceDigest: digest } : {}) };
+    const rec: ApprovalRecord = {
+      gate: p.gate as GateId,
+      by: text(p.by) ?? 'unknown',
+      reason: text(p.reason),
+      at: new Date().toISOString(),
+      ...(ack.length ? { ack } : {}),
+      ...(digest ? { evidenceDigest: digest } : {}),
+    };
     this.approvals.push(rec);
     return rec;
   }
@@ -165,7 +182,12 @@ export class MigrationState {
   /** After a batch settled: `step` (a started one) is current again, `others` still to finish (a held batch). */
   focus(step: Step, others: readonly Step[]): void {
     const startedAt = this.startedAt.get(step.key) ?? new Date().toISOString();
-    this.current = { key: step.key, phase: step.kind === 'action' ? step.phase : 'checkpoint', host: step.kind === 'action' ? step.host : undefined, startedAt };
+    this.current = {
+      key: step.key,
+      phase: step.kind === 'action' ? step.phase : 'checkpoint',
+      host: step.kind === 'action' ? step.host : undefined,
+      startedAt,
+    };
     this.together = others.map((s) => s.key);
   }
 
@@ -191,8 +213,7 @@ export class MigrationState {
 
   status(): MigrationStatus {
     const state: MigrationStatus['state'] =
-      this.finished ??
-      (this.pending ? 'waiting-approval' : this.paused ? (this.lastError ? 'blocked' : 'paused') : 'running');
+      this.finished ?? (this.pending ? 'waiting-approval' : this.paused ? (this.lastError ? 'blocked' : 'paused') : 'running');
     return {
       cluster: this.plan.cluster,
       workflowId: workflowIdFor(this.plan.cluster),

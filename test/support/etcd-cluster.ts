@@ -93,10 +93,29 @@ function makePki(base: string, hostDirs: string[], addresses: string[]): { caFil
   const leaf = (name: string, ext: string) => {
     writeFileSync(path.join(dir, `${name}.ext`), ext);
     ossl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
-    ossl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`);
+    ossl(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '2',
+      '-extfile',
+      `${name}.ext`,
+    );
   };
   // 127.0.0.1 too: on loopback, peer connections leave from 127.0.0.1 and etcd checks the peer certificate's IP SAN
-  leaf('server', `subjectAltName=${[...addresses, '127.0.0.1'].map((a) => `IP:${a}`).join(',')}\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=digitalSignature\n`);
+  leaf(
+    'server',
+    `subjectAltName=${[...addresses, '127.0.0.1'].map((a) => `IP:${a}`).join(',')}\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=digitalSignature\n`,
+  );
   leaf('client', 'extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature\n');
   for (const h of hostDirs) {
     const etcdPki = path.join(h, 'pki', 'etcd');
@@ -124,7 +143,8 @@ export async function startEtcdLab(opts: {
   etcdBinary?: string;
   newEtcdBinary?: string;
 }): Promise<EtcdLab> {
-  for (const tool of ['/usr/bin/etcd', '/usr/bin/unshare']) if (!existsSync(tool)) throw new Error(`${tool} is missing (apt-get install etcd-server util-linux)`);
+  for (const tool of ['/usr/bin/etcd', '/usr/bin/unshare'])
+    if (!existsSync(tool)) throw new Error(`${tool} is missing (apt-get install etcd-server util-linux)`);
   const base = mkdtempSync(path.join(os.tmpdir(), 'cpmigrate-etcd-'));
   const mount = path.join(base, 'host');
   const bin = path.join(base, 'bin');
@@ -162,7 +182,9 @@ alive
   for (const [name, text] of Object.entries(scripts)) await writeFile(path.join(bin, name), text, { mode: 0o755 });
   // BIN/etcd runs the host's own binary, MOUNT/bin/etcd (a link made here for the hosts given), else Debian's: the plan
   // starts BIN/etcd-start, and the version probe finds BIN/etcd beside it and asks the same binary the host runs
-  await writeFile(path.join(bin, 'etcd'), `#!/bin/bash\nM=${mount}\nif [ -x "$M/bin/etcd" ]; then exec "$M/bin/etcd" "$@"; fi\nexec /usr/bin/etcd "$@"\n`, { mode: 0o755 });
+  await writeFile(path.join(bin, 'etcd'), `#!/bin/bash\nM=${mount}\nif [ -x "$M/bin/etcd" ]; then exec "$M/bin/etcd" "$@"; fi\nexec /usr/bin/etcd "$@"\n`, {
+    mode: 0o755,
+  });
   const binaryOf = (h: LabHost) => (opts.oldMasters.includes(h) ? opts.etcdBinary : (opts.newEtcdBinary ?? opts.etcdBinary)) ?? '/usr/bin/etcd';
   for (const h of [...opts.oldMasters, ...opts.newMasters]) {
     const hb = path.join(hostDir(h.name), 'bin');
@@ -172,7 +194,13 @@ alive
 
   const scheme = opts.tls ? 'https' : 'http';
   const all = [...opts.oldMasters, ...opts.newMasters];
-  const tls = opts.tls ? makePki(base, all.map((h) => hostDir(h.name)), all.map((h) => h.address)) : undefined;
+  const tls = opts.tls
+    ? makePki(
+        base,
+        all.map((h) => hostDir(h.name)),
+        all.map((h) => h.address),
+      )
+    : undefined;
   const member = (h: LabHost) => ({
     name: h.name,
     address: h.address,
@@ -236,7 +264,10 @@ alive
     },
     log: (name, lines = 30) => {
       try {
-        return readFileSync(path.join(hostDir(name), 'run', 'etcd.log'), 'utf8').split('\n').slice(-lines).join('\n');
+        return readFileSync(path.join(hostDir(name), 'run', 'etcd.log'), 'utf8')
+          .split('\n')
+          .slice(-lines)
+          .join('\n');
       } catch {
         return '(no log)';
       }

@@ -20,7 +20,12 @@ function finish(input: PlanInput, gates: GateId[]): Plan {
   return planSchema.parse({
     ...input,
     cluster: 'recorded',
-    checkpoints: { 'preflight-ack': cp('preflight-ack'), 'switch-traffic': cp('switch-traffic'), decommission: cp('decommission'), ...(gates.includes('remove-failed') ? { 'remove-failed': cp('remove-failed') } : {}) },
+    checkpoints: {
+      'preflight-ack': cp('preflight-ack'),
+      'switch-traffic': cp('switch-traffic'),
+      decommission: cp('decommission'),
+      ...(gates.includes('remove-failed') ? { 'remove-failed': cp('remove-failed') } : {}),
+    },
     timeouts: { quick: '20s', long: '2m', heartbeat: '10s', maxAttempts: 3 },
     nodes: { ...input.nodes, drainTimeout: '1m' },
   });
@@ -115,8 +120,24 @@ export interface HistoryVariant {
 
 const LB = 'https://10.200.20.241:443';
 const RECORDED_FIXES: ClientFix[] = [
-  { kind: 'kubelet', node: 'worker-2', address: '10.200.20.32', planHost: false, file: '/etc/kubernetes/kubelet.conf', from: 'https://10.200.20.11:8686', to: LB },
-  { kind: 'kube-proxy', namespace: 'kube-system', configMap: 'kube-proxy', key: 'kubeconfig.conf', daemonSet: 'kube-proxy', from: 'https://10.200.20.11:8686', to: LB },
+  {
+    kind: 'kubelet',
+    node: 'worker-2',
+    address: '10.200.20.32',
+    planHost: false,
+    file: '/etc/kubernetes/kubelet.conf',
+    from: 'https://10.200.20.11:8686',
+    to: LB,
+  },
+  {
+    kind: 'kube-proxy',
+    namespace: 'kube-system',
+    configMap: 'kube-proxy',
+    key: 'kubeconfig.conf',
+    daemonSet: 'kube-proxy',
+    from: 'https://10.200.20.11:8686',
+    to: LB,
+  },
 ];
 
 export const HISTORY_VARIANTS: HistoryVariant[] = [
@@ -207,13 +228,19 @@ export const HISTORY_VARIANTS: HistoryVariant[] = [
       return (_n, gate, plan) => {
         const k = (reads.get(gate) ?? 0) + 1;
         reads.set(gate, k);
-        return gate === 'switch-traffic' && k >= 2 ? { health: withMemberDown(healthyOldMembers(plan), 'oldmaster-2', 'connect ECONNREFUSED 10.200.20.12:2379') } : undefined;
+        return gate === 'switch-traffic' && k >= 2
+          ? { health: withMemberDown(healthyOldMembers(plan), 'oldmaster-2', 'connect ECONNREFUSED 10.200.20.12:2379') }
+          : undefined;
       };
     },
     drive: async (h) => {
       await approve(h, 'preflight-ack');
       await approve(h, 'switch-traffic');
-      await waitFor(h, (s) => s.pendingCheckpoint?.gate === 'switch-traffic' && s.pendingCheckpoint.reapproval !== undefined, 'switch-traffic held for its evidence');
+      await waitFor(
+        h,
+        (s) => s.pendingCheckpoint?.gate === 'switch-traffic' && s.pendingCheckpoint.reapproval !== undefined,
+        'switch-traffic held for its evidence',
+      );
       await h.executeUpdate(approveUpdate, { args: [{ gate: 'switch-traffic', by: 'recorder', reason: 'approved again' }] });
       await approve(h, 'decommission');
     },

@@ -30,7 +30,8 @@ async function main(): Promise<void> {
     },
   });
   const connection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' });
-  const worker = await Worker.create({ interceptors: { activity: [livenessInterceptor] },
+  const worker = await Worker.create({
+    interceptors: { activity: [livenessInterceptor] },
     connection,
     taskQueue: TASK_QUEUE,
     workflowsPath: path.join(__dirname, '..', '..', 'src', 'workflows', 'index.ts'),

@@ -82,17 +82,36 @@ function etcdBin(): string {
   return process.env.CPM_ETCD_BIN ?? '/usr/bin/etcd';
 }
 
-
 function openssl(args: string[], cwd: string): void {
   execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
 /** CA-signed EC key + cert. `ext` is an openssl extension section body. */
 function issueCert(dir: string, base: string, subj: string, ext: string, ca: string): void {
-  openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', subj], dir);
+  openssl(
+    ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', subj],
+    dir,
+  );
   writeFileSync(path.join(dir, `${base}.ext`), ext);
   openssl(
-    ['x509', '-req', '-in', `${base}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${base}.crt`, '-days', '3', '-sha256', '-extfile', `${base}.ext`],
+    [
+      'x509',
+      '-req',
+      '-in',
+      `${base}.csr`,
+      '-CA',
+      `${ca}.crt`,
+      '-CAkey',
+      `${ca}.key`,
+      '-CAcreateserial',
+      '-out',
+      `${base}.crt`,
+      '-days',
+      '3',
+      '-sha256',
+      '-extfile',
+      `${base}.ext`,
+    ],
     dir,
   );
 }
@@ -100,8 +119,25 @@ function issueCert(dir: string, base: string, subj: string, ext: string, ca: str
 function makeCA(dir: string, base: string, cn: string): void {
   openssl(
     [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${base}.key`, '-out', `${base}.crt`,
-      '-days', '3', '-subj', `/CN=${cn}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      `${base}.key`,
+      '-out',
+      `${base}.crt`,
+      '-days',
+      '3',
+      '-subj',
+      `/CN=${cn}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
     ],
     dir,
   );
@@ -148,13 +184,14 @@ function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.once('exit', () => {
-    for (const c of live) if (c.pid && c.exitCode === null) {
-      try {
-        process.kill(c.pid, 'SIGKILL');
-      } catch {
-        // already gone
+    for (const c of live)
+      if (c.pid && c.exitCode === null) {
+        try {
+          process.kill(c.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
       }
-    }
   });
 }
 
@@ -224,7 +261,8 @@ async function waitFor(what: string, timeoutMs: number, procs: Proc[], check: ()
     const dead = procs.find((p) => p.child.exitCode !== null || p.child.signalCode !== null);
     if (dead) throw new Error(`${dead.name} exited (${dead.child.exitCode ?? dead.child.signalCode}) while waiting for ${what}:\n${tail(dead.logFile)}`);
     if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}:\n${procs.map((p) => `--- ${p.name}\n${tail(p.logFile, 15)}`).join('\n')}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}:\n${procs.map((p) => `--- ${p.name}\n${tail(p.logFile, 15)}`).join('\n')}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -320,7 +358,9 @@ export async function startKubeControlPlane(opts: KubeControlPlaneOptions = {}):
     say(`kube-apiserver ready at ${server} in ${apiserverReadyMs} ms`);
 
     const kubeconfigPath = path.join(dir, 'admin.conf');
-    writeFileSync(kubeconfigPath, kubeconfigYaml(server, path.join(dir, 'ca.crt'), path.join(dir, 'admin.crt'), path.join(dir, 'admin.key'), 'admin'), { mode: 0o600 });
+    writeFileSync(kubeconfigPath, kubeconfigYaml(server, path.join(dir, 'ca.crt'), path.join(dir, 'admin.crt'), path.join(dir, 'admin.key'), 'admin'), {
+      mode: 0o600,
+    });
 
     // --- controller-manager and scheduler (admin kubeconfig, no serving port, no leader election)
     if (opts.controllerManager !== false) {

@@ -91,7 +91,8 @@ export class LocalNamespaceHostOps implements HostOps {
     });
     this.commands.push({ host: target.name, command, exitCode: result.exitCode, ms: Date.now() - t0 });
     if (result.timedOut) throw new RemoteCommandError(target.name, command, null, `timed out after ${timeoutMs}ms`);
-    if (result.exitCode !== 0 && !opts.allowFailure) throw new RemoteCommandError(target.name, command, result.exitCode, result.stderr.trim().split('\n').slice(-5).join('\n'));
+    if (result.exitCode !== 0 && !opts.allowFailure)
+      throw new RemoteCommandError(target.name, command, result.exitCode, result.stderr.trim().split('\n').slice(-5).join('\n'));
     return { stdout: result.stdout, stderr: result.stderr, exitCode: result.exitCode };
   }
 

@@ -50,10 +50,23 @@ export async function makeKubePki(dir: string, opts: KubePkiOptions): Promise<vo
 
   await newKey(f('ca.key'), keyType);
   await openssl([
-    'req', '-x509', '-new', '-key', f('ca.key'), '-out', f('ca.crt'), '-days', String(opts.caDays ?? 3650), '-subj', '/CN=kubernetes',
-    '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign',
-    '-addext', 'subjectKeyIdentifier=hash',
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    f('ca.key'),
+    '-out',
+    f('ca.crt'),
+    '-days',
+    String(opts.caDays ?? 3650),
+    '-subj',
+    '/CN=kubernetes',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign',
+    '-addext',
+    'subjectKeyIdentifier=hash',
   ]);
 
   await newKey(f('apiserver.key'), keyType);
@@ -74,8 +87,24 @@ export async function makeKubePki(dir: string, opts: KubePkiOptions): Promise<vo
     ].join('\n'),
   );
   await openssl([
-    'x509', '-req', '-in', csr, '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-set_serial', '0x1001',
-    '-days', String(opts.apiserverDays ?? 365), '-extfile', ext, '-extensions', 'v3', '-out', f('apiserver.crt'),
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    f('ca.crt'),
+    '-CAkey',
+    f('ca.key'),
+    '-set_serial',
+    '0x1001',
+    '-days',
+    String(opts.apiserverDays ?? 365),
+    '-extfile',
+    ext,
+    '-extensions',
+    'v3',
+    '-out',
+    f('apiserver.crt'),
   ]);
   await rm(csr);
   await rm(ext);
@@ -106,10 +135,23 @@ export async function makeEtcdCa(pkiDir: string, opts: { keyType?: 'rsa' | 'ec';
   await mkdir(d, { recursive: true, mode: 0o750 });
   await newKey(path.join(d, 'ca.key'), opts.keyType ?? 'rsa');
   await openssl([
-    'req', '-x509', '-new', '-key', path.join(d, 'ca.key'), '-out', path.join(d, 'ca.crt'), '-days', String(opts.days ?? 3650), '-subj', '/CN=etcd-ca',
-    '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign',
-    '-addext', 'subjectKeyIdentifier=hash',
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    path.join(d, 'ca.key'),
+    '-out',
+    path.join(d, 'ca.crt'),
+    '-days',
+    String(opts.days ?? 3650),
+    '-subj',
+    '/CN=etcd-ca',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,digitalSignature,keyEncipherment,keyCertSign',
+    '-addext',
+    'subjectKeyIdentifier=hash',
   ]);
   await chmod(path.join(d, 'ca.crt'), 0o644);
 }

@@ -67,7 +67,6 @@ export async function sshKeygen(file: string, comment = 'cpmigrate-test'): Promi
   await execFileP('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file]);
 }
 
-
 function canConnect(address: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect({ host: address, port });
@@ -84,7 +83,6 @@ function canConnect(address: string, port: number): Promise<boolean> {
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
-
 
 export async function startSshd(opts: StartSshdOptions): Promise<TestSshd> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'cpm-sshd-'));
@@ -206,7 +204,12 @@ export interface PlanHost {
  * A validated plan around the given hosts (3 old + 3 new), for activity tests.
  * `extra` is merged over the plan document before validation.
  */
-export function testPlanDoc(opts: { oldMasters: PlanHost[]; newMasters: PlanHost[]; defaultsSsh?: Record<string, unknown>; extra?: Record<string, unknown> }): Record<string, unknown> {
+export function testPlanDoc(opts: {
+  oldMasters: PlanHost[];
+  newMasters: PlanHost[];
+  defaultsSsh?: Record<string, unknown>;
+  extra?: Record<string, unknown>;
+}): Record<string, unknown> {
   const host = (h: PlanHost) => ({
     name: h.name,
     address: h.address,

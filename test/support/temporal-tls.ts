@@ -18,8 +18,23 @@ async function key(file: string): Promise<void> {
 async function ca(dir: string, name: string, cn: string): Promise<void> {
   await key(path.join(dir, `${name}-key.pem`));
   await openssl([
-    'req', '-x509', '-new', '-key', path.join(dir, `${name}-key.pem`), '-out', path.join(dir, `${name}.pem`), '-days', '30', '-subj', `/CN=${cn}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-addext', 'subjectKeyIdentifier=hash',
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    path.join(dir, `${name}-key.pem`),
+    '-out',
+    path.join(dir, `${name}.pem`),
+    '-days',
+    '30',
+    '-subj',
+    `/CN=${cn}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+    '-addext',
+    'subjectKeyIdentifier=hash',
   ]);
 }
 
@@ -27,10 +42,36 @@ async function leaf(dir: string, caName: string, name: string, cn: string, ext: 
   const f = (n: string) => path.join(dir, n);
   await key(f(`${name}-key.pem`));
   await openssl(['req', '-new', '-key', f(`${name}-key.pem`), '-out', f(`${name}.csr`), '-subj', `/CN=${cn}`]);
-  await writeFile(f(`${name}.ext`), ['[v3]', 'basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature', 'subjectKeyIdentifier=hash', 'authorityKeyIdentifier=keyid', ...ext, ''].join('\n'));
+  await writeFile(
+    f(`${name}.ext`),
+    [
+      '[v3]',
+      'basicConstraints=critical,CA:FALSE',
+      'keyUsage=critical,digitalSignature',
+      'subjectKeyIdentifier=hash',
+      'authorityKeyIdentifier=keyid',
+      ...ext,
+      '',
+    ].join('\n'),
+  );
   await openssl([
-    'x509', '-req', '-in', f(`${name}.csr`), '-CA', f(`${caName}.pem`), '-CAkey', f(`${caName}-key.pem`), '-CAcreateserial',
-    '-days', '30', '-extfile', f(`${name}.ext`), '-extensions', 'v3', '-out', f(`${name}.pem`),
+    'x509',
+    '-req',
+    '-in',
+    f(`${name}.csr`),
+    '-CA',
+    f(`${caName}.pem`),
+    '-CAkey',
+    f(`${caName}-key.pem`),
+    '-CAcreateserial',
+    '-days',
+    '30',
+    '-extfile',
+    f(`${name}.ext`),
+    '-extensions',
+    'v3',
+    '-out',
+    f(`${name}.pem`),
   ]);
 }
 

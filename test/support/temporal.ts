@@ -174,7 +174,13 @@ export function workflowTestEnv(): WorkflowTestEnv {
     },
     async withWorker(opts, fn, taskQueue = TASK_QUEUE) {
       const rec = recordingActivities(opts);
-      const worker = await Worker.create({ interceptors: { activity: [livenessInterceptor] }, connection: env.connection, taskQueue, workflowBundle: env.bundle, activities: rec.activities });
+      const worker = await Worker.create({
+        interceptors: { activity: [livenessInterceptor] },
+        connection: env.connection,
+        taskQueue,
+        workflowBundle: env.bundle,
+        activities: rec.activities,
+      });
       return worker.runUntil(fn(rec.calls, rec));
     },
     start(plan, taskQueue = TASK_QUEUE) {

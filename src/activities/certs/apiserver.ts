@@ -100,6 +100,5 @@ export function apiserverCertActivities(deps: CertActivityDeps) {
         },
       };
     },
-
   };
 }

@@ -193,6 +193,5 @@ export function pkiCopyActivities(deps: CertActivityDeps) {
         },
       };
     },
-
   };
 }

@@ -22,7 +22,8 @@ export interface ControlPlaneDeps {
 /** `servername`: check the served certificate for this name instead of the host in hostPort (e.g. the VIP clients will use) */
 export type ReadyzProbe = (hostPort: string, ca: Buffer, plan: Plan, servername?: string) => Promise<ProbeResult>;
 
-export const defaultReadyz: ReadyzProbe = (hostPort, ca, plan, servername) => probeReadyz(hostPort, ca, () => clientAuthFromKubeconfig(plan.kubeconfig), 5_000, servername);
+export const defaultReadyz: ReadyzProbe = (hostPort, ca, plan, servername) =>
+  probeReadyz(hostPort, ca, () => clientAuthFromKubeconfig(plan.kubeconfig), 5_000, servername);
 
 const COMPONENT_LABEL: Record<ComponentName, string> = {
   etcd: 'etcd',
@@ -48,4 +49,3 @@ export async function readCa(plan: Plan, ops: HostOps, host: Pick<Host, 'name' |
   if (!ca) throw new PlanMismatchError(`${host.name}: ${file} does not exist (copy the PKI first)`);
   return ca;
 }
-

@@ -50,11 +50,23 @@ async function missingOn(ops: HostOps, t: SshTarget, paths: string[]): Promise<s
  * ...) are copied from the source master when missing, with its address
  * adapted; missing PKI files mean the certificates step has not run: refused.
  */
-export async function ensureReferencedFiles(plan: Plan, ops: HostOps, src: Source, t: SshTarget, host: MasterHost, text: string, file: string): Promise<string[]> {
+export async function ensureReferencedFiles(
+  plan: Plan,
+  ops: HostOps,
+  src: Source,
+  t: SshTarget,
+  host: MasterHost,
+  text: string,
+  file: string,
+): Promise<string[]> {
   const refs = referencedPaths(text).filter((p) => p !== file);
   const pki = `${plan.paths.pkiDir.replace(/\/+$/, '')}/`;
   const copied: string[] = [];
-  const todo = await missingOn(ops, t, refs.filter((r) => !r.startsWith(pki)));
+  const todo = await missingOn(
+    ops,
+    t,
+    refs.filter((r) => !r.startsWith(pki)),
+  );
   const meta = await statPaths(ops, sshTargetOf(plan, src.host), todo);
   for (const p of todo) {
     const buf = await ops.readFile(sshTargetOf(plan, src.host), p);
@@ -64,7 +76,9 @@ export async function ensureReferencedFiles(plan: Plan, ops: HostOps, src: Sourc
   }
   const missing = await missingOn(ops, t, refs);
   if (missing.length) {
-    throw new PlanMismatchError(`${t.name}: ${file} refers to files that exist neither there nor on ${src.host.name}: ${missing.join(', ')} (PKI files come from the certificates step)`);
+    throw new PlanMismatchError(
+      `${t.name}: ${file} refers to files that exist neither there nor on ${src.host.name}: ${missing.join(', ')} (PKI files come from the certificates step)`,
+    );
   }
   return copied;
 }
@@ -101,7 +115,12 @@ export function renderApiserverConfig(plan: Plan, src: Source, host: MasterHost,
   return wrapRewrite(() =>
     rewriteApiserverConfig(
       src.text,
-      { etcdServers, sourceAddress: src.host.address, address: host.address, ...(plan.apiserver.apiserverCount !== undefined ? { apiserverCount: plan.apiserver.apiserverCount } : {}) },
+      {
+        etcdServers,
+        sourceAddress: src.host.address,
+        address: host.address,
+        ...(plan.apiserver.apiserverCount !== undefined ? { apiserverCount: plan.apiserver.apiserverCount } : {}),
+      },
       `${src.host.name}:${file}`,
     ),
   );
@@ -116,4 +135,3 @@ export function renderNginxConfig(plan: Plan, src: Source, host: MasterHost): { 
   });
   return { text, servers };
 }
-

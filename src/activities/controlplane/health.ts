@@ -60,7 +60,11 @@ export function healthActivities(deps: ControlPlaneDeps) {
         timer.done();
         const healthy = `${componentLabel(c)} on ${hostName} healthy after ${((Date.now() - t0) / 1000).toFixed(1)} s`;
         const parity = await parityOf(plan, ops, host, c);
-        return { summary: parity ? `${healthy}; ${parity.line}` : healthy, changed: false, details: { attempts: attempt, ...(parity ? { parity: parity.details } : {}) } };
+        return {
+          summary: parity ? `${healthy}; ${parity.line}` : healthy,
+          changed: false,
+          details: { attempts: attempt, ...(parity ? { parity: parity.details } : {}) },
+        };
       }
       timer.notYet();
       const notRunning = last.error?.startsWith('not running') ?? false;
@@ -101,7 +105,9 @@ async function healthzOnHost(plan: Plan, ops: HostOps, t: SshTarget, c: 'control
   const addr = !bind || bind === '0.0.0.0' ? '127.0.0.1' : bind;
   const r = await ops.run(t, `curl -sk --max-time 3 https://${addr}:${port}/healthz`, { allowFailure: true, timeoutMs: 15_000 });
   if (r.exitCode === 127) return { ok: true, body: 'curl not installed on the host: process status only' };
-  return r.exitCode === 0 && r.stdout.trim() === 'ok' ? { ok: true } : { ok: false, error: `https://${addr}:${port}/healthz: ${r.stdout.trim().slice(0, 200) || `curl exited ${r.exitCode}`}` };
+  return r.exitCode === 0 && r.stdout.trim() === 'ok'
+    ? { ok: true }
+    : { ok: false, error: `https://${addr}:${port}/healthz: ${r.stdout.trim().slice(0, 200) || `curl exited ${r.exitCode}`}` };
 }
 
 /** etcd's /health from the worker: plain http, or https with the plan's etcd client certificate. */
@@ -116,4 +122,3 @@ async function etcdHealth(plan: Plan, host: MasterHost): Promise<ProbeResult> {
   const r = await httpsGet(url, tls);
   return { ...r, ok: r.ok && /"health":\s*"true"/.test(r.body ?? '') };
 }
-

@@ -17,7 +17,9 @@ export function startStopActivities(deps: ControlPlaneDeps) {
       const others = reachableMasters(plan).filter((h) => h.name !== host.name);
       const running = await Promise.all(others.map((h) => isRunning(ops, sshTargetOf(plan, h), plan.keepalived.service).catch(() => false)));
       if (!running.some(Boolean)) {
-        throw new UnsafeOperationError(`refusing to stop keepalived on ${host.name}: no other master runs keepalived, so the VIP ${plan.loadBalancer.vip} would disappear`);
+        throw new UnsafeOperationError(
+          `refusing to stop keepalived on ${host.name}: no other master runs keepalived, so the VIP ${plan.loadBalancer.vip} would disappear`,
+        );
       }
     }
     if (c === 'loadBalancer') {
@@ -30,7 +32,9 @@ export function startStopActivities(deps: ControlPlaneDeps) {
       }
       const addrs = r.stdout;
       if (new RegExp(`\\s${plan.loadBalancer.vip.replace(/\./g, '\\.')}/`).test(addrs)) {
-        throw new UnsafeOperationError(`refusing to stop ${componentLabel(c)} on ${host.name}: it holds the VIP ${plan.loadBalancer.vip}, so API clients would lose the API; move the VIP first`);
+        throw new UnsafeOperationError(
+          `refusing to stop ${componentLabel(c)} on ${host.name}: it holds the VIP ${plan.loadBalancer.vip}, so API clients would lose the API; move the VIP first`,
+        );
       }
     }
   }

@@ -41,7 +41,14 @@ export function memberInput(plan: Plan, host: Host, entries: ClusterEntry[]): Pa
 }
 
 /** The member's config, derived from `source` (a live member's config): only per-member keys change. */
-export async function pushConfig(ops: HostOps, plan: Plan, target: SshTarget, host: Host, entries: ClusterEntry[], source: EtcdConfigSource): Promise<PushedConfig> {
+export async function pushConfig(
+  ops: HostOps,
+  plan: Plan,
+  target: SshTarget,
+  host: Host,
+  entries: ClusterEntry[],
+  source: EtcdConfigSource,
+): Promise<PushedConfig> {
   const file = plan.paths.etcdConfig;
   const before = (await ops.readFile(target, file))?.toString('utf8');
   const derived = deriveEtcdMemberConfig(source, memberInput(plan, host, entries));
@@ -136,6 +143,5 @@ export function configActivities(ctx: EtcdContext) {
         details: { changedKeys: cfg.keys, restarted: true },
       };
     },
-
   };
 }

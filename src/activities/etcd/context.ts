@@ -5,7 +5,16 @@
  */
 import { PlanMismatchError, UnsafeOperationError } from '../../errors';
 import type { ClusterEntry } from '../../lib/etcd-config';
-import { discoverMembers, errorText, etcdAccess, etcdHealth as probeEtcdHealth, quorumMembersOf, retryReconfig, type EtcdAccess, type EtcdMember } from '../../lib/etcd';
+import {
+  discoverMembers,
+  errorText,
+  etcdAccess,
+  etcdHealth as probeEtcdHealth,
+  quorumMembersOf,
+  retryReconfig,
+  type EtcdAccess,
+  type EtcdMember,
+} from '../../lib/etcd';
 import type { HostOps } from '../../lib/hostops';
 import { formatProjection, projectMembershipChange, type MembershipChange } from '../../lib/quorum';
 import { serviceCommand } from '../../lib/services';
@@ -53,14 +62,7 @@ export interface EtcdActivityDeps {
   log?: (msg: string, attrs?: Record<string, unknown>) => void;
 }
 
-type EtcdActivityName =
-  | 'etcdHealth'
-  | 'etcdSnapshot'
-  | 'etcdJoinMember'
-  | 'etcdAbandonJoin'
-  | 'etcdRemoveMember'
-  | 'etcdRewriteConfig'
-  | 'etcdClientURLs';
+type EtcdActivityName = 'etcdHealth' | 'etcdSnapshot' | 'etcdJoinMember' | 'etcdAbandonJoin' | 'etcdRemoveMember' | 'etcdRewriteConfig' | 'etcdClientURLs';
 export type EtcdActivities = Pick<MigrationActivities, EtcdActivityName>;
 
 export function secs(ms: number): string {
@@ -177,7 +179,9 @@ export function etcdContext(deps: EtcdActivityDeps): EtcdContext {
     const projection = projectMembershipChange(quorumMembersOf(report), change);
     log(`quorum check for ${what}: ${formatProjection(change, projection)}`);
     const alarmNote = report.alarms.length
-      ? [`active alarm (${report.alarms.join(', ')}): no membership change while an alarm is raised; resolve its cause (NOSPACE: compact, defragment, raise the quota; CORRUPT: replace the member), then \`etcdctl alarm disarm\``]
+      ? [
+          `active alarm (${report.alarms.join(', ')}): no membership change while an alarm is raised; resolve its cause (NOSPACE: compact, defragment, raise the quota; CORRUPT: replace the member), then \`etcdctl alarm disarm\``,
+        ]
       : [];
     const blockers = [...new Set([...projection.reasons, ...alarmNote, ...report.problems])];
     if (blockers.length === 0) return;

@@ -7,7 +7,18 @@ import { failpoint } from '../../lib/failpoint';
 import { enableAtBoot } from '../component-state';
 import { QUOTA_HEADROOM, quotaRefusal, versionRefusals, type MemberVersion } from '../../lib/etcd-gates';
 import { describeDerived, quotaBytesOf, sourceSettings, type EtcdConfigSource } from '../../lib/etcd-member-config';
-import { discoverMembers, errorText, etcdHealth as probeEtcdHealth, isMemberHealthy, memberLabel, toMember, voterEndpoints, withEtcdClient, type EtcdAccess, type EtcdMember } from '../../lib/etcd';
+import {
+  discoverMembers,
+  errorText,
+  etcdHealth as probeEtcdHealth,
+  isMemberHealthy,
+  memberLabel,
+  toMember,
+  voterEndpoints,
+  withEtcdClient,
+  type EtcdAccess,
+  type EtcdMember,
+} from '../../lib/etcd';
 import { serviceCommand } from '../../lib/services';
 import { shq } from '../../lib/shell';
 import type { Plan } from '../../plan/schema';
@@ -76,7 +87,10 @@ export function joinActivities(ctx: EtcdContext) {
         source = await sourceFor(ctx, ops, plan, d.members, host);
         // the binary the new member will run joins the version gate before the add (a 3.4 leader panics when a 3.6 member connects)
         const joining = await joiningBinaryVersion(ops, plan, host, t.commandMs);
-        const versions = [...(await readVersions(access, d.members)), ...('version' in joining ? [{ label: `${host.etcd.name} (to join; ${joining.how})`, version: joining.version }] : [])];
+        const versions = [
+          ...(await readVersions(access, d.members)),
+          ...('version' in joining ? [{ label: `${host.etcd.name} (to join; ${joining.how})`, version: joining.version }] : []),
+        ];
         notes.push(gateBeforeAdd(`add etcd member ${host.etcd.name} (${host.etcd.peerURL})`, versions, supported, health, source));
         if ('unknown' in joining) notes.push(`version of the joining binary unknown (${joining.unknown}): checked again once it runs`);
 
@@ -267,6 +281,5 @@ export function joinActivities(ctx: EtcdContext) {
         summary: `removed ${kind} ${memberLabel(member)} of ${host.name}; ${stopped}; ${after.members.length} members remain`,
       };
     },
-
   };
 }

@@ -4,7 +4,17 @@
  */
 import { UnsafeOperationError } from '../../errors';
 import { failpoint } from '../../lib/failpoint';
-import { discoverMembers, errorText, etcdHealth as probeEtcdHealth, isMemberHealthy, memberLabel, voterEndpoints, withEtcdClient, type EtcdAccess, type EtcdMember } from '../../lib/etcd';
+import {
+  discoverMembers,
+  errorText,
+  etcdHealth as probeEtcdHealth,
+  isMemberHealthy,
+  memberLabel,
+  voterEndpoints,
+  withEtcdClient,
+  type EtcdAccess,
+  type EtcdMember,
+} from '../../lib/etcd';
 import { isFailed } from '../../plan/hosts';
 import type { Plan } from '../../plan/schema';
 import { checkHashKV } from '../etcd-data';
@@ -12,7 +22,13 @@ import type { RemoveResult } from '../types';
 import { memberOf, secs, seedsOf, type EtcdContext } from './context';
 
 /** Old masters' members that do not answer (dead hosts), removed one at a time when the projection allows it. */
-export async function removeDeadOldMembers(ctx: EtcdContext, plan: Plan, access: EtcdAccess, members: readonly EtcdMember[], targetId: string): Promise<string[]> {
+export async function removeDeadOldMembers(
+  ctx: EtcdContext,
+  plan: Plan,
+  access: EtcdAccess,
+  members: readonly EtcdMember[],
+  targetId: string,
+): Promise<string[]> {
   const { log, reconfig, guard } = ctx;
   const oldPeers = new Set(plan.oldMasters.map((h) => h.etcd.peerURL));
   const notes: string[] = [];
@@ -55,7 +71,8 @@ export function removeActivities(ctx: EtcdContext) {
       let d = on.d;
       const member = memberOf(d.members, host, true);
       // a failed (dead) old master is never touched: its member is removed through the others, no SSH to it
-      const stopHere = (): Promise<string> => (isFailed(host) ? Promise.resolve(`nothing run on ${host.name} (marked failed)`) : stopService(ops, plan, target));
+      const stopHere = (): Promise<string> =>
+        isFailed(host) ? Promise.resolve(`nothing run on ${host.name} (marked failed)`) : stopService(ops, plan, target);
       if (!member) {
         const stopped = await stopHere();
         // same postcondition as a removal done here: an earlier attempt may have removed it and died before the cluster settled
@@ -143,6 +160,5 @@ export function removeActivities(ctx: EtcdContext) {
         summary: `${deadNotes.length ? `${deadNotes.join('; ')}; ` : ''}${moveNote}${hashes.summary}; removed ${memberLabel(member)}; ${stopped}; ${final.members.length} members healthy, leader ${final.leaderId ?? '?'}; ${secs(Date.now() - t0)}`,
       };
     },
-
   };
 }

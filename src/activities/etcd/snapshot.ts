@@ -42,7 +42,8 @@ export function snapshotActivities(ctx: EtcdContext) {
           .then((s) => JSON.parse(s) as { cluster?: string; etcdClusterId?: string; revision?: string; sha256?: string; workflowId?: string; runId?: string })
           .catch(() => undefined);
         // this cluster's snapshot, intact; reused only by the workflow run that took it (a retry of this activity)
-        const ours = meta !== undefined && meta.cluster === plan.cluster && meta.etcdClusterId === clusterId && meta.sha256 === fileSha && Boolean(meta.revision);
+        const ours =
+          meta !== undefined && meta.cluster === plan.cluster && meta.etcdClusterId === clusterId && meta.sha256 === fileSha && Boolean(meta.revision);
         if (ours && meta.revision && run && meta.workflowId === run.workflowId && meta.runId === run.runId) {
           log(`snapshot ${file} already taken for this migration: kept`, { revision: meta.revision, ...run });
           return { path: file, sizeBytes: existing.size, revision: meta.revision, sha256: fileSha };
@@ -101,7 +102,6 @@ export function snapshotActivities(ctx: EtcdContext) {
         throw err;
       }
     },
-
   };
 }
 

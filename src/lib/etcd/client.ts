@@ -48,9 +48,7 @@ export function createEtcdClient(access: EtcdAccess, endpoints: readonly string[
   const tls = access.tls;
   return new Etcd3({
     hosts: [...endpoints],
-    credentials: tls
-      ? { rootCertificate: readFileSync(tls.caFile), certChain: readFileSync(tls.certFile), privateKey: readFileSync(tls.keyFile) }
-      : undefined,
+    credentials: tls ? { rootCertificate: readFileSync(tls.caFile), certChain: readFileSync(tls.certFile), privateKey: readFileSync(tls.keyFile) } : undefined,
     dialTimeout: access.callTimeoutMs,
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + access.callTimeoutMs }),
     grpcOptions: {
@@ -62,10 +60,7 @@ export function createEtcdClient(access: EtcdAccess, endpoints: readonly string[
     },
     faultHandling: {
       host: () => noop,
-      global:
-        endpoints.length > 1
-          ? retry(handleWhen(isTransportError), { maxAttempts: endpoints.length - 1, backoff: new ConstantBackoff(50) })
-          : noop,
+      global: endpoints.length > 1 ? retry(handleWhen(isTransportError), { maxAttempts: endpoints.length - 1, backoff: new ConstantBackoff(50) }) : noop,
     },
   });
 }
@@ -79,4 +74,3 @@ export async function withEtcdClient<T>(access: EtcdAccess, endpoints: readonly 
     client.close();
   }
 }
-

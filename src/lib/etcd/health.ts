@@ -127,7 +127,8 @@ export async function etcdHealth(access: EtcdAccess, endpoints: readonly string[
 
   for (const h of report) if (h.error && !excused(h.id)) problems.push(`member ${memberLabel(h)}: ${h.error}`);
   for (const h of report) {
-    if (h.isLearner && h.id !== opts.allowLearnerId && !excused(h.id)) problems.push(`stray learner ${memberLabel(h)}: an unfinished join; promote or remove it`);
+    if (h.isLearner && h.id !== opts.allowLearnerId && !excused(h.id))
+      problems.push(`stray learner ${memberLabel(h)}: an unfinished join; promote or remove it`);
   }
 
   const leaders = new Set<string>();
@@ -157,4 +158,3 @@ export function isMemberHealthy(h: EtcdMemberHealth): boolean {
 export function quorumMembersOf(report: EtcdHealthReport): QuorumMember[] {
   return report.members.map((h) => ({ id: h.id, name: h.name, isLearner: h.isLearner, healthy: isMemberHealthy(h) }));
 }
-

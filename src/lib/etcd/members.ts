@@ -40,14 +40,15 @@ export function voterEndpoints(members: readonly EtcdMember[]): string[] {
  * The live member list, asked of every seed endpoint at once; the first
  * voter that answers wins. Throws when none answers.
  */
-export async function discoverMembers(access: EtcdAccess, seeds: readonly string[]): Promise<{ members: EtcdMember[]; answeredBy: string; endpoints: string[] }> {
+export async function discoverMembers(
+  access: EtcdAccess,
+  seeds: readonly string[],
+): Promise<{ members: EtcdMember[]; answeredBy: string; endpoints: string[] }> {
   const unique = [...new Set(seeds)];
   if (unique.length === 0) throw new Error('no etcd endpoints in the plan');
   const clients = unique.map((u) => ({ url: u, client: createEtcdClient(access, [u]) }));
   try {
-    const first = await Promise.any(
-      clients.map(async ({ url, client }) => ({ url, members: await listMembers(client) })),
-    ).catch((e: unknown) => {
+    const first = await Promise.any(clients.map(async ({ url, client }) => ({ url, members: await listMembers(client) }))).catch((e: unknown) => {
       const errs = e instanceof AggregateError ? e.errors : [e];
       throw new Error(`no etcd member answered the member list (tried ${unique.join(', ')}): ${[...new Set(errs.map(errorText))].join('; ')}`);
     });
@@ -57,4 +58,3 @@ export async function discoverMembers(access: EtcdAccess, seeds: readonly string
     for (const c of clients) c.client.close();
   }
 }
-

@@ -53,4 +53,3 @@ export async function retryReconfig<T>(what: string, fn: () => Promise<T>, opts:
     }
   }
 }
-

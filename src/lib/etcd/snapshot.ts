@@ -30,4 +30,3 @@ export async function streamSnapshot(access: EtcdAccess, endpoint: string, timeo
     return { bytes };
   });
 }
-

@@ -23,7 +23,8 @@ export function deploymentProgress(d: V1Deployment): RolloutProgress {
   const progressing = (s.conditions ?? []).find((c) => c.type === 'Progressing');
   if (progressing?.reason === 'ProgressDeadlineExceeded') throw new Error(`${name} exceeded its progress deadline: ${progressing.message ?? ''}`);
   if (base.updated < desired) return { ...base, done: false, message: `${name}: ${base.updated} of ${desired} new replicas updated` };
-  if ((s.replicas ?? 0) > base.updated) return { ...base, done: false, message: `${name}: ${(s.replicas ?? 0) - base.updated} old replicas pending termination` };
+  if ((s.replicas ?? 0) > base.updated)
+    return { ...base, done: false, message: `${name}: ${(s.replicas ?? 0) - base.updated} old replicas pending termination` };
   if (base.available < base.updated) return { ...base, done: false, message: `${name}: ${base.available} of ${base.updated} updated replicas available` };
   return { ...base, done: true, message: `${name} rolled out (${base.updated}/${desired} updated and available)` };
 }
