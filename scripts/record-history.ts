@@ -18,7 +18,7 @@ import { livenessInterceptor } from '../src/activities/liveness';
 import { TASK_QUEUE, WORKFLOW_TYPE } from '../src/shared';
 import { HISTORY_VARIANTS, type HistoryVariant } from '../test/support/history-variants';
 import { recordingActivities } from '../test/support/recording-activities';
-import { startDevServer, temporalBinary, type DevServer } from '../test/support/temporal';
+import { startDevServer, temporalBinary, type DevServer } from '../test/support/dev-server';
 
 async function record(server: DevServer, connection: NativeConnection, prefix: string, v: HistoryVariant): Promise<void> {
   const client = await server.client();
