@@ -97,18 +97,19 @@ export function configActivities(ctx: EtcdContext) {
       const entries = clusterEntries(live, { id: member.id, name: host.etcd.name });
       const source = (await readEtcdSource(ops, plan, host, t.commandMs)) ?? (await sourceFor(ctx, ops, plan, live, host));
       const applied = await appliedState(ops, target, [plan.paths.etcdConfig]);
-      if (applied.stamp === undefined) {
+      let stamp = applied.stamp;
+      if (stamp === undefined) {
         // a member configured by flags has no file: it runs the carried settings the new file is derived from
         const before = (await ops.readFile(target, plan.paths.etcdConfig))?.toString('utf8');
-        const runs = before ?? deriveEtcdMemberConfig(source, memberInput(plan, host, entries)).text;
-        await recordApplied(ops, target, { ...applied, digest: runtimeDigest(runs) });
+        stamp = runtimeDigest(before ?? deriveEtcdMemberConfig(source, memberInput(plan, host, entries)).text);
+        await recordApplied(ops, target, { ...applied, digest: stamp });
         failpoint('etcd.rewrite.after-baseline', host.name);
       }
       const cfg = await pushConfig(ops, plan, target, host, entries, source);
       failpoint('etcd.rewrite.after-write', host.name);
       const listed = live.map((m) => m.name).join(',');
-      const now = await appliedState(ops, target, [plan.paths.etcdConfig]);
-      const wants = { ...now, digest: runtimeDigest(cfg.derived.text) };
+      // what the member runs (its stamp, read or just recorded) against what the file now asks for
+      const wants = { stampPath: applied.stampPath, stamp, digest: runtimeDigest(cfg.derived.text) };
       if (isCurrent(wants)) {
         return cfg.changed
           ? {
